@@ -1,0 +1,342 @@
+//! The `ksym` command: a thin layer of argument parsing and printing over the
+//! `ksym` library, where all the logic lives.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ksym::{HostKernel, LoadOptions, ModuleMap, Symbol, SymbolTable};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(
+    name = "ksym",
+    version,
+    about = "Linux kernel symbols: addresses to names and names to addresses"
+)]
+struct Cli {
+    /// Read symbols from this file (kallsyms, System.map or kallmodsyms;
+    /// plain, .xz, .gz or .zst) instead of the live /proc/kallsyms.
+    #[arg(long, global = true, value_name = "FILE")]
+    kallsyms: Option<PathBuf>,
+    /// Module extents: a /proc/modules copy or a `module area start size`
+    /// layout table (live default: /proc/modules).
+    #[arg(long, global = true, value_name = "FILE")]
+    modules: Option<PathBuf>,
+    /// Stop at the first bad input line instead of skipping it.
+    #[arg(long, global = true)]
+    strict: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Name addresses the way the kernel's %pS does (from the arguments, or
+    /// one per line on standard input).
+    Addr {
+        /// Hex addresses, with or without 0x.
+        addrs: Vec<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Also answer from absolute (per-cpu) symbols.
+        #[arg(long)]
+        absolute: bool,
+    },
+    /// Every address of a symbol name.
+    Name {
+        name: String,
+        /// Only symbols of this module (`vmlinux` or `core` for the kernel itself).
+        #[arg(long)]
+        module: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn `name+0x1b/0x30 [module]` references into addresses.
+    Resolve { refs: Vec<String> },
+    /// Where the symbols came from and what the host offers.
+    Info,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ksym: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn load(cli: &Cli) -> CliResult<SymbolTable> {
+    let mut opts = LoadOptions {
+        strict: cli.strict,
+        modules: None,
+    };
+    if let Some(path) = &cli.modules {
+        let bytes = std::fs::read(path).map_err(|source| ksym::Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        let bytes = ksym::source::decompress(&name, bytes)?;
+        let mut map = ModuleMap::default();
+        map.add_text(&name, &bytes)?;
+        opts.modules = Some(map);
+    }
+    Ok(match &cli.kallsyms {
+        Some(path) => ksym::load_file(path, &opts)?,
+        None => ksym::load_live(&opts)?,
+    })
+}
+
+fn run(cli: Cli) -> CliResult<ExitCode> {
+    let table = load(&cli)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let code = match &cli.command {
+        Command::Addr {
+            addrs,
+            json,
+            absolute,
+        } => {
+            let mut bad = 0u64;
+            let mut one = |text: &str, out: &mut dyn Write| -> std::io::Result<()> {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Ok(());
+                }
+                match parse_addr(text) {
+                    Some(addr) => {
+                        let sym = if *absolute {
+                            table.lookup_absolute(addr)
+                        } else {
+                            table.lookup(addr)
+                        };
+                        print_addr(out, addr, sym.as_ref(), *json)
+                    }
+                    None => {
+                        bad += 1;
+                        if *json {
+                            writeln!(out, "{}", json!({"input": text, "error": "not a hex address"}))
+                        } else {
+                            writeln!(out, "{text} (not an address)")
+                        }
+                    }
+                }
+            };
+            if addrs.is_empty() {
+                for line in std::io::stdin().lock().lines() {
+                    one(&line?, &mut out)?;
+                }
+            } else {
+                for a in addrs {
+                    one(a, &mut out)?;
+                }
+            }
+            if bad > 0 {
+                eprintln!("ksym: {bad} input(s) were not hex addresses");
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Name { name, module, json } => {
+            let module = module
+                .as_deref()
+                .map(|m| if m == "vmlinux" || m == "core" { None } else { Some(m) });
+            let found: Vec<Symbol<'_>> = match module {
+                Some(m) => table.find_in(m, name).collect(),
+                None => table.find(name).collect(),
+            };
+            if found.is_empty() {
+                return Err(format!("no symbol named {name:?}").into());
+            }
+            for s in &found {
+                if *json {
+                    writeln!(out, "{}", json!({"addr": hex(s.start), "symbol": symbol_json(s)}))?;
+                } else {
+                    write!(out, "{:016x} {} {} size {:#x}", s.start, s.kind, s.name, s.size)?;
+                    if let Some(m) = s.module {
+                        write!(out, " [{m}]")?;
+                    }
+                    writeln!(out)?;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Resolve { refs } => {
+            let mut failed = false;
+            for r in refs {
+                match table.resolve(r) {
+                    Ok(addr) => writeln!(out, "{addr:#018x} {r}")?,
+                    Err(e) => {
+                        eprintln!("ksym: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Info => {
+            print_info(&mut out, &table, cli.kallsyms.is_none())?;
+            ExitCode::SUCCESS
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+fn parse_addr(text: &str) -> Option<u64> {
+    let hex = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    if hex.is_empty() || hex.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+fn symbol_json(s: &Symbol<'_>) -> Value {
+    let mut v = json!({
+        "name": s.name,
+        "start": hex(s.start),
+        "offset": s.offset,
+        "size": s.size,
+        "module": s.module,
+        "type": s.kind.to_string(),
+    });
+    if let Some(o) = s.object {
+        v["object"] = json!(o);
+    }
+    if let Some(p) = s.path {
+        v["path"] = json!(p);
+    }
+    v
+}
+
+fn print_addr(
+    out: &mut dyn Write,
+    addr: u64,
+    sym: Option<&Symbol<'_>>,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        let symbol = sym.map_or(Value::Null, symbol_json);
+        return writeln!(out, "{}", json!({"addr": hex(addr), "symbol": symbol}));
+    }
+    match sym {
+        Some(s) => writeln!(out, "{addr:#018x} {s}"),
+        None => writeln!(out, "{addr:#018x} (no symbol)"),
+    }
+}
+
+fn print_info(out: &mut dyn Write, table: &SymbolTable, live: bool) -> std::io::Result<()> {
+    let info = table.info();
+    let modules: Vec<&str> = table.module_names().collect();
+    let repeated = table.repeated_names();
+    writeln!(out, "source:            {}", info.source)?;
+    writeln!(out, "format:            {}", info.format.describe())?;
+    writeln!(out, "symbols:           {}", table.len())?;
+    writeln!(
+        out,
+        "  by address:      {} (the rest are absolute or local labels)",
+        table.answering_len()
+    )?;
+    writeln!(out, "modules:           {}", modules.len())?;
+    writeln!(out, "repeated names:    {}", repeated.len())?;
+    writeln!(out, "skipped lines:     {}", info.skipped.count)?;
+    for e in &info.skipped.first {
+        writeln!(out, "  {e}")?;
+    }
+    writeln!(
+        out,
+        "table memory:      {} bytes ({:.1} bytes/symbol, name index not built)",
+        table.heap_bytes(),
+        table.heap_bytes() as f64 / table.len().max(1) as f64
+    )?;
+    let text = table.find_in(None, "_text").next();
+    match text {
+        Some(t) => {
+            writeln!(out, "_text:             {:#x}", t.start)?;
+            if std::env::consts::ARCH == "x86_64" || !live {
+                let slide = t.start.wrapping_sub(ksym::host::X86_64_TEXT_LINK_ADDR) as i64;
+                writeln!(
+                    out,
+                    "KASLR slide:       {}{:#x} (against x86_64's default link address {:#x})",
+                    if slide < 0 { "-" } else { "" },
+                    slide.unsigned_abs(),
+                    ksym::host::X86_64_TEXT_LINK_ADDR
+                )?;
+            }
+        }
+        None => writeln!(out, "_text:             not in the symbols")?,
+    }
+    if !live {
+        return Ok(());
+    }
+    let host = HostKernel::discover();
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".to_string());
+    writeln!(out, "kernel release:    {}", show(&host.release))?;
+    writeln!(out, "boot id:           {}", show(&host.boot_id))?;
+    writeln!(out, "build-id:          {}", show(&host.build_id))?;
+    writeln!(
+        out,
+        "kptr_restrict:     {}",
+        host.kptr_restrict
+            .map_or("unknown".to_string(), |v| v.to_string())
+    )?;
+    writeln!(
+        out,
+        "perf_event_paranoid: {}",
+        host.perf_event_paranoid
+            .map_or("unknown".to_string(), |v| v.to_string())
+    )?;
+    writeln!(out, "lockdown:          {}", show(&host.lockdown))?;
+    writeln!(
+        out,
+        "/proc/modules:     {}",
+        if host.has_modules {
+            "present"
+        } else {
+            "absent (kernel without loadable modules)"
+        }
+    )?;
+    let path_or = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map_or("none".to_string(), |p| p.display().to_string())
+    };
+    let paths = |v: &[PathBuf]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    writeln!(out, "BTF:               {}", path_or(&host.btf))?;
+    writeln!(out, "vmlinux:           {}", paths(&host.vmlinux))?;
+    writeln!(out, "System.map:        {}", paths(&host.system_map))?;
+    writeln!(out, "vmlinuz:           {}", path_or(&host.vmlinuz))?;
+    for a in host.advice() {
+        writeln!(out, "note: {a}")?;
+    }
+    Ok(())
+}

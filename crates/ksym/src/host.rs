@@ -1,0 +1,195 @@
+//! What the running host tells about its kernel: release, boot id, build-id,
+//! address restrictions, and where debug material (BTF, vmlinux, System.map)
+//! can be found. Nothing here needs `/proc/kcore`, and every missing piece is
+//! a `None` or an empty list, never an error.
+
+use std::path::{Path, PathBuf};
+
+/// The link-time address of `_text` on x86_64 with the default
+/// `CONFIG_PHYSICAL_START` (16 MiB) above `__START_KERNEL_map`.
+pub const X86_64_TEXT_LINK_ADDR: u64 = 0xffff_ffff_8100_0000;
+
+/// Facts about the running kernel, read from procfs and sysfs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostKernel {
+    /// `uname -r`.
+    pub release: Option<String>,
+    /// `/proc/sys/kernel/random/boot_id`: changes at every boot.
+    pub boot_id: Option<String>,
+    /// The GNU build-id of the running kernel, in hex, from `/sys/kernel/notes`.
+    pub build_id: Option<String>,
+    /// `kernel.kptr_restrict`: 0 shows addresses to root, 1 needs
+    /// CAP_SYSLOG, 2 hides them from everyone.
+    pub kptr_restrict: Option<u8>,
+    /// `kernel.perf_event_paranoid`.
+    pub perf_event_paranoid: Option<i32>,
+    /// The active lockdown mode (`none`, `integrity`, `confidentiality`).
+    pub lockdown: Option<String>,
+    /// `/sys/kernel/btf/vmlinux`, if present.
+    pub btf: Option<PathBuf>,
+    /// vmlinux ELF files with symbols found in the usual places.
+    pub vmlinux: Vec<PathBuf>,
+    /// `System.map` files for this release.
+    pub system_map: Vec<PathBuf>,
+    /// The compressed kernel image.
+    pub vmlinuz: Option<PathBuf>,
+    /// Whether `/proc/modules` exists (kernels without module support have none).
+    pub has_modules: bool,
+}
+
+fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+impl HostKernel {
+    /// Reads what the host offers. Never fails: what cannot be read is `None`.
+    pub fn discover() -> HostKernel {
+        Self::discover_in(Path::new("/"))
+    }
+
+    /// Like [`discover`](Self::discover), with every path under `root` (for tests).
+    pub fn discover_in(root: &Path) -> HostKernel {
+        let p = |rel: &str| root.join(rel.trim_start_matches('/'));
+        let release = read_trimmed(p("/proc/sys/kernel/osrelease"));
+        let lockdown = read_trimmed(p("/sys/kernel/security/lockdown")).and_then(|s| {
+            // "none [integrity] confidentiality": the active one is bracketed.
+            s.split_whitespace()
+                .find(|w| w.starts_with('['))
+                .map(|w| w.trim_matches(|c| c == '[' || c == ']').to_string())
+        });
+        let build_id = std::fs::read(p("/sys/kernel/notes"))
+            .ok()
+            .and_then(|b| gnu_build_id(&b))
+            .map(|id| hex(&id));
+        let existing = |paths: Vec<PathBuf>| -> Vec<PathBuf> {
+            paths.into_iter().filter(|q| q.is_file()).collect()
+        };
+        let (vmlinux, system_map, vmlinuz) = match &release {
+            Some(r) => (
+                existing(vec![
+                    p(&format!("/lib/modules/{r}/build/vmlinux")),
+                    p(&format!("/usr/lib/debug/boot/vmlinux-{r}")),
+                    p(&format!("/usr/lib/debug/lib/modules/{r}/vmlinux")),
+                    p(&format!("/boot/vmlinux-{r}")),
+                ]),
+                existing(vec![
+                    p(&format!("/boot/System.map-{r}")),
+                    p(&format!("/lib/modules/{r}/build/System.map")),
+                    p(&format!("/usr/lib/debug/boot/System.map-{r}")),
+                ]),
+                Some(p(&format!("/boot/vmlinuz-{r}"))).filter(|q| q.is_file()),
+            ),
+            None => (Vec::new(), Vec::new(), None),
+        };
+        HostKernel {
+            release,
+            boot_id: read_trimmed(p("/proc/sys/kernel/random/boot_id")),
+            build_id,
+            kptr_restrict: read_trimmed(p("/proc/sys/kernel/kptr_restrict"))
+                .and_then(|s| s.parse().ok()),
+            perf_event_paranoid: read_trimmed(p("/proc/sys/kernel/perf_event_paranoid"))
+                .and_then(|s| s.parse().ok()),
+            lockdown,
+            btf: Some(p("/sys/kernel/btf/vmlinux")).filter(|q| q.exists()),
+            vmlinux,
+            system_map,
+            vmlinuz,
+            has_modules: p("/proc/modules").exists(),
+        }
+    }
+
+    /// What each missing piece costs and how to get it, one line each.
+    pub fn advice(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let r = self.release.as_deref().unwrap_or("$(uname -r)");
+        if self.kptr_restrict.unwrap_or(0) > 0 {
+            out.push(format!(
+                "kptr_restrict is {}: /proc/kallsyms shows zeros to readers without CAP_SYSLOG; \
+                 run as root or `sysctl kernel.kptr_restrict=0`",
+                self.kptr_restrict.unwrap_or(0)
+            ));
+        }
+        if self.btf.is_none() {
+            out.push(
+                "no /sys/kernel/btf/vmlinux: no type information (kernel built without CONFIG_DEBUG_INFO_BTF)"
+                    .to_string(),
+            );
+        }
+        if self.vmlinux.is_empty() {
+            out.push(format!(
+                "no vmlinux with symbols: no file:line or inlined frames; install the debug \
+                 package (Debian: linux-image-{r}-dbg) for /usr/lib/debug/boot/vmlinux-{r}"
+            ));
+        }
+        if self.system_map.is_empty() {
+            out.push(format!(
+                "no System.map for {r}: the live /proc/kallsyms is the symbol source (Debian ships only a stub)"
+            ));
+        }
+        if self.build_id.is_none() {
+            out.push(
+                "no build-id in /sys/kernel/notes: cannot match this kernel to an image or debug file"
+                    .to_string(),
+            );
+        }
+        out
+    }
+}
+
+/// Finds the GNU build-id note (`NT_GNU_BUILD_ID`) in a sequence of ELF notes
+/// such as `/sys/kernel/notes`. Notes are native-endian `namesz descsz type`
+/// headers, each field padded to 4 bytes.
+pub fn gnu_build_id(notes: &[u8]) -> Option<Vec<u8>> {
+    const NT_GNU_BUILD_ID: u32 = 3;
+    let align4 = |n: usize| n.checked_add(3).map(|v| v & !3);
+    let mut at = 0usize;
+    while at.checked_add(12)? <= notes.len() {
+        let word = |o: usize| u32::from_ne_bytes(notes[at + o..at + o + 4].try_into().unwrap());
+        let (namesz, descsz, kind) = (word(0) as usize, word(4) as usize, word(8));
+        let name_at = at + 12;
+        let desc_at = name_at.checked_add(align4(namesz)?)?;
+        let next = desc_at.checked_add(align4(descsz)?)?;
+        if desc_at.checked_add(descsz)? > notes.len() {
+            return None;
+        }
+        if kind == NT_GNU_BUILD_ID && notes.get(name_at..name_at + namesz)? == b"GNU\0" {
+            return Some(notes[desc_at..desc_at + descsz].to_vec());
+        }
+        at = next;
+    }
+    None
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_id_from_notes() {
+        let mut notes = Vec::new();
+        // A Xen note first, then the GNU build-id.
+        for (name, kind, desc) in [
+            (&b"Xen\0"[..], 1u32, &[1u8, 2, 3][..]),
+            (&b"GNU\0"[..], 3, &[0xab, 0xcd, 0xef, 0x01][..]),
+        ] {
+            notes.extend((name.len() as u32).to_ne_bytes());
+            notes.extend((desc.len() as u32).to_ne_bytes());
+            notes.extend(kind.to_ne_bytes());
+            notes.extend(name);
+            notes.extend(desc);
+            while notes.len() % 4 != 0 {
+                notes.push(0);
+            }
+        }
+        assert_eq!(gnu_build_id(&notes), Some(vec![0xab, 0xcd, 0xef, 0x01]));
+        assert_eq!(gnu_build_id(&notes[..20]), None);
+        assert_eq!(gnu_build_id(&[]), None);
+    }
+}

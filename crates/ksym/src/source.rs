@@ -1,0 +1,277 @@
+//! Where symbol text comes from: a byte buffer, a file (plain or compressed
+//! with xz, gzip or zstd, told apart by their magic bytes), or the live
+//! `/proc/kallsyms`.
+//!
+//! The live file costs the kernel tens of milliseconds to produce. We read it
+//! on one thread and parse on another, chunk by chunk, so the parse hides
+//! behind the kernel's work and a load costs little more than the read.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::modules::ModuleMap;
+use crate::parse::Parser;
+use crate::table::{SymbolTable, TableBuilder, TableInfo};
+
+/// The live kernel's symbol list.
+pub const PROC_KALLSYMS: &str = "/proc/kallsyms";
+/// The live kernel's loaded modules.
+pub const PROC_MODULES: &str = "/proc/modules";
+/// Whether the kernel hides addresses (0, 1 or 2).
+pub const KPTR_RESTRICT: &str = "/proc/sys/kernel/kptr_restrict";
+
+/// How much of `/proc/kallsyms` one read asks for. The kernel's seq_file
+/// fills what it is asked; far larger buffers were measured slower here.
+const LIVE_CHUNK: usize = 64 << 10;
+
+/// How to read symbol text.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Stop at the first bad line instead of skipping and counting it.
+    pub strict: bool,
+    /// Module extents or areas that bound module symbols.
+    pub modules: Option<ModuleMap>,
+}
+
+/// A compression format recognised by its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Xz,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// Recognises compressed data by its first bytes.
+    pub fn detect(bytes: &[u8]) -> Option<Compression> {
+        if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Some(Compression::Xz)
+        } else if bytes.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Xz => "xz",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// Decompresses `bytes` if they carry a known magic; else returns them as they are.
+pub fn decompress(source_name: &str, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let Some(format) = Compression::detect(&bytes) else {
+        return Ok(bytes);
+    };
+    #[cfg(feature = "compression")]
+    {
+        let mut out = Vec::with_capacity(bytes.len() * 4);
+        let res = match format {
+            Compression::Xz => xz2::read::XzDecoder::new_multi_decoder(&bytes[..])
+                .read_to_end(&mut out)
+                .map(|_| ()),
+            Compression::Gzip => flate2::read::MultiGzDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .map(|_| ()),
+            Compression::Zstd => zstd::stream::read::Decoder::new(&bytes[..])
+                .and_then(|mut d| d.read_to_end(&mut out))
+                .map(|_| ()),
+        };
+        res.map_err(|e| Error::Decompress {
+            source_name: source_name.to_string(),
+            format: format.name(),
+            message: e.to_string(),
+        })?;
+        Ok(out)
+    }
+    #[cfg(not(feature = "compression"))]
+    {
+        Err(Error::CompressionDisabled {
+            source_name: source_name.to_string(),
+            format: format.name(),
+        })
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Reads the current `kernel.kptr_restrict`, if readable.
+pub fn kptr_restrict() -> Option<u8> {
+    std::fs::read_to_string(KPTR_RESTRICT)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Builds a table from symbol text already in memory (not compressed).
+pub fn parse_bytes(source_name: &str, bytes: &[u8], opts: &LoadOptions) -> Result<SymbolTable> {
+    let mut builder = TableBuilder::new();
+    // ~45 bytes a line in real kallsyms.
+    builder.reserve(bytes.len() / 40, bytes.len());
+    let mut parser = Parser::new(opts.strict);
+    let fed = parser
+        .feed(bytes, &mut builder)
+        .and_then(|()| parser.finish(&mut builder));
+    finish(source_name, parser, fed, builder, opts, None)
+}
+
+/// Builds a table from a file of symbol text, plain or compressed.
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<SymbolTable> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let bytes = decompress(&name, bytes)?;
+    parse_bytes(&name, &bytes, opts)
+}
+
+/// Builds a table from the running kernel's `/proc/kallsyms`, bounding
+/// module symbols with `/proc/modules` when it exists (a kernel without
+/// module support has none, which is fine).
+pub fn load_live(opts: &LoadOptions) -> Result<SymbolTable> {
+    let mut opts = opts.clone();
+    if opts.modules.is_none() {
+        opts.modules = read_proc_modules(Path::new(PROC_MODULES))?;
+    }
+    load_streaming(Path::new(PROC_KALLSYMS), &opts, kptr_restrict())
+}
+
+/// Reads a `/proc/modules`-like file; a missing file is `None`, not an error.
+pub fn read_proc_modules(path: &Path) -> Result<Option<ModuleMap>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let mut map = ModuleMap::default();
+            map.add_text(&path.display().to_string(), &bytes)?;
+            Ok(Some(map))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// Reads symbol text from a file that is produced as it is read (procfs),
+/// parsing on this thread while another thread reads.
+pub fn load_streaming(
+    path: &Path,
+    opts: &LoadOptions,
+    kptr_restrict: Option<u8>,
+) -> Result<SymbolTable> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut builder = TableBuilder::new();
+    // The live kernel here has ~120k-240k symbols.
+    builder.reserve(1 << 17, 6 << 20);
+    let mut parser = Parser::new(opts.strict);
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(16);
+    let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+    let (read_result, fed) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> std::io::Result<()> {
+            loop {
+                let mut buf = empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(LIVE_CHUNK));
+                buf.resize(LIVE_CHUNK, 0);
+                let n = loop {
+                    match file.read(&mut buf) {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        r => break r?,
+                    }
+                };
+                if n == 0 {
+                    return Ok(());
+                }
+                buf.truncate(n);
+                if full_tx.send(buf).is_err() {
+                    return Ok(()); // the parser stopped (strict mode)
+                }
+            }
+        });
+        let mut fed = Ok(());
+        for chunk in full_rx.iter() {
+            fed = parser.feed(&chunk, &mut builder);
+            if fed.is_err() {
+                break;
+            }
+            let _ = empty_tx.send(chunk);
+        }
+        drop(full_rx);
+        let read_result = reader.join().expect("the reader thread does not panic");
+        (read_result, fed)
+    });
+    read_result.map_err(io_err(path))?;
+    let fed = fed.and_then(|()| parser.finish(&mut builder));
+    let name = path.display().to_string();
+    finish(&name, parser, fed, builder, opts, Some(kptr_restrict))
+}
+
+fn finish(
+    source_name: &str,
+    parser: Parser,
+    fed: std::result::Result<(), crate::error::LineError>,
+    mut builder: TableBuilder,
+    opts: &LoadOptions,
+    live_kptr: Option<Option<u8>>,
+) -> Result<SymbolTable> {
+    if let Err(error) = fed {
+        return Err(Error::BadLine {
+            source_name: source_name.to_string(),
+            error,
+        });
+    }
+    if builder.is_empty() {
+        if parser.nonblank_lines == 0 {
+            return Err(Error::Empty {
+                source_name: source_name.to_string(),
+            });
+        }
+        let first = parser.skipped.first[0].clone();
+        let hint = if looks_like_proc_modules(&first.text) {
+            " (this looks like /proc/modules: pass it with --modules)"
+        } else {
+            ""
+        };
+        return Err(Error::NoSymbols {
+            source_name: source_name.to_string(),
+            first,
+            hint,
+        });
+    }
+    if builder.all_addresses_zero() {
+        return Err(Error::Redacted {
+            source_name: source_name.to_string(),
+            kptr_restrict: live_kptr.flatten(),
+        });
+    }
+    if let Some(m) = &opts.modules {
+        builder.set_modules(m.clone());
+    }
+    builder.build(TableInfo {
+        source: source_name.to_string(),
+        format: parser.format,
+        skipped: parser.skipped,
+    })
+}
+
+fn looks_like_proc_modules(line: &str) -> bool {
+    let f: Vec<&str> = line.split_ascii_whitespace().collect();
+    f.len() >= 6
+        && f[1].bytes().all(|b| b.is_ascii_digit())
+        && matches!(f[4], "Live" | "Loading" | "Unloading")
+}
+
+/// A description of where a table came from, for messages.
+pub fn describe_path(path: Option<&PathBuf>) -> String {
+    path.map_or_else(|| PROC_KALLSYMS.to_string(), |p| p.display().to_string())
+}

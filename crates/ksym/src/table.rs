@@ -1,0 +1,1220 @@
+//! The symbol table: built once from parsed lines, then immutable and shared.
+//!
+//! # Layout
+//!
+//! Laid out like the kernel's own kallsyms, for the cache rather than for
+//! the programmer:
+//!
+//! - Symbols that can answer an address lookup are sorted by address (ties
+//!   keep input order: the kernel prints the first alias) and take ids
+//!   `0..answerable`. Their addresses are stored as `u32` low halves in
+//!   `addr_lo`, grouped in [`Block`]s that share the high 32 bits: on x86_64
+//!   the whole kernel and its modules are one block, so the array that the
+//!   binary search walks is 4 bytes a symbol (0.5-1 MB for 120k-240k symbols).
+//! - Names live in one arena of NUL-terminated strings addressed by `u32`
+//!   offsets. `__pfx_foo` and `foo` share bytes: `foo`'s offset points six
+//!   bytes into `__pfx_foo` (74k of the 6.12 kernel's 239k names are such
+//!   padding symbols).
+//! - A symbol's module is a run of the address order ([`ModuleRun`]), not a
+//!   field per symbol.
+//! - A symbol's size is not stored: it runs to the next higher start,
+//!   bounded by the section or module area holding it ([`Segment`]), or by a
+//!   cap when nothing is known.
+//! - Symbols that must not answer an address lookup (absolute and per-cpu
+//!   `A` symbols, `.L` local labels, mapping symbols) are kept apart, sorted by
+//!   address, with ids after the others: found by name, never by address
+//!   unless asked for.
+//! - The name index (a hash table of `u32` ids, ~8 bytes a symbol) is built
+//!   on the first name lookup: a profiler that only maps addresses never pays
+//!   for it.
+
+use std::fmt;
+use std::hash::Hasher;
+use std::sync::OnceLock;
+
+use rustc_hash::{FxHashMap, FxHasher};
+
+use crate::error::{Error, ResolveErrorKind, Result};
+use crate::modules::ModuleMap;
+use crate::parse::{FormatSeen, RawSymbol, SkippedLines};
+
+/// The largest size a core kernel symbol may have when no section bounds it.
+pub const CORE_SIZE_CAP: u64 = 16 << 20;
+/// The largest size a module symbol may have when no module area bounds it.
+pub const MODULE_SIZE_CAP: u64 = 64 << 10;
+/// Pseudo-modules (`[bpf]`, `[__builtin__ftrace]`, `[__builtin__kprobes]`)
+/// are pages of generated code: their last symbol ends at its page's end.
+const PAGE_SIZE: u64 = 4096;
+
+/// Pairs of core kernel markers that delimit sections: a core symbol inside
+/// one never extends past its end.
+const CORE_SECTIONS: &[(&str, &str)] = &[
+    ("_stext", "_etext"),
+    ("_sinittext", "_einittext"),
+    ("__start_rodata", "__end_rodata"),
+    ("_sdata", "_edata"),
+    ("__init_begin", "__init_end"),
+    ("__bss_start", "__bss_stop"),
+    ("_text", "_end"),
+];
+
+/// Identifies a symbol within one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SymbolId(pub u32);
+
+/// One symbol, as a small value borrowing from its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symbol<'t> {
+    pub id: SymbolId,
+    pub name: &'t str,
+    /// The symbol's first address.
+    pub start: u64,
+    /// How far into the symbol the looked-up address is (0 from name lookups).
+    pub offset: u64,
+    /// The symbol's size: up to the next symbol, bounded (see the module doc).
+    pub size: u64,
+    /// The type letter (`T`, `t`, `d`, ...).
+    pub kind: char,
+    /// The (first) module, `None` for the core kernel.
+    pub module: Option<&'t str>,
+    /// The object file, from kallmodsyms' `{object.o}`.
+    pub object: Option<&'t str>,
+    /// The source path, from the `path/file.c:name` form.
+    pub path: Option<&'t str>,
+}
+
+impl Symbol<'_> {
+    /// The address this symbol was found for: `start + offset`.
+    pub fn addr(&self) -> u64 {
+        self.start.wrapping_add(self.offset)
+    }
+}
+
+/// Formats the way the kernel's `%pS` does: `name+0x1b/0x30 [module]`.
+impl fmt::Display for Symbol<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}+{:#x}/{:#x}", self.name, self.offset, self.size)?;
+        if let Some(m) = self.module {
+            write!(f, " [{m}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Symbols whose addresses share their high 32 bits: ids `first..` up to the
+/// next block's `first`.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    hi: u32,
+    first: u32,
+}
+
+/// From id `first` on (in address order), symbols belong to module slot `slot`.
+#[derive(Debug, Clone, Copy)]
+struct ModuleRun {
+    first: u32,
+    slot: u32,
+}
+
+/// Address range `[start, end)` where a symbol starting inside may not end
+/// past `limit` (a section end or module area end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Segment {
+    start: u64,
+    end: u64,
+    limit: u64,
+}
+
+/// A symbol kept for name lookups only.
+#[derive(Debug, Clone, Copy)]
+struct NameOnly {
+    addr: u64,
+    name: u32,
+    kind: u8,
+    slot: u32,
+}
+
+/// A module slot: the module names a symbol carries (none for the core,
+/// one from kallsyms, several from kallmodsyms).
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    names: Box<[Box<str>]>,
+    /// Tagged the kallsyms way (`\t[mod]`): a loadable module or a
+    /// pseudo-module like `[bpf]`, not a built-in one.
+    loadable: bool,
+}
+
+/// Object file and source path of a symbol, when the input had them.
+#[derive(Debug, Clone, Copy)]
+struct Extra {
+    object: u32,
+    path: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Counts about a table and how it was read.
+#[derive(Debug, Clone, Default)]
+pub struct TableInfo {
+    /// Where the symbols came from (a path or `/proc/kallsyms`).
+    pub source: String,
+    pub format: FormatSeen,
+    pub skipped: SkippedLines,
+}
+
+/// The immutable symbol table. `Send + Sync`; lookups take `&self`.
+pub struct SymbolTable {
+    blocks: Box<[Block]>,
+    addr_lo: Box<[u32]>,
+    name_off: Box<[u32]>,
+    kind: Box<[u8]>,
+    runs: Box<[ModuleRun]>,
+    segments: Box<[Segment]>,
+    /// Addresses that are the end marker of a core section: a symbol there
+    /// (like `_etext` or `_end`) has size zero.
+    section_ends: Box<[u64]>,
+    name_only: Box<[NameOnly]>,
+    /// NUL-terminated names, one arena.
+    names: Box<str>,
+    slots: Box<[Slot]>,
+    /// Sparse: (symbol id, extra), sorted by id; empty for plain kallsyms.
+    extras: Box<[(u32, Extra)]>,
+    modules: ModuleMap,
+    info: TableInfo,
+    name_index: OnceLock<NameIndex>,
+}
+
+impl fmt::Debug for SymbolTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SymbolTable")
+            .field("symbols", &self.len())
+            .field("source", &self.info.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Collects parsed symbols, then builds a [`SymbolTable`].
+pub struct TableBuilder {
+    addrs: Vec<u64>,
+    kinds: Vec<u8>,
+    name_offs: Vec<u32>,
+    slot_of: Vec<u32>,
+    arena: Vec<u8>,
+    /// The last name pushed, if it was `__pfx_*`: (arena offset, length).
+    last_pfx: Option<(u32, u32)>,
+    /// `__pfx_` names of module symbols, by the hash of the name they pad:
+    /// module symbol tables do not keep the pair adjacent.
+    pfx_by_hash: FxHashMap<u64, u32>,
+    slots: Vec<Slot>,
+    slot_ids: FxHashMap<(Box<str>, bool), u32>,
+    last_slot: Option<(usize, u32)>,
+    /// (input index, extra) for symbols with object or path.
+    extras: Vec<(u32, Extra)>,
+    strings: FxHashMap<Box<str>, u32>,
+    modules: ModuleMap,
+    overflow: bool,
+    any_nonzero: bool,
+}
+
+impl Default for TableBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(b);
+    h.finish()
+}
+
+impl TableBuilder {
+    pub fn new() -> Self {
+        TableBuilder {
+            addrs: Vec::new(),
+            kinds: Vec::new(),
+            name_offs: Vec::new(),
+            slot_of: Vec::new(),
+            arena: Vec::new(),
+            last_pfx: None,
+            pfx_by_hash: FxHashMap::default(),
+            slots: vec![Slot::default()],
+            slot_ids: FxHashMap::default(),
+            last_slot: None,
+            extras: Vec::new(),
+            strings: FxHashMap::default(),
+            modules: ModuleMap::default(),
+            overflow: false,
+            any_nonzero: false,
+        }
+    }
+
+    /// Reserves room for about `lines` symbols of `bytes` input.
+    pub fn reserve(&mut self, lines: usize, bytes: usize) {
+        self.addrs.reserve(lines);
+        self.kinds.reserve(lines);
+        self.name_offs.reserve(lines);
+        self.slot_of.reserve(lines);
+        self.arena.reserve(bytes / 2);
+    }
+
+    /// Module extents or areas that bound module symbols.
+    pub fn set_modules(&mut self, modules: ModuleMap) {
+        self.modules = modules;
+    }
+
+    /// How many symbols so far.
+    pub fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.addrs.is_empty()
+    }
+
+    /// Whether symbols were pushed and every one is at address zero: what a
+    /// reader without CAP_SYSLOG (or under `kptr_restrict`) sees.
+    pub fn all_addresses_zero(&self) -> bool {
+        !self.addrs.is_empty() && !self.any_nonzero
+    }
+
+    fn append_name(&mut self, name: &[u8]) -> u32 {
+        let off = self.arena.len();
+        self.arena.extend_from_slice(name);
+        self.arena.push(0);
+        if self.arena.len() > u32::MAX as usize {
+            self.overflow = true;
+        }
+        off as u32
+    }
+
+    fn intern_string(&mut self, s: &str) -> u32 {
+        if let Some(&off) = self.strings.get(s) {
+            return off;
+        }
+        let off = self.append_name(s.as_bytes());
+        self.strings.insert(s.into(), off);
+        off
+    }
+
+    fn name_offset(&mut self, name: &str, loadable_module: bool, kind: u8) -> u32 {
+        let bytes = name.as_bytes();
+        if let Some(stripped) = bytes.strip_prefix(b"__pfx_") {
+            let off = self.append_name(bytes);
+            self.last_pfx = Some((off, bytes.len() as u32));
+            if loadable_module {
+                self.pfx_by_hash.insert(hash_bytes(stripped), off);
+            }
+            return off;
+        }
+        let last_pfx = self.last_pfx.take();
+        // The core is sorted by address, so `__pfx_foo` comes right before `foo`.
+        if let Some((off, len)) = last_pfx {
+            if len as usize == bytes.len() + 6 && self.pfx_suffix_is(off, bytes) {
+                return off + 6;
+            }
+        }
+        if loadable_module && matches!(kind, b't' | b'T' | b'w' | b'W') {
+            if let Some(&off) = self.pfx_by_hash.get(&hash_bytes(bytes)) {
+                let s = (off + 6) as usize;
+                if self.arena.get(s + bytes.len()) == Some(&0) && self.pfx_suffix_is(off, bytes) {
+                    return off + 6;
+                }
+            }
+        }
+        self.append_name(bytes)
+    }
+
+    fn pfx_suffix_is(&self, pfx_off: u32, name: &[u8]) -> bool {
+        let s = pfx_off as usize + 6;
+        self.arena.get(s..s + name.len()) == Some(name)
+    }
+
+    fn slot_for(&mut self, sym: &RawSymbol<'_>) -> u32 {
+        let Some(first) = sym.modules.first() else {
+            return 0;
+        };
+        // Lines of one module come together: remember the last one by the
+        // address of its text, which stays put while the input chunk lives.
+        let key_ptr = first.as_ptr() as usize;
+        if sym.modules.count == 1 {
+            if let Some((ptr, slot)) = self.last_slot {
+                if ptr == key_ptr {
+                    return slot;
+                }
+            }
+        }
+        let names: Vec<&str> = sym.modules.iter().collect();
+        let key: Box<str> = names.join(" ").into();
+        let loadable = sym.has_tab_module;
+        let next_id = self.slots.len() as u32;
+        let id = *self.slot_ids.entry((key, loadable)).or_insert(next_id);
+        if id == next_id {
+            self.slots.push(Slot {
+                names: names.iter().map(|&n| n.into()).collect(),
+                loadable,
+            });
+        }
+        // The pointer key is only valid while the same chunk is parsed; a
+        // stale match is still the same module text, so compare the name too.
+        self.last_slot = Some((key_ptr, id));
+        id
+    }
+
+    /// Adds one parsed line.
+    pub(crate) fn push(&mut self, sym: &RawSymbol<'_>) {
+        let slot = if let Some((_, id)) = self.last_slot.filter(|_| sym.modules.count == 1) {
+            let same = sym.modules.first().is_some_and(|f| {
+                let s = &self.slots[id as usize];
+                s.names.len() == 1 && &*s.names[0] == f && s.loadable == sym.has_tab_module
+            });
+            if same {
+                id
+            } else {
+                self.slot_for(sym)
+            }
+        } else {
+            self.slot_for(sym)
+        };
+        let loadable = slot != 0 && self.slots[slot as usize].loadable;
+        let name = self.name_offset(sym.name, loadable, sym.kind);
+        if sym.object.is_some() || sym.path.is_some() {
+            let object = sym.object.map_or(NONE, |o| self.intern_string(o));
+            let path = sym.path.map_or(NONE, |p| self.intern_string(p));
+            self.extras
+                .push((self.addrs.len() as u32, Extra { object, path }));
+        }
+        self.any_nonzero |= sym.addr != 0;
+        self.addrs.push(sym.addr);
+        self.kinds.push(sym.kind);
+        self.name_offs.push(name);
+        self.slot_of.push(slot);
+    }
+
+    /// Adds one symbol given by its parts (for tests and other sources).
+    pub fn add(&mut self, addr: u64, kind: char, name: &str, module: Option<&str>) {
+        let line = match module {
+            Some(m) => format!("{addr:016x} {kind} {name}\t[{m}]"),
+            None => format!("{addr:016x} {kind} {name}"),
+        };
+        if let Ok(sym) = crate::parse::parse_line(line.as_bytes()) {
+            self.last_slot = None;
+            self.push(&sym);
+        }
+    }
+
+    fn name_at(&self, off: u32) -> &[u8] {
+        let s = &self.arena[off as usize..];
+        &s[..memchr::memchr(0, s).unwrap_or(s.len())]
+    }
+
+    /// Sorts, lays out and indexes what was pushed.
+    pub fn build(self, info: TableInfo) -> Result<SymbolTable> {
+        let n = self.addrs.len();
+        if self.overflow || n >= NONE as usize {
+            return Err(Error::TooLarge {
+                source_name: info.source,
+                what: "more than 4 GiB of names or 2^32 symbols",
+            });
+        }
+        let answers = |i: usize| -> bool {
+            let name = self.name_at(self.name_offs[i]);
+            !(matches!(self.kinds[i], b'A' | b'a' | b'U' | b'u' | b'N' | b'n')
+                || is_mapping_symbol(name))
+        };
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        let mut others: Vec<u32> = Vec::new();
+        for i in 0..n {
+            if answers(i) {
+                order.push(i as u32);
+            } else {
+                others.push(i as u32);
+            }
+        }
+        // Stable: aliases keep input order. Already-sorted input (the core
+        // kernel) costs one pass.
+        let sorted = order
+            .windows(2)
+            .all(|w| self.addrs[w[0] as usize] <= self.addrs[w[1] as usize]);
+        if !sorted {
+            order.sort_by_key(|&i| self.addrs[i as usize]);
+        }
+        others.sort_by_key(|&i| self.addrs[i as usize]);
+
+        let mut blocks: Vec<Block> = Vec::new();
+        let mut addr_lo = Vec::with_capacity(order.len());
+        let mut name_off = Vec::with_capacity(order.len());
+        let mut kind = Vec::with_capacity(order.len());
+        let mut runs: Vec<ModuleRun> = Vec::new();
+        for (id, &i) in order.iter().enumerate() {
+            let i = i as usize;
+            let addr = self.addrs[i];
+            let hi = (addr >> 32) as u32;
+            if blocks.last().is_none_or(|b| b.hi != hi) {
+                blocks.push(Block {
+                    hi,
+                    first: id as u32,
+                });
+            }
+            addr_lo.push(addr as u32);
+            name_off.push(self.name_offs[i]);
+            kind.push(self.kinds[i]);
+            let slot = self.slot_of[i];
+            if runs.last().is_none_or(|r| r.slot != slot) {
+                runs.push(ModuleRun {
+                    first: id as u32,
+                    slot,
+                });
+            }
+        }
+        let answerable = order.len();
+        let name_only: Vec<NameOnly> = others
+            .iter()
+            .map(|&i| {
+                let i = i as usize;
+                NameOnly {
+                    addr: self.addrs[i],
+                    name: self.name_offs[i],
+                    kind: self.kinds[i],
+                    slot: self.slot_of[i],
+                }
+            })
+            .collect();
+
+        // Extras move from input index to symbol id.
+        let mut extras: Vec<(u32, Extra)> = Vec::new();
+        if !self.extras.is_empty() {
+            let mut id_of = vec![NONE; n];
+            for (id, &i) in order.iter().chain(others.iter()).enumerate() {
+                id_of[i as usize] = id as u32;
+            }
+            extras = self
+                .extras
+                .iter()
+                .map(|&(i, e)| (id_of[i as usize], e))
+                .collect();
+            extras.sort_by_key(|e| e.0);
+        }
+
+        // Bounds: core sections from their markers, modules from their areas.
+        let mut marker_addr: FxHashMap<&[u8], u64> = FxHashMap::default();
+        for &i in &order {
+            let i = i as usize;
+            if self.slot_of[i] != 0 && self.slots[self.slot_of[i] as usize].loadable {
+                continue;
+            }
+            let name = self.name_at(self.name_offs[i]);
+            if name.first() == Some(&b'_') && name.len() <= 16 {
+                for (s, e) in CORE_SECTIONS {
+                    if name == s.as_bytes() || name == e.as_bytes() {
+                        marker_addr.entry(name).or_insert(self.addrs[i]);
+                    }
+                }
+            }
+        }
+        let mut bounds: Vec<(u64, u64)> = Vec::new();
+        let mut section_ends = Vec::new();
+        for (s, e) in CORE_SECTIONS {
+            if let (Some(&s), Some(&e)) = (marker_addr.get(s.as_bytes()), marker_addr.get(e.as_bytes())) {
+                if s < e {
+                    bounds.push((s, e));
+                    section_ends.push(e);
+                }
+            }
+        }
+        for slot in &self.slots {
+            if !slot.loadable {
+                continue;
+            }
+            if let Some(m) = slot.names.first().and_then(|n| self.modules.get(n)) {
+                bounds.extend(m.bounds());
+            }
+        }
+        section_ends.sort_unstable();
+        section_ends.dedup();
+
+        let names = match String::from_utf8(self.arena) {
+            Ok(s) => s.into_boxed_str(),
+            // Every name came from a `&str`, so the arena is UTF-8.
+            Err(_) => unreachable!("names are UTF-8"),
+        };
+        Ok(SymbolTable {
+            blocks: blocks.into(),
+            addr_lo: addr_lo.into(),
+            name_off: name_off.into(),
+            kind: kind.into(),
+            runs: runs.into(),
+            segments: flatten_bounds(&bounds).into(),
+            section_ends: section_ends.into(),
+            name_only: name_only.into(),
+            names,
+            slots: self.slots.into(),
+            extras: extras.into(),
+            modules: self.modules,
+            info,
+            name_index: OnceLock::new(),
+        })
+        .map(|t| {
+            debug_assert_eq!(t.addr_lo.len(), answerable);
+            t
+        })
+    }
+}
+
+/// The kernel's `is_mapping_symbol`: `.L*` local labels, `L0*` and `$x`-style
+/// ARM mapping symbols never name an address.
+fn is_mapping_symbol(name: &[u8]) -> bool {
+    name.starts_with(b".L") || name.starts_with(b"L0") || name.first() == Some(&b'$')
+}
+
+/// Turns possibly nested or overlapping ranges into sorted disjoint segments,
+/// each with the nearest end of the ranges covering it.
+fn flatten_bounds(bounds: &[(u64, u64)]) -> Vec<Segment> {
+    let mut points: Vec<u64> = bounds
+        .iter()
+        .flat_map(|&(s, e)| [s, e])
+        .filter(|_| true)
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut segments: Vec<Segment> = Vec::new();
+    for w in points.windows(2) {
+        let (s, e) = (w[0], w[1]);
+        let limit = bounds
+            .iter()
+            .filter(|&&(bs, be)| bs <= s && e <= be && bs < be)
+            .map(|&(_, be)| be)
+            .min();
+        if let Some(limit) = limit {
+            match segments.last_mut() {
+                Some(last) if last.end == s && last.limit == limit => last.end = e,
+                _ => segments.push(Segment {
+                    start: s,
+                    end: e,
+                    limit,
+                }),
+            }
+        }
+    }
+    segments
+}
+
+impl SymbolTable {
+    /// Every symbol, address-answering or not.
+    pub fn len(&self) -> usize {
+        self.addr_lo.len() + self.name_only.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many symbols can answer an address lookup.
+    pub fn answering_len(&self) -> usize {
+        self.addr_lo.len()
+    }
+
+    /// Where the table came from and what was skipped.
+    pub fn info(&self) -> &TableInfo {
+        &self.info
+    }
+
+    /// Module extents known to the table.
+    pub fn module_map(&self) -> &ModuleMap {
+        &self.modules
+    }
+
+    /// Names of every module that has symbols here, loadable and built-in.
+    pub fn module_names(&self) -> impl Iterator<Item = &str> {
+        let mut seen: Vec<&str> = self
+            .slots
+            .iter()
+            .flat_map(|s| s.names.iter().map(|n| &**n))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.into_iter()
+    }
+
+    fn block_of(&self, id: usize) -> usize {
+        self.blocks.partition_point(|b| b.first as usize <= id) - 1
+    }
+
+    fn addr_in_block(&self, block: usize, id: usize) -> u64 {
+        (u64::from(self.blocks[block].hi) << 32) | u64::from(self.addr_lo[id])
+    }
+
+    fn block_end(&self, block: usize) -> usize {
+        self.blocks
+            .get(block + 1)
+            .map_or(self.addr_lo.len(), |b| b.first as usize)
+    }
+
+    /// The start address of an address-answering symbol.
+    fn start_of(&self, id: usize) -> u64 {
+        self.addr_in_block(self.block_of(id), id)
+    }
+
+    fn name_at(&self, off: u32) -> &str {
+        let s = &self.names[off as usize..];
+        let len = memchr::memchr(0, s.as_bytes()).unwrap_or(s.len());
+        &s[..len]
+    }
+
+    fn slot_of(&self, id: usize) -> u32 {
+        let r = self.runs.partition_point(|r| r.first as usize <= id);
+        self.runs[r - 1].slot
+    }
+
+    fn extra_of(&self, id: u32) -> (Option<&str>, Option<&str>) {
+        if self.extras.is_empty() {
+            return (None, None);
+        }
+        match self.extras.binary_search_by_key(&id, |e| e.0) {
+            Ok(i) => {
+                let e = self.extras[i].1;
+                let get = |off: u32| (off != NONE).then(|| self.name_at(off));
+                (get(e.object), get(e.path))
+            }
+            Err(_) => (None, None),
+        }
+    }
+
+    /// The index of the last address-answering symbol starting at or below `addr`.
+    fn last_at_or_below(&self, addr: u64) -> Option<(usize, usize)> {
+        let hi = (addr >> 32) as u32;
+        let lo = addr as u32;
+        // The block holding `addr`'s high half, or the last one below it.
+        let b = self.blocks.partition_point(|b| b.hi <= hi);
+        if b == 0 {
+            return None;
+        }
+        let block = b - 1;
+        let first = self.blocks[block].first as usize;
+        let end = self.block_end(block);
+        if self.blocks[block].hi < hi {
+            return Some((block, end - 1));
+        }
+        let n = self.addr_lo[first..end].partition_point(|&a| a <= lo);
+        if n == 0 {
+            // Below the block's first symbol: the previous block's last.
+            return (block > 0).then(|| (block - 1, first - 1));
+        }
+        Some((block, first + n - 1))
+    }
+
+    /// The end of the symbol group whose last member is `last` and which
+    /// starts at `start`.
+    fn end_of(&self, block: usize, last: usize, start: u64) -> u64 {
+        let next = if last + 1 < self.addr_lo.len() {
+            let nb = if last + 1 < self.block_end(block) {
+                block
+            } else {
+                block + 1
+            };
+            self.addr_in_block(nb, last + 1)
+        } else {
+            u64::MAX
+        };
+        next.min(self.limit_of(last, start))
+    }
+
+    /// How far a symbol starting at `start` may reach, whatever follows it.
+    fn limit_of(&self, id: usize, start: u64) -> u64 {
+        let s = self.segments.partition_point(|s| s.start <= start);
+        if s > 0 && start < self.segments[s - 1].end {
+            return self.segments[s - 1].limit;
+        }
+        if self.section_ends.binary_search(&start).is_ok() {
+            return start; // an end marker: `_etext`, `_end`
+        }
+        let slot = &self.slots[self.slot_of(id) as usize];
+        if !slot.loadable {
+            return start.saturating_add(CORE_SIZE_CAP);
+        }
+        let pseudo = slot
+            .names
+            .first()
+            .is_some_and(|n| n.starts_with("__builtin__") || &**n == "bpf");
+        if pseudo {
+            (start | (PAGE_SIZE - 1)).saturating_add(1)
+        } else {
+            start.saturating_add(MODULE_SIZE_CAP)
+        }
+    }
+
+    fn make_symbol(&self, id: usize, start: u64, offset: u64, size: u64) -> Symbol<'_> {
+        let slot = &self.slots[self.slot_of(id) as usize];
+        let (object, path) = self.extra_of(id as u32);
+        Symbol {
+            id: SymbolId(id as u32),
+            name: self.name_at(self.name_off[id]),
+            start,
+            offset,
+            size,
+            kind: char::from(self.kind[id]),
+            module: slot.names.first().map(|n| &**n),
+            object,
+            path,
+        }
+    }
+
+    /// Finds the group of aliases around `last` (which starts at `start`).
+    fn group_first(&self, last: usize, start: u64) -> usize {
+        let mut first = last;
+        while first > 0 && self.start_of(first - 1) == start {
+            first -= 1;
+        }
+        first
+    }
+
+    /// The symbol containing `addr`, as the kernel's `%pS` would name it (the
+    /// first alias in input order). `None` in a gap, past the end, below the
+    /// first symbol, or for addresses only absolute symbols hold.
+    pub fn lookup(&self, addr: u64) -> Option<Symbol<'_>> {
+        let (block, last) = self.last_at_or_below(addr)?;
+        let start = self.addr_in_block(block, last);
+        let end = self.end_of(block, last, start);
+        if !(addr < end || (addr == start && end == start)) {
+            return None;
+        }
+        let first = self.group_first(last, start);
+        Some(self.make_symbol(first, start, addr - start, end - start))
+    }
+
+    /// Like [`lookup`](Self::lookup), but also answers from absolute symbols
+    /// (per-cpu variables on x86_64, type `A`) when no other symbol holds the
+    /// address. `%pS` prints a raw address there; a per-cpu offset is
+    /// what a caller decoding per-cpu data needs.
+    pub fn lookup_absolute(&self, addr: u64) -> Option<Symbol<'_>> {
+        if let Some(s) = self.lookup(addr) {
+            return Some(s);
+        }
+        let n = self
+            .name_only
+            .partition_point(|s| s.addr <= addr);
+        // Walk back to the last absolute symbol at or below addr.
+        let mut i = n;
+        while i > 0 {
+            i -= 1;
+            let s = &self.name_only[i];
+            if !matches!(s.kind, b'A' | b'a') {
+                continue;
+            }
+            let start = s.addr;
+            let mut first = i;
+            while first > 0 && self.name_only[first - 1].addr == start {
+                first -= 1;
+            }
+            let first = (first..=i)
+                .find(|&j| matches!(self.name_only[j].kind, b'A' | b'a'))
+                .unwrap_or(i);
+            let size = self.name_only_size(first);
+            if addr - start < size.max(1) {
+                return Some(self.name_only_symbol(first, addr - start));
+            }
+            return None;
+        }
+        None
+    }
+
+    fn name_only_size(&self, i: usize) -> u64 {
+        let s = &self.name_only[i];
+        if !matches!(s.kind, b'A' | b'a') {
+            return 0;
+        }
+        let next = self.name_only[i + 1..]
+            .iter()
+            .find(|o| o.addr > s.addr && matches!(o.kind, b'A' | b'a'))
+            .map_or(s.addr.saturating_add(1), |o| o.addr);
+        (next - s.addr).min(CORE_SIZE_CAP)
+    }
+
+    fn name_only_symbol(&self, i: usize, offset: u64) -> Symbol<'_> {
+        let s = &self.name_only[i];
+        let id = self.addr_lo.len() + i;
+        let (object, path) = self.extra_of(id as u32);
+        Symbol {
+            id: SymbolId(id as u32),
+            name: self.name_at(s.name),
+            start: s.addr,
+            offset,
+            size: self.name_only_size(i),
+            kind: char::from(s.kind),
+            module: self.slots[s.slot as usize].names.first().map(|n| &**n),
+            object,
+            path,
+        }
+    }
+
+    /// The symbol with this id (offset 0).
+    pub fn symbol(&self, id: SymbolId) -> Option<Symbol<'_>> {
+        let id = id.0 as usize;
+        if id < self.addr_lo.len() {
+            let block = self.block_of(id);
+            let start = self.addr_in_block(block, id);
+            // The size is the group's: find the group's last member.
+            let mut last = id;
+            while last + 1 < self.addr_lo.len() && self.start_of(last + 1) == start {
+                last += 1;
+            }
+            let end = self.end_of(self.block_of(last), last, start);
+            Some(self.make_symbol(id, start, 0, end - start))
+        } else if id - self.addr_lo.len() < self.name_only.len() {
+            Some(self.name_only_symbol(id - self.addr_lo.len(), 0))
+        } else {
+            None
+        }
+    }
+
+    /// Every module name of a symbol (kallmodsyms can give several).
+    pub fn modules_of(&self, id: SymbolId) -> impl Iterator<Item = &str> {
+        let id = id.0 as usize;
+        let slot = if id < self.addr_lo.len() {
+            self.slot_of(id)
+        } else {
+            self.name_only
+                .get(id - self.addr_lo.len())
+                .map_or(0, |s| s.slot)
+        };
+        self.slots[slot as usize].names.iter().map(|n| &**n)
+    }
+
+    /// Every address-answering symbol that starts exactly at `addr`, in input order.
+    pub fn aliases(&self, addr: u64) -> impl Iterator<Item = Symbol<'_>> {
+        let group = match self.last_at_or_below(addr) {
+            Some((block, last)) if self.addr_in_block(block, last) == addr => {
+                let first = self.group_first(last, addr);
+                let end = self.end_of(block, last, addr);
+                Some((first..=last, end - addr))
+            }
+            _ => None,
+        };
+        group
+            .into_iter()
+            .flat_map(move |(ids, size)| ids.map(move |id| self.make_symbol(id, addr, 0, size)))
+    }
+
+    /// Every symbol, in address order: those that answer address lookups
+    /// first, then the name-only ones.
+    pub fn iter(&self) -> impl Iterator<Item = Symbol<'_>> {
+        (0..self.len() as u32).filter_map(move |id| self.symbol(SymbolId(id)))
+    }
+
+    fn name_index(&self) -> &NameIndex {
+        self.name_index.get_or_init(|| NameIndex::build(self))
+    }
+
+    fn name_of_id(&self, id: u32) -> &str {
+        let id = id as usize;
+        if id < self.name_off.len() {
+            self.name_at(self.name_off[id])
+        } else {
+            self.name_at(self.name_only[id - self.name_off.len()].name)
+        }
+    }
+
+    /// Every symbol of this name, in address order.
+    pub fn find<'t, 'n>(&'t self, name: &'n str) -> impl Iterator<Item = Symbol<'t>> + use<'t, 'n> {
+        let index = self.name_index();
+        index
+            .probe(name)
+            .take_while(|&id| id != NONE)
+            .filter(move |&id| self.name_of_id(id) == name)
+            .filter_map(move |id| self.symbol(SymbolId(id)))
+    }
+
+    /// Every symbol of this name in this module (`None` for the core kernel).
+    pub fn find_in<'t, 'n>(
+        &'t self,
+        module: Option<&'n str>,
+        name: &'n str,
+    ) -> impl Iterator<Item = Symbol<'t>> + use<'t, 'n> {
+        self.find(name).filter(move |s| match module {
+            None => s.module.is_none(),
+            Some(m) => self.modules_of(s.id).any(|n| n == m),
+        })
+    }
+
+    /// Names that more than one symbol carries, with their counts, sorted by name.
+    pub fn repeated_names(&self) -> Vec<(&str, usize)> {
+        let mut counts: FxHashMap<&str, usize> = FxHashMap::default();
+        for id in 0..self.len() as u32 {
+            *counts.entry(self.name_of_id(id)).or_default() += 1;
+        }
+        let mut v: Vec<(&str, usize)> = counts.into_iter().filter(|&(_, c)| c > 1).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Turns `name`, `name+0x1b`, `name+0x1b/0x30` or
+    /// `name+0x1b/0x30 [module]` (also `[module buildid]`) into an address,
+    /// checking the size when it is given.
+    pub fn resolve(&self, text: &str) -> Result<u64> {
+        let err = |kind| Error::Resolve {
+            text: text.to_string(),
+            kind,
+        };
+        let r = SymbolRef::parse(text).map_err(|why| err(ResolveErrorKind::Syntax(why)))?;
+        let candidates: Vec<Symbol<'_>> = match r.module {
+            Some(m) => self.find_in(Some(m), r.name).collect(),
+            None => self.find(r.name).collect(),
+        };
+        if candidates.is_empty() {
+            return Err(err(ResolveErrorKind::NotFound));
+        }
+        let fitting: Vec<&Symbol<'_>> = match r.size {
+            Some(size) => candidates.iter().filter(|s| s.size == size).collect(),
+            None => candidates.iter().collect(),
+        };
+        match fitting.as_slice() {
+            [] => Err(err(ResolveErrorKind::SizeMismatch {
+                given: r.size.unwrap_or(0),
+                found: candidates.iter().map(|s| s.size).collect(),
+            })),
+            [s] => {
+                // `%pB` prints return addresses as `offset == size` (the call was
+                // the last instruction), so the end itself is allowed.
+                if r.offset > s.size && s.size > 0 {
+                    return Err(err(ResolveErrorKind::OffsetOutside {
+                        offset: r.offset,
+                        size: s.size,
+                    }));
+                }
+                Ok(s.start.wrapping_add(r.offset))
+            }
+            many => Err(err(ResolveErrorKind::Ambiguous(
+                many.iter().map(|s| s.start).collect(),
+            ))),
+        }
+    }
+
+    /// Bytes of heap this table holds, names and indexes included (the name
+    /// index only once it has been built).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        let slots: usize = self
+            .slots
+            .iter()
+            .map(|s| size_of_val(&*s.names) + s.names.iter().map(|n| n.len()).sum::<usize>())
+            .sum();
+        size_of_val(&*self.blocks)
+            + size_of_val(&*self.addr_lo)
+            + size_of_val(&*self.name_off)
+            + size_of_val(&*self.kind)
+            + size_of_val(&*self.runs)
+            + size_of_val(&*self.segments)
+            + size_of_val(&*self.section_ends)
+            + size_of_val(&*self.name_only)
+            + self.names.len()
+            + size_of_val(&*self.slots)
+            + slots
+            + size_of_val(&*self.extras)
+            + self.name_index.get().map_or(0, |i| size_of_val(&*i.slots))
+    }
+}
+
+/// An open-addressing hash table of symbol ids keyed by name. Ids are
+/// inserted in address order, and linear probing keeps that order along a
+/// probe sequence, so `find` yields duplicates in address order without
+/// sorting.
+struct NameIndex {
+    slots: Box<[u32]>,
+    shift: u32,
+}
+
+impl NameIndex {
+    fn build(table: &SymbolTable) -> NameIndex {
+        let n = table.len();
+        // Load factor at most 1/2 keeps probes short.
+        let cap = (n * 2).next_power_of_two().max(16);
+        let bits = cap.trailing_zeros();
+        let mut index = NameIndex {
+            slots: vec![NONE; cap].into_boxed_slice(),
+            shift: 64 - bits,
+        };
+        let mask = cap - 1;
+        // Merge the two address-ordered id ranges.
+        let answering = table.addr_lo.len();
+        let mut a = 0usize;
+        let mut o = 0usize;
+        let mut a_block = 0usize;
+        while a < answering || o < table.name_only.len() {
+            let take_a = if a < answering && o < table.name_only.len() {
+                while a >= table.block_end(a_block) {
+                    a_block += 1;
+                }
+                table.addr_in_block(a_block, a) <= table.name_only[o].addr
+            } else {
+                a < answering
+            };
+            let id = if take_a {
+                a += 1;
+                a - 1
+            } else {
+                o += 1;
+                answering + o - 1
+            };
+            let mut pos = index.home(table.name_of_id(id as u32));
+            while index.slots[pos] != NONE {
+                pos = (pos + 1) & mask;
+            }
+            index.slots[pos] = id as u32;
+        }
+        index
+    }
+
+    fn home(&self, name: &str) -> usize {
+        (hash_bytes(name.as_bytes()).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// Slot contents along `name`'s probe sequence, up to and including the
+    /// first empty slot.
+    fn probe(&self, name: &str) -> impl Iterator<Item = u32> + '_ {
+        let mask = self.slots.len() - 1;
+        let home = self.home(name);
+        (0..self.slots.len()).map(move |k| self.slots[(home + k) & mask])
+    }
+}
+
+/// A parsed `name+0xoff/0xsize [module]` reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SymbolRef<'a> {
+    pub name: &'a str,
+    pub offset: u64,
+    pub size: Option<u64>,
+    pub module: Option<&'a str>,
+}
+
+impl<'a> SymbolRef<'a> {
+    /// Parses `name`, `name+0x1b`, `name+0x1b/0x30`, each optionally followed
+    /// by ` [module]` or ` [module buildid]`.
+    pub fn parse(text: &'a str) -> std::result::Result<Self, &'static str> {
+        let text = text.trim();
+        let (sym, module) = match text.find('[') {
+            Some(open) => {
+                let inner = text[open + 1..]
+                    .strip_suffix(']')
+                    .ok_or("`[` without a closing `]`")?;
+                let module = inner
+                    .split_ascii_whitespace()
+                    .next()
+                    .ok_or("empty `[]`")?;
+                (text[..open].trim_end(), Some(module))
+            }
+            None => (text, None),
+        };
+        if sym.is_empty() {
+            return Err("no name");
+        }
+        if sym.contains(char::is_whitespace) {
+            return Err("spaces in the name");
+        }
+        let (name, offset, size) = match sym.rfind('+') {
+            Some(plus) if plus > 0 => {
+                let (off, size) = match sym[plus + 1..].split_once('/') {
+                    Some((o, s)) => (o, Some(s)),
+                    None => (&sym[plus + 1..], None),
+                };
+                let offset = parse_num(off).ok_or("the offset is not a number")?;
+                let size = size
+                    .map(|s| parse_num(s).ok_or("the size is not a number"))
+                    .transpose()?;
+                (&sym[..plus], offset, size)
+            }
+            _ => (sym, 0, None),
+        };
+        Ok(SymbolRef {
+            name,
+            offset,
+            size,
+            module,
+        })
+    }
+}
+
+fn parse_num(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) if !hex.is_empty() => u64::from_str_radix(hex, 16).ok(),
+        Some(_) => None,
+        None if !s.is_empty() => s.parse().ok(),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(lines: &[(u64, char, &str, Option<&str>)]) -> SymbolTable {
+        let mut b = TableBuilder::new();
+        for &(a, k, n, m) in lines {
+            b.add(a, k, n, m);
+        }
+        b.build(TableInfo::default()).unwrap()
+    }
+
+    #[test]
+    fn sizes_aliases_and_bounds() {
+        let t = table(&[
+            (0x0, 'A', "fixed_percpu_data", None),
+            (0x1000, 'A', "cpu_debug_store", None),
+            (0xffffffff81000000, 'T', "_text", None),
+            (0xffffffff81000000, 'T', "_stext", None),
+            (0xffffffff81000010, 't', "__pfx_foo", None),
+            (0xffffffff81000020, 't', "foo", None),
+            (0xffffffff81000030, 't', ".L123", None),
+            (0xffffffff81000040, 'T', "_etext", None),
+            (0xffffffffc0000000, 't', "modfn", Some("m")),
+        ]);
+        assert_eq!(t.lookup(0xffffffff81000000).unwrap().name, "_text");
+        let s = t.lookup(0xffffffff81000035).unwrap();
+        assert_eq!((s.name, s.offset, s.size), ("foo", 0x15, 0x20));
+        assert_eq!(s.to_string(), "foo+0x15/0x20");
+        // `_etext` ends the text section: zero size, answers itself only.
+        assert_eq!(t.lookup(0xffffffff81000040).unwrap().size, 0);
+        assert!(t.lookup(0xffffffff81000041).is_none());
+        assert!(t.lookup(0xffffffff80000000).is_none());
+        assert!(t.lookup(0x10).is_none());
+        assert_eq!(t.lookup_absolute(0x10).unwrap().name, "fixed_percpu_data");
+        let m = t.lookup(0xffffffffc0000010).unwrap();
+        assert_eq!(m.to_string(), "modfn+0x10/0x10000 [m]");
+        assert!(t.lookup(u64::MAX).is_none());
+        // With `_end` known (CONFIG_KALLSYMS_ALL), `_etext` lies inside
+        // `[_text, _end)` and reaches the next symbol; `_end` itself is a marker.
+        let t2 = table(&[
+            (0xffffffff81000000, 'T', "_text", None),
+            (0xffffffff81000000, 'T', "_stext", None),
+            (0xffffffff81000040, 'T', "_etext", None),
+            (0xffffffff81000080, 'D', "_end", None),
+        ]);
+        assert_eq!(t2.lookup(0xffffffff81000050).unwrap().size, 0x40);
+        assert_eq!(t2.lookup(0xffffffff81000080).unwrap().size, 0);
+        assert!(t2.lookup(0xffffffff81000081).is_none());
+        let a: Vec<_> = t.aliases(0xffffffff81000000).map(|s| s.name).collect();
+        assert_eq!(a, ["_text", "_stext"]);
+        assert_eq!(t.find(".L123").count(), 1);
+        assert_eq!(t.find("foo").next().unwrap().start, 0xffffffff81000020);
+        assert_eq!(t.resolve("foo+0x4/0x20").unwrap(), 0xffffffff81000024);
+        assert!(t.resolve("foo+0x4/0x30").is_err());
+        assert_eq!(t.resolve("modfn+0x1 [m]").unwrap(), 0xffffffffc0000001);
+    }
+
+    #[test]
+    fn symbol_refs() {
+        let r = SymbolRef::parse("ext4_writepages+0xab/0x170 [ext4]").unwrap();
+        assert_eq!(
+            r,
+            SymbolRef {
+                name: "ext4_writepages",
+                offset: 0xab,
+                size: Some(0x170),
+                module: Some("ext4")
+            }
+        );
+        let r = SymbolRef::parse("foo+0x1 [mod 1234abcd]").unwrap();
+        assert_eq!(r.module, Some("mod"));
+        assert!(SymbolRef::parse("foo+zz").is_err());
+        assert!(SymbolRef::parse("").is_err());
+    }
+}
