@@ -124,7 +124,11 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                     None => {
                         bad += 1;
                         if *json {
-                            writeln!(out, "{}", json!({"input": text, "error": "not a hex address"}))
+                            writeln!(
+                                out,
+                                "{}",
+                                json!({"input": text, "error": "not a hex address"})
+                            )
                         } else {
                             writeln!(out, "{text} (not an address)")
                         }
@@ -148,9 +152,13 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             }
         }
         Command::Name { name, module, json } => {
-            let module = module
-                .as_deref()
-                .map(|m| if m == "vmlinux" || m == "core" { None } else { Some(m) });
+            let module = module.as_deref().map(|m| {
+                if m == "vmlinux" || m == "core" {
+                    None
+                } else {
+                    Some(m)
+                }
+            });
             let found: Vec<Symbol<'_>> = match module {
                 Some(m) => table.find_in(m, name).collect(),
                 None => table.find(name).collect(),
@@ -160,9 +168,17 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             }
             for s in &found {
                 if *json {
-                    writeln!(out, "{}", json!({"addr": hex(s.start), "symbol": symbol_json(s)}))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"addr": hex(s.start), "symbol": symbol_json(s)})
+                    )?;
                 } else {
-                    write!(out, "{:016x} {} {} size {:#x}", s.start, s.kind, s.name, s.size)?;
+                    write!(
+                        out,
+                        "{:016x} {} {} size {:#x}",
+                        s.start, s.kind, s.name, s.size
+                    )?;
                     if let Some(m) = s.module {
                         write!(out, " [{m}]")?;
                     }

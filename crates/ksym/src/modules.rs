@@ -160,8 +160,11 @@ mod tests {
             b"xfs 2596864 0 - Live 0xffffffffc0efd000\nstp 12288 1 bridge, Live 0xffffffffc0e50000 (E)\n",
         )
         .unwrap();
-        m.add_text("t", b"#module\tregion\tstart\tsize\nxfs\ttext\t0xffffffffc0efd000\t0xea000\n")
-            .unwrap();
+        m.add_text(
+            "t",
+            b"#module\tregion\tstart\tsize\nxfs\ttext\t0xffffffffc0efd000\t0xea000\n",
+        )
+        .unwrap();
         let xfs = m.get("xfs").unwrap();
         assert_eq!(xfs.base, Some(0xffffffffc0efd000));
         assert_eq!(xfs.size, Some(2596864));

@@ -58,6 +58,9 @@ const CORE_SECTIONS: &[(&str, &str)] = &[
     ("_text", "_end"),
 ];
 
+/// One fence every this many symbols: 32 `u32`s are two cache lines.
+const FENCE: usize = 32;
+
 /// Identifies a symbol within one table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SymbolId(pub u32);
@@ -165,6 +168,10 @@ pub struct TableInfo {
 /// The immutable symbol table. `Send + Sync`; lookups take `&self`.
 pub struct SymbolTable {
     blocks: Box<[Block]>,
+    /// The full address of every `FENCE`-th symbol: a first search here (a
+    /// few KiB, stays in L1/L2) narrows the search of `addr_lo` to one or
+    /// two cache lines.
+    fences: Box<[u64]>,
     addr_lo: Box<[u32]>,
     name_off: Box<[u32]>,
     kind: Box<[u8]>,
@@ -210,7 +217,7 @@ pub struct TableBuilder {
     last_slot: Option<(usize, u32)>,
     /// (input index, extra) for symbols with object or path.
     extras: Vec<(u32, Extra)>,
-    strings: FxHashMap<Box<str>, u32>,
+    strings: FxHashMap<Box<[u8]>, u32>,
     modules: ModuleMap,
     overflow: bool,
     any_nonzero: bool,
@@ -288,17 +295,16 @@ impl TableBuilder {
         off as u32
     }
 
-    fn intern_string(&mut self, s: &str) -> u32 {
+    fn intern_string(&mut self, s: &[u8]) -> u32 {
         if let Some(&off) = self.strings.get(s) {
             return off;
         }
-        let off = self.append_name(s.as_bytes());
+        let off = self.append_name(s);
         self.strings.insert(s.into(), off);
         off
     }
 
-    fn name_offset(&mut self, name: &str, loadable_module: bool, kind: u8) -> u32 {
-        let bytes = name.as_bytes();
+    fn name_offset(&mut self, bytes: &[u8], loadable_module: bool, kind: u8) -> u32 {
         if let Some(stripped) = bytes.strip_prefix(b"__pfx_") {
             let off = self.append_name(bytes);
             self.last_pfx = Some((off, bytes.len() as u32));
@@ -379,7 +385,9 @@ impl TableBuilder {
         let loadable = slot != 0 && self.slots[slot as usize].loadable;
         let name = self.name_offset(sym.name, loadable, sym.kind);
         if sym.object.is_some() || sym.path.is_some() {
-            let object = sym.object.map_or(NONE, |o| self.intern_string(o));
+            let object = sym
+                .object
+                .map_or(NONE, |o| self.intern_string(o.as_bytes()));
             let path = sym.path.map_or(NONE, |p| self.intern_string(p));
             self.extras
                 .push((self.addrs.len() as u32, Extra { object, path }));
@@ -403,11 +411,6 @@ impl TableBuilder {
         }
     }
 
-    fn name_at(&self, off: u32) -> &[u8] {
-        let s = &self.arena[off as usize..];
-        &s[..memchr::memchr(0, s).unwrap_or(s.len())]
-    }
-
     /// Sorts, lays out and indexes what was pushed.
     pub fn build(self, info: TableInfo) -> Result<SymbolTable> {
         let n = self.addrs.len();
@@ -417,10 +420,12 @@ impl TableBuilder {
                 what: "more than 4 GiB of names or 2^32 symbols",
             });
         }
+        // Looks at the name's first bytes only (no scan for its end).
         let answers = |i: usize| -> bool {
-            let name = self.name_at(self.name_offs[i]);
+            let off = self.name_offs[i] as usize;
+            let head = &self.arena[off..(off + 2).min(self.arena.len())];
             !(matches!(self.kinds[i], b'A' | b'a' | b'U' | b'u' | b'N' | b'n')
-                || is_mapping_symbol(name))
+                || is_mapping_symbol(head))
         };
         let mut order: Vec<u32> = Vec::with_capacity(n);
         let mut others: Vec<u32> = Vec::new();
@@ -467,7 +472,6 @@ impl TableBuilder {
                 });
             }
         }
-        let answerable = order.len();
         let name_only: Vec<NameOnly> = others
             .iter()
             .map(|&i| {
@@ -500,14 +504,20 @@ impl TableBuilder {
         let mut marker_addr: FxHashMap<&[u8], u64> = FxHashMap::default();
         for &i in &order {
             let i = i as usize;
-            if self.slot_of[i] != 0 && self.slots[self.slot_of[i] as usize].loadable {
+            let off = self.name_offs[i] as usize;
+            if self.arena[off] != b'_' || self.slots[self.slot_of[i] as usize].loadable {
                 continue;
             }
-            let name = self.name_at(self.name_offs[i]);
-            if name.first() == Some(&b'_') && name.len() <= 16 {
-                for (s, e) in CORE_SECTIONS {
-                    if name == s.as_bytes() || name == e.as_bytes() {
-                        marker_addr.entry(name).or_insert(self.addrs[i]);
+            // Compare with the terminating NUL, so only whole names match.
+            for (s, e) in CORE_SECTIONS {
+                for m in [s, e] {
+                    let m = m.as_bytes();
+                    if self
+                        .arena
+                        .get(off..off + m.len() + 1)
+                        .is_some_and(|a| a[..m.len()] == *m && a[m.len()] == 0)
+                    {
+                        marker_addr.entry(m).or_insert(self.addrs[i]);
                     }
                 }
             }
@@ -515,7 +525,9 @@ impl TableBuilder {
         let mut bounds: Vec<(u64, u64)> = Vec::new();
         let mut section_ends = Vec::new();
         for (s, e) in CORE_SECTIONS {
-            if let (Some(&s), Some(&e)) = (marker_addr.get(s.as_bytes()), marker_addr.get(e.as_bytes())) {
+            if let (Some(&s), Some(&e)) =
+                (marker_addr.get(s.as_bytes()), marker_addr.get(e.as_bytes()))
+            {
                 if s < e {
                     bounds.push((s, e));
                     section_ends.push(e);
@@ -538,7 +550,13 @@ impl TableBuilder {
             // Every name came from a `&str`, so the arena is UTF-8.
             Err(_) => unreachable!("names are UTF-8"),
         };
+        let fences: Vec<u64> = order
+            .iter()
+            .step_by(FENCE)
+            .map(|&i| self.addrs[i as usize])
+            .collect();
         Ok(SymbolTable {
+            fences: fences.into(),
             blocks: blocks.into(),
             addr_lo: addr_lo.into(),
             name_off: name_off.into(),
@@ -553,10 +571,6 @@ impl TableBuilder {
             modules: self.modules,
             info,
             name_index: OnceLock::new(),
-        })
-        .map(|t| {
-            debug_assert_eq!(t.addr_lo.len(), answerable);
-            t
         })
     }
 }
@@ -636,14 +650,17 @@ impl SymbolTable {
         seen.into_iter()
     }
 
+    #[inline]
     fn block_of(&self, id: usize) -> usize {
         self.blocks.partition_point(|b| b.first as usize <= id) - 1
     }
 
+    #[inline]
     fn addr_in_block(&self, block: usize, id: usize) -> u64 {
         (u64::from(self.blocks[block].hi) << 32) | u64::from(self.addr_lo[id])
     }
 
+    #[inline]
     fn block_end(&self, block: usize) -> usize {
         self.blocks
             .get(block + 1)
@@ -651,21 +668,29 @@ impl SymbolTable {
     }
 
     /// The start address of an address-answering symbol.
+    #[inline]
     fn start_of(&self, id: usize) -> u64 {
         self.addr_in_block(self.block_of(id), id)
     }
 
+    #[inline]
     fn name_at(&self, off: u32) -> &str {
         let s = &self.names[off as usize..];
         let len = memchr::memchr(0, s.as_bytes()).unwrap_or(s.len());
         &s[..len]
     }
 
+    #[inline]
     fn slot_of(&self, id: usize) -> u32 {
+        // The core kernel is the first run in most tables: skip the search.
+        if self.runs.len() == 1 || self.runs.get(1).is_some_and(|r| id < r.first as usize) {
+            return self.runs[0].slot;
+        }
         let r = self.runs.partition_point(|r| r.first as usize <= id);
         self.runs[r - 1].slot
     }
 
+    #[inline]
     fn extra_of(&self, id: u32) -> (Option<&str>, Option<&str>) {
         if self.extras.is_empty() {
             return (None, None);
@@ -680,31 +705,34 @@ impl SymbolTable {
         }
     }
 
-    /// The index of the last address-answering symbol starting at or below `addr`.
+    /// The index of the last address-answering symbol starting at or below
+    /// `addr`, with its block.
+    #[inline]
     fn last_at_or_below(&self, addr: u64) -> Option<(usize, usize)> {
-        let hi = (addr >> 32) as u32;
-        let lo = addr as u32;
-        // The block holding `addr`'s high half, or the last one below it.
-        let b = self.blocks.partition_point(|b| b.hi <= hi);
-        if b == 0 {
-            return None;
+        let k = self.fences.partition_point(|&f| f <= addr);
+        if k == 0 {
+            return None; // below the first symbol
         }
-        let block = b - 1;
-        let first = self.blocks[block].first as usize;
-        let end = self.block_end(block);
-        if self.blocks[block].hi < hi {
-            return Some((block, end - 1));
+        // The answer lies in the window between two fences.
+        let lo = (k - 1) * FENCE;
+        let hi = (lo + FENCE).min(self.addr_lo.len());
+        let block = self.block_of(lo);
+        if hi <= self.block_end(block) && (addr >> 32) as u32 == self.blocks[block].hi {
+            let n = self.addr_lo[lo..hi].partition_point(|&a| a <= addr as u32);
+            return Some((block, lo + n - 1));
         }
-        let n = self.addr_lo[first..end].partition_point(|&a| a <= lo);
-        if n == 0 {
-            // Below the block's first symbol: the previous block's last.
-            return (block > 0).then(|| (block - 1, first - 1));
-        }
-        Some((block, first + n - 1))
+        // The window spans blocks or `addr` is past its block: compare full
+        // addresses (rare: at most once per block boundary).
+        let id = (lo..hi)
+            .take_while(|&id| self.start_of(id) <= addr)
+            .last()
+            .expect("the fence at `lo` is at or below addr");
+        Some((self.block_of(id), id))
     }
 
     /// The end of the symbol group whose last member is `last` and which
     /// starts at `start`.
+    #[inline]
     fn end_of(&self, block: usize, last: usize, start: u64) -> u64 {
         let next = if last + 1 < self.addr_lo.len() {
             let nb = if last + 1 < self.block_end(block) {
@@ -720,6 +748,7 @@ impl SymbolTable {
     }
 
     /// How far a symbol starting at `start` may reach, whatever follows it.
+    #[inline]
     fn limit_of(&self, id: usize, start: u64) -> u64 {
         let s = self.segments.partition_point(|s| s.start <= start);
         if s > 0 && start < self.segments[s - 1].end {
@@ -743,6 +772,7 @@ impl SymbolTable {
         }
     }
 
+    #[inline]
     fn make_symbol(&self, id: usize, start: u64, offset: u64, size: u64) -> Symbol<'_> {
         let slot = &self.slots[self.slot_of(id) as usize];
         let (object, path) = self.extra_of(id as u32);
@@ -760,6 +790,7 @@ impl SymbolTable {
     }
 
     /// Finds the group of aliases around `last` (which starts at `start`).
+    #[inline]
     fn group_first(&self, last: usize, start: u64) -> usize {
         let mut first = last;
         while first > 0 && self.start_of(first - 1) == start {
@@ -790,9 +821,7 @@ impl SymbolTable {
         if let Some(s) = self.lookup(addr) {
             return Some(s);
         }
-        let n = self
-            .name_only
-            .partition_point(|s| s.addr <= addr);
+        let n = self.name_only.partition_point(|s| s.addr <= addr);
         // Walk back to the last absolute symbol at or below addr.
         let mut i = n;
         while i > 0 {
@@ -999,6 +1028,7 @@ impl SymbolTable {
             .map(|s| size_of_val(&*s.names) + s.names.iter().map(|n| n.len()).sum::<usize>())
             .sum();
         size_of_val(&*self.blocks)
+            + size_of_val(&*self.fences)
             + size_of_val(&*self.addr_lo)
             + size_of_val(&*self.name_off)
             + size_of_val(&*self.kind)
@@ -1096,10 +1126,7 @@ impl<'a> SymbolRef<'a> {
                 let inner = text[open + 1..]
                     .strip_suffix(']')
                     .ok_or("`[` without a closing `]`")?;
-                let module = inner
-                    .split_ascii_whitespace()
-                    .next()
-                    .ok_or("empty `[]`")?;
+                let module = inner.split_ascii_whitespace().next().ok_or("empty `[]`")?;
                 (text[..open].trim_end(), Some(module))
             }
             None => (text, None),

@@ -1,0 +1,914 @@
+//! Property tests: random kallsyms text, built with `ksym::parse_bytes`,
+//! checked against a naive oracle (a plain `Vec` and linear scans) that
+//! implements the rules documented in `table.rs`:
+//!
+//! - symbols that answer addresses (not `A`/`a`/`U`/`u`/`N`/`n`, not `.L*`,
+//!   `L0*` or `$*` mapping symbols) are sorted by address, stably: among
+//!   aliases (same start) the first in input order answers;
+//! - a symbol group's size runs to the next higher start, bounded by the
+//!   innermost range that holds its start: core section marker pairs (first
+//!   core occurrence of each marker, pair kept only when start < end) and
+//!   module extents from `/proc/modules`;
+//! - a start that is the end of a kept section pair (`_etext`, `_end`, ...)
+//!   and lies in no range has size zero;
+//! - otherwise a cap applies: 16 MiB for the core, 64 KiB for a module, up to
+//!   the end of the page for `[bpf]` and `[__builtin__*]` pseudo-modules;
+//! - name-only symbols are found by name: absolute ones sized to the next
+//!   higher absolute symbol (capped, 1 for the last), the others size 0;
+//! - `find` yields address order, address-answering symbols before name-only
+//!   ones at the same address, input order among equals.
+
+use ksym::table::{CORE_SIZE_CAP, MODULE_SIZE_CAP};
+use ksym::{Error, LineErrorKind, LoadOptions, ModuleMap, Symbol, SymbolTable};
+use proptest::prelude::*;
+
+const PAGE: u64 = 4096;
+const CORE_TEXT: u64 = 0xffff_ffff_8100_0000;
+const MODULES_START: u64 = 0xffff_ffff_c000_0000;
+const MODULE_STRIDE: u64 = 0x4_0000;
+const NMOD: u64 = 6;
+const FTRACE: u64 = 0xffff_ffff_c120_0000;
+const BPF: u64 = 0xffff_ffff_c140_0000;
+const KPROBES: u64 = 0xffff_ffff_c160_0000;
+/// Straddles the boundary between the high halves 0xfffffffe and 0xffffffff.
+const BLOCK_EDGE: u64 = 0xffff_fffe_ffff_0000;
+const HIGH_EDGE: u64 = 0xffff_ffff_ffff_0000;
+
+/// The core section marker pairs of `table.rs`.
+const SECTIONS: [(&str, &str); 7] = [
+    ("_stext", "_etext"),
+    ("_sinittext", "_einittext"),
+    ("__start_rodata", "__end_rodata"),
+    ("_sdata", "_edata"),
+    ("__init_begin", "__init_end"),
+    ("__bss_start", "__bss_stop"),
+    ("_text", "_end"),
+];
+/// Markers, weighted towards the ones the brief names.
+const MARKERS: [&str; 20] = [
+    "_stext",
+    "_etext",
+    "_end",
+    "_text",
+    "_stext",
+    "_etext",
+    "_end",
+    "_text",
+    "_etext",
+    "_end",
+    "_sinittext",
+    "_einittext",
+    "__start_rodata",
+    "__end_rodata",
+    "_sdata",
+    "_edata",
+    "__init_begin",
+    "__init_end",
+    "__bss_start",
+    "__bss_stop",
+];
+const NAMES: [&str; 12] = [
+    "init_once",
+    "cleanup_module",
+    "init_module",
+    "show_map",
+    "do_one",
+    "__func",
+    "my_notifier",
+    "__UNIQUE_ID_x",
+    "entry",
+    "ops",
+    "_note_9",
+    "__ksymtab_foo",
+];
+const CORE_KINDS: [char; 12] = ['t', 'T', 't', 'T', 'd', 'D', 'b', 'B', 'r', 'R', 'W', 'A'];
+const MODULE_KINDS: [char; 10] = ['t', 'T', 't', 'd', 'D', 'b', 'B', 'r', 'R', 'a'];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Line {
+    addr: u64,
+    kind: char,
+    name: String,
+    module: Option<String>,
+}
+
+impl Line {
+    fn new(addr: u64, kind: char, name: impl Into<String>, module: Option<String>) -> Line {
+        Line {
+            addr,
+            kind,
+            name: name.into(),
+            module,
+        }
+    }
+
+    fn render(&self) -> String {
+        match &self.module {
+            Some(m) => format!("{:016x} {} {}\t[{m}]", self.addr, self.kind, self.name),
+            None => format!("{:016x} {} {}", self.addr, self.kind, self.name),
+        }
+    }
+
+    fn answers(&self) -> bool {
+        !(matches!(self.kind, 'A' | 'a' | 'U' | 'u' | 'N' | 'n')
+            || self.name.starts_with(".L")
+            || self.name.starts_with("L0")
+            || self.name.starts_with('$'))
+    }
+
+    fn absolute(&self) -> bool {
+        matches!(self.kind, 'A' | 'a')
+    }
+}
+
+/// One generated item: (cluster, offset, kind selector, name selector, extra).
+type Spec = (u8, u64, u8, u16, u8);
+
+fn module_name(k: u64) -> String {
+    format!("mod{k}")
+}
+
+fn module_base(k: u64) -> u64 {
+    MODULES_START + k * MODULE_STRIDE
+}
+
+fn pick_name(sel: u16) -> String {
+    if sel % 3 == 0 {
+        format!("sym_{sel}")
+    } else {
+        NAMES[sel as usize % NAMES.len()].to_string()
+    }
+}
+
+/// Turns specs into lines (in generation order).
+fn lines_from_specs(specs: &[Spec]) -> Vec<Line> {
+    let mut lines: Vec<Line> = Vec::new();
+    for &(cluster, off, ksel, nsel, extra) in specs {
+        let core_kind = CORE_KINDS[ksel as usize % CORE_KINDS.len()];
+        let mod_kind = MODULE_KINDS[ksel as usize % MODULE_KINDS.len()];
+        let k = u64::from(extra) % NMOD;
+        match cluster % 12 {
+            // Per-cpu variables: absolute, near zero.
+            0 => lines.push(Line::new((off % 0x8000) & !7, 'A', pick_name(nsel), None)),
+            // Core, dense.
+            1 | 2 => lines.push(Line::new(
+                CORE_TEXT + off % 0x1_0000,
+                core_kind,
+                pick_name(nsel),
+                None,
+            )),
+            // Core, sparse: gaps beyond the 16 MiB cap.
+            3 => lines.push(Line::new(
+                CORE_TEXT + off % 0x600_0000,
+                core_kind,
+                pick_name(nsel),
+                None,
+            )),
+            // Section markers, sometimes (wrongly) in a module.
+            4 => {
+                let name = MARKERS[nsel as usize % MARKERS.len()];
+                let kind = ['T', 'D', 'B', 'R', 't'][ksel as usize % 5];
+                if extra % 8 == 7 {
+                    let addr = module_base(k) + off % 0x3_0000;
+                    lines.push(Line::new(addr, kind, name, Some(module_name(k))));
+                } else {
+                    let span = if extra % 2 == 0 { 0x1_0000 } else { 0x600_0000 };
+                    lines.push(Line::new(CORE_TEXT + off % span, kind, name, None));
+                }
+            }
+            // Loadable modules, with `.LC` labels now and then.
+            5 | 6 => {
+                let addr = module_base(k) + off % 0x3_0000;
+                if ksel % 10 == 9 {
+                    lines.push(Line::new(
+                        addr,
+                        'r',
+                        format!(".LC{nsel}"),
+                        Some(module_name(k)),
+                    ));
+                } else {
+                    lines.push(Line::new(
+                        addr,
+                        mod_kind,
+                        pick_name(nsel),
+                        Some(module_name(k)),
+                    ));
+                }
+            }
+            // Pseudo-modules.
+            7 => match extra % 3 {
+                0 => lines.push(Line::new(
+                    BPF + ((off % 0x3000) & !0x3f),
+                    't',
+                    format!("bpf_prog_{nsel:016x}_sd_devices"),
+                    Some("bpf".into()),
+                )),
+                1 => lines.push(Line::new(
+                    FTRACE + ((off % 0x3000) & !0xff),
+                    't',
+                    "ftrace_trampoline",
+                    Some("__builtin__ftrace".into()),
+                )),
+                _ => lines.push(Line::new(
+                    KPROBES + ((off % 0x2000) & !0xf),
+                    't',
+                    "kprobe_insn_page",
+                    Some("__builtin__kprobes".into()),
+                )),
+            },
+            // Labels and mapping symbols: never answer an address.
+            8 => {
+                let name = match extra % 4 {
+                    0 => format!(".L{nsel}"),
+                    1 => format!(".LC{nsel}"),
+                    2 => format!("L0{nsel}"),
+                    _ => "$x".to_string(),
+                };
+                lines.push(Line::new(CORE_TEXT + off % 0x1_0000, 't', name, None));
+            }
+            // An alias of an earlier line: same address and module.
+            9 => {
+                if lines.is_empty() {
+                    continue;
+                }
+                let src = lines[off as usize % lines.len()].clone();
+                let kind = if src.absolute() {
+                    src.kind
+                } else if src.module.is_some() {
+                    mod_kind
+                } else {
+                    core_kind
+                };
+                lines.push(Line::new(src.addr, kind, pick_name(nsel), src.module));
+            }
+            // `__pfx_foo` right before `foo`.
+            10 => {
+                let name = pick_name(nsel);
+                let (addr, module) = if extra % 2 == 0 {
+                    (CORE_TEXT + off % 0x1_0000, None)
+                } else {
+                    let k = u64::from(extra / 2) % NMOD;
+                    (module_base(k) + off % 0x3_0000, Some(module_name(k)))
+                };
+                let kind = if ksel % 2 == 0 { 't' } else { 'T' };
+                lines.push(Line::new(
+                    addr,
+                    kind,
+                    format!("__pfx_{name}"),
+                    module.clone(),
+                ));
+                lines.push(Line::new(addr + 16, kind, name, module));
+            }
+            // Edges: across a 32-bit block boundary, or at the top of the
+            // address space.
+            _ => {
+                let addr = if extra % 2 == 0 {
+                    BLOCK_EDGE + off % 0x2_0000
+                } else {
+                    HIGH_EDGE + off % 0x1_0000
+                };
+                lines.push(Line::new(addr, core_kind, pick_name(nsel), None));
+            }
+        }
+    }
+    lines
+}
+
+/// A small deterministic generator for shuffles.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Puts lines in the order they are rendered: like a real kernel (core
+/// sorted by address, then modules in random order, each module's lines
+/// shuffled, pseudo-modules last) or all shuffled.
+fn input_order(mut lines: Vec<Line>, seed: u64, full_shuffle: bool) -> Vec<Line> {
+    let mut rng = SplitMix(seed);
+    if full_shuffle {
+        rng.shuffle(&mut lines);
+        return lines;
+    }
+    let mut core: Vec<Line> = lines
+        .iter()
+        .filter(|l| l.module.is_none())
+        .cloned()
+        .collect();
+    core.sort_by_key(|l| l.addr);
+    let mut modules: Vec<String> = Vec::new();
+    let mut pseudo: Vec<String> = Vec::new();
+    for l in &lines {
+        if let Some(m) = &l.module {
+            let list = if is_pseudo(m) {
+                &mut pseudo
+            } else {
+                &mut modules
+            };
+            if !list.contains(m) {
+                list.push(m.clone());
+            }
+        }
+    }
+    rng.shuffle(&mut modules);
+    let mut out = core;
+    for m in modules.iter().chain(pseudo.iter()) {
+        let mut these: Vec<Line> = lines
+            .iter()
+            .filter(|l| l.module.as_deref() == Some(m.as_str()))
+            .cloned()
+            .collect();
+        if !is_pseudo(m) {
+            rng.shuffle(&mut these);
+        }
+        out.append(&mut these);
+    }
+    lines.clear();
+    out
+}
+
+fn is_pseudo(module: &str) -> bool {
+    module.starts_with("__builtin__") || module == "bpf"
+}
+
+/// What a symbol answer looks like: (name, start, offset, size, kind, module).
+type Answer = (String, u64, u64, u64, char, Option<String>);
+
+fn answer(s: &Symbol<'_>) -> Answer {
+    (
+        s.name.to_string(),
+        s.start,
+        s.offset,
+        s.size,
+        s.kind,
+        s.module.map(str::to_string),
+    )
+}
+
+struct Group {
+    start: u64,
+    /// Line indices in input order.
+    members: Vec<usize>,
+    end: u64,
+}
+
+struct Oracle<'a> {
+    lines: &'a [Line],
+    /// Sorted by start.
+    groups: Vec<Group>,
+    answering: usize,
+}
+
+impl<'a> Oracle<'a> {
+    /// `modules`: (name, base, size) from the `/proc/modules` given to the table.
+    fn new(lines: &'a [Line], modules: &[(String, u64, u64)]) -> Oracle<'a> {
+        let mut ans: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].answers()).collect();
+        ans.sort_by_key(|&i| lines[i].addr); // stable
+        let marker = |name: &str| {
+            ans.iter()
+                .filter(|&&i| lines[i].module.is_none() && lines[i].name == name)
+                .map(|&i| lines[i].addr)
+                .min()
+        };
+        let mut bounds: Vec<(u64, u64)> = Vec::new();
+        let mut ends: Vec<u64> = Vec::new();
+        for (s, e) in SECTIONS {
+            if let (Some(s), Some(e)) = (marker(s), marker(e)) {
+                if s < e {
+                    bounds.push((s, e));
+                    ends.push(e);
+                }
+            }
+        }
+        for (name, base, size) in modules {
+            let used = lines
+                .iter()
+                .any(|l| l.module.as_deref() == Some(name.as_str()));
+            if used && *base != 0 && *size != 0 {
+                bounds.push((*base, base.saturating_add(*size)));
+            }
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        for &i in &ans {
+            match groups.last_mut() {
+                Some(g) if g.start == lines[i].addr => g.members.push(i),
+                _ => groups.push(Group {
+                    start: lines[i].addr,
+                    members: vec![i],
+                    end: 0,
+                }),
+            }
+        }
+        for gi in 0..groups.len() {
+            let start = groups[gi].start;
+            let next = groups.get(gi + 1).map_or(u64::MAX, |g| g.start);
+            let limit = bounds
+                .iter()
+                .filter(|&&(s, e)| s <= start && start < e)
+                .map(|&(_, e)| e)
+                .min()
+                .unwrap_or_else(|| {
+                    if ends.contains(&start) {
+                        return start;
+                    }
+                    // The cap follows the group's last member.
+                    let last = &lines[*groups[gi].members.last().unwrap()];
+                    match &last.module {
+                        None => start.saturating_add(CORE_SIZE_CAP),
+                        Some(m) if is_pseudo(m) => (start | (PAGE - 1)).saturating_add(1),
+                        Some(_) => start.saturating_add(MODULE_SIZE_CAP),
+                    }
+                });
+            groups[gi].end = next.min(limit);
+        }
+        Oracle {
+            lines,
+            groups,
+            answering: ans.len(),
+        }
+    }
+
+    fn make(&self, i: usize, start: u64, offset: u64, size: u64) -> Answer {
+        let l = &self.lines[i];
+        (
+            l.name.clone(),
+            start,
+            offset,
+            size,
+            l.kind,
+            l.module.clone(),
+        )
+    }
+
+    fn lookup(&self, addr: u64) -> Option<Answer> {
+        let g = self.groups.iter().rev().find(|g| g.start <= addr)?;
+        if addr < g.end || (addr == g.start && g.end == g.start) {
+            Some(self.make(g.members[0], g.start, addr - g.start, g.end - g.start))
+        } else {
+            None
+        }
+    }
+
+    fn aliases(&self, addr: u64) -> Vec<Answer> {
+        self.groups
+            .iter()
+            .filter(|g| g.start == addr)
+            .flat_map(|g| {
+                g.members
+                    .iter()
+                    .map(move |&i| self.make(i, g.start, 0, g.end - g.start))
+            })
+            .collect()
+    }
+
+    fn size_of_line(&self, i: usize) -> u64 {
+        let l = &self.lines[i];
+        if l.answers() {
+            let g = self.groups.iter().find(|g| g.start == l.addr).unwrap();
+            return g.end - g.start;
+        }
+        if !l.absolute() {
+            return 0;
+        }
+        let next = self
+            .lines
+            .iter()
+            .filter(|o| !o.answers() && o.absolute() && o.addr > l.addr)
+            .map(|o| o.addr)
+            .min()
+            .unwrap_or(l.addr.saturating_add(1));
+        (next - l.addr).min(CORE_SIZE_CAP)
+    }
+
+    fn find(&self, module: Option<Option<&str>>, name: &str) -> Vec<Answer> {
+        let mut hits: Vec<usize> = (0..self.lines.len())
+            .filter(|&i| self.lines[i].name == name)
+            .filter(|&i| module.is_none_or(|m| self.lines[i].module.as_deref() == m))
+            .collect();
+        hits.sort_by_key(|&i| (self.lines[i].addr, !self.lines[i].answers(), i));
+        hits.iter()
+            .map(|&i| self.make(i, self.lines[i].addr, 0, self.size_of_line(i)))
+            .collect()
+    }
+}
+
+fn render(lines: &[Line], final_newline: bool) -> String {
+    let mut text: String = lines
+        .iter()
+        .map(|l| l.render())
+        .collect::<Vec<_>>()
+        .join("\n");
+    if final_newline {
+        text.push('\n');
+    }
+    text
+}
+
+/// Module extents as `/proc/modules` text and as (name, base, size), last
+/// entry of a name winning (as `ModuleMap::add_text` does).
+fn proc_modules(specs: &[(u8, u64)]) -> (String, Vec<(String, u64, u64)>) {
+    let mut text = String::new();
+    let mut list: Vec<(String, u64, u64)> = Vec::new();
+    for &(k, size) in specs {
+        let k = u64::from(k) % NMOD;
+        let name = module_name(k);
+        let base = module_base(k);
+        let size = 0x1000 + size % MODULE_STRIDE;
+        text.push_str(&format!("{name} {size} 0 - Live {base:#x}\n"));
+        list.retain(|(n, _, _)| *n != name);
+        list.push((name, base, size));
+    }
+    (text, list)
+}
+
+fn queries(oracle: &Oracle<'_>, lines: &[Line], random: &[u64]) -> Vec<u64> {
+    let mut q = vec![0, 1, u64::MAX, u64::MAX - 1, CORE_TEXT, MODULES_START];
+    for g in &oracle.groups {
+        let size = g.end - g.start;
+        q.extend([
+            g.start,
+            g.start.wrapping_sub(1),
+            g.start + size / 2,
+            (g.start + size).wrapping_sub(1),
+            g.start.wrapping_add(size),
+            g.start.wrapping_add(size).wrapping_add(1),
+        ]);
+    }
+    for l in lines {
+        q.extend([l.addr, l.addr.wrapping_add(1)]);
+    }
+    // Random addresses, some anywhere, most near the clusters.
+    let bases = [
+        0,
+        CORE_TEXT,
+        CORE_TEXT,
+        MODULES_START,
+        FTRACE,
+        BPF,
+        KPROBES,
+        BLOCK_EDGE,
+        HIGH_EDGE,
+    ];
+    for (i, &r) in random.iter().enumerate() {
+        match i % 4 {
+            0 => q.push(r),
+            _ => {
+                let base = bases[(r % bases.len() as u64) as usize];
+                q.push(base.wrapping_add((r >> 8) % 0x700_0000));
+            }
+        }
+    }
+    q
+}
+
+fn check_table(table: &SymbolTable, lines: &[Line], oracle: &Oracle<'_>, random: &[u64]) {
+    assert_eq!(table.len(), lines.len(), "every line is a symbol");
+    assert_eq!(
+        table.answering_len(),
+        oracle.answering,
+        "address-answering symbols"
+    );
+    assert_eq!(table.info().skipped.count, 0);
+
+    for q in queries(oracle, lines, random) {
+        let got = table.lookup(q).map(|s| answer(&s));
+        assert_eq!(got, oracle.lookup(q), "lookup({q:#x})");
+        if let Some(s) = table.lookup(q) {
+            assert_eq!(s.addr(), q);
+        }
+        let got: Vec<Answer> = table.aliases(q).map(|s| answer(&s)).collect();
+        assert_eq!(got, oracle.aliases(q), "aliases({q:#x})");
+    }
+
+    let mut names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut modules: Vec<&str> = lines.iter().filter_map(|l| l.module.as_deref()).collect();
+    modules.sort_unstable();
+    modules.dedup();
+    for &name in names
+        .iter()
+        .chain(["no_such_symbol", "__pfx_", "sym_", "init"].iter())
+    {
+        let got: Vec<Answer> = table.find(name).map(|s| answer(&s)).collect();
+        assert_eq!(got, oracle.find(None, name), "find({name:?})");
+        let got: Vec<Answer> = table.find_in(None, name).map(|s| answer(&s)).collect();
+        assert_eq!(
+            got,
+            oracle.find(Some(None), name),
+            "find_in(None, {name:?})"
+        );
+        for &m in modules.iter().chain(["no_such_module", "mod"].iter()) {
+            let got: Vec<Answer> = table.find_in(Some(m), name).map(|s| answer(&s)).collect();
+            assert_eq!(
+                got,
+                oracle.find(Some(Some(m)), name),
+                "find_in(Some({m:?}), {name:?})"
+            );
+        }
+    }
+
+    // `iter` yields every line once.
+    let mut got: Vec<(String, u64, char, Option<String>)> = table
+        .iter()
+        .map(|s| {
+            (
+                s.name.to_string(),
+                s.start,
+                s.kind,
+                s.module.map(str::to_string),
+            )
+        })
+        .collect();
+    let mut want: Vec<(String, u64, char, Option<String>)> = lines
+        .iter()
+        .map(|l| (l.name.clone(), l.addr, l.kind, l.module.clone()))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "iter");
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (0u8..12, any::<u64>(), any::<u8>(), 0u16..600, any::<u8>())
+}
+
+fn cases() -> u32 {
+    if cfg!(debug_assertions) {
+        192
+    } else {
+        1024
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn lookups_match_the_oracle(
+        specs in prop::collection::vec(spec(), 1..90),
+        module_specs in prop::collection::vec((any::<u8>(), any::<u64>()), 0..5),
+        seed in any::<u64>(),
+        full_shuffle in any::<bool>(),
+        final_newline in any::<bool>(),
+        random in prop::collection::vec(any::<u64>(), 0..40),
+    ) {
+        let lines = lines_from_specs(&specs);
+        prop_assume!(lines.iter().any(|l| l.addr != 0)); // all zero reads as redacted
+        let lines = input_order(lines, seed, full_shuffle);
+        let text = render(&lines, final_newline);
+        let (modules_text, modules) = proc_modules(&module_specs);
+        let map = if modules.is_empty() {
+            None
+        } else {
+            let mut map = ModuleMap::default();
+            map.add_text("proc-modules", modules_text.as_bytes()).unwrap();
+            Some(map)
+        };
+        let opts = LoadOptions { strict: false, modules: map };
+        let table = ksym::parse_bytes("random", text.as_bytes(), &opts).unwrap();
+        let oracle = Oracle::new(&lines, &modules);
+        check_table(&table, &lines, &oracle, &random);
+
+        // Strict mode accepts the same text and builds the same table.
+        let strict = ksym::parse_bytes("random", text.as_bytes(), &LoadOptions { strict: true, ..opts })
+            .unwrap();
+        prop_assert_eq!(strict.len(), table.len());
+        for q in queries(&oracle, &lines, &random) {
+            prop_assert_eq!(strict.lookup(q).map(|s| answer(&s)), table.lookup(q).map(|s| answer(&s)));
+        }
+    }
+}
+
+// --- Garbage lines -------------------------------------------------------
+
+/// One input line of the garbage test.
+#[derive(Debug, Clone)]
+enum Item {
+    Valid(Line),
+    /// A bad line and the error it must give.
+    Bad(Vec<u8>, LineErrorKind),
+    /// Empty or blank: neither a symbol nor an error.
+    Blank(&'static str),
+}
+
+fn garbage(sel: u8, r: u64) -> (Vec<u8>, LineErrorKind) {
+    use LineErrorKind::*;
+    let hex = format!("{:x}", CORE_TEXT + r % 0x10000);
+    let name = format!("name_{}", r % 1000);
+    let (text, kind): (Vec<u8>, LineErrorKind) = match sel % 16 {
+        0 => (format!("xyz{} T {name}", r % 100).into_bytes(), BadAddress),
+        1 => (format!("1{:016x} T {name}", r).into_bytes(), BadAddress),
+        2 => (format!("0x{hex} T {name}").into_bytes(), BadAddress),
+        3 => (b"zz".to_vec(), BadAddress),
+        4 => (hex.clone().into_bytes(), TooFewFields),
+        5 => (format!("{hex} T").into_bytes(), TooFewFields),
+        6 => (format!("{hex} TT {name}").into_bytes(), BadType),
+        7 => (format!("{hex} 1 {name}").into_bytes(), BadType),
+        8 => (format!("{hex} . {name}").into_bytes(), BadType),
+        9 => {
+            let n = 513 + (r % 100) as usize;
+            (
+                format!("{hex} T {}", "a".repeat(n)).into_bytes(),
+                NameTooLong(n),
+            )
+        }
+        10 => {
+            let mut t = format!("{hex} T na").into_bytes();
+            t.push(0xff);
+            t.extend_from_slice(b"me");
+            (t, NotUtf8)
+        }
+        11 => {
+            let mut t = format!("{hex} T {name}\t[m").into_bytes();
+            t.extend_from_slice(&[0xc3, 0x28, b']']);
+            (t, NotUtf8)
+        }
+        12 => (format!("{hex} T {name} junk").into_bytes(), UnexpectedField),
+        13 => (format!("{hex} T {name}\t[]").into_bytes(), UnexpectedField),
+        14 => (
+            format!("{hex} T {name} {{a.o}} {{b.o}}").into_bytes(),
+            UnexpectedField,
+        ),
+        _ => (
+            format!("{hex} t {name}\t[mod] trailing").into_bytes(),
+            UnexpectedField,
+        ),
+    };
+    (text, kind)
+}
+
+fn item() -> impl Strategy<Value = (u8, u8, u64)> {
+    (0u8..10, any::<u8>(), any::<u64>())
+}
+
+fn items_from(raw: &[(u8, u8, u64)]) -> Vec<Item> {
+    raw.iter()
+        .map(|&(what, sel, r)| match what {
+            0..=4 => {
+                let module = (sel % 3 == 0).then(|| module_name(u64::from(sel) % NMOD));
+                let addr = match module {
+                    Some(_) => module_base(u64::from(sel) % NMOD) + r % 0x3_0000,
+                    None => CORE_TEXT + r % 0x1_0000,
+                };
+                Item::Valid(Line::new(addr, 't', pick_name(sel.into()), module))
+            }
+            5..=7 => {
+                let (text, kind) = garbage(sel, r);
+                Item::Bad(text, kind)
+            }
+            _ => Item::Blank(["", "   ", "\t", " \t "][sel as usize % 4]),
+        })
+        .collect()
+}
+
+/// What `LineError::text` holds for a raw line: lossy UTF-8, cut to 200 bytes.
+fn error_text(raw: &[u8]) -> String {
+    let cut = &raw[..raw.len().min(200)];
+    let mut s = String::from_utf8_lossy(cut).into_owned();
+    if raw.len() > 200 {
+        s.push('…');
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn garbage_lines_are_skipped_and_counted(
+        raw in prop::collection::vec(item(), 0..60),
+        crlf in any::<bool>(),
+        final_newline in any::<bool>(),
+    ) {
+        let items = items_from(&raw);
+        let mut text: Vec<u8> = Vec::new();
+        for (i, it) in items.iter().enumerate() {
+            if i > 0 {
+                text.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            }
+            match it {
+                Item::Valid(l) => text.extend_from_slice(l.render().as_bytes()),
+                Item::Bad(b, _) => text.extend_from_slice(b),
+                Item::Blank(s) => text.extend_from_slice(s.as_bytes()),
+            }
+        }
+        if final_newline && !items.is_empty() {
+            text.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+        }
+        // (line number from 1, raw text, kind) of every bad line.
+        let bad: Vec<(u64, &[u8], LineErrorKind)> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, it)| match it {
+                Item::Bad(b, k) => Some((i as u64 + 1, &b[..], *k)),
+                _ => None,
+            })
+            .collect();
+        let valid: Vec<Line> = items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Valid(l) => Some(l.clone()),
+                _ => None,
+            })
+            .collect();
+
+        let lenient = ksym::parse_bytes("garbage", &text, &LoadOptions::default());
+        if valid.is_empty() {
+            match (lenient, bad.first()) {
+                (Err(Error::Empty { .. }), None) => {}
+                (Err(Error::NoSymbols { first, .. }), Some(&(line, raw, kind))) => {
+                    prop_assert_eq!(first.line, line);
+                    prop_assert_eq!(first.kind, kind);
+                    prop_assert_eq!(first.text, error_text(raw));
+                }
+                (other, first_bad) => {
+                    prop_assert!(false, "no valid line, first bad {:?}: got {:?}", first_bad, other.map(|t| t.len()));
+                }
+            }
+        } else {
+            let table = lenient.unwrap();
+            prop_assert_eq!(table.len(), valid.len());
+            let skipped = &table.info().skipped;
+            prop_assert_eq!(skipped.count, bad.len() as u64);
+            prop_assert_eq!(skipped.first.len(), bad.len().min(16));
+            for (e, &(line, raw, kind)) in skipped.first.iter().zip(&bad) {
+                prop_assert_eq!(e.line, line);
+                prop_assert_eq!(e.kind, kind);
+                prop_assert_eq!(&e.text, &error_text(raw));
+            }
+            // The good lines are all there, as if the bad ones never were.
+            let oracle = Oracle::new(&valid, &[]);
+            for l in &valid {
+                prop_assert_eq!(table.lookup(l.addr).map(|s| answer(&s)), oracle.lookup(l.addr));
+                prop_assert!(table.find(&l.name).any(|s| s.start == l.addr));
+            }
+        }
+
+        let strict = ksym::parse_bytes("garbage", &text, &LoadOptions { strict: true, modules: None });
+        match (strict, bad.first()) {
+            (Err(Error::BadLine { source_name, error }), Some(&(line, raw, kind))) => {
+                prop_assert_eq!(source_name, "garbage");
+                prop_assert_eq!(error.line, line);
+                prop_assert_eq!(error.kind, kind);
+                prop_assert_eq!(error.text, error_text(raw));
+            }
+            (Ok(t), None) => prop_assert_eq!(t.len(), valid.len()),
+            (Err(Error::Empty { .. }), None) => prop_assert!(valid.is_empty()),
+            (other, first_bad) => {
+                prop_assert!(false, "strict, first bad {:?}: got {:?}", first_bad, other.map(|t| t.len()));
+            }
+        }
+    }
+}
+
+/// A fixed case, readable: line numbers count blank lines, the error keeps
+/// the text, strict mode stops at the first bad line.
+#[test]
+fn garbage_fixed_example() {
+    let text = b"ffffffff81000000 T _stext\n\
+                 \n\
+                 not a symbol line\n\
+                 ffffffff81000010 t foo\n\
+                 ffffffff81000020 TT bar\n\
+                 ffffffff81000030 T _etext\n";
+    let t = ksym::parse_bytes("x", text, &LoadOptions::default()).unwrap();
+    assert_eq!(t.len(), 3);
+    let skipped = &t.info().skipped;
+    assert_eq!(skipped.count, 2);
+    assert_eq!(skipped.first[0].line, 3);
+    assert_eq!(skipped.first[0].kind, LineErrorKind::BadAddress);
+    assert_eq!(skipped.first[0].text, "not a symbol line");
+    assert_eq!(skipped.first[1].line, 5);
+    assert_eq!(skipped.first[1].kind, LineErrorKind::BadType);
+    let err = ksym::parse_bytes(
+        "x",
+        text,
+        &LoadOptions {
+            strict: true,
+            modules: None,
+        },
+    )
+    .unwrap_err();
+    match err {
+        Error::BadLine { error, .. } => assert_eq!(error.line, 3),
+        other => panic!("want BadLine, got {other}"),
+    }
+    assert_eq!(
+        t.lookup(0xffffffff81000015).unwrap().to_string(),
+        "foo+0x5/0x20"
+    );
+}
