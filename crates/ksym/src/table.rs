@@ -948,7 +948,6 @@ impl SymbolTable {
         let index = self.name_index();
         index
             .probe(name)
-            .take_while(|&id| id != NONE)
             .filter(move |&id| self.name_of_id(id) == name)
             .filter_map(move |id| self.symbol(SymbolId(id)))
     }
@@ -1044,26 +1043,34 @@ impl SymbolTable {
     }
 }
 
-/// An open-addressing hash table of symbol ids keyed by name. Ids are
-/// inserted in address order, and linear probing keeps that order along a
-/// probe sequence, so `find` yields duplicates in address order without
-/// sorting.
+/// An open-addressing hash table of symbol ids keyed by name, about 5.3
+/// bytes a symbol.
+///
+/// - Load factor 3/4 with any table size (no rounding to a power of two:
+///   the home slot is `hash * len >> 64`).
+/// - A slot holds a 24-bit id and an 8-bit tag from the name's hash, so a
+///   probe rejects 255 of 256 strangers without touching the name arena.
+///   Tables of 2^24 symbols or more use whole 32-bit ids and no tags.
+/// - Ids are inserted in address order, and linear probing keeps that order
+///   along a probe sequence, so `find` yields duplicates in address order
+///   without sorting.
 struct NameIndex {
     slots: Box<[u32]>,
-    shift: u32,
+    /// Whether slots carry tags (`id < 2^24`).
+    tagged: bool,
 }
+
+const ID_BITS: u32 = 24;
+const ID_MASK: u32 = (1 << ID_BITS) - 1;
 
 impl NameIndex {
     fn build(table: &SymbolTable) -> NameIndex {
         let n = table.len();
-        // Load factor at most 1/2 keeps probes short.
-        let cap = (n * 2).next_power_of_two().max(16);
-        let bits = cap.trailing_zeros();
+        let cap = (n + n / 3 + 1).max(8);
         let mut index = NameIndex {
             slots: vec![NONE; cap].into_boxed_slice(),
-            shift: 64 - bits,
+            tagged: n < ID_MASK as usize,
         };
-        let mask = cap - 1;
         // Merge the two address-ordered id ranges.
         let answering = table.addr_lo.len();
         let mut a = 0usize;
@@ -1085,25 +1092,44 @@ impl NameIndex {
                 o += 1;
                 answering + o - 1
             };
-            let mut pos = index.home(table.name_of_id(id as u32));
+            let (mut pos, tag) = index.home(table.name_of_id(id as u32));
             while index.slots[pos] != NONE {
-                pos = (pos + 1) & mask;
+                pos += 1;
+                if pos == cap {
+                    pos = 0;
+                }
             }
-            index.slots[pos] = id as u32;
+            index.slots[pos] = tag | id as u32;
         }
         index
     }
 
-    fn home(&self, name: &str) -> usize {
-        (hash_bytes(name.as_bytes()).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    /// The home slot and the tag bits of a name.
+    #[inline]
+    fn home(&self, name: &str) -> (usize, u32) {
+        let h = hash_bytes(name.as_bytes()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let home = ((u128::from(h) * self.slots.len() as u128) >> 64) as usize;
+        let tag = if self.tagged {
+            ((h >> 24) as u32 & 0xff) << ID_BITS
+        } else {
+            0
+        };
+        (home, tag)
     }
 
-    /// Slot contents along `name`'s probe sequence, up to and including the
-    /// first empty slot.
+    /// Ids along `name`'s probe sequence whose tag matches, up to the first
+    /// empty slot. The caller compares the names.
     fn probe(&self, name: &str) -> impl Iterator<Item = u32> + '_ {
-        let mask = self.slots.len() - 1;
-        let home = self.home(name);
-        (0..self.slots.len()).map(move |k| self.slots[(home + k) & mask])
+        let (home, tag) = self.home(name);
+        let (high, low) = self.slots.split_at(home);
+        let tagged = self.tagged;
+        low.iter()
+            .chain(high)
+            .take_while(|&&slot| slot != NONE)
+            .filter_map(move |&slot| match tagged {
+                true => (slot & !ID_MASK == tag).then_some(slot & ID_MASK),
+                false => Some(slot),
+            })
     }
 }
 
