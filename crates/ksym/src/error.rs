@@ -157,6 +157,14 @@ pub enum Error {
         kind: ResolveErrorKind,
     },
 
+    /// A snapshot file that cannot be used.
+    #[error("{source_name}: bad snapshot: {reason}")]
+    Snapshot { source_name: String, reason: String },
+
+    /// A path ksym will not write through (a symlink, another user's file).
+    #[error("refusing to write {}: {reason}", path.display())]
+    UnsafePath { path: PathBuf, reason: &'static str },
+
     /// The input is larger than the table can index (32-bit symbol ids and
     /// name offsets).
     #[error("{source_name}: too large: {what}")]

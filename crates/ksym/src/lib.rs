@@ -20,10 +20,13 @@
 //! with [`modules`] giving module extents and [`host`] what the running
 //! kernel tells about itself.
 
+pub mod cache;
+mod column;
 pub mod error;
 pub mod host;
 pub mod modules;
 pub mod parse;
+pub mod snapshot;
 pub mod source;
 pub mod table;
 

@@ -1,0 +1,363 @@
+//! The snapshot cache behind the default live source: read `/proc/kallsyms`
+//! once per boot and module set, then start from a mapped snapshot.
+//!
+//! Staleness is decided by content, never timestamps (procfs has none that
+//! mean anything): a cached snapshot serves only if its [`Identity`] matches
+//! the running kernel's boot id, release, build-id, module set and BPF
+//! program set.
+//!
+//! Addresses defeat KASLR, so the cache is private: a 0700 directory owned
+//! by the current user (created so if missing), files created 0600 by
+//! rename from a fresh temporary file. A directory or file that is a symlink,
+//! belongs to someone else or is open to others is refused. A cache that
+//! cannot be read or written costs speed, never an answer: callers get the
+//! table either way, and the outcome says what happened.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::error::{Error, Result};
+use crate::host::{gnu_build_id, hex};
+use crate::snapshot::{self, Identity};
+use crate::table::SymbolTable;
+
+/// Environment variable naming the cache directory; `off` (or empty)
+/// turns the cache off.
+pub const CACHE_ENV: &str = "KSYM_CACHE_DIR";
+
+/// Where the cache lives, or `None` when turned off.
+pub fn default_dir() -> Option<PathBuf> {
+    if let Some(v) = std::env::var_os(CACHE_ENV) {
+        return (!v.is_empty() && v != "off").then(|| PathBuf::from(v));
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("ksym"));
+    }
+    if current_uid() == 0 {
+        return Some(PathBuf::from("/var/cache/ksym"));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|h| PathBuf::from(h).join(".cache/ksym"))
+}
+
+fn current_uid() -> u32 {
+    // The owner of /proc/self is the process's effective uid.
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+}
+
+/// What the cache did for one open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// The cache is turned off.
+    Disabled,
+    /// A matching snapshot was mapped.
+    Hit(PathBuf),
+    /// No matching snapshot: the table was built and written to the cache.
+    Stored(PathBuf),
+    /// The table was built, but the cache could not be used (the reason).
+    Unusable(String),
+}
+
+/// Fingerprints `/proc/modules` text by what identifies a module's memory:
+/// name, size, state and address (not the reference count, which changes
+/// without any symbol moving). `None` when there is no such file.
+pub fn modules_fingerprint(proc_modules: &Path) -> Option<u64> {
+    let text = std::fs::read(proc_modules).ok()?;
+    let mut h = Xxh3::new();
+    for line in text.split(|&b| b == b'\n') {
+        let fields: Vec<&[u8]> = line
+            .split(|&b| b == b' ')
+            .filter(|f| !f.is_empty())
+            .collect();
+        for (i, f) in fields.iter().enumerate() {
+            if i != 2 {
+                h.update(f);
+                h.update(b" ");
+            }
+        }
+        h.update(b"\n");
+    }
+    Some(h.digest())
+}
+
+/// The identity of the running kernel, read under `root` (`/` normally).
+/// `bpf` is the fingerprint of the loaded BPF programs, when known.
+pub fn live_identity(root: &Path, bpf: Option<u64>) -> Identity {
+    let p = |rel: &str| root.join(rel);
+    let read = |rel: &str| {
+        std::fs::read_to_string(p(rel))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    Identity {
+        release: read("proc/sys/kernel/osrelease"),
+        build_id: std::fs::read(p("sys/kernel/notes"))
+            .ok()
+            .and_then(|b| gnu_build_id(&b))
+            .map(|id| hex(&id)),
+        boot_id: read("proc/sys/kernel/random/boot_id"),
+        modules: modules_fingerprint(&p("proc/modules")),
+        bpf,
+        kaslr_slide: None,
+        created: None,
+    }
+}
+
+/// Whether a cached snapshot's identity still describes the running kernel.
+pub fn matches(cached: &Identity, now: &Identity) -> bool {
+    cached.boot_id.is_some()
+        && cached.boot_id == now.boot_id
+        && cached.release == now.release
+        && cached.build_id == now.build_id
+        && cached.modules == now.modules
+        && cached.bpf == now.bpf
+}
+
+/// Makes sure `dir` is a private directory of the current user: creates it
+/// 0700 if missing; refuses a symlink, another owner, or access for others.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    let unsafe_path = |reason| Error::UnsafePath {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .create(dir)
+                .map_err(|source| Error::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                |source| Error::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                },
+            )?;
+            ensure_private_dir_exists(dir)
+        }
+        Err(source) => Err(Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        }),
+        Ok(m) if m.file_type().is_symlink() => Err(unsafe_path("it is a symbolic link")),
+        Ok(_) => ensure_private_dir_exists(dir),
+    }
+}
+
+fn ensure_private_dir_exists(dir: &Path) -> Result<()> {
+    let unsafe_path = |reason| Error::UnsafePath {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let m = std::fs::symlink_metadata(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if m.file_type().is_symlink() {
+        return Err(unsafe_path("it is a symbolic link"));
+    }
+    if !m.is_dir() {
+        return Err(unsafe_path("it is not a directory"));
+    }
+    if m.uid() != current_uid() {
+        return Err(unsafe_path("it belongs to another user"));
+    }
+    if m.mode() & 0o077 != 0 {
+        return Err(unsafe_path("others can access it (want mode 0700)"));
+    }
+    Ok(())
+}
+
+/// The cache file for a boot.
+pub fn cache_file(dir: &Path, identity: &Identity) -> PathBuf {
+    let boot = identity
+        .boot_id
+        .as_deref()
+        .unwrap_or("unknown")
+        .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+    dir.join(format!("kallsyms-{boot}.ksym"))
+}
+
+/// Opens a cached snapshot if one matches `now`, checking that the file is
+/// ours and private.
+pub fn lookup(dir: &Path, now: &Identity) -> Result<Option<SymbolTable>> {
+    ensure_private_dir(dir)?;
+    let path = cache_file(dir, now);
+    let m = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(Error::Io { path, source }),
+    };
+    if m.file_type().is_symlink() || !m.is_file() {
+        return Err(Error::UnsafePath {
+            path,
+            reason: "it is not a plain file",
+        });
+    }
+    if m.uid() != current_uid() || m.mode() & 0o077 != 0 {
+        return Err(Error::UnsafePath {
+            path,
+            reason: "it belongs to another user or others can read it",
+        });
+    }
+    let (table, cached) = snapshot::open(&path, snapshot::OpenOptions::default())?;
+    Ok(matches(&cached, now).then_some(table))
+}
+
+/// Writes `table` as the cache entry for `identity`.
+pub fn store(dir: &Path, identity: &Identity, table: &SymbolTable) -> Result<PathBuf> {
+    ensure_private_dir(dir)?;
+    let path = cache_file(dir, identity);
+    let mut identity = identity.clone();
+    identity.created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs());
+    snapshot::save(table, &identity, &path)?;
+    Ok(path)
+}
+
+/// The cache in one call: a mapped snapshot when one matches `now`, else
+/// `build()`, stored for next time. Cache trouble never fails the call.
+pub fn load_or_build(
+    dir: Option<&Path>,
+    now: &Identity,
+    build: impl FnOnce() -> Result<SymbolTable>,
+) -> Result<(SymbolTable, CacheOutcome)> {
+    let Some(dir) = dir else {
+        return Ok((build()?, CacheOutcome::Disabled));
+    };
+    if now.boot_id.is_none() {
+        return Ok((
+            build()?,
+            CacheOutcome::Unusable("no boot id: cannot tell a stale cache".into()),
+        ));
+    }
+    let lookup_error = match lookup(dir, now) {
+        Ok(Some(table)) => return Ok((table, CacheOutcome::Hit(cache_file(dir, now)))),
+        Ok(None) => None,
+        Err(e) => Some(e.to_string()),
+    };
+    let table = build()?;
+    let outcome = match (lookup_error, store(dir, now, &table)) {
+        (None, Ok(path)) => CacheOutcome::Stored(path),
+        (Some(e), Ok(path)) => {
+            // A damaged cache file was replaced.
+            let _ = e;
+            CacheOutcome::Stored(path)
+        }
+        (_, Err(e)) => CacheOutcome::Unusable(e.to_string()),
+    };
+    Ok((table, outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{parse_bytes, LoadOptions};
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ksym-cache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn table() -> SymbolTable {
+        parse_bytes(
+            "t",
+            b"ffffffff81000000 T _text\nffffffff81000010 T foo\n",
+            &LoadOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            boot_id: Some("b00t".into()),
+            release: Some("6.18".into()),
+            modules: Some(1),
+            ..Identity::default()
+        }
+    }
+
+    #[test]
+    fn miss_store_hit_and_stale() {
+        let root = temp_dir("flow");
+        let dir = root.join("cache");
+        let now = identity();
+        let (_, o) = load_or_build(Some(&dir), &now, || Ok(table())).unwrap();
+        assert!(matches!(o, CacheOutcome::Stored(_)), "{o:?}");
+        let mode = std::fs::metadata(&dir).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let file = cache_file(&dir, &now);
+        assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+        let (t, o) = load_or_build(Some(&dir), &now, || panic!("must not rebuild")).unwrap();
+        assert!(matches!(o, CacheOutcome::Hit(_)), "{o:?}");
+        assert_eq!(t.lookup(0xffffffff81000012).unwrap().name, "foo");
+        // A module loads: the fingerprint changes, the cache is stale.
+        let later = Identity {
+            modules: Some(2),
+            ..now.clone()
+        };
+        let mut built = false;
+        let (_, o) = load_or_build(Some(&dir), &later, || {
+            built = true;
+            Ok(table())
+        })
+        .unwrap();
+        assert!(built && matches!(o, CacheOutcome::Stored(_)), "{o:?}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn refuses_symlinks_and_open_dirs() {
+        let root = temp_dir("unsafe");
+        std::fs::create_dir_all(&root).unwrap();
+        let real = root.join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let link = root.join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let (_, o) = load_or_build(Some(&link), &identity(), || Ok(table())).unwrap();
+        assert!(
+            matches!(&o, CacheOutcome::Unusable(why) if why.contains("symbolic link")),
+            "{o:?}"
+        );
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (_, o) = load_or_build(Some(&real), &identity(), || Ok(table())).unwrap();
+        assert!(
+            matches!(&o, CacheOutcome::Unusable(why) if why.contains("0700")),
+            "{o:?}"
+        );
+        // A symlink planted where the cache file goes is not followed.
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let target = root.join("victim");
+        std::fs::write(&target, b"precious").unwrap();
+        std::os::unix::fs::symlink(&target, cache_file(&real, &identity())).unwrap();
+        let (_, o) = load_or_build(Some(&real), &identity(), || Ok(table())).unwrap();
+        assert!(matches!(o, CacheOutcome::Unusable(_)), "{o:?}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn modules_fingerprint_ignores_refcounts() {
+        let root = temp_dir("fp");
+        std::fs::create_dir_all(&root).unwrap();
+        let f = root.join("modules");
+        std::fs::write(&f, "stp 12288 1 bridge, Live 0xffffffffc0e50000\n").unwrap();
+        let a = modules_fingerprint(&f);
+        std::fs::write(&f, "stp 12288 2 bridge, Live 0xffffffffc0e50000\n").unwrap();
+        assert_eq!(a, modules_fingerprint(&f));
+        std::fs::write(&f, "stp 12288 2 bridge, Live 0xffffffffc0e51000\n").unwrap();
+        assert_ne!(a, modules_fingerprint(&f));
+        assert_eq!(modules_fingerprint(&root.join("none")), None);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
