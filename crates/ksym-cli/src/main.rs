@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ksym::cache::CacheOutcome;
+use ksym::snapshot::{Identity, OpenOptions};
 use ksym::{HostKernel, LoadOptions, ModuleMap, Symbol, SymbolTable};
 use serde_json::{json, Value};
 
@@ -24,6 +26,14 @@ struct Cli {
     /// layout table (live default: /proc/modules).
     #[arg(long, global = true, value_name = "FILE")]
     modules: Option<PathBuf>,
+    /// Read symbols from a snapshot file (`ksym snapshot save`), which may
+    /// come from another machine.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "kallsyms")]
+    snapshot: Option<PathBuf>,
+    /// Do not use the snapshot cache for the live kernel (also:
+    /// KSYM_CACHE_DIR=off).
+    #[arg(long, global = true)]
+    no_cache: bool,
     /// Stop at the first bad input line instead of skipping it.
     #[arg(long, global = true)]
     strict: bool,
@@ -59,6 +69,22 @@ enum Command {
     Resolve { refs: Vec<String> },
     /// Where the symbols came from and what the host offers.
     Info,
+    /// Save or inspect snapshot files.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+#[derive(Subcommand)]
+enum SnapshotCommand {
+    /// Save the symbols (live kernel, --kallsyms or --snapshot) as a snapshot
+    /// file that loads by mmap; created 0600, atomically.
+    Save {
+        /// Where to write it.
+        #[arg(short, long, default_value = "kallsyms.ksym")]
+        output: PathBuf,
+    },
+    /// Check a snapshot file (every checksum) and print what it describes.
+    Check { file: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -74,7 +100,22 @@ fn main() -> ExitCode {
 
 type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn load(cli: &Cli) -> CliResult<SymbolTable> {
+/// The table and, for the live kernel, what the snapshot cache did.
+struct Loaded {
+    table: SymbolTable,
+    identity: Option<Identity>,
+    cache: Option<CacheOutcome>,
+}
+
+fn load(cli: &Cli) -> CliResult<Loaded> {
+    if let Some(path) = &cli.snapshot {
+        let (table, identity) = ksym::snapshot::open(path, OpenOptions { verify: true })?;
+        return Ok(Loaded {
+            table,
+            identity: Some(identity),
+            cache: None,
+        });
+    }
     let mut opts = LoadOptions {
         strict: cli.strict,
         modules: None,
@@ -90,14 +131,38 @@ fn load(cli: &Cli) -> CliResult<SymbolTable> {
         map.add_text(&name, &bytes)?;
         opts.modules = Some(map);
     }
-    Ok(match &cli.kallsyms {
-        Some(path) => ksym::load_file(path, &opts)?,
-        None => ksym::load_live(&opts)?,
+    if let Some(path) = &cli.kallsyms {
+        return Ok(Loaded {
+            table: ksym::load_file(path, &opts)?,
+            identity: None,
+            cache: None,
+        });
+    }
+    let identity = ksym::cache::live_identity(std::path::Path::new("/"), live_bpf_fingerprint());
+    let dir = ksym::cache::default_dir().filter(|_| !cli.no_cache && cli.modules.is_none());
+    let (table, outcome) =
+        ksym::cache::load_or_build(dir.as_deref(), &identity, || ksym::load_live(&opts))?;
+    Ok(Loaded {
+        table,
+        identity: Some(identity),
+        cache: Some(outcome),
     })
 }
 
+/// The fingerprint of the loaded BPF programs, for the cache's staleness check.
+fn live_bpf_fingerprint() -> Option<u64> {
+    None
+}
+
 fn run(cli: Cli) -> CliResult<ExitCode> {
-    let table = load(&cli)?;
+    if let Command::Snapshot(SnapshotCommand::Check { file }) = &cli.command {
+        let (table, identity) = ksym::snapshot::open(file, OpenOptions { verify: true })?;
+        println!("{}: a valid snapshot of {} symbols", file.display(), table.len());
+        print_identity(&mut std::io::stdout(), &identity)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let loaded = load(&cli)?;
+    let table = &loaded.table;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let code = match &cli.command {
@@ -205,9 +270,39 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             }
         }
         Command::Info => {
-            print_info(&mut out, &table, cli.kallsyms.is_none())?;
+            let live = cli.kallsyms.is_none() && cli.snapshot.is_none();
+            print_info(&mut out, table, live)?;
+            if let Some(identity) = &loaded.identity {
+                if !live {
+                    print_identity(&mut out, identity)?;
+                }
+            }
+            if let Some(outcome) = &loaded.cache {
+                let text = match outcome {
+                    CacheOutcome::Disabled => "off".to_string(),
+                    CacheOutcome::Hit(p) => format!("hit, mapped {}", p.display()),
+                    CacheOutcome::Stored(p) => format!("miss, read /proc/kallsyms, stored {}", p.display()),
+                    CacheOutcome::Unusable(why) => format!("not used: {why}"),
+                };
+                writeln!(out, "snapshot cache:    {text}")?;
+            }
             ExitCode::SUCCESS
         }
+        Command::Snapshot(SnapshotCommand::Save { output }) => {
+            let mut identity = loaded.identity.clone().unwrap_or_default();
+            if identity.kaslr_slide.is_none() {
+                identity.kaslr_slide = kaslr_slide(table);
+            }
+            ksym::snapshot::save(table, &identity, output)?;
+            writeln!(
+                out,
+                "saved {} symbols to {} (mode 0600)",
+                table.len(),
+                output.display()
+            )?;
+            ExitCode::SUCCESS
+        }
+        Command::Snapshot(SnapshotCommand::Check { .. }) => unreachable!("handled above"),
     };
     out.flush()?;
     Ok(code)
@@ -260,6 +355,26 @@ fn print_addr(
         Some(s) => writeln!(out, "{addr:#018x} {s}"),
         None => writeln!(out, "{addr:#018x} (no symbol)"),
     }
+}
+
+/// `_text` against x86_64's default link address.
+fn kaslr_slide(table: &SymbolTable) -> Option<i64> {
+    let text = table.find_in(None, "_text").next()?;
+    Some(text.start.wrapping_sub(ksym::host::X86_64_TEXT_LINK_ADDR) as i64)
+}
+
+fn print_identity(out: &mut dyn Write, id: &Identity) -> std::io::Result<()> {
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".to_string());
+    writeln!(out, "snapshot of:       release {}", show(&id.release))?;
+    writeln!(out, "  build-id:        {}", show(&id.build_id))?;
+    writeln!(out, "  boot id:         {}", show(&id.boot_id))?;
+    if let Some(slide) = id.kaslr_slide {
+        writeln!(out, "  KASLR slide:     {slide:#x}")?;
+    }
+    if let Some(created) = id.created {
+        writeln!(out, "  created:         {created} (seconds since the epoch)")?;
+    }
+    Ok(())
 }
 
 fn print_info(out: &mut dyn Write, table: &SymbolTable, live: bool) -> std::io::Result<()> {
