@@ -22,6 +22,7 @@
 
 pub mod error;
 pub mod host;
+pub mod live;
 pub mod modules;
 pub mod parse;
 pub mod source;
@@ -29,6 +30,7 @@ pub mod table;
 
 pub use error::{Error, LineError, LineErrorKind, ResolveErrorKind, Result};
 pub use host::HostKernel;
+pub use live::KernelSymbols;
 pub use modules::{ModuleArea, ModuleInfo, ModuleMap};
 pub use parse::{FormatSeen, SkippedLines};
 pub use source::{load_file, load_live, load_streaming, parse_bytes, LoadOptions};
