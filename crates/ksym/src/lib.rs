@@ -24,6 +24,7 @@ pub mod cache;
 mod column;
 pub mod error;
 pub mod host;
+pub mod live;
 pub mod modules;
 pub mod parse;
 pub mod snapshot;
@@ -32,6 +33,7 @@ pub mod table;
 
 pub use error::{Error, LineError, LineErrorKind, ResolveErrorKind, Result};
 pub use host::HostKernel;
+pub use live::KernelSymbols;
 pub use modules::{ModuleArea, ModuleInfo, ModuleMap};
 pub use parse::{FormatSeen, SkippedLines};
 pub use source::{load_file, load_live, load_streaming, parse_bytes, LoadOptions};
