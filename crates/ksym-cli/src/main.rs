@@ -2,11 +2,13 @@
 //! `ksym` library, where all the logic lives.
 
 use std::io::{BufRead, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ksym::cache::CacheOutcome;
+use ksym::live::{KernelSymbols, LiveConfig};
 use ksym::snapshot::{Identity, OpenOptions};
 use ksym::{HostKernel, LoadOptions, ModuleMap, Symbol, SymbolTable};
 use serde_json::{json, Value};
@@ -102,7 +104,7 @@ type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// The table and, for the live kernel, what the snapshot cache did.
 struct Loaded {
-    table: SymbolTable,
+    table: Arc<SymbolTable>,
     identity: Option<Identity>,
     cache: Option<CacheOutcome>,
 }
@@ -111,7 +113,7 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
     if let Some(path) = &cli.snapshot {
         let (table, identity) = ksym::snapshot::open(path, OpenOptions { verify: true })?;
         return Ok(Loaded {
-            table,
+            table: Arc::new(table),
             identity: Some(identity),
             cache: None,
         });
@@ -133,31 +135,38 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
     }
     if let Some(path) = &cli.kallsyms {
         return Ok(Loaded {
-            table: ksym::load_file(path, &opts)?,
+            table: Arc::new(ksym::load_file(path, &opts)?),
             identity: None,
             cache: None,
         });
     }
-    let identity = ksym::cache::live_identity(std::path::Path::new("/"), live_bpf_fingerprint());
-    let dir = ksym::cache::default_dir().filter(|_| !cli.no_cache && cli.modules.is_none());
-    let (table, outcome) =
-        ksym::cache::load_or_build(dir.as_deref(), &identity, || ksym::load_live(&opts))?;
+    // The live kernel: one load (or a mapped snapshot from the cache), no
+    // watcher for a one-shot command. A --modules override bypasses the cache.
+    let mut config = LiveConfig::new().watch(false);
+    if opts.modules.is_some() {
+        config = config.loader(move |_| ksym::load_live(&opts));
+    } else if !cli.no_cache {
+        config = config.cache_dir(ksym::cache::default_dir());
+    }
+    let syms = KernelSymbols::open(config)?;
     Ok(Loaded {
-        table,
-        identity: Some(identity),
-        cache: Some(outcome),
+        table: syms.snapshot(),
+        identity: Some(ksym::cache::identity_of(
+            &syms.fingerprint(),
+            Path::new("/"),
+        )),
+        cache: Some(syms.cache_outcome()),
     })
-}
-
-/// The fingerprint of the loaded BPF programs, for the cache's staleness check.
-fn live_bpf_fingerprint() -> Option<u64> {
-    None
 }
 
 fn run(cli: Cli) -> CliResult<ExitCode> {
     if let Command::Snapshot(SnapshotCommand::Check { file }) = &cli.command {
         let (table, identity) = ksym::snapshot::open(file, OpenOptions { verify: true })?;
-        println!("{}: a valid snapshot of {} symbols", file.display(), table.len());
+        println!(
+            "{}: a valid snapshot of {} symbols",
+            file.display(),
+            table.len()
+        );
         print_identity(&mut std::io::stdout(), &identity)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -281,7 +290,9 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                 let text = match outcome {
                     CacheOutcome::Disabled => "off".to_string(),
                     CacheOutcome::Hit(p) => format!("hit, mapped {}", p.display()),
-                    CacheOutcome::Stored(p) => format!("miss, read /proc/kallsyms, stored {}", p.display()),
+                    CacheOutcome::Stored(p) => {
+                        format!("miss, read /proc/kallsyms, stored {}", p.display())
+                    }
                     CacheOutcome::Unusable(why) => format!("not used: {why}"),
                 };
                 writeln!(out, "snapshot cache:    {text}")?;
@@ -372,7 +383,10 @@ fn print_identity(out: &mut dyn Write, id: &Identity) -> std::io::Result<()> {
         writeln!(out, "  KASLR slide:     {slide:#x}")?;
     }
     if let Some(created) = id.created {
-        writeln!(out, "  created:         {created} (seconds since the epoch)")?;
+        writeln!(
+            out,
+            "  created:         {created} (seconds since the epoch)"
+        )?;
     }
     Ok(())
 }

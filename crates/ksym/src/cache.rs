@@ -16,10 +16,9 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use xxhash_rust::xxh3::Xxh3;
-
 use crate::error::{Error, Result};
 use crate::host::{gnu_build_id, hex};
+use crate::live::Fingerprint;
 use crate::snapshot::{self, Identity};
 use crate::table::SymbolTable;
 
@@ -61,47 +60,26 @@ pub enum CacheOutcome {
     Unusable(String),
 }
 
-/// Fingerprints `/proc/modules` text by what identifies a module's memory:
-/// name, size, state and address (not the reference count, which changes
-/// without any symbol moving). `None` when there is no such file.
-pub fn modules_fingerprint(proc_modules: &Path) -> Option<u64> {
-    let text = std::fs::read(proc_modules).ok()?;
-    let mut h = Xxh3::new();
-    for line in text.split(|&b| b == b'\n') {
-        let fields: Vec<&[u8]> = line
-            .split(|&b| b == b' ')
-            .filter(|f| !f.is_empty())
-            .collect();
-        for (i, f) in fields.iter().enumerate() {
-            if i != 2 {
-                h.update(f);
-                h.update(b" ");
-            }
-        }
-        h.update(b"\n");
-    }
-    Some(h.digest())
-}
-
-/// The identity of the running kernel, read under `root` (`/` normally).
-/// `bpf` is the fingerprint of the loaded BPF programs, when known.
-pub fn live_identity(root: &Path, bpf: Option<u64>) -> Identity {
+/// The identity of the kernel under `root` (`/` normally) whose changing
+/// parts (boot id, module set, BPF programs) `fingerprint` has read.
+pub fn identity_of(fingerprint: &Fingerprint, root: &Path) -> Identity {
     let p = |rel: &str| root.join(rel);
-    let read = |rel: &str| {
-        std::fs::read_to_string(p(rel))
+    Identity {
+        release: std::fs::read_to_string(p("proc/sys/kernel/osrelease"))
             .ok()
             .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    Identity {
-        release: read("proc/sys/kernel/osrelease"),
+            .filter(|s| !s.is_empty()),
         build_id: std::fs::read(p("sys/kernel/notes"))
             .ok()
             .and_then(|b| gnu_build_id(&b))
             .map(|id| hex(&id)),
-        boot_id: read("proc/sys/kernel/random/boot_id"),
-        modules: modules_fingerprint(&p("proc/modules")),
-        bpf,
+        boot_id: fingerprint.boot_id.clone(),
+        modules: fingerprint
+            .modules
+            .map(|d| d.hash ^ (d.count as u64).rotate_left(48)),
+        bpf: fingerprint
+            .bpf_progs
+            .map(|d| d.hash ^ (d.count as u64).rotate_left(48)),
         kaslr_slide: None,
         created: None,
     }
@@ -343,21 +321,6 @@ mod tests {
         let (_, o) = load_or_build(Some(&real), &identity(), || Ok(table())).unwrap();
         assert!(matches!(o, CacheOutcome::Unusable(_)), "{o:?}");
         assert_eq!(std::fs::read(&target).unwrap(), b"precious");
-        let _ = std::fs::remove_dir_all(&root);
-    }
-
-    #[test]
-    fn modules_fingerprint_ignores_refcounts() {
-        let root = temp_dir("fp");
-        std::fs::create_dir_all(&root).unwrap();
-        let f = root.join("modules");
-        std::fs::write(&f, "stp 12288 1 bridge, Live 0xffffffffc0e50000\n").unwrap();
-        let a = modules_fingerprint(&f);
-        std::fs::write(&f, "stp 12288 2 bridge, Live 0xffffffffc0e50000\n").unwrap();
-        assert_eq!(a, modules_fingerprint(&f));
-        std::fs::write(&f, "stp 12288 2 bridge, Live 0xffffffffc0e51000\n").unwrap();
-        assert_ne!(a, modules_fingerprint(&f));
-        assert_eq!(modules_fingerprint(&root.join("none")), None);
         let _ = std::fs::remove_dir_all(&root);
     }
 }

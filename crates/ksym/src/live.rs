@@ -81,6 +81,7 @@ use arc_swap::ArcSwap;
 /// [`KernelSymbols::snapshot`] for that).
 pub use arc_swap::Guard;
 
+use crate::cache::{self, CacheOutcome};
 use crate::error::{Error, Result};
 use crate::source::{kptr_restrict, load_streaming, read_proc_modules, LoadOptions};
 use crate::table::{Symbol, SymbolTable};
@@ -115,6 +116,12 @@ pub struct LiveConfig {
     pub settle_max: Duration,
     /// What builds a table. Default [`load_proc`].
     pub loader: Loader,
+    /// Where to keep snapshots of the table (see [`crate::cache`]): opening
+    /// maps a snapshot matching the kernel's identity instead of loading,
+    /// and every table built is stored for the next process. `None` (the
+    /// default of [`LiveConfig::new`]) keeps no cache;
+    /// [`KernelSymbols::open_live`] uses [`crate::cache::default_dir`].
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for LiveConfig {
@@ -127,6 +134,7 @@ impl Default for LiveConfig {
             settle_quiet: Duration::from_millis(50),
             settle_max: Duration::from_millis(500),
             loader: Arc::new(load_proc),
+            cache_dir: None,
         }
     }
 }
@@ -140,6 +148,7 @@ impl fmt::Debug for LiveConfig {
             .field("uevents", &self.uevents)
             .field("settle_quiet", &self.settle_quiet)
             .field("settle_max", &self.settle_max)
+            .field("cache_dir", &self.cache_dir)
             .finish_non_exhaustive()
     }
 }
@@ -174,6 +183,12 @@ impl LiveConfig {
     pub fn settle(mut self, quiet: Duration, max: Duration) -> Self {
         self.settle_quiet = quiet;
         self.settle_max = max;
+        self
+    }
+
+    /// Keeps snapshots of the table in `dir` (`None`: no cache).
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
         self
     }
 
@@ -437,6 +452,8 @@ struct Shared {
     /// Held while a refresh reads the fingerprint and loads: one at a time.
     refresh_lock: Mutex<()>,
     last_error: Mutex<Option<RefreshError>>,
+    /// What the snapshot cache did for the current table.
+    cache_outcome: Mutex<CacheOutcome>,
 }
 
 impl Shared {
@@ -457,6 +474,19 @@ impl Shared {
             }
             let started = Instant::now();
             let table = call_loader(&self.config)?;
+            if let Some(dir) = &self.config.cache_dir {
+                // For the next process; a cache that cannot be written only
+                // costs that process the read.
+                let identity = cache::identity_of(&fp, &self.config.proc_root);
+                let outcome = match cache::store(dir, &identity, &table) {
+                    Ok(path) => CacheOutcome::Stored(path),
+                    Err(e) => CacheOutcome::Unusable(e.to_string()),
+                };
+                *self
+                    .cache_outcome
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = outcome;
+            }
             self.table.store(Arc::new(table));
             self.fingerprint.store(Arc::new(fp));
             self.built_at
@@ -533,9 +563,10 @@ impl fmt::Debug for KernelSymbols {
 }
 
 impl KernelSymbols {
-    /// Loads the running kernel's table and watches it (default config).
+    /// Loads the running kernel's table and watches it (default config,
+    /// with the snapshot cache in [`crate::cache::default_dir`]).
     pub fn open_live() -> Result<Self> {
-        Self::open(LiveConfig::default())
+        Self::open(LiveConfig::default().cache_dir(cache::default_dir()))
     }
 
     /// Loads the first table (an error here is returned: there is no older
@@ -544,7 +575,11 @@ impl KernelSymbols {
         let live = config.is_live_root();
         let fingerprint = Fingerprint::read_with(&config, live)?;
         let epoch = Instant::now();
-        let table = call_loader(&config)?;
+        let identity = cache::identity_of(&fingerprint, &config.proc_root);
+        let (table, cache_outcome) =
+            cache::load_or_build(config.cache_dir.as_deref(), &identity, || {
+                call_loader(&config)
+            })?;
         let shared = Arc::new(Shared {
             live,
             table: ArcSwap::from_pointee(table),
@@ -554,6 +589,7 @@ impl KernelSymbols {
             refreshes: AtomicU64::new(0),
             refresh_lock: Mutex::new(()),
             last_error: Mutex::new(None),
+            cache_outcome: Mutex::new(cache_outcome),
             config,
         });
         let watcher = if shared.config.watch {
@@ -614,6 +650,16 @@ impl KernelSymbols {
     /// the old table, if the fingerprint or the table cannot be read.
     pub fn force_refresh(&self) -> Result<()> {
         self.inner.shared.refresh(true).map(|_| ())
+    }
+
+    /// What the snapshot cache did for the current table.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.inner
+            .shared
+            .cache_outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Why the last refresh failed, if it did; cleared by a successful rebuild.
