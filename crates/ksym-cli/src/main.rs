@@ -74,6 +74,16 @@ enum Command {
     /// Save or inspect snapshot files.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Name the kernel frames of a pprof profile (gzip'd or plain
+    /// profile.proto); writes a gzip'd profile, counts to standard error.
+    #[cfg(feature = "pprof")]
+    Pprof {
+        /// The profile to read, `-` for standard input.
+        input: PathBuf,
+        /// Where to write the profile, `-` for standard output.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -314,9 +324,36 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Snapshot(SnapshotCommand::Check { .. }) => unreachable!("handled above"),
+        #[cfg(feature = "pprof")]
+        Command::Pprof { input, output } => {
+            pprof(table, input, output, &mut out)?;
+            ExitCode::SUCCESS
+        }
     };
     out.flush()?;
     Ok(code)
+}
+
+/// `ksym pprof`: `-` is standard input or output (`out`).
+#[cfg(feature = "pprof")]
+fn pprof(table: &SymbolTable, input: &Path, output: &Path, out: &mut dyn Write) -> CliResult<()> {
+    let read_err = |e| format!("reading {}: {e}", input.display());
+    let bytes = if input == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(read_err)?;
+        buf
+    } else {
+        std::fs::read(input).map_err(read_err)?
+    };
+    let (named, stats) = ksym_pprof::symbolize_bytes(&bytes, table, &Default::default())
+        .map_err(|e| format!("{}: {e}", input.display()))?;
+    if output == Path::new("-") {
+        out.write_all(&named)?;
+    } else {
+        std::fs::write(output, &named).map_err(|e| format!("writing {}: {e}", output.display()))?;
+    }
+    eprintln!("ksym pprof: {stats}");
+    Ok(())
 }
 
 fn parse_addr(text: &str) -> Option<u64> {
