@@ -131,7 +131,7 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 
 const LOAD_RUNS: usize = 11;
 const LOOKUPS: usize = 1_000_000;
-const LOOKUP_RUNS: usize = 3;
+const LOOKUP_RUNS: usize = 5;
 const SINGLE_LOOKUPS: usize = 200_000;
 const NAME_LOOKUPS: usize = 200_000;
 
@@ -370,9 +370,15 @@ fn bench_input(inp: &Input, rows: &mut Vec<Row>) {
     );
     drop(sample);
 
-    // --- Address lookups: the same 1M addresses.
-    let mut t_k = Vec::new();
-    let mut k_resolved = 0usize;
+    // --- Address lookups: the same 1M addresses, runs of both interleaved.
+    let symbolizer = blaze_symbolizer();
+    // Warm: the first call loads kallsyms into the symbolizer's cache.
+    let first = symbolizer
+        .symbolize(&src, BlazeInput::AbsAddr(&addrs[..1]))
+        .expect("blazesym");
+    drop(first);
+    let (mut t_k, mut t_b) = (Vec::new(), Vec::new());
+    let (mut k_resolved, mut b_resolved) = (0usize, 0usize);
     for _ in 0..LOOKUP_RUNS {
         let (n, d) = time(|| {
             let mut n = 0usize;
@@ -386,18 +392,6 @@ fn bench_input(inp: &Input, rows: &mut Vec<Row>) {
         });
         k_resolved = n;
         t_k.push(d);
-    }
-    let k_ns = median(t_k).as_nanos() as f64 / LOOKUPS as f64;
-
-    let symbolizer = blaze_symbolizer();
-    // Warm: the first call loads kallsyms into the symbolizer's cache.
-    let first = symbolizer
-        .symbolize(&src, BlazeInput::AbsAddr(&addrs[..1]))
-        .expect("blazesym");
-    drop(first);
-    let mut t_b = Vec::new();
-    let mut b_resolved = 0usize;
-    for _ in 0..LOOKUP_RUNS {
         // Timed: the call, counting the answers and dropping them (each
         // answer owns its name: the kernel source is not a cached resolver).
         let (n, d) = time(|| {
@@ -411,6 +405,7 @@ fn bench_input(inp: &Input, rows: &mut Vec<Row>) {
         b_resolved = n;
         t_b.push(d);
     }
+    let k_ns = median(t_k).as_nanos() as f64 / LOOKUPS as f64;
     let b_ns = median(t_b).as_nanos() as f64 / LOOKUPS as f64;
 
     // Per-address calls, on a prefix of the same list.
@@ -583,12 +578,22 @@ fn bench_input(inp: &Input, rows: &mut Vec<Row>) {
     );
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "?".into(), |s| s.trim().to_string())
+}
+
 fn memchr_count(b: &[u8]) -> usize {
     b.iter().filter(|&&c| c == b'\n').count()
 }
 
 fn main() {
     let started = Instant::now();
+    // Timings are only as quiet as the machine: show how busy it was.
+    println!(
+        "cpus {}, loadavg at start: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     let tmp = std::env::temp_dir();
     let pid = std::process::id();
@@ -652,7 +657,8 @@ fn main() {
     );
     print_table(&rows);
     println!(
-        "\ntotal bench time {:.1} s",
-        started.elapsed().as_secs_f64()
+        "\ntotal bench time {:.1} s; loadavg at end: {}",
+        started.elapsed().as_secs_f64(),
+        loadavg()
     );
 }

@@ -95,16 +95,13 @@ pub enum Error {
     },
 
     /// Every address in the input is zero: the kernel hid them from this reader.
-    #[error(
-        "{source_name}: every address is zero, so the kernel is hiding them from this reader \
-         (kernel.kptr_restrict={}). Read it as root (CAP_SYSLOG), or lower the restriction \
-         with `sysctl kernel.kptr_restrict=0` (1 hides addresses from unprivileged readers, \
-         2 from everyone)",
-        kptr_restrict.map_or_else(|| "unknown".to_string(), |v| v.to_string())
-    )]
+    #[error("{source_name}: every address is zero, so the kernel is hiding them from this reader ({}). {}", describe_restriction(*kptr_restrict, *perf_event_paranoid), redaction_fix(*kptr_restrict, *perf_event_paranoid))]
     Redacted {
         source_name: String,
+        /// `kernel.kptr_restrict` when the source was the live kernel.
         kptr_restrict: Option<u8>,
+        /// `kernel.perf_event_paranoid` when the source was the live kernel.
+        perf_event_paranoid: Option<i32>,
     },
 
     /// The input holds no symbol at all.
@@ -172,6 +169,36 @@ pub enum Error {
         source_name: String,
         what: &'static str,
     },
+}
+
+fn describe_restriction(kptr: Option<u8>, paranoid: Option<i32>) -> String {
+    let show = |v: Option<String>| v.unwrap_or_else(|| "unknown".to_string());
+    format!(
+        "kernel.kptr_restrict={}, kernel.perf_event_paranoid={}",
+        show(kptr.map(|v| v.to_string())),
+        show(paranoid.map(|v| v.to_string()))
+    )
+}
+
+/// What the kernel's `kallsyms_show_value()` wants: CAP_SYSLOG with
+/// kptr_restrict <= 1, or anyone with kptr_restrict = 0 and
+/// perf_event_paranoid <= 1; kptr_restrict = 2 hides addresses from everyone.
+fn redaction_fix(kptr: Option<u8>, paranoid: Option<i32>) -> &'static str {
+    match (kptr, paranoid) {
+        (Some(2), _) => {
+            "kptr_restrict=2 hides addresses even from root: lower it with \
+             `sysctl kernel.kptr_restrict=1` and read as root (CAP_SYSLOG)"
+        }
+        (Some(1), _) => "Read it as root (CAP_SYSLOG is needed while kptr_restrict=1)",
+        (Some(0), Some(p)) if p > 1 => {
+            "Read it as root (CAP_SYSLOG), or let every user see addresses with \
+             `sysctl kernel.perf_event_paranoid=1` (kptr_restrict is already 0)"
+        }
+        _ => {
+            "Read it as root (CAP_SYSLOG), or set `sysctl kernel.kptr_restrict=0` \
+             and `kernel.perf_event_paranoid<=1`"
+        }
+    }
 }
 
 fn io_hint(e: &std::io::Error) -> &'static str {

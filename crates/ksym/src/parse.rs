@@ -284,7 +284,13 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<RawSymbol<'_>, LineErrorKind> {
     // Fast path, the kernel's own `%016lx %c %s`; else fields split by blanks.
     let (addr, kind, rest) = if line.len() > 19 && line[16] == b' ' && line[18] == b' ' {
         let addr = parse_hex(&line[..16]).ok_or(LineErrorKind::BadAddress)?;
-        (addr, &line[17..18], &line[19..])
+        let rest = &line[19..];
+        // More blanks before the name are allowed, as on the general path.
+        let rest = &rest[rest
+            .iter()
+            .position(|&b| b != b' ' && b != b'\t')
+            .unwrap_or(rest.len())..];
+        (addr, &line[17..18], rest)
     } else {
         let (addr, rest) = next_field(line);
         let (kind, rest) = next_field(rest);

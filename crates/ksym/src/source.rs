@@ -118,6 +118,15 @@ pub fn kptr_restrict() -> Option<u8> {
         .ok()
 }
 
+/// Reads the current `kernel.perf_event_paranoid`, if readable.
+pub fn perf_event_paranoid() -> Option<i32> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Builds a table from symbol text already in memory (not compressed).
 pub fn parse_bytes(source_name: &str, bytes: &[u8], opts: &LoadOptions) -> Result<SymbolTable> {
     let mut builder = TableBuilder::new();
@@ -252,6 +261,7 @@ fn finish(
         return Err(Error::Redacted {
             source_name: source_name.to_string(),
             kptr_restrict: live_kptr.flatten(),
+            perf_event_paranoid: live_kptr.and_then(|_| perf_event_paranoid()),
         });
     }
     if let Some(m) = &opts.modules {

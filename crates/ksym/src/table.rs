@@ -250,7 +250,7 @@ pub struct TableBuilder {
     pfx_by_hash: FxHashMap<u64, u32>,
     slots: Vec<BuilderSlot>,
     slot_ids: FxHashMap<(Box<str>, bool), u32>,
-    last_slot: Option<(usize, u32)>,
+    last_slot: Option<u32>,
     /// Extras by input index.
     extras: Vec<Extra>,
     strings: FxHashMap<Box<[u8]>, u32>,
@@ -372,17 +372,18 @@ impl TableBuilder {
         self.arena.get(s..s + name.len()) == Some(name)
     }
 
+    /// The module slot of a line: the last one again when the line names the
+    /// same single module (lines of one module come together), else found or
+    /// made by name.
     fn slot_for(&mut self, sym: &RawSymbol<'_>) -> u32 {
         let Some(first) = sym.modules.first() else {
             return 0;
         };
-        // Lines of one module come together: remember the last one by the
-        // address of its text, which stays put while the input chunk lives.
-        let key_ptr = first.as_ptr() as usize;
         if sym.modules.count == 1 {
-            if let Some((ptr, slot)) = self.last_slot {
-                if ptr == key_ptr {
-                    return slot;
+            if let Some(id) = self.last_slot {
+                let s = &self.slots[id as usize];
+                if s.names.len() == 1 && *s.names[0] == *first && s.loadable == sym.has_tab_module {
+                    return id;
                 }
             }
         }
@@ -397,27 +398,13 @@ impl TableBuilder {
                 loadable,
             });
         }
-        // The pointer key is only valid while the same chunk is parsed; a
-        // stale match is still the same module text, so compare the name too.
-        self.last_slot = Some((key_ptr, id));
+        self.last_slot = Some(id);
         id
     }
 
     /// Adds one parsed line.
     pub(crate) fn push(&mut self, sym: &RawSymbol<'_>) {
-        let slot = if let Some((_, id)) = self.last_slot.filter(|_| sym.modules.count == 1) {
-            let same = sym.modules.first().is_some_and(|f| {
-                let s = &self.slots[id as usize];
-                s.names.len() == 1 && &*s.names[0] == f && s.loadable == sym.has_tab_module
-            });
-            if same {
-                id
-            } else {
-                self.slot_for(sym)
-            }
-        } else {
-            self.slot_for(sym)
-        };
+        let slot = self.slot_for(sym);
         let loadable = slot != 0 && self.slots[slot as usize].loadable;
         let name = self.name_offset(sym.name, loadable, sym.kind);
         if sym.object.is_some() || sym.path.is_some() {

@@ -19,7 +19,7 @@
 //!   ones at the same address, input order among equals.
 
 use ksym::table::{CORE_SIZE_CAP, MODULE_SIZE_CAP};
-use ksym::{Error, LineErrorKind, LoadOptions, ModuleMap, Symbol, SymbolTable};
+use ksym::{Error, LineErrorKind, LoadOptions, ModuleMap, ResolveErrorKind, Symbol, SymbolTable};
 use proptest::prelude::*;
 
 const PAGE: u64 = 4096;
@@ -32,6 +32,8 @@ const BPF: u64 = 0xffff_ffff_c140_0000;
 const KPROBES: u64 = 0xffff_ffff_c160_0000;
 /// Straddles the boundary between the high halves 0xfffffffe and 0xffffffff.
 const BLOCK_EDGE: u64 = 0xffff_fffe_ffff_0000;
+/// Non-absolute symbols spread over the high halves 0, 1 and 2.
+const LOW_BLOCKS: u64 = 0x1000_0000;
 const HIGH_EDGE: u64 = 0xffff_ffff_ffff_0000;
 
 /// The core section marker pairs of `table.rs`.
@@ -44,7 +46,7 @@ const SECTIONS: [(&str, &str); 7] = [
     ("__bss_start", "__bss_stop"),
     ("_text", "_end"),
 ];
-/// Markers, weighted towards the ones the brief names.
+/// Markers, weighted towards `_stext`, `_etext`, `_text` and `_end`.
 const MARKERS: [&str; 20] = [
     "_stext",
     "_etext",
@@ -133,7 +135,7 @@ fn module_base(k: u64) -> u64 {
 }
 
 fn pick_name(sel: u16) -> String {
-    if sel % 3 == 0 {
+    if sel.is_multiple_of(3) {
         format!("sym_{sel}")
     } else {
         NAMES[sel as usize % NAMES.len()].to_string()
@@ -172,7 +174,11 @@ fn lines_from_specs(specs: &[Spec]) -> Vec<Line> {
                     let addr = module_base(k) + off % 0x3_0000;
                     lines.push(Line::new(addr, kind, name, Some(module_name(k))));
                 } else {
-                    let span = if extra % 2 == 0 { 0x1_0000 } else { 0x600_0000 };
+                    let span = if extra.is_multiple_of(2) {
+                        0x1_0000
+                    } else {
+                        0x600_0000
+                    };
                     lines.push(Line::new(CORE_TEXT + off % span, kind, name, None));
                 }
             }
@@ -244,13 +250,13 @@ fn lines_from_specs(specs: &[Spec]) -> Vec<Line> {
             // `__pfx_foo` right before `foo`.
             10 => {
                 let name = pick_name(nsel);
-                let (addr, module) = if extra % 2 == 0 {
+                let (addr, module) = if extra.is_multiple_of(2) {
                     (CORE_TEXT + off % 0x1_0000, None)
                 } else {
                     let k = u64::from(extra / 2) % NMOD;
                     (module_base(k) + off % 0x3_0000, Some(module_name(k)))
                 };
-                let kind = if ksel % 2 == 0 { 't' } else { 'T' };
+                let kind = if ksel.is_multiple_of(2) { 't' } else { 'T' };
                 lines.push(Line::new(
                     addr,
                     kind,
@@ -259,13 +265,13 @@ fn lines_from_specs(specs: &[Spec]) -> Vec<Line> {
                 ));
                 lines.push(Line::new(addr + 16, kind, name, module));
             }
-            // Edges: across a 32-bit block boundary, or at the top of the
-            // address space.
+            // Edges: across a 32-bit block boundary, low addresses spread
+            // over several blocks, or the top of the address space.
             _ => {
-                let addr = if extra % 2 == 0 {
-                    BLOCK_EDGE + off % 0x2_0000
-                } else {
-                    HIGH_EDGE + off % 0x1_0000
+                let addr = match extra % 3 {
+                    0 => BLOCK_EDGE + off % 0x2_0000,
+                    1 => LOW_BLOCKS + off % 0x2_0000_0000,
+                    _ => HIGH_EDGE + off % 0x1_0000,
                 };
                 lines.push(Line::new(addr, core_kind, pick_name(nsel), None));
             }
@@ -344,18 +350,40 @@ fn is_pseudo(module: &str) -> bool {
     module.starts_with("__builtin__") || module == "bpf"
 }
 
-/// What a symbol answer looks like: (name, start, offset, size, kind, module).
-type Answer = (String, u64, u64, u64, char, Option<String>);
+/// What a symbol answer looks like, printed with hex numbers.
+#[derive(Clone, PartialEq, Eq)]
+struct Answer {
+    name: String,
+    start: u64,
+    offset: u64,
+    size: u64,
+    kind: char,
+    module: Option<String>,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}+{:#x}/{:#x} at {:#x}",
+            self.kind, self.name, self.offset, self.size, self.start
+        )?;
+        match &self.module {
+            Some(m) => write!(f, " [{m}]"),
+            None => Ok(()),
+        }
+    }
+}
 
 fn answer(s: &Symbol<'_>) -> Answer {
-    (
-        s.name.to_string(),
-        s.start,
-        s.offset,
-        s.size,
-        s.kind,
-        s.module.map(str::to_string),
-    )
+    Answer {
+        name: s.name.to_string(),
+        start: s.start,
+        offset: s.offset,
+        size: s.size,
+        kind: s.kind,
+        module: s.module.map(str::to_string),
+    }
 }
 
 struct Group {
@@ -443,14 +471,14 @@ impl<'a> Oracle<'a> {
 
     fn make(&self, i: usize, start: u64, offset: u64, size: u64) -> Answer {
         let l = &self.lines[i];
-        (
-            l.name.clone(),
+        Answer {
+            name: l.name.clone(),
             start,
             offset,
             size,
-            l.kind,
-            l.module.clone(),
-        )
+            kind: l.kind,
+            module: l.module.clone(),
+        }
     }
 
     fn lookup(&self, addr: u64) -> Option<Answer> {
@@ -553,6 +581,7 @@ fn queries(oracle: &Oracle<'_>, lines: &[Line], random: &[u64]) -> Vec<u64> {
     // Random addresses, some anywhere, most near the clusters.
     let bases = [
         0,
+        LOW_BLOCKS,
         CORE_TEXT,
         CORE_TEXT,
         MODULES_START,
@@ -567,7 +596,12 @@ fn queries(oracle: &Oracle<'_>, lines: &[Line], random: &[u64]) -> Vec<u64> {
             0 => q.push(r),
             _ => {
                 let base = bases[(r % bases.len() as u64) as usize];
-                q.push(base.wrapping_add((r >> 8) % 0x700_0000));
+                let span = if base == LOW_BLOCKS {
+                    0x2_0000_0000
+                } else {
+                    0x700_0000
+                };
+                q.push(base.wrapping_add((r >> 8) % span));
             }
         }
     }
@@ -621,6 +655,78 @@ fn check_table(table: &SymbolTable, lines: &[Line], oracle: &Oracle<'_>, random:
         }
     }
 
+    // `resolve`: `name+off/size [module]` picks the one symbol of that name
+    // (in that module) with that size; the offset may reach the size.
+    let mut refs: Vec<(&str, Option<&str>)> = lines
+        .iter()
+        .map(|l| (l.name.as_str(), l.module.as_deref()))
+        .collect();
+    refs.sort_unstable();
+    refs.dedup();
+    for (name, module) in refs {
+        let tag = module.map_or(String::new(), |m| format!(" [{m}]"));
+        let candidates = oracle.find(module.map(Some), name);
+        let sized = |size: Option<u64>| -> Vec<&Answer> {
+            candidates
+                .iter()
+                .filter(|c| size.is_none_or(|s| c.size == s))
+                .collect()
+        };
+        let mut sizes: Vec<Option<u64>> = candidates.iter().map(|c| Some(c.size)).collect();
+        sizes.push(None);
+        sizes.dedup();
+        for size in sizes {
+            let fitting = sized(size);
+            let some_size = size.unwrap_or(fitting[0].size);
+            for off in [0, some_size / 2, some_size, some_size + 1] {
+                let text = match size {
+                    Some(sz) => format!("{name}+{off:#x}/{sz:#x}{tag}"),
+                    None => format!("{name}+{off:#x}{tag}"),
+                };
+                let want = match fitting.as_slice() {
+                    [c] if off <= c.size || c.size == 0 => Some(c.start.wrapping_add(off)),
+                    _ => None,
+                };
+                let got = table.resolve(&text);
+                assert_eq!(
+                    got.as_ref().ok().copied(),
+                    want,
+                    "resolve({text:?}): {got:?}"
+                );
+                if let Err(Error::Resolve { kind, .. }) = &got {
+                    match (fitting.len(), kind) {
+                        (1, ResolveErrorKind::OffsetOutside { .. }) => {}
+                        (n, ResolveErrorKind::Ambiguous(starts)) if n > 1 => {
+                            let want: Vec<u64> = fitting.iter().map(|c| c.start).collect();
+                            assert_eq!(starts, &want, "resolve({text:?})");
+                        }
+                        _ => panic!("resolve({text:?}): unexpected {kind:?}"),
+                    }
+                }
+            }
+        }
+        // A size no candidate has.
+        let absent = candidates.iter().map(|c| c.size).max().unwrap_or(0) + 1;
+        let text = format!("{name}+0x0/{absent:#x}{tag}");
+        assert!(
+            matches!(
+                table.resolve(&text),
+                Err(Error::Resolve {
+                    kind: ResolveErrorKind::SizeMismatch { .. },
+                    ..
+                })
+            ),
+            "resolve({text:?})"
+        );
+    }
+    assert!(matches!(
+        table.resolve("no_such_symbol+0x1/0x10"),
+        Err(Error::Resolve {
+            kind: ResolveErrorKind::NotFound,
+            ..
+        })
+    ));
+
     // `iter` yields every line once.
     let mut got: Vec<(String, u64, char, Option<String>)> = table
         .iter()
@@ -646,12 +752,13 @@ fn spec() -> impl Strategy<Value = Spec> {
     (0u8..12, any::<u64>(), any::<u8>(), 0u16..600, any::<u8>())
 }
 
+/// Fewer cases in debug builds; `PROPTEST_CASES` overrides.
 fn cases() -> u32 {
-    if cfg!(debug_assertions) {
-        192
-    } else {
-        1024
-    }
+    let default = if cfg!(debug_assertions) { 192 } else { 1024 };
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 proptest! {
@@ -691,6 +798,90 @@ proptest! {
             prop_assert_eq!(strict.lookup(q).map(|s| answer(&s)), table.lookup(q).map(|s| answer(&s)));
         }
     }
+}
+
+// --- Blanks between fields ------------------------------------------------
+
+/// Renders a line with the given blanks: before the address, between the
+/// address and the type, between the type and the name. A module tag keeps
+/// its tab right after the name (that tab is what makes it a kallsyms tag).
+fn render_with_blanks(l: &Line, lead: &str, sep1: &str, sep2: &str) -> String {
+    let mut s = format!("{lead}{:016x}{sep1}{}{sep2}{}", l.addr, l.kind, l.name);
+    if let Some(m) = &l.module {
+        s.push_str(&format!("\t[{m}]"));
+    }
+    s
+}
+
+const LEADS: [&str; 3] = ["", " ", "\t"];
+const SEPS: [&str; 4] = [" ", "  ", "\t", " \t"];
+/// Blanks before the name that the parser takes.
+const SEPS_BEFORE_NAME: [&str; 3] = [" ", "\t", "\t "];
+
+fn check_blanks(specs: &[Spec], blanks: &[(u8, u8, u8)], before_name: &[&str]) {
+    let lines = lines_from_specs(specs);
+    if lines.iter().all(|l| l.addr == 0) {
+        return;
+    }
+    let plain = render(&lines, true);
+    let mut varied = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        let (a, b, c) = blanks[i % blanks.len()];
+        varied.push_str(&render_with_blanks(
+            l,
+            LEADS[a as usize % LEADS.len()],
+            SEPS[b as usize % SEPS.len()],
+            before_name[c as usize % before_name.len()],
+        ));
+        varied.push('\n');
+    }
+    let a = ksym::parse_bytes("plain", plain.as_bytes(), &LoadOptions::default()).unwrap();
+    let b = ksym::parse_bytes("varied", varied.as_bytes(), &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        b.info().skipped.first.first().map(|e| e.to_string()),
+        None,
+        "a line with other blanks was skipped"
+    );
+    assert_eq!(b.len(), a.len());
+    assert!(a.iter().eq(b.iter()), "blanks changed the table:\n{varied}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases() / 2))]
+
+    /// Fields are split by blanks (spaces or tabs, any number): how they are
+    /// separated does not change a line's meaning.
+    #[test]
+    fn blanks_between_fields_do_not_matter(
+        specs in prop::collection::vec(spec(), 1..40),
+        blanks in prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 1..40),
+    ) {
+        check_blanks(&specs, &blanks, &SEPS_BEFORE_NAME);
+    }
+}
+
+/// More than one blank between the type and the name (after a 16-digit
+/// address and one space), the one shape the property above leaves out.
+#[test]
+fn two_blanks_before_the_name() {
+    let t = ksym::parse_bytes(
+        "x",
+        b"ffffffff81000000 T  foo\nffffffff81000010 T \tbar\n",
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(t.info().skipped.count, 0, "{:?}", t.info().skipped.first);
+    assert_eq!(
+        t.find("foo").next().map(|s| s.start),
+        Some(0xffffffff81000000)
+    );
+    assert_eq!(
+        t.find("bar").next().map(|s| s.start),
+        Some(0xffffffff81000010)
+    );
+    let specs: Vec<Spec> = (0..30).map(|i| (1, i * 0x40, 0, i as u16, 0)).collect();
+    check_blanks(&specs, &[(0, 0, 0), (0, 0, 1)], &["  ", " \t"]);
 }
 
 // --- Garbage lines -------------------------------------------------------
@@ -759,12 +950,20 @@ fn items_from(raw: &[(u8, u8, u64)]) -> Vec<Item> {
     raw.iter()
         .map(|&(what, sel, r)| match what {
             0..=4 => {
-                let module = (sel % 3 == 0).then(|| module_name(u64::from(sel) % NMOD));
+                let module = sel
+                    .is_multiple_of(3)
+                    .then(|| module_name(u64::from(sel) % NMOD));
                 let addr = match module {
                     Some(_) => module_base(u64::from(sel) % NMOD) + r % 0x3_0000,
                     None => CORE_TEXT + r % 0x1_0000,
                 };
-                Item::Valid(Line::new(addr, 't', pick_name(sel.into()), module))
+                // Names may hold any UTF-8 but blanks.
+                let name = if r.is_multiple_of(7) {
+                    format!("{}_ü€𝄞", pick_name(sel.into()))
+                } else {
+                    pick_name(sel.into())
+                };
+                Item::Valid(Line::new(addr, 't', name, module))
             }
             5..=7 => {
                 let (text, kind) = garbage(sel, r);
@@ -773,6 +972,25 @@ fn items_from(raw: &[(u8, u8, u64)]) -> Vec<Item> {
             _ => Item::Blank(["", "   ", "\t", " \t "][sel as usize % 4]),
         })
         .collect()
+}
+
+fn render_items(items: &[Item], crlf: bool, final_newline: bool) -> Vec<u8> {
+    let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    let mut text: Vec<u8> = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        if i > 0 {
+            text.extend_from_slice(eol);
+        }
+        match it {
+            Item::Valid(l) => text.extend_from_slice(l.render().as_bytes()),
+            Item::Bad(b, _) => text.extend_from_slice(b),
+            Item::Blank(s) => text.extend_from_slice(s.as_bytes()),
+        }
+    }
+    if final_newline && !items.is_empty() {
+        text.extend_from_slice(eol);
+    }
+    text
 }
 
 /// What `LineError::text` holds for a raw line: lossy UTF-8, cut to 200 bytes.
@@ -795,20 +1013,7 @@ proptest! {
         final_newline in any::<bool>(),
     ) {
         let items = items_from(&raw);
-        let mut text: Vec<u8> = Vec::new();
-        for (i, it) in items.iter().enumerate() {
-            if i > 0 {
-                text.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
-            }
-            match it {
-                Item::Valid(l) => text.extend_from_slice(l.render().as_bytes()),
-                Item::Bad(b, _) => text.extend_from_slice(b),
-                Item::Blank(s) => text.extend_from_slice(s.as_bytes()),
-            }
-        }
-        if final_newline && !items.is_empty() {
-            text.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
-        }
+        let text = render_items(&items, crlf, final_newline);
         // (line number from 1, raw text, kind) of every bad line.
         let bad: Vec<(u64, &[u8], LineErrorKind)> = items
             .iter()
@@ -911,4 +1116,190 @@ fn garbage_fixed_example() {
         t.lookup(0xffffffff81000015).unwrap().to_string(),
         "foo+0x5/0x20"
     );
+}
+
+// --- Streaming ---------------------------------------------------------------
+
+/// Writes `text` into a FIFO in pieces of the given sizes while
+/// `ksym::load_streaming` reads it: the reader gets chunks cut anywhere (in a
+/// line, in a `\r\n`, in a UTF-8 sequence), as from procfs.
+fn load_through_fifo(
+    text: &[u8],
+    pieces: &[usize],
+    pause: Option<std::time::Duration>,
+    strict: bool,
+) -> ksym::Result<SymbolTable> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "oracle-fifo-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        // No mkfifo: a plain file still goes through the streaming reader.
+        std::fs::write(&path, text).unwrap();
+        let r = ksym::load_streaming(
+            &path,
+            &LoadOptions {
+                strict,
+                modules: None,
+            },
+            None,
+        );
+        std::fs::remove_file(&path).ok();
+        return r;
+    }
+    let writer = {
+        let path = path.clone();
+        let text = text.to_vec();
+        let pieces = pieces.to_vec();
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            let mut at = 0;
+            for &n in pieces.iter().cycle() {
+                if at >= text.len() {
+                    break;
+                }
+                let end = (at + n).min(text.len());
+                // The reader may stop early (strict mode): a broken pipe is fine.
+                if f.write_all(&text[at..end]).is_err() {
+                    break;
+                }
+                at = end;
+                if let Some(p) = pause {
+                    std::thread::sleep(p);
+                }
+            }
+        })
+    };
+    let r = ksym::load_streaming(
+        &path,
+        &LoadOptions {
+            strict,
+            modules: None,
+        },
+        None,
+    );
+    writer.join().unwrap();
+    std::fs::remove_file(&path).ok();
+    r
+}
+
+/// How two tables differ, if they do.
+fn table_diff(a: &SymbolTable, b: &SymbolTable) -> Option<String> {
+    if a.len() != b.len() {
+        return Some(format!("{} symbols against {}", a.len(), b.len()));
+    }
+    let (sa, sb) = (&a.info().skipped, &b.info().skipped);
+    if sa != sb {
+        let first = sa.first.iter().zip(&sb.first).find(|(x, y)| x != y);
+        return Some(format!(
+            "skipped {} against {}; first different: {first:?}",
+            sa.count, sb.count
+        ));
+    }
+    if a.info().format != b.info().format {
+        return Some(format!(
+            "format {:?} against {:?}",
+            a.info().format,
+            b.info().format
+        ));
+    }
+    a.iter()
+        .zip(b.iter())
+        .find(|(x, y)| x != y)
+        .map(|(x, y)| format!("symbol {x:?} against {y:?}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases() / 8))]
+
+    #[test]
+    fn streamed_in_random_chunks_like_one_buffer(
+        raw in prop::collection::vec(item(), 1..300),
+        pieces in prop::collection::vec(1usize..200, 1..32),
+        crlf in any::<bool>(),
+        final_newline in any::<bool>(),
+    ) {
+        // One module only: lines of different modules can swap modules when
+        // streamed (see `module_tags_split_across_reads`).
+        let items: Vec<Item> = items_from(&raw)
+            .into_iter()
+            .map(|it| match it {
+                Item::Valid(mut l) => {
+                    if l.module.is_some() {
+                        l.module = Some(module_name(0));
+                    }
+                    Item::Valid(l)
+                }
+                other => other,
+            })
+            .collect();
+        let text = render_items(&items, crlf, final_newline);
+        for strict in [false, true] {
+            let opts = LoadOptions { strict, modules: None };
+            let whole = ksym::parse_bytes("whole", &text, &opts);
+            let streamed = load_through_fifo(&text, &pieces, None, strict);
+            match (&whole, &streamed) {
+                (Ok(a), Ok(b)) => {
+                    let diff = table_diff(a, b);
+                    prop_assert!(diff.is_none(), "strict {}: one buffer vs streamed: {}", strict, diff.unwrap_or_default());
+                }
+                (Err(Error::BadLine { error: a, .. }), Err(Error::BadLine { error: b, .. })) => {
+                    prop_assert_eq!(a, b)
+                }
+                (Err(Error::NoSymbols { first: a, .. }), Err(Error::NoSymbols { first: b, .. })) => {
+                    prop_assert_eq!(a, b)
+                }
+                (Err(Error::Empty { .. }), Err(Error::Empty { .. })) => {}
+                (a, b) => prop_assert!(
+                    false,
+                    "strict {}: one buffer gives {:?}, streamed gives {:?}",
+                    strict,
+                    a.as_ref().map(|t| t.len()).map_err(|e| e.to_string()),
+                    b.as_ref().map(|t| t.len()).map_err(|e| e.to_string())
+                ),
+            }
+        }
+    }
+}
+
+/// Lines of two modules, alternating, each reaching the reader in two reads
+/// (the second one ends the line): every line is completed in the parser's
+/// carry buffer, so both modules' names sit at the same address in turn.
+#[test]
+fn module_tags_split_across_reads() {
+    let mut text = String::new();
+    let mut pieces = Vec::new();
+    for i in 0..16u64 {
+        let m = if i.is_multiple_of(2) { "mod0" } else { "mod3" };
+        let line = format!("{:016x} t sym_{i:03}\t[{m}]\n", MODULES_START + i * 0x10);
+        pieces.extend([line.len() - 3, 3]);
+        text.push_str(&line);
+    }
+    let whole = ksym::parse_bytes("whole", text.as_bytes(), &LoadOptions::default()).unwrap();
+    let streamed = load_through_fifo(
+        text.as_bytes(),
+        &pieces,
+        Some(std::time::Duration::from_millis(3)),
+        false,
+    )
+    .unwrap();
+    let mut wrong = Vec::new();
+    for i in 0..16u64 {
+        let want = if i.is_multiple_of(2) { "mod0" } else { "mod3" };
+        let addr = MODULES_START + i * 0x10;
+        assert_eq!(whole.lookup(addr).unwrap().module, Some(want));
+        let s = streamed.lookup(addr).unwrap();
+        if s.module != Some(want) {
+            wrong.push(format!("{} [{}] read as {:?}", s.name, want, s.module));
+        }
+    }
+    assert!(wrong.is_empty(), "streamed modules wrong: {wrong:#?}");
 }
