@@ -1,0 +1,535 @@
+//! ELF symbol tables: a `vmlinux` with `.symtab`, and module `.ko` files
+//! (plain or compressed with xz, zstd or gzip), for real symbol sizes.
+//!
+//! kallsyms gives no sizes, so the table derives them (up to the next
+//! symbol, bounded by sections and module areas), and an address in the
+//! padding after a function is named as part of it. An ELF symbol table has
+//! the real `st_size`: attached to the table
+//! ([`SymbolTable::with_real_sizes`]), it wins over the derived size, and an
+//! address past a known end is no longer attributed to the symbol.
+//!
+//! # Matching a module's `.ko` to its loaded symbols
+//!
+//! The module loader copies each allocated section into one of the
+//! module's memory areas (text, rodata, ro_after_init, data), so a symbol's
+//! address is `section base + st_value`, where the section base depends on
+//! the loader's layout. Rather than reproduce that layout, [`match_module`]
+//! learns each section's base from the symbols themselves: every pairing of
+//! an ELF symbol with a loaded symbol of the same name votes for
+//! `loaded address - st_value` as its section's base, and the base with the
+//! most votes wins. Names that repeat only add scattered wrong votes, so
+//! the answer does not depend on symbol order, on duplicates, or on the
+//! loader version; a symbol then matches only at exactly `base + st_value`.
+
+use std::path::{Path, PathBuf};
+
+use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind, SymbolSection};
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+use crate::source::decompress;
+use crate::table::{SymbolId, SymbolTable, TableBuilder, TableInfo};
+
+const SHF_WRITE: u64 = 0x1;
+const SHF_ALLOC: u64 = 0x2;
+const SHF_EXECINSTR: u64 = 0x4;
+
+/// One section of an ELF file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfSection {
+    pub name: String,
+    /// `sh_addr` (0 in a relocatable `.ko`).
+    pub addr: u64,
+    pub size: u64,
+    /// `sh_addralign`.
+    pub align: u64,
+    /// `sh_flags`.
+    pub flags: u64,
+    /// `SHT_NOBITS` (`.bss`).
+    pub nobits: bool,
+}
+
+impl ElfSection {
+    pub fn is_alloc(&self) -> bool {
+        self.flags & SHF_ALLOC != 0
+    }
+
+    pub fn is_exec(&self) -> bool {
+        self.flags & SHF_EXECINSTR != 0
+    }
+
+    /// Sections whose symbols a loaded module keeps in kallsyms: allocated,
+    /// not init code or data (freed after init), and not `.modinfo` or
+    /// `__versions` (which the loader does not allocate).
+    pub fn kept_by_loaded_module(&self) -> bool {
+        self.is_alloc()
+            && !self.name.starts_with(".init")
+            && !matches!(self.name.as_str(), ".modinfo" | "__versions")
+    }
+}
+
+/// One defined symbol of an ELF symbol table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfSymbol {
+    pub name: String,
+    /// `st_value`: an address in a vmlinux, an offset into its section in a `.ko`.
+    pub value: u64,
+    /// `st_size` (0 when the symbol has none, as many assembly labels).
+    pub size: u64,
+    /// The section index, `None` for absolute symbols.
+    pub section: Option<usize>,
+    /// The `nm`-style type letter (`T`, `t`, `D`, `r`, `b`, `W`, `A`, ...).
+    pub kind: char,
+    /// `STT_FUNC`.
+    pub function: bool,
+}
+
+/// The symbol table of one ELF file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElfSymbols {
+    /// Where it came from, for messages.
+    pub source: String,
+    /// A relocatable object (a `.ko`), rather than a linked vmlinux.
+    pub relocatable: bool,
+    /// The module's name from `.modinfo` (`name=`), or from the file name.
+    pub module_name: Option<String>,
+    /// The GNU build-id, when the file has one.
+    pub build_id: Option<Vec<u8>>,
+    /// Sections by ELF index (index 0 is the null section).
+    pub sections: Vec<ElfSection>,
+    /// Defined, named symbols (no section or file symbols), in symbol-table order.
+    pub symbols: Vec<ElfSymbol>,
+}
+
+impl ElfSymbols {
+    pub fn section(&self, index: usize) -> Option<&ElfSection> {
+        self.sections.get(index)
+    }
+}
+
+/// Reads an ELF file, plain or compressed (`.ko.xz`, `.ko.zst`, `.ko.gz`:
+/// told apart by magic bytes).
+pub fn read_elf(path: &Path) -> Result<ElfSymbols> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bytes = decompress(&name, bytes)?;
+    let mut elf = parse_elf(&name, &bytes)?;
+    if elf.module_name.is_none() && elf.relocatable {
+        elf.module_name = Some(module_name_from_path(path));
+    }
+    Ok(elf)
+}
+
+/// The module name a `.ko` path implies: the file name without `.ko` and
+/// compression suffixes, with `-` as `_` (as the kernel names modules).
+pub fn module_name_from_path(path: &Path) -> String {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = file.split(".ko").next().unwrap_or(&file);
+    base.replace('-', "_")
+}
+
+/// Reads an ELF file already in memory (not compressed).
+pub fn parse_elf(source: &str, bytes: &[u8]) -> Result<ElfSymbols> {
+    let bad = |reason: String| Error::Elf {
+        source_name: source.to_string(),
+        reason,
+    };
+    let file = object::File::parse(bytes).map_err(|e| bad(e.to_string()))?;
+    if file.format() != object::BinaryFormat::Elf {
+        return Err(bad(format!("a {:?} file, not ELF", file.format())));
+    }
+    let relocatable = file.kind() == object::ObjectKind::Relocatable;
+    let mut sections: Vec<ElfSection> = Vec::new();
+    for s in file.sections() {
+        let i = s.index().0;
+        if sections.len() <= i {
+            sections.resize(
+                i + 1,
+                ElfSection {
+                    name: String::new(),
+                    addr: 0,
+                    size: 0,
+                    align: 0,
+                    flags: 0,
+                    nobits: false,
+                },
+            );
+        }
+        let flags = match s.flags() {
+            SectionFlags::Elf { sh_flags } => sh_flags,
+            _ => 0,
+        };
+        sections[i] = ElfSection {
+            name: s.name().unwrap_or("").to_string(),
+            addr: s.address(),
+            size: s.size(),
+            align: s.align(),
+            flags,
+            nobits: s.kind() == SectionKind::UninitializedData
+                || s.kind() == SectionKind::UninitializedTls,
+        };
+    }
+    let module_name = file
+        .section_by_name(".modinfo")
+        .and_then(|s| s.data().ok())
+        .and_then(|data| {
+            data.split(|&b| b == 0)
+                .find_map(|kv| kv.strip_prefix(b"name="))
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+        });
+    let mut symbols = Vec::new();
+    for sym in file.symbols() {
+        if matches!(
+            sym.kind(),
+            object::SymbolKind::Section | object::SymbolKind::File
+        ) {
+            continue;
+        }
+        let section = match sym.section() {
+            SymbolSection::Section(i) => Some(i.0),
+            SymbolSection::Absolute => None,
+            _ => continue, // undefined, common
+        };
+        let Ok(name) = sym.name() else { continue };
+        if name.is_empty() {
+            continue;
+        }
+        let sec = section.and_then(|i| sections.get(i));
+        let mut kind = match sec {
+            None => 'a',
+            Some(s) if !relocatable && s.name == ".data..percpu" => 'a',
+            Some(s) if s.is_exec() => 't',
+            Some(s) if !s.is_alloc() => 'n',
+            Some(s) if s.flags & SHF_WRITE != 0 && s.nobits => 'b',
+            Some(s) if s.flags & SHF_WRITE != 0 => 'd',
+            Some(_) => 'r',
+        };
+        if sym.is_weak() && kind != 'a' {
+            kind = if sym.kind() == object::SymbolKind::Data {
+                'V'
+            } else {
+                'W'
+            };
+        } else if sym.is_global() {
+            kind = kind.to_ascii_uppercase();
+        }
+        symbols.push(ElfSymbol {
+            name: name.to_string(),
+            value: sym.address(),
+            size: sym.size(),
+            section,
+            kind,
+            function: sym.kind() == object::SymbolKind::Text,
+        });
+    }
+    Ok(ElfSymbols {
+        source: source.to_string(),
+        relocatable,
+        module_name,
+        build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
+        sections,
+        symbols,
+    })
+}
+
+/// How a module's `.ko` matched its loaded symbols.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModuleMatch {
+    pub module: String,
+    /// Real sizes for the table's symbols of this module.
+    pub sizes: Vec<(SymbolId, u64)>,
+    /// ELF symbols in sections a loaded module keeps.
+    pub considered: usize,
+    /// Of those, how many were found at `section base + st_value`.
+    pub matched: usize,
+    /// ELF symbols not found where their section's base puts them (or whose
+    /// section's base could not be learned), by name.
+    pub unmatched: Vec<String>,
+    /// The learned load address of each section, by ELF index.
+    pub section_bases: Vec<(usize, u64)>,
+}
+
+/// Votes per name pair beyond which a name is too common to vote (it would
+/// only add noise and work).
+const MAX_PAIRS_PER_NAME: usize = 16;
+
+/// Matches a module's ELF symbols to the table's symbols of `module` (see
+/// the module doc): section bases by vote, then each ELF symbol at exactly
+/// `base + st_value` under its own name.
+pub fn match_module(table: &SymbolTable, module: &str, elf: &ElfSymbols) -> ModuleMatch {
+    let mut loaded: FxHashMap<&str, Vec<(SymbolId, u64)>> = FxHashMap::default();
+    for id in table.module_symbol_ids(module) {
+        if (id.0 as usize) >= table.answering_len() {
+            continue; // name-only (`.L` labels): no size to give
+        }
+        if let Some(s) = table.symbol(id) {
+            loaded.entry(s.name).or_default().push((id, s.start));
+        }
+    }
+    let kept: Vec<&ElfSymbol> = elf
+        .symbols
+        .iter()
+        .filter(|s| {
+            s.section
+                .and_then(|i| elf.section(i))
+                .is_some_and(ElfSection::kept_by_loaded_module)
+        })
+        .collect();
+    let mut elf_count: FxHashMap<&str, usize> = FxHashMap::default();
+    for s in &kept {
+        *elf_count.entry(s.name.as_str()).or_default() += 1;
+    }
+    let mut votes: FxHashMap<(usize, u64), u32> = FxHashMap::default();
+    for s in &kept {
+        let Some(there) = loaded.get(s.name.as_str()) else {
+            continue;
+        };
+        if elf_count[s.name.as_str()] * there.len() > MAX_PAIRS_PER_NAME {
+            continue;
+        }
+        let sec = s.section.expect("kept symbols have sections");
+        for &(_, addr) in there {
+            *votes.entry((sec, addr.wrapping_sub(s.value))).or_default() += 1;
+        }
+    }
+    // Per section, the base with the most votes; a tie is no answer.
+    let mut best: FxHashMap<usize, (u64, u32, bool)> = FxHashMap::default();
+    for (&(sec, base), &n) in &votes {
+        let e = best.entry(sec).or_insert((base, 0, false));
+        if n > e.1 {
+            *e = (base, n, false);
+        } else if n == e.1 && base != e.0 {
+            e.2 = true;
+        }
+    }
+    let mut section_bases: Vec<(usize, u64)> = best
+        .into_iter()
+        .filter(|(_, (_, _, tie))| !tie)
+        .map(|(sec, (base, _, _))| (sec, base))
+        .collect();
+    section_bases.sort_unstable();
+    let base_of = |sec: usize| {
+        section_bases
+            .binary_search_by_key(&sec, |&(s, _)| s)
+            .ok()
+            .map(|i| section_bases[i].1)
+    };
+    let mut out = ModuleMatch {
+        module: module.to_string(),
+        considered: kept.len(),
+        ..ModuleMatch::default()
+    };
+    for s in &kept {
+        let sec = s.section.expect("kept symbols have sections");
+        let found = base_of(sec).and_then(|base| {
+            let addr = base.wrapping_add(s.value);
+            loaded
+                .get(s.name.as_str())?
+                .iter()
+                .find(|&&(_, a)| a == addr)
+                .map(|&(id, _)| id)
+        });
+        match found {
+            Some(id) => {
+                out.matched += 1;
+                if s.size > 0 {
+                    out.sizes.push((id, s.size));
+                }
+            }
+            None => out.unmatched.push(s.name.clone()),
+        }
+    }
+    out.section_bases = section_bases;
+    out
+}
+
+/// Real sizes for the table's symbols of `module` from its `.ko`.
+pub fn module_sizes(table: &SymbolTable, module: &str, elf: &ElfSymbols) -> Vec<(SymbolId, u64)> {
+    match_module(table, module, elf).sizes
+}
+
+/// Attaches the real sizes of every `.ko` given (each matched to the
+/// module its `.modinfo` names) and reports how each matched.
+pub fn apply_modules(table: SymbolTable, kos: &[ElfSymbols]) -> (SymbolTable, Vec<ModuleMatch>) {
+    let mut reports = Vec::with_capacity(kos.len());
+    let mut sizes = Vec::new();
+    for ko in kos {
+        let module = ko
+            .module_name
+            .clone()
+            .unwrap_or_else(|| module_name_from_path(Path::new(&ko.source)));
+        let m = match_module(&table, &module, ko);
+        sizes.extend_from_slice(&m.sizes);
+        reports.push(m);
+    }
+    (table.with_real_sizes(&sizes), reports)
+}
+
+/// Real sizes for the table's core symbols from a vmlinux symbol table,
+/// matched by name at the link-time address shifted by the KASLR slide
+/// (the table's `_text` against the vmlinux's).
+pub fn vmlinux_sizes(table: &SymbolTable, elf: &ElfSymbols) -> Vec<(SymbolId, u64)> {
+    let table_text = table.find_in(None, "_text").next().map(|s| s.start);
+    let elf_text = elf
+        .symbols
+        .iter()
+        .find(|s| s.name == "_text")
+        .map(|s| s.value);
+    let slide = match (table_text, elf_text) {
+        (Some(t), Some(e)) => t.wrapping_sub(e),
+        _ => 0,
+    };
+    let mut out = Vec::new();
+    for s in &elf.symbols {
+        if s.size == 0 || matches!(s.kind, 'a' | 'A') {
+            continue;
+        }
+        let addr = s.value.wrapping_add(slide);
+        for t in table.aliases(addr) {
+            if t.name == s.name {
+                out.push((t.id, s.size));
+            }
+        }
+    }
+    out
+}
+
+/// A vmlinux's `.symtab` as a table, at link-time addresses, with real sizes.
+pub fn vmlinux_table(elf: &ElfSymbols) -> Result<SymbolTable> {
+    if elf.symbols.is_empty() {
+        return Err(Error::Elf {
+            source_name: elf.source.clone(),
+            reason: "no symbol table (a stripped vmlinux?)".to_string(),
+        });
+    }
+    let mut b = TableBuilder::new();
+    b.reserve(elf.symbols.len(), elf.symbols.len() * 24);
+    let mut by_addr: Vec<&ElfSymbol> = elf.symbols.iter().collect();
+    // The kernel's kallsyms lists the core sorted by address (`nm -n`).
+    by_addr.sort_by_key(|s| s.value);
+    for s in by_addr {
+        if s.kind == 'n' || s.kind == 'N' {
+            continue; // not allocated: debugging sections
+        }
+        b.add(s.value, s.kind, &s.name, None);
+    }
+    let table = b.build(TableInfo {
+        source: elf.source.clone(),
+        ..TableInfo::default()
+    })?;
+    let sizes = vmlinux_sizes(&table, elf);
+    Ok(table.with_real_sizes(&sizes))
+}
+
+/// Reads a vmlinux (plain or compressed) as a table at link-time addresses.
+pub fn load_vmlinux(path: &Path) -> Result<SymbolTable> {
+    vmlinux_table(&read_elf(path)?)
+}
+
+/// The default `modules.dep` directory of a release: `/lib/modules/R`.
+pub fn modules_dir(release: &str) -> PathBuf {
+    Path::new("/lib/modules").join(release)
+}
+
+/// Reads `DIR/modules.dep` and returns the `.ko` path of each of `modules`
+/// that it lists (module names compare with `-` as `_`).
+pub fn modules_dep_paths<'m>(
+    dir: &Path,
+    modules: impl IntoIterator<Item = &'m str>,
+) -> Result<Vec<(String, PathBuf)>> {
+    let dep = dir.join("modules.dep");
+    let text = std::fs::read_to_string(&dep).map_err(|source| Error::Io {
+        path: dep.clone(),
+        source,
+    })?;
+    let mut by_name: FxHashMap<String, &str> = FxHashMap::default();
+    for line in text.lines() {
+        let Some((ko, _deps)) = line.split_once(':') else {
+            continue;
+        };
+        let ko = ko.trim();
+        if !ko.is_empty() {
+            by_name
+                .entry(module_name_from_path(Path::new(ko)))
+                .or_insert(ko);
+        }
+    }
+    Ok(modules
+        .into_iter()
+        .filter_map(|m| {
+            let rel = by_name.get(&m.replace('-', "_"))?;
+            Some((m.to_string(), dir.join(rel)))
+        })
+        .collect())
+}
+
+/// The `.ko` files of the table's loadable modules found through
+/// `DIR/modules.dep`, read and applied. Files that cannot be read are
+/// skipped (and named in the returned list with the error).
+pub fn apply_modules_dep(
+    table: SymbolTable,
+    dir: &Path,
+) -> Result<(SymbolTable, Vec<ModuleMatch>, Vec<String>)> {
+    let loadable = table.loadable_module_names();
+    let paths = modules_dep_paths(dir, loadable.iter().map(String::as_str))?;
+    let mut kos = Vec::new();
+    let mut errors = Vec::new();
+    for (module, path) in paths {
+        match read_elf(&path) {
+            Ok(mut elf) => {
+                elf.module_name = Some(module);
+                kos.push(elf);
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let (table, reports) = apply_modules(table, &kos);
+    Ok((table, reports, errors))
+}
+
+impl SymbolTable {
+    /// Names of the loadable modules (kallsyms' `\t[module]`) with symbols
+    /// here, pseudo-modules (`bpf`, `__builtin__*`) left out.
+    pub fn loadable_module_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = (1..self.slots.len() as u32)
+            .filter(|&s| self.slots[s as usize].loadable != 0)
+            .filter_map(|s| self.slot_names_of(s).next())
+            .filter(|n| *n != "bpf" && !n.starts_with("__builtin__"))
+            .map(str::to_string)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names_from_paths() {
+        for (p, n) in [
+            ("kernel/fs/ext4/ext4.ko.xz", "ext4"),
+            ("/x/virtio-net.ko", "virtio_net"),
+            ("nvme.ko.zst", "nvme"),
+            ("a/b/snd-hda-intel.ko.gz", "snd_hda_intel"),
+        ] {
+            assert_eq!(module_name_from_path(Path::new(p)), n);
+        }
+    }
+
+    #[test]
+    fn not_elf_is_a_clear_error() {
+        let e = parse_elf("x", b"hello").unwrap_err().to_string();
+        assert!(e.contains("x: not a usable ELF"), "{e}");
+    }
+}
