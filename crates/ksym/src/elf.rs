@@ -266,10 +266,8 @@ const MAX_PAIRS_PER_NAME: usize = 16;
 /// `base + st_value` under its own name.
 pub fn match_module(table: &SymbolTable, module: &str, elf: &ElfSymbols) -> ModuleMatch {
     let mut loaded: FxHashMap<&str, Vec<(SymbolId, u64)>> = FxHashMap::default();
+    // Name-only symbols (`.LC` string labels) vote and match too.
     for id in table.module_symbol_ids(module) {
-        if (id.0 as usize) >= table.answering_len() {
-            continue; // name-only (`.L` labels): no size to give
-        }
         if let Some(s) = table.symbol(id) {
             loaded.entry(s.name).or_default().push((id, s.start));
         }

@@ -98,17 +98,14 @@ impl SymbolTable {
         self.modules_of(id).next().unwrap_or(CORE_MODULE)
     }
 
-    /// Whether symbol `id` belongs to `module` (`vmlinux`: the core).
+    /// Whether symbol `id` belongs to `module` (`vmlinux`: the core, which
+    /// no module can be named).
     fn in_module(&self, id: SymbolId, module: &str) -> bool {
         let mut mods = self.modules_of(id);
-        if module == CORE_MODULE && !self.has_module_named(CORE_MODULE) {
+        if module == CORE_MODULE {
             return mods.next().is_none();
         }
         mods.any(|m| m == module)
-    }
-
-    fn has_module_named(&self, name: &str) -> bool {
-        (0..self.slots.len() as u32).any(|s| self.slot_names_of(s).any(|n| n == name))
     }
 
     fn spelling(&self, id: SymbolId) -> Option<Spelling<'_>> {
