@@ -39,6 +39,28 @@ struct Cli {
     /// Stop at the first bad input line instead of skipping it.
     #[arg(long, global = true)]
     strict: bool,
+    /// A module's .ko (also .ko.xz, .ko.zst, .ko.gz): its symbols' real
+    /// sizes replace the guessed ones. Repeatable.
+    #[arg(long, global = true, value_name = "FILE")]
+    ko: Vec<PathBuf>,
+    /// A vmlinux with a symbol table: real sizes for the core symbols
+    /// (matched through the KASLR slide). To read its symbols instead of
+    /// kallsyms, pass it as --kallsyms.
+    #[arg(long, global = true, value_name = "FILE")]
+    vmlinux: Option<PathBuf>,
+    /// Find the loaded modules' .ko files through DIR/modules.dep (default
+    /// /lib/modules/$(uname -r); the live kernel uses it by itself when
+    /// present).
+    #[arg(long, global = true, value_name = "DIR", num_args = 0..=1)]
+    ko_from_modules_dep: Option<Option<PathBuf>>,
+    /// modules.builtin.ranges: attribute core symbols to built-in modules
+    /// (`name [ext4]`).
+    #[arg(long, global = true, value_name = "FILE")]
+    builtin_ranges: Option<PathBuf>,
+    /// modules.builtin (and FILE.modinfo beside it) for `info` (live
+    /// default: /lib/modules/$(uname -r)/modules.builtin).
+    #[arg(long, global = true, value_name = "FILE")]
+    modules_builtin: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,6 +93,13 @@ enum Command {
     Resolve { refs: Vec<String> },
     /// Where the symbols came from and what the host offers.
     Info,
+    /// Names that several symbols carry: how many each, and what tells
+    /// them apart in their unique names.
+    Dups {
+        /// One JSON object per line, with every unique spelling.
+        #[arg(long)]
+        json: bool,
+    },
     /// Save or inspect snapshot files.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
@@ -134,8 +163,13 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
         opts.modules = Some(map);
     }
     if let Some(path) = &cli.kallsyms {
+        let table = if is_elf(path) {
+            ksym::elf::load_vmlinux(path)?
+        } else {
+            ksym::load_file(path, &opts)?
+        };
         return Ok(Loaded {
-            table: Arc::new(ksym::load_file(path, &opts)?),
+            table: Arc::new(table),
             identity: None,
             cache: None,
         });
@@ -147,6 +181,20 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
         config = config.loader(move |_| ksym::load_live(&opts));
     } else if !cli.no_cache {
         config = config.cache_dir(ksym::cache::default_dir());
+    }
+    // Real sizes from the modules' .ko files when modules.dep is there (the
+    // cache keeps them); silently nothing when it is not.
+    if let Some(dir) = live_modules_dir().filter(|_| cli.ko_from_modules_dep.is_none()) {
+        if dir.join("modules.dep").is_file() {
+            let inner = config.loader.clone();
+            config = config.loader(move |c| {
+                let table = inner(c)?;
+                Ok(match ksym::elf::apply_modules_dep(table.clone(), &dir) {
+                    Ok((sized, _, _)) => sized,
+                    Err(_) => table,
+                })
+            });
+        }
     }
     let syms = KernelSymbols::open(config)?;
     Ok(Loaded {
@@ -171,6 +219,10 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let loaded = load(&cli)?;
+    let loaded = Loaded {
+        table: enrich(&cli, loaded.table)?,
+        ..loaded
+    };
     let table = &loaded.table;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -233,10 +285,14 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                     Some(m)
                 }
             });
-            let found: Vec<Symbol<'_>> = match module {
+            let mut found: Vec<Symbol<'_>> = match module {
                 Some(m) => table.find_in(m, name).collect(),
                 None => table.find(name).collect(),
             };
+            if found.is_empty() {
+                // A unique spelling: `name [ext4]`, `name#2 [vmlinux]`, ...
+                found = table.find_spelling(name).unwrap_or_default();
+            }
             if found.is_empty() {
                 return Err(format!("no symbol named {name:?}").into());
             }
@@ -245,7 +301,8 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                     writeln!(
                         out,
                         "{}",
-                        json!({"addr": hex(s.start), "symbol": symbol_json(s)})
+                        json!({"addr": hex(s.start), "symbol": symbol_json(s),
+                               "unique_name": table.unique_name(s.id)})
                     )?;
                 } else {
                     write!(
@@ -255,6 +312,10 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                     )?;
                     if let Some(m) = s.module {
                         write!(out, " [{m}]")?;
+                    }
+                    let unique = table.unique_name(s.id);
+                    if unique != s.name {
+                        write!(out, " = {unique}")?;
                     }
                     writeln!(out)?;
                 }
@@ -281,6 +342,7 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Info => {
             let live = cli.kallsyms.is_none() && cli.snapshot.is_none();
             print_info(&mut out, table, live)?;
+            print_builtin(&mut out, &cli, table, live)?;
             if let Some(identity) = &loaded.identity {
                 if !live {
                     print_identity(&mut out, identity)?;
@@ -296,6 +358,35 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                     CacheOutcome::Unusable(why) => format!("not used: {why}"),
                 };
                 writeln!(out, "snapshot cache:    {text}")?;
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Dups { json } => {
+            for d in table.duplicates() {
+                let by: Vec<String> = d.by.iter().map(|q| q.to_string()).collect();
+                if *json {
+                    let spellings: Vec<String> = d
+                        .ids
+                        .iter()
+                        .map(|&id| table.unique_name(id).into_owned())
+                        .collect();
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"name": d.name, "count": d.count, "modules": d.modules,
+                               "by": by, "spellings": spellings})
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:>5}  {}  ({} module{}; told apart by {})",
+                        d.count,
+                        d.name,
+                        d.modules,
+                        if d.modules == 1 { "" } else { "s" },
+                        by.join(", ")
+                    )?;
+                }
             }
             ExitCode::SUCCESS
         }
@@ -317,6 +408,118 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
     };
     out.flush()?;
     Ok(code)
+}
+
+/// Whether a file is an ELF object (a vmlinux given as --kallsyms).
+fn is_elf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF"
+}
+
+/// `/lib/modules/$(uname -r)` of the running kernel, for the live source.
+fn live_modules_dir() -> Option<PathBuf> {
+    HostKernel::discover()
+        .release
+        .map(|r| ksym::elf::modules_dir(&r))
+}
+
+/// Attaches what --vmlinux, --ko, --ko-from-modules-dep and
+/// --builtin-ranges give to the loaded table.
+fn enrich(cli: &Cli, table: Arc<SymbolTable>) -> CliResult<Arc<SymbolTable>> {
+    if cli.ko.is_empty()
+        && cli.vmlinux.is_none()
+        && cli.ko_from_modules_dep.is_none()
+        && cli.builtin_ranges.is_none()
+    {
+        return Ok(table);
+    }
+    let mut t = Arc::try_unwrap(table).unwrap_or_else(|shared| (*shared).clone());
+    if let Some(path) = &cli.vmlinux {
+        let elf = ksym::elf::read_elf(path)?;
+        let sizes = ksym::elf::vmlinux_sizes(&t, &elf);
+        if sizes.is_empty() {
+            eprintln!("ksym: {}: no core symbol matched", path.display());
+        }
+        t = t.with_real_sizes(&sizes);
+    }
+    if !cli.ko.is_empty() {
+        let kos = cli
+            .ko
+            .iter()
+            .map(|p| ksym::elf::read_elf(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (sized, reports) = ksym::elf::apply_modules(t, &kos);
+        for r in reports.iter().filter(|r| r.matched == 0) {
+            eprintln!(
+                "ksym: no loaded symbol of module {} matched its .ko",
+                r.module
+            );
+        }
+        t = sized;
+    }
+    if let Some(dir) = &cli.ko_from_modules_dep {
+        let dir = match dir {
+            Some(d) => d.clone(),
+            None => live_modules_dir().ok_or("cannot tell the kernel release")?,
+        };
+        let (sized, _, errors) = ksym::elf::apply_modules_dep(t, &dir)?;
+        for e in errors {
+            eprintln!("ksym: skipped: {e}");
+        }
+        t = sized;
+    }
+    if let Some(path) = &cli.builtin_ranges {
+        let ranges = ksym::builtin::BuiltinRanges::read(path)?;
+        let (with, resolved) = ranges.apply(t);
+        for why in resolved.skipped {
+            eprintln!("ksym: {}: skipped {why}", path.display());
+        }
+        t = with;
+    }
+    Ok(Arc::new(t))
+}
+
+/// Built-in modules (modules.builtin and its .modinfo) and real sizes, for `info`.
+fn print_builtin(out: &mut dyn Write, cli: &Cli, table: &SymbolTable, live: bool) -> CliResult<()> {
+    if table.real_size_count() > 0 {
+        writeln!(
+            out,
+            "real sizes:        {} symbols (from ELF symbol tables)",
+            table.real_size_count()
+        )?;
+    }
+    let path = match &cli.modules_builtin {
+        Some(p) => p.clone(),
+        None if live => match live_modules_dir() {
+            Some(d) if d.join("modules.builtin").is_file() => d.join("modules.builtin"),
+            _ => return Ok(()),
+        },
+        None => return Ok(()),
+    };
+    let mods = ksym::builtin::read_builtin_files(&path)?;
+    writeln!(
+        out,
+        "built-in modules:  {} ({})",
+        mods.len(),
+        path.display()
+    )?;
+    let mut line = String::new();
+    for m in &mods {
+        if !line.is_empty() && line.len() + m.name.len() > 76 {
+            writeln!(out, "  {}", line.trim_end_matches(", "))?;
+            line.clear();
+        }
+        line.push_str(&m.name);
+        line.push_str(", ");
+    }
+    if !line.is_empty() {
+        writeln!(out, "  {}", line.trim_end_matches(", "))?;
+    }
+    Ok(())
 }
 
 fn parse_addr(text: &str) -> Option<u64> {

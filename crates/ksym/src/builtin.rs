@@ -190,11 +190,10 @@ pub struct BuiltinModule {
 
 /// Reads `modules.builtin` (one `kernel/dir/name.ko` a line) and, when
 /// given, `modules.builtin.modinfo` (NUL-separated `module.key=value`),
-/// sorted by name. Modules that only the modinfo names are included too.
-pub fn read_builtin_modules(
-    builtin: Option<&[u8]>,
-    modinfo: Option<&[u8]>,
-) -> Vec<BuiltinModule> {
+/// sorted by name. With `modules.builtin`, the modules are the ones it
+/// lists (the modinfo also holds parameters of core code that is no module,
+/// like `printk.time`); without it, every name the modinfo gives.
+pub fn read_builtin_modules(builtin: Option<&[u8]>, modinfo: Option<&[u8]>) -> Vec<BuiltinModule> {
     let mut by_name: FxHashMap<String, BuiltinModule> = FxHashMap::default();
     if let Some(text) = builtin {
         for line in String::from_utf8_lossy(text).lines() {
@@ -218,6 +217,9 @@ pub fn read_builtin_modules(
                 continue;
             };
             let name = module.replace('-', "_");
+            if builtin.is_some() && !by_name.contains_key(&name) {
+                continue;
+            }
             let m = by_name.entry(name.clone()).or_default();
             m.name = name;
             match key {
@@ -264,7 +266,13 @@ mod tests {
         assert_eq!(r.sections[1].anchor, Some(("_sdata".into(), 0x10)));
         assert_eq!(r.sections[0].ranges[1].modules, ["crc16", "ext4"]);
         assert!(r.sections[2].anchor.is_none());
-        for bad in [".text 1-", ".text zz-1 m", ".text 2-1 m", ".text 1-2", ".text 1-2 = a b"] {
+        for bad in [
+            ".text 1-",
+            ".text zz-1 m",
+            ".text 2-1 m",
+            ".text 1-2",
+            ".text 1-2 = a b",
+        ] {
             let e = BuiltinRanges::parse("t", bad).unwrap_err().to_string();
             assert!(e.contains("line 1"), "{bad}: {e}");
         }
@@ -277,12 +285,14 @@ mod tests {
             Some(b"ext4.description=Fourth Extended Filesystem\0ext4.license=GPL\0ext4.alias=fs-ext4\0only_info.license=GPL\0"),
         );
         let names: Vec<&str> = mods.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["ext4", "only_info", "snd_x"]);
+        assert_eq!(names, ["ext4", "snd_x"]);
         assert_eq!(
             mods[0].description.as_deref(),
             Some("Fourth Extended Filesystem")
         );
         assert_eq!(mods[0].info, [("alias".to_string(), "fs-ext4".to_string())]);
-        assert_eq!(mods[2].path.as_deref(), Some("kernel/drivers/a/snd-x.ko"));
+        assert_eq!(mods[1].path.as_deref(), Some("kernel/drivers/a/snd-x.ko"));
+        let only_info = read_builtin_modules(None, Some(b"only_info.license=GPL\0"));
+        assert_eq!(only_info[0].name, "only_info");
     }
 }

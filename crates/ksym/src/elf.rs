@@ -569,8 +569,8 @@ mod tests {
             symtab.extend(size.to_le_bytes());
         }
         let mut out = vec![0u8; 64];
-        let mut place = |out: &mut Vec<u8>, data: &[u8]| {
-            while out.len() % 8 != 0 {
+        let place = |out: &mut Vec<u8>, data: &[u8]| {
+            while !out.len().is_multiple_of(8) {
                 out.push(0);
             }
             let at = out.len() as u64;
@@ -584,13 +584,58 @@ mod tests {
         let shstr_off = place(&mut out, shstr);
         let sh_off = place(&mut out, &[]);
         // (name, type, flags, addr, offset, size, link, info, align, entsize)
+        #[allow(clippy::type_complexity)]
         let headers: [(u32, u32, u64, u64, u64, u64, u32, u32, u64, u64); 6] = [
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
             (sh_name(".text"), 1, 0x6, TEXT, text_off, 0x100, 0, 0, 16, 0),
-            (sh_name(".data..percpu"), 1, 0x3, 0, pcpu_off, 0x40, 0, 0, 64, 0),
-            (sh_name(".symtab"), 2, 0, 0, sym_off, symtab.len() as u64, 4, 3, 8, 24),
-            (sh_name(".strtab"), 3, 0, 0, str_off, strtab.len() as u64, 0, 0, 1, 0),
-            (sh_name(".shstrtab"), 3, 0, 0, shstr_off, shstr.len() as u64, 0, 0, 1, 0),
+            (
+                sh_name(".data..percpu"),
+                1,
+                0x3,
+                0,
+                pcpu_off,
+                0x40,
+                0,
+                0,
+                64,
+                0,
+            ),
+            (
+                sh_name(".symtab"),
+                2,
+                0,
+                0,
+                sym_off,
+                symtab.len() as u64,
+                4,
+                3,
+                8,
+                24,
+            ),
+            (
+                sh_name(".strtab"),
+                3,
+                0,
+                0,
+                str_off,
+                strtab.len() as u64,
+                0,
+                0,
+                1,
+                0,
+            ),
+            (
+                sh_name(".shstrtab"),
+                3,
+                0,
+                0,
+                shstr_off,
+                shstr.len() as u64,
+                0,
+                0,
+                1,
+                0,
+            ),
         ];
         for (name, ty, flags, addr, off, size, link, info, align, entsize) in headers {
             out.extend(name.to_le_bytes());
@@ -647,10 +692,16 @@ mod tests {
         assert!(t.lookup(0xffffffff81000060).is_none(), "past local_fn");
         // No size for the label: up to the next symbol.
         assert_eq!(t.lookup(0xffffffff81000090).unwrap().name, "pad_label");
-        assert_eq!(t.lookup(0xffffffff81000010).unwrap().to_string(), "_text+0x10/0x30");
+        assert_eq!(
+            t.lookup(0xffffffff81000010).unwrap().to_string(),
+            "_text+0x10/0x30"
+        );
         assert!(t.lookup(0xffffffff81000035).is_none());
         assert_eq!(t.find("fixed_percpu_data").next().unwrap().kind, 'A');
-        assert!(t.lookup(0x10).is_none(), "per-cpu symbols answer no address");
+        assert!(
+            t.lookup(0x10).is_none(),
+            "per-cpu symbols answer no address"
+        );
 
         // The same vmlinux gives sizes to a KASLR-slid kallsyms.
         let text = "\
@@ -667,7 +718,10 @@ ffffffff9b000100 T _etext
         assert_eq!(sizes.len(), 3, "{sizes:?}");
         let k = k.with_real_sizes(&sizes);
         assert!(k.lookup(0xffffffff9b000070).is_none());
-        assert_eq!(k.lookup(0xffffffff9b0000c8).unwrap().to_string(), "weak_fn+0x8/0x10");
+        assert_eq!(
+            k.lookup(0xffffffff9b0000c8).unwrap().to_string(),
+            "weak_fn+0x8/0x10"
+        );
     }
 
     #[test]

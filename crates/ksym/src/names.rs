@@ -307,12 +307,7 @@ ffffffffc0000100 t lonely_in_core\t[m]
             d,
             [
                 ("dup", 2, 1, vec![Qualifier::Path]),
-                (
-                    "km",
-                    3,
-                    1,
-                    vec![Qualifier::Object, Qualifier::Ordinal]
-                ),
+                ("km", 3, 1, vec![Qualifier::Object, Qualifier::Ordinal]),
                 ("lonely_in_core", 2, 2, vec![Qualifier::Module]),
                 ("show", 3, 2, vec![Qualifier::Module, Qualifier::Ordinal]),
             ]

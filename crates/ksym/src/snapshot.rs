@@ -551,7 +551,7 @@ fn from_backing(
                 format!("section {sid:?} lies outside the file"),
             ));
         }
-        if off as usize % ALIGN != 0
+        if !(off as usize).is_multiple_of(ALIGN)
             || elem as usize != sid.elem_size()
             || len % u64::from(elem.max(1)) != 0
         {
@@ -679,7 +679,9 @@ fn check_structure(source: &str, t: &SymbolTable, index: &Column<u32>) -> Result
         return bad("names do not end in NUL");
     }
     let sizes_ok = t.real_sizes.windows(2).all(|w| w[0].id < w[1].id)
-        && t.real_sizes.last().is_none_or(|r| (r.id as usize) < t.len());
+        && t.real_sizes
+            .last()
+            .is_none_or(|r| (r.id as usize) < t.len());
     if !sizes_ok {
         return bad("real sizes");
     }
@@ -844,8 +846,14 @@ ffffffffc0000100 t fs/ext4/x.c:pathfn\t[m]
             m.lookup(0xffffffff81000021).unwrap().to_string(),
             "foo+0x1/0x8 [ext4]"
         );
-        assert!(m.lookup(0xffffffff81000028).is_none(), "past foo's real end");
-        assert!(m.lookup(0xffffffffc0000030).is_none(), "past modfn's real end");
+        assert!(
+            m.lookup(0xffffffff81000028).is_none(),
+            "past foo's real end"
+        );
+        assert!(
+            m.lookup(0xffffffffc0000030).is_none(),
+            "past modfn's real end"
+        );
         assert_eq!(m.unique_name(foo), t.unique_name(foo));
         // A file of the previous format is refused with a clear message.
         let mut old = bytes.clone();

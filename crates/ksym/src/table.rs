@@ -1423,16 +1423,15 @@ impl<'a> SymbolRef<'a> {
         let (path, name) = match memchr::memchr(b':', name.as_bytes()) {
             Some(_) => match crate::parse::split_path_name(name.as_bytes()) {
                 // Both halves are slices of a `&str` split at an ASCII `:`.
-                (Some(p), n) => (
-                    Some(&name[..p.len()]),
-                    &name[name.len() - n.len()..],
-                ),
+                (Some(p), n) => (Some(&name[..p.len()]), &name[name.len() - n.len()..]),
                 (None, _) => (None, name),
             },
             None => (None, name),
         };
         let (name, ordinal) = match name.rsplit_once('#') {
-            Some((n, k)) if !n.is_empty() && !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((n, k))
+                if !n.is_empty() && !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 let k: u32 = k.parse().map_err(|_| "the ordinal is too large")?;
                 if k == 0 {
                     return Err("ordinals count from 1");
