@@ -17,9 +17,11 @@
 //!   padding symbols).
 //! - A symbol's module is a run of the address order ([`ModuleRun`]), not a
 //!   field per symbol.
-//! - A symbol's size is not stored: it runs to the next higher start,
-//!   bounded by the section or module area holding it ([`Segment`]), or by a
-//!   cap when nothing is known.
+//! - A symbol's size is derived, not stored: it runs to the next higher
+//!   start, bounded by the section or module area holding it ([`Segment`]),
+//!   or by a cap when nothing is known. Real sizes from ELF symbol tables
+//!   (see [`crate::elf`]) are a sparse column by id ([`SizeRec`]) and win
+//!   where known: an address past a known end is no symbol's.
 //! - Symbols that must not answer an address lookup (absolute and per-cpu
 //!   `A` symbols, `.L` local labels, mapping symbols) are kept apart, sorted by
 //!   address, with ids after the others: found by name, never by address
