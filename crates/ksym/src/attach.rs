@@ -222,6 +222,74 @@ mod tests {
         assert_eq!(c.lookup(0xffffffff81000318).unwrap().name, "ext4_fn");
     }
 
+    proptest::proptest! {
+        /// Lookups with random real sizes against a naive oracle of the
+        /// documented rule (no section markers: derived sizes run to the
+        /// next start, the last one to the core cap).
+        #[test]
+        fn real_size_rule_matches_an_oracle(
+            gaps in proptest::collection::vec(0u64..0x40, 1..40),
+            sizes in proptest::collection::vec(proptest::option::of(0u64..0x90), 40),
+            probes in proptest::collection::vec(0u64..0x800, 64),
+        ) {
+            const BASE: u64 = 0xffff_ffff_8100_0000;
+            let mut addrs = Vec::new();
+            let mut a = BASE;
+            for g in &gaps {
+                a += g; // a zero gap makes an alias
+                addrs.push(a);
+            }
+            let mut b = TableBuilder::new();
+            for (i, &a) in addrs.iter().enumerate() {
+                b.add(a, 't', &format!("s{i}"), None);
+            }
+            let t = b.build(TableInfo::default()).unwrap();
+            let given: Vec<(SymbolId, u64)> = (0..addrs.len())
+                .filter_map(|i| sizes[i].map(|s| (SymbolId(i as u32), s)))
+                .collect();
+            let t = t.with_real_sizes(&given);
+            let real = |i: usize| sizes[i].filter(|&s| s > 0);
+            let n = addrs.len();
+            let group_of = |i: usize| {
+                let first = (0..=i).rev().take_while(|&j| addrs[j] == addrs[i]).last().unwrap();
+                let last = (i..n).take_while(|&j| addrs[j] == addrs[i]).last().unwrap();
+                (first, last)
+            };
+            let group_size = |first: usize, last: usize| {
+                let derived = addrs.get(last + 1).map_or(crate::table::CORE_SIZE_CAP, |&nx| nx - addrs[first]);
+                (first..=last).filter_map(real).max().unwrap_or(derived)
+            };
+            for &p in &probes {
+                let addr = BASE + p;
+                let expect = match (0..n).rev().find(|&i| addrs[i] <= addr) {
+                    None => None,
+                    Some(i) => {
+                        let (first, last) = group_of(i);
+                        let size = group_size(first, last);
+                        let start = addrs[first];
+                        if addr - start < size || (addr == start && size == 0) {
+                            Some((first, start, size))
+                        } else {
+                            (first.saturating_sub(COVER)..first)
+                                .rev()
+                                .find(|&j| real(j).is_some_and(|s| addr - addrs[j] < s))
+                                .map(|j| (group_of(j).0, addrs[j], real(j).unwrap()))
+                        }
+                    }
+                };
+                let got = t.lookup(addr).map(|s| (s.id.0 as usize, s.start, s.size));
+                proptest::prop_assert_eq!(got, expect, "addr {:#x}", addr);
+            }
+            for i in 0..n {
+                let (first, last) = group_of(i);
+                let expect = real(i).unwrap_or_else(|| group_size(first, last));
+                proptest::prop_assert_eq!(t.symbol(SymbolId(i as u32)).unwrap().size, expect);
+            }
+        }
+    }
+
+    const COVER: usize = crate::table::COVER_LOOKBACK;
+
     #[test]
     fn ranges_give_core_symbols_modules() {
         let t = table();

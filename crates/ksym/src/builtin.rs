@@ -145,9 +145,12 @@ impl BuiltinRanges {
                 out.skipped.push(format!("{}: no anchor line", s.name));
                 continue;
             };
+            // A core symbol: of no module, or (when ranges were applied
+            // before) of a built-in one.
             let Some(sym) = table
                 .find(anchor)
-                .find(|x| x.module.is_none() || table.modules_of(x.id).next().is_none())
+                .find(|x| x.module.is_none())
+                .or_else(|| table.find(anchor).next())
             else {
                 out.skipped.push(format!(
                     "{}: anchor symbol {anchor} is not in the table",

@@ -724,6 +724,33 @@ ffffffff9b000100 T _etext
         );
     }
 
+    #[cfg(feature = "compression")]
+    #[test]
+    fn compressed_files_read_the_same() {
+        use std::io::Write;
+        let raw = tiny_vmlinux();
+        let plain = parse_elf("x", &raw).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&raw).unwrap();
+        let mut xz = xz2::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(&raw).unwrap();
+        let dir = std::env::temp_dir().join(format!("ksym-elf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in [
+            ("m.ko", raw.clone()),
+            ("m.ko.gz", gz.finish().unwrap()),
+            ("m.ko.zst", zstd::encode_all(&raw[..], 1).unwrap()),
+            ("m.ko.xz", xz.finish().unwrap()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let read = read_elf(&path).unwrap();
+            assert_eq!(read.symbols, plain.symbols, "{name}");
+            assert_eq!(read.sections, plain.sections, "{name}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn not_elf_is_a_clear_error() {
         let e = parse_elf("x", b"hello").unwrap_err().to_string();

@@ -202,7 +202,7 @@ pub(crate) struct SizeRec {
 /// How many symbols below an address lookup looks back, when the symbol
 /// there ends (by its real size) before the address, for an earlier symbol
 /// whose real size still covers it.
-const COVER_LOOKBACK: usize = 16;
+pub(crate) const COVER_LOOKBACK: usize = 16;
 
 /// Counts about a table and how it was read.
 #[derive(Debug, Clone, Default)]

@@ -164,6 +164,35 @@ fn ko_functions_match_and_get_their_real_sizes() {
 }
 
 #[test]
+fn ko_files_through_modules_dep() {
+    let (Some(t), Some(d)) = (table(), data()) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ksym-modules-dep-{}", std::process::id()));
+    let host = dir.join("kernel/drivers/nvme/host");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::copy(d.join("ko/nvme.ko.xz"), host.join("nvme.ko.xz")).unwrap();
+    std::fs::write(
+        dir.join("modules.dep"),
+        "kernel/drivers/nvme/host/nvme-core.ko.xz: kernel/drivers/nvme/common/nvme-auth.ko.xz\n\
+         kernel/drivers/nvme/host/nvme.ko.xz: kernel/drivers/nvme/host/nvme-core.ko.xz\n\
+         kernel/fs/not-loaded.ko.xz:\n",
+    )
+    .unwrap();
+    let paths = elf::modules_dep_paths(&dir, ["nvme", "nvme_core", "ext4"]).unwrap();
+    let names: Vec<&str> = paths.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(names, ["nvme", "nvme_core"]);
+    let (sized, reports, errors) = elf::apply_modules_dep(t.clone(), &dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(errors.len(), 1, "nvme-core.ko.xz is missing: {errors:?}");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].module, "nvme");
+    assert_eq!(sized.real_size_count(), reports[0].sizes.len());
+    assert!(sized.real_size_count() >= 200);
+    assert!(elf::modules_dep_paths(Path::new("/nonexistent"), ["x"]).is_err());
+}
+
+#[test]
 fn an_address_past_a_real_end_is_not_the_function() {
     let (Some(t), Some(kos)) = (table(), kos()) else {
         return;
