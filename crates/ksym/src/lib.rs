@@ -40,7 +40,7 @@ pub use error::{Error, LineError, LineErrorKind, ResolveErrorKind, Result};
 pub use host::HostKernel;
 pub use live::KernelSymbols;
 pub use modules::{ModuleArea, ModuleInfo, ModuleMap};
-pub use names::{DupInfo, Qualifier};
+pub use names::{DupInfo, Qualifier, CORE_MODULE};
 pub use parse::{FormatSeen, SkippedLines};
 pub use source::{load_file, load_live, load_streaming, parse_bytes, LoadOptions};
 pub use table::{Symbol, SymbolId, SymbolRef, SymbolTable, TableBuilder, TableInfo};

@@ -109,10 +109,10 @@ impl SymbolTable {
     }
 
     fn spelling(&self, id: SymbolId) -> Option<Spelling<'_>> {
-        let name = self.name_of_id(id.0);
         if id.0 as usize >= self.len() {
             return None;
         }
+        let name = self.name_of_id(id.0);
         let mut same = self.ids_named(name);
         let first = same.next();
         if same.next().is_none() && first.is_some() {

@@ -79,7 +79,8 @@ pub struct Symbol<'t> {
     pub start: u64,
     /// How far into the symbol the looked-up address is (0 from name lookups).
     pub offset: u64,
-    /// The symbol's size: up to the next symbol, bounded (see the module doc).
+    /// The symbol's size: its real size when an ELF symbol table gave one,
+    /// else up to the next symbol, bounded (see the module doc).
     pub size: u64,
     /// The type letter (`T`, `t`, `d`, ...).
     pub kind: char,
