@@ -13,6 +13,9 @@ use ksym::snapshot::{Identity, OpenOptions};
 use ksym::{HostKernel, LoadOptions, ModuleMap, Symbol, SymbolTable};
 use serde_json::{json, Value};
 
+mod extras;
+use extras::{enrich, is_elf, live_modules_dir, print_builtin};
+
 #[derive(Parser)]
 #[command(
     name = "ksym",
@@ -39,6 +42,28 @@ struct Cli {
     /// Stop at the first bad input line instead of skipping it.
     #[arg(long, global = true)]
     strict: bool,
+    /// A module's .ko (also .ko.xz, .ko.zst, .ko.gz): its symbols' real
+    /// sizes replace the guessed ones. Repeatable.
+    #[arg(long, global = true, value_name = "FILE")]
+    ko: Vec<PathBuf>,
+    /// A vmlinux with a symbol table: real sizes for the core symbols
+    /// (matched through the KASLR slide). To read its symbols instead of
+    /// kallsyms, pass it as --kallsyms.
+    #[arg(long, global = true, value_name = "FILE")]
+    vmlinux: Option<PathBuf>,
+    /// Find the loaded modules' .ko files through DIR/modules.dep (default
+    /// /lib/modules/$(uname -r); the live kernel uses it by itself when
+    /// present).
+    #[arg(long, global = true, value_name = "DIR", num_args = 0..=1)]
+    ko_from_modules_dep: Option<Option<PathBuf>>,
+    /// modules.builtin.ranges: attribute core symbols to built-in modules
+    /// (`name [ext4]`).
+    #[arg(long, global = true, value_name = "FILE")]
+    builtin_ranges: Option<PathBuf>,
+    /// modules.builtin (and FILE.modinfo beside it) for `info` (live
+    /// default: /lib/modules/$(uname -r)/modules.builtin).
+    #[arg(long, global = true, value_name = "FILE")]
+    modules_builtin: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,6 +96,13 @@ enum Command {
     Resolve { refs: Vec<String> },
     /// Where the symbols came from and what the host offers.
     Info,
+    /// Names that several symbols carry: how many each, and what tells
+    /// them apart in their unique names.
+    Dups {
+        /// One JSON object per line, with every unique spelling.
+        #[arg(long)]
+        json: bool,
+    },
     /// Save or inspect snapshot files.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
@@ -144,8 +176,13 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
         opts.modules = Some(map);
     }
     if let Some(path) = &cli.kallsyms {
+        let table = if is_elf(path) {
+            ksym::elf::load_vmlinux(path)?
+        } else {
+            ksym::load_file(path, &opts)?
+        };
         return Ok(Loaded {
-            table: Arc::new(ksym::load_file(path, &opts)?),
+            table: Arc::new(table),
             identity: None,
             cache: None,
         });
@@ -157,6 +194,20 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
         config = config.loader(move |_| ksym::load_live(&opts));
     } else if !cli.no_cache {
         config = config.cache_dir(ksym::cache::default_dir());
+    }
+    // Real sizes from the modules' .ko files when modules.dep is there (the
+    // cache keeps them); silently nothing when it is not.
+    if let Some(dir) = live_modules_dir().filter(|_| cli.ko_from_modules_dep.is_none()) {
+        if dir.join("modules.dep").is_file() {
+            let inner = config.loader.clone();
+            config = config.loader(move |c| {
+                let table = inner(c)?;
+                Ok(match ksym::elf::apply_modules_dep(table.clone(), &dir) {
+                    Ok((sized, _, _)) => sized,
+                    Err(_) => table,
+                })
+            });
+        }
     }
     let syms = KernelSymbols::open(config)?;
     Ok(Loaded {
@@ -181,6 +232,10 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let loaded = load(&cli)?;
+    let loaded = Loaded {
+        table: enrich(&cli, loaded.table)?,
+        ..loaded
+    };
     let table = &loaded.table;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -243,10 +298,14 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                     Some(m)
                 }
             });
-            let found: Vec<Symbol<'_>> = match module {
+            let mut found: Vec<Symbol<'_>> = match module {
                 Some(m) => table.find_in(m, name).collect(),
                 None => table.find(name).collect(),
             };
+            if found.is_empty() {
+                // A unique spelling: `name [ext4]`, `name#2 [vmlinux]`, ...
+                found = table.find_spelling(name).unwrap_or_default();
+            }
             if found.is_empty() {
                 return Err(format!("no symbol named {name:?}").into());
             }
@@ -255,7 +314,8 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                     writeln!(
                         out,
                         "{}",
-                        json!({"addr": hex(s.start), "symbol": symbol_json(s)})
+                        json!({"addr": hex(s.start), "symbol": symbol_json(s),
+                               "unique_name": table.unique_name(s.id)})
                     )?;
                 } else {
                     write!(
@@ -265,6 +325,10 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                     )?;
                     if let Some(m) = s.module {
                         write!(out, " [{m}]")?;
+                    }
+                    let unique = table.unique_name(s.id);
+                    if unique != s.name {
+                        write!(out, " = {unique}")?;
                     }
                     writeln!(out)?;
                 }
@@ -291,6 +355,7 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Info => {
             let live = cli.kallsyms.is_none() && cli.snapshot.is_none();
             print_info(&mut out, table, live)?;
+            print_builtin(&mut out, &cli, table, live)?;
             if let Some(identity) = &loaded.identity {
                 if !live {
                     print_identity(&mut out, identity)?;
@@ -306,6 +371,35 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                     CacheOutcome::Unusable(why) => format!("not used: {why}"),
                 };
                 writeln!(out, "snapshot cache:    {text}")?;
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Dups { json } => {
+            for d in table.duplicates() {
+                let by: Vec<String> = d.by.iter().map(|q| q.to_string()).collect();
+                if *json {
+                    let spellings: Vec<String> = d
+                        .ids
+                        .iter()
+                        .map(|&id| table.unique_name(id).into_owned())
+                        .collect();
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"name": d.name, "count": d.count, "modules": d.modules,
+                               "by": by, "spellings": spellings})
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:>5}  {}  ({} module{}; told apart by {})",
+                        d.count,
+                        d.name,
+                        d.modules,
+                        if d.modules == 1 { "" } else { "s" },
+                        by.join(", ")
+                    )?;
+                }
             }
             ExitCode::SUCCESS
         }

@@ -117,6 +117,20 @@ impl<T: Pod> Drop for Column<T> {
     }
 }
 
+impl<T: Pod> Clone for Column<T> {
+    /// A mapped column shares its backing; an owned one is copied.
+    fn clone(&self) -> Self {
+        match &self.owner {
+            Owner::Heap => self.to_vec().into(),
+            Owner::Shared(backing) => Column {
+                ptr: self.ptr,
+                len: self.len,
+                owner: Owner::Shared(Arc::clone(backing)),
+            },
+        }
+    }
+}
+
 impl<T: Pod> Default for Column<T> {
     fn default() -> Self {
         Vec::new().into()
@@ -154,6 +168,11 @@ mod tests {
             Column::<u32>::mapped(&backing, 8..24).is_none(),
             "out of bounds"
         );
+        let copy = col.clone();
+        assert_eq!(copy.heap_bytes(), 0, "a mapped clone shares the mapping");
+        assert_eq!(&*copy, &*col);
+        let owned: Column<u32> = vec![7, 8].into();
+        assert_eq!(&*owned.clone(), &[7, 8]);
         let empty: Column<u64> = Column::default();
         assert!(empty.is_empty());
     }

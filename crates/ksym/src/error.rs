@@ -158,6 +158,20 @@ pub enum Error {
     #[error("{source_name}: bad snapshot: {reason}")]
     Snapshot { source_name: String, reason: String },
 
+    /// An ELF file (vmlinux, a module `.ko`) that cannot be read.
+    #[error("{source_name}: not a usable ELF symbol table: {reason}")]
+    Elf { source_name: String, reason: String },
+
+    /// A `modules.builtin.ranges`, `modules.builtin` or `modules.dep` line
+    /// that cannot be read.
+    #[error("{source_name}: line {line}: {reason}: {text:?}")]
+    BadListLine {
+        source_name: String,
+        line: u64,
+        reason: &'static str,
+        text: String,
+    },
+
     /// A path ksym will not write through (a symlink, another user's file).
     #[error("refusing to write {}: {reason}", path.display())]
     UnsafePath { path: PathBuf, reason: &'static str },

@@ -20,21 +20,27 @@
 //! with [`modules`] giving module extents and [`host`] what the running
 //! kernel tells about itself.
 
+mod attach;
+pub mod builtin;
 pub mod cache;
 mod column;
+pub mod elf;
 pub mod error;
 pub mod host;
 pub mod live;
 pub mod modules;
+mod names;
 pub mod parse;
 pub mod snapshot;
 pub mod source;
 pub mod table;
 
+pub use attach::ModuleRange;
 pub use error::{Error, LineError, LineErrorKind, ResolveErrorKind, Result};
 pub use host::HostKernel;
 pub use live::KernelSymbols;
 pub use modules::{ModuleArea, ModuleInfo, ModuleMap};
+pub use names::{DupInfo, Qualifier, CORE_MODULE};
 pub use parse::{FormatSeen, SkippedLines};
 pub use source::{load_file, load_live, load_streaming, parse_bytes, LoadOptions};
 pub use table::{Symbol, SymbolId, SymbolRef, SymbolTable, TableBuilder, TableInfo};

@@ -42,7 +42,7 @@ use crate::table::{NameIndex, SymbolTable, TableInfo, FENCE, NONE};
 
 const MAGIC: &[u8; 8] = b"KSYMSNAP";
 /// Bumped whenever the layout of any section changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const BYTE_ORDER_MARK: u32 = 0x0102_0304;
 const HEADER_LEN: usize = 64;
 const DIR_ENTRY_LEN: usize = 32;
@@ -87,9 +87,11 @@ enum SectionId {
     SlotNames,
     Extras,
     NameIndex,
+    /// Since version 2: real sizes from ELF symbol tables.
+    RealSizes,
 }
 
-const ALL_SECTIONS: [SectionId; 15] = [
+const ALL_SECTIONS: [SectionId; 16] = [
     SectionId::Meta,
     SectionId::Blocks,
     SectionId::Fences,
@@ -105,6 +107,7 @@ const ALL_SECTIONS: [SectionId; 15] = [
     SectionId::SlotNames,
     SectionId::Extras,
     SectionId::NameIndex,
+    SectionId::RealSizes,
 ];
 
 impl SectionId {
@@ -123,6 +126,7 @@ impl SectionId {
             SectionId::NameOnly => size_of::<crate::table::NameOnly>(),
             SectionId::Slots => size_of::<crate::table::SlotRec>(),
             SectionId::Extras => size_of::<crate::table::Extra>(),
+            SectionId::RealSizes => size_of::<crate::table::SizeRec>(),
         }
     }
 }
@@ -165,6 +169,7 @@ pub fn to_bytes(table: &SymbolTable, identity: &Identity) -> Vec<u8> {
         (SectionId::Slots, table.slots.as_bytes()),
         (SectionId::SlotNames, table.slot_names.as_bytes()),
         (SectionId::Extras, table.extras.as_bytes()),
+        (SectionId::RealSizes, table.real_sizes.as_bytes()),
         (SectionId::NameIndex, index.slots.as_bytes()),
     ];
     let header_len = HEADER_LEN + DIR_ENTRY_LEN * sections.len();
@@ -534,7 +539,7 @@ fn from_backing(
         return Err(corrupt(source, "truncated directory"));
     }
     let dir = sections_of(bytes, header_len);
-    let mut ranges: [Option<std::ops::Range<usize>>; 16] = Default::default();
+    let mut ranges: [Option<std::ops::Range<usize>>; ALL_SECTIONS.len() + 1] = Default::default();
     for &(id, elem, off, len) in &dir {
         let Some(sid) = ALL_SECTIONS.iter().find(|s| **s as u32 == id) else {
             return Err(corrupt(source, format!("unknown section id {id}")));
@@ -613,6 +618,7 @@ fn from_backing(
         slots: column!(SectionId::Slots),
         slot_names: column!(SectionId::SlotNames),
         extras: column!(SectionId::Extras),
+        real_sizes: column!(SectionId::RealSizes),
         modules: meta.modules,
         info: meta.info,
         name_index: OnceLock::new(),
@@ -671,6 +677,13 @@ fn check_structure(source: &str, t: &SymbolTable, index: &Column<u32>) -> Result
     }
     if t.names.last().is_some_and(|&b| b != 0) {
         return bad("names do not end in NUL");
+    }
+    let sizes_ok = t.real_sizes.windows(2).all(|w| w[0].id < w[1].id)
+        && t.real_sizes
+            .last()
+            .is_none_or(|r| (r.id as usize) < t.len());
+    if !sizes_ok {
+        return bad("real sizes");
     }
     if !index.is_empty() && index.len() <= t.len() {
         return bad("name index too small");
@@ -795,6 +808,60 @@ ffffffffc0000100 t fs/ext4/x.c:pathfn\t[m]
         assert_eq!(m.module_map(), t.module_map());
         assert_eq!(m.info().source, "sample");
         assert_eq!(m.heap_bytes(), 0, "a mapped table owns no arrays");
+    }
+
+    #[test]
+    fn real_sizes_and_builtin_slots_round_trip() {
+        let t = sample();
+        let foo = t.find("foo").next().unwrap().id;
+        let modfn = t.find("modfn").next().unwrap().id;
+        let t = t
+            .with_real_sizes(&[(foo, 0x8), (modfn, 0x20)])
+            .with_module_ranges(&[crate::ModuleRange {
+                start: 0xffffffff81000010,
+                end: 0xffffffff81000040,
+                modules: vec!["ext4".into()],
+            }]);
+        let bytes = to_bytes(&t, &Identity::default());
+        assert_eq!(
+            u32::from_ne_bytes(bytes[8..12].try_into().unwrap()),
+            FORMAT_VERSION
+        );
+        let (m, _) = from_bytes("mem", &bytes, OpenOptions { verify: true }).unwrap();
+        assert_eq!(m.real_size(foo), Some(0x8));
+        assert_eq!(m.real_size(modfn), Some(0x20));
+        for addr in [
+            0xffffffff81000021,
+            0xffffffff81000028,
+            0xffffffffc0000010,
+            0xffffffffc0000030,
+        ] {
+            assert_eq!(
+                t.lookup(addr).map(|s| s.to_string()),
+                m.lookup(addr).map(|s| s.to_string()),
+                "{addr:#x}"
+            );
+        }
+        assert_eq!(
+            m.lookup(0xffffffff81000021).unwrap().to_string(),
+            "foo+0x1/0x8 [ext4]"
+        );
+        assert!(
+            m.lookup(0xffffffff81000028).is_none(),
+            "past foo's real end"
+        );
+        assert!(
+            m.lookup(0xffffffffc0000030).is_none(),
+            "past modfn's real end"
+        );
+        assert_eq!(m.unique_name(foo), t.unique_name(foo));
+        // A file of the previous format is refused with a clear message.
+        let mut old = bytes.clone();
+        old[8..12].copy_from_slice(&1u32.to_ne_bytes());
+        let err = from_bytes("mem", &old, OpenOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("format version 1"), "{err}");
     }
 
     #[test]

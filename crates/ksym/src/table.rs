@@ -17,9 +17,11 @@
 //!   padding symbols).
 //! - A symbol's module is a run of the address order ([`ModuleRun`]), not a
 //!   field per symbol.
-//! - A symbol's size is not stored: it runs to the next higher start,
-//!   bounded by the section or module area holding it ([`Segment`]), or by a
-//!   cap when nothing is known.
+//! - A symbol's size is derived, not stored: it runs to the next higher
+//!   start, bounded by the section or module area holding it ([`Segment`]),
+//!   or by a cap when nothing is known. Real sizes from ELF symbol tables
+//!   (see [`crate::elf`]) are a sparse column by id ([`SizeRec`]) and win
+//!   where known: an address past a known end is no symbol's.
 //! - Symbols that must not answer an address lookup (absolute and per-cpu
 //!   `A` symbols, `.L` local labels, mapping symbols) are kept apart, sorted by
 //!   address, with ids after the others: found by name, never by address
@@ -77,7 +79,8 @@ pub struct Symbol<'t> {
     pub start: u64,
     /// How far into the symbol the looked-up address is (0 from name lookups).
     pub offset: u64,
-    /// The symbol's size: up to the next symbol, bounded (see the module doc).
+    /// The symbol's size: its real size when an ELF symbol table gave one,
+    /// else up to the next symbol, bounded (see the module doc).
     pub size: u64,
     /// The type letter (`T`, `t`, `d`, ...).
     pub kind: char,
@@ -188,6 +191,20 @@ pub(crate) struct Extra {
 
 pub(crate) const NONE: u32 = u32::MAX;
 
+/// The real size of symbol `id` (from an ELF symbol table), when known.
+/// Sparse, sorted by id: a known real size wins over the derived one.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub(crate) struct SizeRec {
+    pub id: u32,
+    pub size: u32,
+}
+
+/// How many symbols below an address lookup looks back, when the symbol
+/// there ends (by its real size) before the address, for an earlier symbol
+/// whose real size still covers it.
+pub(crate) const COVER_LOOKBACK: usize = 16;
+
 /// Counts about a table and how it was read.
 #[derive(Debug, Clone, Default)]
 pub struct TableInfo {
@@ -222,9 +239,37 @@ pub struct SymbolTable {
     pub(crate) slot_names: Column<u32>,
     /// Sparse, sorted by id; empty for plain kallsyms.
     pub(crate) extras: Column<Extra>,
+    /// Real sizes (ELF `st_size`), sparse, sorted by id; empty unless an
+    /// ELF symbol table was applied.
+    pub(crate) real_sizes: Column<SizeRec>,
     pub(crate) modules: ModuleMap,
     pub(crate) info: TableInfo,
     pub(crate) name_index: OnceLock<NameIndex>,
+}
+
+impl Clone for SymbolTable {
+    /// Owned arrays are copied; a mapped table's arrays keep sharing the mapping.
+    fn clone(&self) -> Self {
+        SymbolTable {
+            blocks: self.blocks.clone(),
+            fences: self.fences.clone(),
+            addr_lo: self.addr_lo.clone(),
+            name_off: self.name_off.clone(),
+            kind: self.kind.clone(),
+            runs: self.runs.clone(),
+            segments: self.segments.clone(),
+            section_ends: self.section_ends.clone(),
+            name_only: self.name_only.clone(),
+            names: self.names.clone(),
+            slots: self.slots.clone(),
+            slot_names: self.slot_names.clone(),
+            extras: self.extras.clone(),
+            real_sizes: self.real_sizes.clone(),
+            modules: self.modules.clone(),
+            info: self.info.clone(),
+            name_index: self.name_index.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for SymbolTable {
@@ -612,6 +657,7 @@ impl TableBuilder {
             slots: slots.into(),
             slot_names: slot_names.into(),
             extras: extras.into(),
+            real_sizes: Column::default(),
             modules: self.modules,
             info,
             name_index: OnceLock::new(),
@@ -719,7 +765,7 @@ impl SymbolTable {
 
     /// The start address of an address-answering symbol.
     #[inline]
-    fn start_of(&self, id: usize) -> u64 {
+    pub(crate) fn start_of(&self, id: usize) -> u64 {
         self.addr_in_block(self.block_of(id), id)
     }
 
@@ -758,7 +804,7 @@ impl SymbolTable {
         })
     }
 
-    fn slot_names_of(&self, slot: u32) -> impl Iterator<Item = &str> {
+    pub(crate) fn slot_names_of(&self, slot: u32) -> impl Iterator<Item = &str> {
         let rec = self.slot_rec(slot);
         let first = rec.names_first as usize;
         let names = self
@@ -777,7 +823,7 @@ impl SymbolTable {
     }
 
     #[inline]
-    fn extra_of(&self, id: u32) -> (Option<&str>, Option<&str>) {
+    pub(crate) fn extra_of(&self, id: u32) -> (Option<&str>, Option<&str>) {
         if self.extras.is_empty() {
             return (None, None);
         }
@@ -890,15 +936,77 @@ impl SymbolTable {
     /// The symbol containing `addr`, as the kernel's `%pS` would name it (the
     /// first alias in input order). `None` in a gap, past the end, below the
     /// first symbol, or for addresses only absolute symbols hold.
+    ///
+    /// A symbol's size is its real size when one is known (see
+    /// [`with_real_sizes`](Self::with_real_sizes)), else derived: an address
+    /// past a known end answers `None`, unless an earlier symbol's real size
+    /// covers it.
     pub fn lookup(&self, addr: u64) -> Option<Symbol<'_>> {
         let (block, last) = self.last_at_or_below(addr)?;
         let start = self.addr_in_block(block, last);
-        let end = self.end_of(block, last, start);
-        if !(addr < end || (addr == start && end == start)) || addr < start {
+        if addr < start {
             return None;
         }
+        let end = self.end_of(block, last, start);
         let first = self.group_first(last, start);
-        Some(self.make_symbol(first, start, addr - start, end - start))
+        if self.real_sizes.is_empty() {
+            if !(addr < end || (addr == start && end == start)) {
+                return None;
+            }
+            return Some(self.make_symbol(first, start, addr - start, end - start));
+        }
+        let size = self.group_size(first, last, end - start);
+        if addr - start < size || (addr == start && size == 0) {
+            return Some(self.make_symbol(first, start, addr - start, size));
+        }
+        self.covering_before(first, addr)
+    }
+
+    /// The real size of symbol `id`, when an ELF symbol table gave one.
+    pub fn real_size(&self, id: SymbolId) -> Option<u64> {
+        if self.real_sizes.is_empty() {
+            return None;
+        }
+        self.real_sizes
+            .binary_search_by_key(&id.0, |r| r.id)
+            .ok()
+            .map(|i| u64::from(self.real_sizes[i].size))
+    }
+
+    /// How many symbols have a real size.
+    pub fn real_size_count(&self) -> usize {
+        self.real_sizes.len()
+    }
+
+    /// The size of the alias group `first..=last`: the largest real size of
+    /// its members when any is known, else `derived`.
+    #[inline]
+    fn group_size(&self, first: usize, last: usize, derived: u64) -> u64 {
+        if self.real_sizes.is_empty() {
+            return derived;
+        }
+        (first..=last)
+            .filter_map(|id| self.real_size(SymbolId(id as u32)))
+            .max()
+            .unwrap_or(derived)
+    }
+
+    /// An earlier symbol (below the group starting at `first`) whose real
+    /// size reaches `addr`.
+    fn covering_before(&self, first: usize, addr: u64) -> Option<Symbol<'_>> {
+        let mut id = first;
+        for _ in 0..COVER_LOOKBACK {
+            id = id.checked_sub(1)?;
+            let Some(size) = self.real_size(SymbolId(id as u32)) else {
+                continue;
+            };
+            let start = self.start_of(id);
+            if addr.wrapping_sub(start) < size {
+                let g = self.group_first(id, start);
+                return Some(self.make_symbol(g, start, addr - start, size));
+            }
+        }
+        None
     }
 
     /// Like [`lookup`](Self::lookup), but also answers from absolute symbols
@@ -947,7 +1055,9 @@ impl SymbolTable {
             name: self.name_at(s.name),
             start: s.addr,
             offset,
-            size: self.name_only_size(i),
+            size: self
+                .real_size(SymbolId(id as u32))
+                .unwrap_or_else(|| self.name_only_size(i)),
             kind: char::from(s.kind()),
             module: self.first_module(s.slot()),
             object,
@@ -967,7 +1077,11 @@ impl SymbolTable {
                 last += 1;
             }
             let end = self.end_of(self.block_of(last), last, start);
-            Some(self.make_symbol(id, start, 0, end - start))
+            let size = match self.real_size(SymbolId(id as u32)) {
+                Some(real) => real,
+                None => self.group_size(self.group_first(id, start), last, end - start),
+            };
+            Some(self.make_symbol(id, start, 0, size))
         } else if id - self.addr_lo.len() < self.name_only.len() {
             Some(self.name_only_symbol(id - self.addr_lo.len(), 0))
         } else {
@@ -994,13 +1108,16 @@ impl SymbolTable {
             Some((block, last)) if self.addr_in_block(block, last) == addr => {
                 let first = self.group_first(last, addr);
                 let end = self.end_of(block, last, addr);
-                Some((first..=last, end - addr))
+                Some((first..=last, self.group_size(first, last, end - addr)))
             }
             _ => None,
         };
-        group
-            .into_iter()
-            .flat_map(move |(ids, size)| ids.map(move |id| self.make_symbol(id, addr, 0, size)))
+        group.into_iter().flat_map(move |(ids, size)| {
+            ids.map(move |id| {
+                let size = self.real_size(SymbolId(id as u32)).unwrap_or(size);
+                self.make_symbol(id, addr, 0, size)
+            })
+        })
     }
 
     /// Every symbol, in address order: those that answer address lookups
@@ -1018,7 +1135,7 @@ impl SymbolTable {
         self.name_index.get_or_init(|| NameIndex::build(self))
     }
 
-    fn name_of_id(&self, id: u32) -> &str {
+    pub(crate) fn name_of_id(&self, id: u32) -> &str {
         let id = id as usize;
         let off = match id.checked_sub(self.name_off.len()) {
             None => self.name_off[id],
@@ -1061,17 +1178,16 @@ impl SymbolTable {
 
     /// Turns `name`, `name+0x1b`, `name+0x1b/0x30` or
     /// `name+0x1b/0x30 [module]` (also `[module buildid]`) into an address,
-    /// checking the size when it is given.
+    /// checking the size when it is given. The name may be any spelling
+    /// [`unique_name`](Self::unique_name) gives (`name#2 [ext4]`,
+    /// `path/file.c:name [vmlinux]`, `name [ext4] {fs/ext4/inode.o}`).
     pub fn resolve(&self, text: &str) -> Result<u64> {
         let err = |kind| Error::Resolve {
             text: text.to_string(),
             kind,
         };
         let r = SymbolRef::parse(text).map_err(|why| err(ResolveErrorKind::Syntax(why)))?;
-        let candidates: Vec<Symbol<'_>> = match r.module {
-            Some(m) => self.find_in(Some(m), r.name).collect(),
-            None => self.find(r.name).collect(),
-        };
+        let candidates = self.candidates(&r);
         if candidates.is_empty() {
             return Err(err(ResolveErrorKind::NotFound));
         }
@@ -1117,6 +1233,7 @@ impl SymbolTable {
             + self.slots.heap_bytes()
             + self.slot_names.heap_bytes()
             + self.extras.heap_bytes()
+            + self.real_sizes.heap_bytes()
             + self.name_index.get().map_or(0, |i| i.slots.heap_bytes())
     }
 }
@@ -1132,6 +1249,7 @@ impl SymbolTable {
 /// - Ids are inserted in address order, and linear probing keeps that order
 ///   along a probe sequence, so `find` yields duplicates in address order
 ///   without sorting.
+#[derive(Clone)]
 pub(crate) struct NameIndex {
     pub(crate) slots: Column<u32>,
     /// Whether slots carry tags (`id < 2^24`).
@@ -1202,7 +1320,7 @@ impl NameIndex {
 
     /// Ids along `name`'s probe sequence whose tag matches, up to the first
     /// empty slot. The caller compares the names.
-    fn probe(&self, name: &str) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn probe(&self, name: &str) -> impl Iterator<Item = u32> + '_ {
         let (home, tag) = self.home(name, self.slots.len());
         let (high, low) = self.slots.split_at(home.min(self.slots.len()));
         let tagged = self.tagged;
@@ -1216,35 +1334,67 @@ impl NameIndex {
     }
 }
 
-/// A parsed `name+0xoff/0xsize [module]` reference.
+/// A parsed `name+0xoff/0xsize [module]` reference, or any unique
+/// spelling of a symbol (see [`SymbolTable::unique_name`]):
+///
+/// ```text
+/// [path ':'] name ['#' N] ['+' off ['/' size]] [' [' module [buildid] ']'] [' {' object '}']
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SymbolRef<'a> {
     pub name: &'a str,
     pub offset: u64,
     pub size: Option<u64>,
+    /// `vmlinux` names the core kernel (symbols of no module).
     pub module: Option<&'a str>,
+    /// The object file, from `{object.o}`.
+    pub object: Option<&'a str>,
+    /// The source path, from `path/file.c:name`.
+    pub path: Option<&'a str>,
+    /// `name#N`: the N-th (from 1, in address order) of the symbols of that
+    /// name in the module (or in the whole table without a module).
+    pub ordinal: Option<u32>,
 }
 
 impl<'a> SymbolRef<'a> {
     /// Parses `name`, `name+0x1b`, `name+0x1b/0x30`, each optionally followed
-    /// by ` [module]` or ` [module buildid]`.
+    /// by ` [module]` or ` [module buildid]` and ` {object.o}`, the name
+    /// optionally as `path/file.c:name` or with a `#N` ordinal.
     pub fn parse(text: &'a str) -> std::result::Result<Self, &'static str> {
         let text = text.trim();
-        let (sym, module) = match text.find('[') {
-            Some(open) => {
-                let inner = text[open + 1..]
-                    .strip_suffix(']')
-                    .ok_or("`[` without a closing `]`")?;
-                let module = inner.split_ascii_whitespace().next().ok_or("empty `[]`")?;
-                (text[..open].trim_end(), Some(module))
+        let split = text
+            .find(|c: char| c == '[' || c == '{' || c.is_whitespace())
+            .unwrap_or(text.len());
+        let (sym, mut rest) = (&text[..split], text[split..].trim_start());
+        let mut module = None;
+        let mut object = None;
+        while !rest.is_empty() {
+            if let Some(inner) = rest.strip_prefix('[') {
+                let close = inner.find(']').ok_or("`[` without a closing `]`")?;
+                let m = inner[..close]
+                    .split_ascii_whitespace()
+                    .next()
+                    .ok_or("empty `[]`")?;
+                if module.replace(m).is_some() {
+                    return Err("two `[module]` fields");
+                }
+                rest = inner[close + 1..].trim_start();
+            } else if let Some(inner) = rest.strip_prefix('{') {
+                let close = inner.find('}').ok_or("`{` without a closing `}`")?;
+                let o = inner[..close].trim();
+                if o.is_empty() {
+                    return Err("empty `{}`");
+                }
+                if object.replace(o).is_some() {
+                    return Err("two `{object}` fields");
+                }
+                rest = inner[close + 1..].trim_start();
+            } else {
+                return Err("spaces in the name");
             }
-            None => (text, None),
-        };
+        }
         if sym.is_empty() {
             return Err("no name");
-        }
-        if sym.contains(char::is_whitespace) {
-            return Err("spaces in the name");
         }
         let (name, offset, size) = match sym.rfind('+') {
             Some(plus) if plus > 0 => {
@@ -1260,11 +1410,37 @@ impl<'a> SymbolRef<'a> {
             }
             _ => (sym, 0, None),
         };
+        let (path, name) = match memchr::memchr(b':', name.as_bytes()) {
+            Some(_) => match crate::parse::split_path_name(name.as_bytes()) {
+                // Both halves are slices of a `&str` split at an ASCII `:`.
+                (Some(p), n) => (Some(&name[..p.len()]), &name[name.len() - n.len()..]),
+                (None, _) => (None, name),
+            },
+            None => (None, name),
+        };
+        let (name, ordinal) = match name.rsplit_once('#') {
+            Some((n, k))
+                if !n.is_empty() && !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                let k: u32 = k.parse().map_err(|_| "the ordinal is too large")?;
+                if k == 0 {
+                    return Err("ordinals count from 1");
+                }
+                (n, Some(k))
+            }
+            _ => (name, None),
+        };
+        if name.is_empty() {
+            return Err("no name");
+        }
         Ok(SymbolRef {
             name,
             offset,
             size,
             module,
+            object,
+            path,
+            ordinal,
         })
     }
 }
@@ -1345,9 +1521,28 @@ mod tests {
                 name: "ext4_writepages",
                 offset: 0xab,
                 size: Some(0x170),
-                module: Some("ext4")
+                module: Some("ext4"),
+                object: None,
+                path: None,
+                ordinal: None,
             }
         );
+        let r = SymbolRef::parse("fs/ext4/inode.c:show#2+0x4 [ext4] {fs/ext4/inode.o}").unwrap();
+        assert_eq!(
+            (r.path, r.name, r.ordinal, r.offset, r.module, r.object),
+            (
+                Some("fs/ext4/inode.c"),
+                "show",
+                Some(2),
+                4,
+                Some("ext4"),
+                Some("fs/ext4/inode.o")
+            )
+        );
+        assert_eq!(SymbolRef::parse("foo+0x1[m]").unwrap().module, Some("m"));
+        assert!(SymbolRef::parse("foo#0").is_err());
+        assert!(SymbolRef::parse("foo bar").is_err());
+        assert!(SymbolRef::parse("foo [m] [n]").is_err());
         let r = SymbolRef::parse("foo+0x1 [mod 1234abcd]").unwrap();
         assert_eq!(r.module, Some("mod"));
         assert!(SymbolRef::parse("foo+zz").is_err());
