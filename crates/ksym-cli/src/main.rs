@@ -304,7 +304,11 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             };
             if found.is_empty() {
                 // A unique spelling: `name [ext4]`, `name#2 [vmlinux]`, ...
+                // still held to --module when one was given.
                 found = table.find_spelling(name).unwrap_or_default();
+                if let Some(m) = module {
+                    found.retain(|s| s.module == m);
+                }
             }
             if found.is_empty() {
                 return Err(format!("no symbol named {name:?}").into());
