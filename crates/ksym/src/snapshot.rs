@@ -42,7 +42,7 @@ use crate::table::{NameIndex, SymbolTable, TableInfo, FENCE, NONE};
 
 const MAGIC: &[u8; 8] = b"KSYMSNAP";
 /// Bumped whenever the layout of any section changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const BYTE_ORDER_MARK: u32 = 0x0102_0304;
 const HEADER_LEN: usize = 64;
 const DIR_ENTRY_LEN: usize = 32;
@@ -308,6 +308,7 @@ fn meta_text(table: &SymbolTable, id: &Identity, tagged: bool) -> String {
         );
     }
     let _ = writeln!(m, "name-index-tagged\t{}", u8::from(tagged));
+    let _ = writeln!(m, "packed-names\t{}", u8::from(table.packed_names));
     let opt = |v: &Option<String>| v.as_deref().map(escape).unwrap_or_default();
     let _ = writeln!(m, "release\t{}", opt(&id.release));
     let _ = writeln!(m, "build-id\t{}", opt(&id.build_id));
@@ -353,6 +354,7 @@ struct Meta {
     identity: Identity,
     modules: ModuleMap,
     tagged: bool,
+    packed_names: bool,
 }
 
 fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
@@ -365,6 +367,7 @@ fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
     let mut identity = Identity::default();
     let mut modules = ModuleMap::default();
     let mut tagged = false;
+    let mut packed_names = false;
     let hex = |v: &str| -> Result<Option<u64>> {
         if v.is_empty() {
             return Ok(None);
@@ -393,6 +396,7 @@ fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
                 text: unescape(text),
             }),
             ["name-index-tagged", v] => tagged = *v == "1",
+            ["packed-names", v] => packed_names = *v == "1",
             ["release", v] => identity.release = text_opt(v),
             ["build-id", v] => identity.build_id = text_opt(v),
             ["boot-id", v] => identity.boot_id = text_opt(v),
@@ -439,6 +443,7 @@ fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
         identity,
         modules,
         tagged,
+        packed_names,
     })
 }
 
@@ -609,6 +614,8 @@ fn from_backing(
         fences: column!(SectionId::Fences),
         addr_lo: column!(SectionId::AddrLo),
         name_off: column!(SectionId::NameOff),
+        packed_names: meta.packed_names,
+        names_ascii: OnceLock::new(),
         kind: column!(SectionId::Kind),
         runs: column!(SectionId::Runs),
         segments: column!(SectionId::Segments),

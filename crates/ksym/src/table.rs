@@ -225,7 +225,15 @@ pub struct SymbolTable {
     /// two cache lines.
     pub(crate) fences: Column<u64>,
     pub(crate) addr_lo: Column<u32>,
+    /// Where each name is in `names`. When `packed_names` (an arena under
+    /// 16 MiB, every real kernel), the high 8 bits hold the name's length
+    /// (255: as long or longer, find the NUL) and the low 24 the offset, so a
+    /// lookup hands out the name without touching the arena at all.
     pub(crate) name_off: Column<u32>,
+    pub(crate) packed_names: bool,
+    /// Whether the whole arena is ASCII (so any name in it is UTF-8 without a
+    /// check): known at build, checked once on first use for a mapped table.
+    pub(crate) names_ascii: OnceLock<bool>,
     pub(crate) kind: Column<u8>,
     pub(crate) runs: Column<ModuleRun>,
     pub(crate) segments: Column<Segment>,
@@ -255,6 +263,8 @@ impl Clone for SymbolTable {
             fences: self.fences.clone(),
             addr_lo: self.addr_lo.clone(),
             name_off: self.name_off.clone(),
+            packed_names: self.packed_names,
+            names_ascii: self.names_ascii.clone(),
             kind: self.kind.clone(),
             runs: self.runs.clone(),
             segments: self.segments.clone(),
@@ -286,6 +296,8 @@ pub struct TableBuilder {
     addrs: Vec<u64>,
     kinds: Vec<u8>,
     name_offs: Vec<u32>,
+    /// Name lengths, capped at 255, for packing into `name_off`.
+    name_lens: Vec<u8>,
     slot_of: Vec<u32>,
     arena: Vec<u8>,
     /// The last name pushed, if it was `__pfx_*`: (arena offset, length).
@@ -322,6 +334,7 @@ impl TableBuilder {
             addrs: Vec::new(),
             kinds: Vec::new(),
             name_offs: Vec::new(),
+            name_lens: Vec::new(),
             slot_of: Vec::new(),
             arena: Vec::new(),
             last_pfx: None,
@@ -342,6 +355,7 @@ impl TableBuilder {
         self.addrs.reserve(lines);
         self.kinds.reserve(lines);
         self.name_offs.reserve(lines);
+        self.name_lens.reserve(lines);
         self.slot_of.reserve(lines);
         self.arena.reserve(bytes / 2);
     }
@@ -467,6 +481,7 @@ impl TableBuilder {
         self.addrs.push(sym.addr);
         self.kinds.push(sym.kind);
         self.name_offs.push(name);
+        self.name_lens.push(sym.name.len().min(255) as u8);
         self.slot_of.push(slot);
     }
 
@@ -520,6 +535,7 @@ impl TableBuilder {
         let mut blocks: Vec<Block> = Vec::new();
         let mut addr_lo = Vec::with_capacity(order.len());
         let mut name_off = Vec::with_capacity(order.len());
+        let mut name_len: Vec<u8> = Vec::with_capacity(order.len());
         let mut kind = Vec::with_capacity(order.len());
         let mut runs: Vec<ModuleRun> = Vec::new();
         for (id, &i) in order.iter().enumerate() {
@@ -534,6 +550,7 @@ impl TableBuilder {
             }
             addr_lo.push(addr as u32);
             name_off.push(self.name_offs[i]);
+            name_len.push(self.name_lens[i]);
             kind.push(self.kinds[i]);
             let slot = self.slot_of[i];
             if runs.last().is_none_or(|r| r.slot != slot) {
@@ -638,6 +655,15 @@ impl TableBuilder {
             });
         }
         let segments = flatten_bounds(&bounds);
+        let packed_names = self.arena.len() < 1 << 24;
+        if packed_names {
+            for (off, &len) in name_off.iter_mut().zip(&name_len) {
+                *off |= u32::from(len) << 24;
+            }
+        }
+        drop(name_len);
+        let names_ascii = OnceLock::new();
+        let _ = names_ascii.set(self.arena.is_ascii());
         let fences: Vec<u64> = order
             .iter()
             .step_by(FENCE)
@@ -648,6 +674,8 @@ impl TableBuilder {
             blocks: blocks.into(),
             addr_lo: addr_lo.into(),
             name_off: name_off.into(),
+            packed_names,
+            names_ascii,
             kind: kind.into(),
             runs: runs.into(),
             segments: segments.into(),
@@ -767,6 +795,23 @@ impl SymbolTable {
     #[inline]
     pub(crate) fn start_of(&self, id: usize) -> u64 {
         self.addr_in_block(self.block_of(id), id)
+    }
+
+    /// The name a `name_off` entry points at (packed or not).
+    #[inline]
+    fn name_ref(&self, r: u32) -> &str {
+        if !self.packed_names || r >> 24 == 255 {
+            return self.name_at(if self.packed_names { r & 0xff_ffff } else { r });
+        }
+        let (off, len) = ((r & 0xff_ffff) as usize, (r >> 24) as usize);
+        let Some(name) = self.names.get(off..off + len) else {
+            return "?";
+        };
+        if *self.names_ascii.get_or_init(|| self.names.is_ascii()) {
+            // SAFETY: every byte of the arena is ASCII, so any slice of it is UTF-8.
+            return unsafe { std::str::from_utf8_unchecked(name) };
+        }
+        std::str::from_utf8(name).unwrap_or("?")
     }
 
     #[inline]
@@ -912,7 +957,7 @@ impl SymbolTable {
         let (object, path) = self.extra_of(id as u32);
         Symbol {
             id: SymbolId(id as u32),
-            name: self.name_at(self.name_off.get(id).copied().unwrap_or(NONE)),
+            name: self.name_ref(self.name_off.get(id).copied().unwrap_or(NONE)),
             start,
             offset,
             size,
@@ -1137,11 +1182,10 @@ impl SymbolTable {
 
     pub(crate) fn name_of_id(&self, id: u32) -> &str {
         let id = id as usize;
-        let off = match id.checked_sub(self.name_off.len()) {
-            None => self.name_off[id],
-            Some(i) => self.name_only.get(i).map_or(NONE, |s| s.name),
-        };
-        self.name_at(off)
+        match id.checked_sub(self.name_off.len()) {
+            None => self.name_ref(self.name_off[id]),
+            Some(i) => self.name_at(self.name_only.get(i).map_or(NONE, |s| s.name)),
+        }
     }
 
     /// Every symbol of this name, in address order.
