@@ -22,6 +22,7 @@
 
 pub mod cache;
 mod column;
+pub mod decode;
 pub mod error;
 pub mod host;
 pub mod live;
@@ -29,6 +30,7 @@ pub mod modules;
 pub mod parse;
 pub mod snapshot;
 pub mod source;
+pub mod stack;
 pub mod table;
 
 pub use error::{Error, LineError, LineErrorKind, ResolveErrorKind, Result};
@@ -37,4 +39,5 @@ pub use live::KernelSymbols;
 pub use modules::{ModuleArea, ModuleInfo, ModuleMap};
 pub use parse::{FormatSeen, SkippedLines};
 pub use source::{load_file, load_live, load_streaming, parse_bytes, LoadOptions};
+pub use stack::{AddrKind, Frame, Frames, Symbolizer};
 pub use table::{Symbol, SymbolId, SymbolRef, SymbolTable, TableBuilder, TableInfo};

@@ -875,7 +875,7 @@ impl SymbolTable {
     }
 
     #[inline]
-    fn make_symbol(&self, id: usize, start: u64, offset: u64, size: u64) -> Symbol<'_> {
+    pub(crate) fn make_symbol(&self, id: usize, start: u64, offset: u64, size: u64) -> Symbol<'_> {
         let (object, path) = self.extra_of(id as u32);
         Symbol {
             id: SymbolId(id as u32),
@@ -912,6 +912,20 @@ impl SymbolTable {
         }
         let first = self.group_first(last, start);
         Some(self.make_symbol(first, start, addr - start, end - start))
+    }
+
+    /// What [`lookup`](Self::lookup) finds, without building the
+    /// [`Symbol`]: the id of the first alias, its start and its size. For
+    /// batch lookups that name frames only when asked.
+    #[inline]
+    pub(crate) fn locate(&self, addr: u64) -> Option<(usize, u64, u64)> {
+        let (block, last) = self.last_at_or_below(addr)?;
+        let start = self.addr_in_block(block, last);
+        let end = self.end_of(block, last, start);
+        if !(addr < end || (addr == start && end == start)) || addr < start {
+            return None;
+        }
+        Some((self.group_first(last, start), start, end - start))
     }
 
     /// Like [`lookup`](Self::lookup), but also answers from absolute symbols
