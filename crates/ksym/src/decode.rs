@@ -522,6 +522,11 @@ impl<'t> Decoder<'t> {
             let mut sizes: Vec<u64> = candidates.iter().map(|s| s.size).collect();
             sizes.sort_unstable();
             sizes.dedup();
+            // The table's symbol of that name, for the reader to compare.
+            frame.symbol = Some(Symbol {
+                offset: r.offset,
+                ..candidates[0]
+            });
             mismatch(
                 &mut frame,
                 Mismatch::Size {
