@@ -23,12 +23,24 @@
 //! # Cost
 //!
 //! A batch takes the source's table once (for [`KernelSymbols`], one atomic
-//! reference count), then does one address search per pointer, skipped when
-//! the pointer falls in the same symbol as the one before (stacks and
-//! profiles repeat themselves). A frame is stored as the symbol's id, start
-//! and size; its name, module and type are read from the table only when the
-//! frame is looked at, as borrowed `&str`s. Nothing is allocated per pointer:
-//! [`Frames`] grows to the largest batch seen and then stays.
+//! reference count). Each symbol met is looked up once per batch: its
+//! bounds, and where its name, module and type are in the table, are kept
+//! in the [`Frames`] buffer, and every frame in it is rebuilt from there as
+//! borrowed `&str`s.
+//!
+//! - A small batch (a stack, under 512 pointers) does one address search
+//!   per pointer, skipped when the pointer falls in the same symbol as the
+//!   one before.
+//! - A large batch (a profile) first folds repeated pointers through a
+//!   small hash table (while they are few: at most one distinct pointer in
+//!   16, up to 32,768), then sorts the distinct pointers by address (a radix
+//!   sort of `address << 32 | index` keys) and answers them in one forward
+//!   walk over the table, each symbol's bounds worked out once however many
+//!   pointers fall in it. Frames stay in input order.
+//!
+//! Nothing is allocated per pointer: [`Frames`] (12 bytes a frame, and for
+//! large batches up to 20 bytes a pointer of scratch) grows to the largest
+//! batch seen and then stays.
 
 use std::fmt;
 use std::ops::Deref;
@@ -37,7 +49,7 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::live::KernelSymbols;
-use crate::table::{Symbol, SymbolTable, NONE};
+use crate::table::{Symbol, SymbolSpans, SymbolTable, NONE};
 
 /// A table to answer one batch from: borrowed from the source, or a
 /// reference count on a table the source may replace later.
@@ -228,43 +240,62 @@ impl fmt::Display for Frame<'_> {
     }
 }
 
-/// What a batch leaves per pointer: 24 bytes, names read on demand.
+/// A symbol found in a batch, with its strings located once: every frame
+/// in it is rebuilt from here without a search.
 #[derive(Debug, Clone, Copy)]
-struct Slot {
-    addr: u64,
+struct Found {
     start: u64,
-    /// The symbol's size, or for a raw frame the [`RawReason`] code.
     size: u64,
     id: u32,
+    spans: SymbolSpans,
 }
 
-const RAW_NO_SYMBOL: u64 = 0;
-
-fn raw_code(why: RawReason) -> u64 {
-    match why {
-        RawReason::NoSymbol => RAW_NO_SYMBOL,
-        RawReason::Unavailable(FailureCause::Redacted) => 1,
-        RawReason::Unavailable(FailureCause::PermissionDenied) => 2,
-        RawReason::Unavailable(FailureCause::Other) => 3,
-    }
-}
-
-fn raw_reason(code: u64) -> RawReason {
-    match code {
-        RAW_NO_SYMBOL => RawReason::NoSymbol,
-        1 => RawReason::Unavailable(FailureCause::Redacted),
-        2 => RawReason::Unavailable(FailureCause::PermissionDenied),
-        _ => RawReason::Unavailable(FailureCause::Other),
+impl Found {
+    #[inline]
+    fn new(table: &SymbolTable, (id, start, size): (usize, u64, u64)) -> Found {
+        let sym = table.make_symbol(id, start, 0, size);
+        Found {
+            start,
+            size,
+            id: id as u32,
+            spans: table.spans_of(&sym),
+        }
     }
 }
 
 /// The frames of the last batch, one per pointer, in input order, with the
 /// table they were found in. Reuse one buffer across batches: it keeps its
 /// capacity, so a steady stream of batches allocates nothing.
+///
+/// Per pointer it holds the address and the index of its symbol among the
+/// symbols of the batch (12 bytes); per symbol, its bounds and where its
+/// strings are (56 bytes).
 #[derive(Default)]
 pub struct Frames<'s> {
     table: Option<TableRef<'s>>,
-    slots: Vec<Slot>,
+    /// Why the source gave no table (every frame raw).
+    failure: Option<FailureCause>,
+    addrs: Vec<u64>,
+    /// Index into `found`, `NONE` for a raw frame.
+    which: Vec<u32>,
+    found: Vec<Found>,
+    scratch: Scratch,
+}
+
+/// What large batches work in, kept between batches.
+#[derive(Default)]
+struct Scratch {
+    /// Sort keys and the radix sort's other half.
+    keys: Vec<u64>,
+    spare: Vec<u64>,
+    /// The fold of repeated pointers: a hash table (addresses, and indexes
+    /// into `distinct` plus one, 0 for empty), each pointer's index into
+    /// `distinct`, the distinct addresses and their answers.
+    memo_addr: Vec<u64>,
+    memo_idx: Vec<u32>,
+    fold: Vec<u32>,
+    distinct: Vec<u64>,
+    distinct_which: Vec<u32>,
 }
 
 impl fmt::Debug for Frames<'_> {
@@ -281,18 +312,19 @@ impl<'s> Frames<'s> {
     /// A buffer with room for batches of `n` pointers.
     pub fn with_capacity(n: usize) -> Self {
         Frames {
-            table: None,
-            slots: Vec::with_capacity(n),
+            addrs: Vec::with_capacity(n),
+            which: Vec::with_capacity(n),
+            ..Self::default()
         }
     }
 
     /// As many frames as the batch had pointers.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.addrs.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.addrs.is_empty()
     }
 
     /// The table the frames were found in (`None` when the source gave none).
@@ -300,43 +332,57 @@ impl<'s> Frames<'s> {
         self.table.as_deref()
     }
 
+    /// How many symbols the batch looked up (each distinct symbol once, or
+    /// a few times when met far apart in a small batch).
+    pub fn symbols_looked_up(&self) -> usize {
+        self.found.len()
+    }
+
     /// Frame `i`, its names borrowed from the table.
     #[inline]
     pub fn get(&self, i: usize) -> Option<Frame<'_>> {
-        let slot = *self.slots.get(i)?;
-        Some(self.frame_of(slot))
+        Some(self.frame_of(*self.addrs.get(i)?, self.which[i]))
     }
 
     #[inline]
-    fn frame_of(&self, slot: Slot) -> Frame<'_> {
-        match (&self.table, slot.id) {
-            (Some(table), id) if id != NONE => Frame::Symbol(table.make_symbol(
-                id as usize,
-                slot.start,
-                slot.addr.wrapping_sub(slot.start),
-                slot.size,
+    fn frame_of(&self, addr: u64, which: u32) -> Frame<'_> {
+        match (&self.table, self.found.get(which as usize)) {
+            (Some(table), Some(f)) => Frame::Symbol(table.symbol_from_spans(
+                f.id,
+                f.start,
+                addr.wrapping_sub(f.start),
+                f.size,
+                &f.spans,
             )),
             _ => Frame::Raw {
-                addr: slot.addr,
-                why: raw_reason(slot.size),
+                addr,
+                why: self
+                    .failure
+                    .map_or(RawReason::NoSymbol, RawReason::Unavailable),
             },
         }
     }
 
     /// Every frame, in input order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Frame<'_>> + '_ {
-        self.slots.iter().map(move |&s| self.frame_of(s))
+        self.addrs
+            .iter()
+            .zip(&self.which)
+            .map(move |(&a, &w)| self.frame_of(a, w))
     }
 
     /// Whether frame `i` has a symbol (cheaper than [`get`](Self::get)).
     pub fn is_resolved(&self, i: usize) -> bool {
-        self.slots.get(i).is_some_and(|s| s.id != NONE)
+        self.which.get(i).is_some_and(|&w| w != NONE)
     }
 
     /// Drops the frames and the hold on the table, keeping the capacity.
     pub fn clear(&mut self) {
-        self.slots.clear();
+        self.addrs.clear();
+        self.which.clear();
+        self.found.clear();
         self.table = None;
+        self.failure = None;
     }
 }
 
@@ -425,22 +471,16 @@ impl<S: SymbolSource> Symbolizer<S> {
     /// Like [`symbolize`](Self::symbolize), with the lookup kind given for
     /// this batch.
     pub fn symbolize_as<'s>(&'s self, ips: &[u64], kind: AddrKind, out: &mut Frames<'s>) {
-        out.slots.clear();
-        out.table = None;
-        out.slots.reserve(ips.len());
+        out.clear();
         let c = &self.counters;
         c.batches.fetch_add(1, Relaxed);
         c.ips.fetch_add(ips.len() as u64, Relaxed);
+        out.addrs.extend_from_slice(ips);
+        out.which.resize(ips.len(), NONE);
         let table = match self.source.table() {
             Ok(t) => t,
             Err(cause) => {
-                let code = raw_code(RawReason::Unavailable(cause));
-                out.slots.extend(ips.iter().map(|&addr| Slot {
-                    addr,
-                    start: 0,
-                    size: code,
-                    id: NONE,
-                }));
+                out.failure = Some(cause);
                 let n = ips.len() as u64;
                 c.raw.fetch_add(n, Relaxed);
                 match cause {
@@ -452,7 +492,18 @@ impl<S: SymbolSource> Symbolizer<S> {
                 return;
             }
         };
-        let resolved = fill(&table, ips, kind, &mut out.slots);
+        let look = |i: usize| {
+            if kind.is_return(i) {
+                ips[i].wrapping_sub(1)
+            } else {
+                ips[i]
+            }
+        };
+        let resolved = if ips.len() < SORTED_MIN || ips.len() >= NONE as usize {
+            fill(&table, ips.len(), look, &mut out.which, &mut out.found)
+        } else {
+            fill_large(&table, ips.len(), look, out)
+        };
         out.table = Some(table);
         let raw = ips.len() as u64 - resolved;
         c.resolved.fetch_add(resolved, Relaxed);
@@ -487,44 +538,213 @@ impl<S> Symbolizer<S> {
     }
 }
 
-/// The lookups of one batch; returns how many resolved.
-#[inline]
-fn fill(table: &SymbolTable, ips: &[u64], kind: AddrKind, slots: &mut Vec<Slot>) -> u64 {
+/// From this many pointers, a batch is folded, sorted and walked (see the
+/// module doc).
+const SORTED_MIN: usize = 512;
+
+/// The lookups of `n` pointers (`look(i)` is what to look up for pointer
+/// `i`), one by one, into `which`; returns how many resolved.
+fn fill(
+    table: &SymbolTable,
+    n: usize,
+    look: impl Fn(usize) -> u64,
+    which: &mut [u32],
+    found: &mut Vec<Found>,
+) -> u64 {
     let mut resolved = 0u64;
     // The last symbol found, `[start, start + size)` (a zero-size symbol
     // answers its start only): a pointer inside it needs no search.
-    let (mut id, mut start, mut size) = (NONE, 1u64, 0u64);
-    for (i, &addr) in ips.iter().enumerate() {
-        let look = if kind.is_return(i) {
-            addr.wrapping_sub(1)
-        } else {
-            addr
-        };
-        let inside = look.wrapping_sub(start) < size || (look == start && size == 0);
-        if !(inside && id != NONE) {
-            match table.locate(look) {
-                Some((i, s, z)) => (id, start, size) = (i as u32, s, z),
+    let (mut cur, mut start, mut size) = (NONE, 1u64, 0u64);
+    for (i, w) in which.iter_mut().enumerate().take(n) {
+        let a = look(i);
+        let inside = a.wrapping_sub(start) < size || (a == start && size == 0);
+        if !(inside && cur != NONE) {
+            match table.locate(a) {
+                Some(hit) => {
+                    let f = Found::new(table, hit);
+                    (cur, start, size) = (found.len() as u32, f.start, f.size);
+                    found.push(f);
+                }
                 None => {
-                    (id, start, size) = (NONE, 1, 0);
-                    slots.push(Slot {
-                        addr,
-                        start: 0,
-                        size: RAW_NO_SYMBOL,
-                        id: NONE,
-                    });
+                    (cur, start, size) = (NONE, 1, 0);
                     continue;
                 }
             }
         }
         resolved += 1;
-        slots.push(Slot {
-            addr,
-            start,
-            size,
-            id,
-        });
+        *w = cur;
     }
     resolved
+}
+
+/// A large batch: repeated pointers folded while they are few, then the
+/// (distinct) pointers sorted and walked.
+fn fill_large(
+    table: &SymbolTable,
+    n: usize,
+    look: impl Fn(usize) -> u64,
+    out: &mut Frames<'_>,
+) -> u64 {
+    let sc = &mut out.scratch;
+    if fold(n, &look, sc) {
+        let d = sc.distinct.len();
+        sc.distinct_which.clear();
+        sc.distinct_which.resize(d, NONE);
+        let distinct = &sc.distinct;
+        walk(
+            table,
+            d,
+            |i| distinct[i],
+            &mut sc.distinct_which,
+            &mut out.found,
+            &mut sc.keys,
+            &mut sc.spare,
+        );
+        let mut resolved = 0u64;
+        for (w, &k) in out.which.iter_mut().zip(&sc.fold) {
+            *w = sc.distinct_which[k as usize];
+            resolved += u64::from(*w != NONE);
+        }
+        resolved
+    } else {
+        walk(
+            table,
+            n,
+            look,
+            &mut out.which,
+            &mut out.found,
+            &mut sc.keys,
+            &mut sc.spare,
+        )
+    }
+}
+
+/// Maps each pointer to an index into `sc.distinct` through a hash table
+/// sized for a sixteenth of the batch (at least 1,024 slots, at most 65,536,
+/// half full at most). False when there are more distinct pointers than
+/// that: then folding would not pay.
+fn fold(n: usize, look: &impl Fn(usize) -> u64, sc: &mut Scratch) -> bool {
+    let slots = (n / 8).next_power_of_two().clamp(1 << 10, 1 << 16);
+    let bits = slots.trailing_zeros();
+    let limit = slots / 2;
+    sc.memo_addr.clear();
+    sc.memo_addr.resize(slots, 0);
+    sc.memo_idx.clear();
+    sc.memo_idx.resize(slots, 0);
+    sc.fold.clear();
+    sc.distinct.clear();
+    let mask = slots - 1;
+    for i in 0..n {
+        let a = look(i);
+        let mut h = (a.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
+        loop {
+            let idx = sc.memo_idx[h];
+            if idx == 0 {
+                if sc.distinct.len() == limit {
+                    return false;
+                }
+                sc.distinct.push(a);
+                sc.memo_addr[h] = a;
+                sc.memo_idx[h] = sc.distinct.len() as u32;
+                sc.fold.push(sc.distinct.len() as u32 - 1);
+                break;
+            }
+            if sc.memo_addr[h] == a {
+                sc.fold.push(idx - 1);
+                break;
+            }
+            h = (h + 1) & mask;
+        }
+    }
+    true
+}
+
+/// Looks up `n` addresses into `which`: those in the table's main block
+/// sorted and answered in one walk, the others one by one. Returns how many
+/// resolved.
+fn walk(
+    table: &SymbolTable,
+    n: usize,
+    look: impl Fn(usize) -> u64,
+    which: &mut [u32],
+    found: &mut Vec<Found>,
+    keys: &mut Vec<u64>,
+    spare: &mut Vec<u64>,
+) -> u64 {
+    let Some(hi) = table.main_block_hi() else {
+        return fill(table, n, look, which, found);
+    };
+    keys.clear();
+    let mut resolved = 0u64;
+    let (mut low, mut high) = (u32::MAX, 0u32);
+    for (i, w) in which.iter_mut().enumerate().take(n) {
+        let a = look(i);
+        if (a >> 32) as u32 == hi {
+            low = low.min(a as u32);
+            high = high.max(a as u32);
+            keys.push((a << 32) | i as u64);
+        } else if let Some(hit) = table.locate(a) {
+            resolved += 1;
+            *w = found.len() as u32;
+            found.push(Found::new(table, hit));
+        }
+    }
+    radix_sort_high32(keys, spare, low, high);
+    // Keys come in address order: a symbol's keys come together.
+    let mut last: Option<(usize, u64)> = None;
+    table.locate_sorted(hi, keys, |i, hit| {
+        if let Some(hit) = hit {
+            resolved += 1;
+            if last != Some((hit.0, hit.1)) {
+                last = Some((hit.0, hit.1));
+                found.push(Found::new(table, hit));
+            }
+            which[i as usize] = found.len() as u32 - 1;
+        }
+    });
+    resolved
+}
+
+/// Sorts keys by their high 32 bits, all within `low..=high`: LSD radix on
+/// the distance from `low` in 11-bit digits (three passes at most, fewer
+/// for a narrow span, none where every key has the same digit). `spare` is
+/// scratch; on return `keys` holds the sorted keys.
+fn radix_sort_high32(keys: &mut Vec<u64>, spare: &mut Vec<u64>, low: u32, high: u32) {
+    const BITS: u32 = 11;
+    const BUCKETS: usize = 1 << BITS;
+    let n = keys.len();
+    if n < 2 || low >= high {
+        return;
+    }
+    let span_bits = 32 - (high - low).leading_zeros();
+    let passes = span_bits.div_ceil(BITS) as usize;
+    let mut counts = [[0u32; BUCKETS]; 3];
+    let digit =
+        |k: u64, p: usize| (((k >> 32) as u32 - low) >> (BITS * p as u32)) as usize & (BUCKETS - 1);
+    for &k in keys.iter() {
+        for (p, c) in counts.iter_mut().enumerate().take(passes) {
+            c[digit(k, p)] += 1;
+        }
+    }
+    spare.clear();
+    spare.resize(n, 0);
+    for (p, c) in counts.iter().enumerate().take(passes) {
+        if c[digit(keys[0], p)] as usize == n {
+            continue;
+        }
+        let mut next = [0u32; BUCKETS];
+        let mut sum = 0u32;
+        for (slot, &x) in next.iter_mut().zip(c) {
+            *slot = sum;
+            sum += x;
+        }
+        for &k in keys.iter() {
+            let d = digit(k, p);
+            spare[next[d] as usize] = k;
+            next[d] += 1;
+        }
+        std::mem::swap(keys, spare);
+    }
 }
 
 #[cfg(test)]
@@ -602,6 +822,62 @@ mod tests {
         assert_eq!(st.resolved, 9);
         assert_eq!((st.raw, st.no_symbol), (2, 2));
         assert_eq!(st.ips, st.resolved + st.raw);
+    }
+
+    /// Large batches (folded, or too varied to fold, then sorted and
+    /// walked) answer as small ones do, pointer by pointer.
+    #[test]
+    fn large_batches_agree_with_one_by_one() {
+        let t = table();
+        let mut seed = 7u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let varied: Vec<u64> = (0..40_000)
+            .map(|i| match i % 4 {
+                0 => rand(),
+                1 => 0xffffffffc0000000 + rand() % 0x20000,
+                2 => 0xffffffff81000000 + rand() % 0x300,
+                _ => 0xffffffff00000000 + rand() % 0x1_0000_0000,
+            })
+            .collect();
+        let repeated: Vec<u64> = (0..5000).map(|i| varied[i % 37]).collect();
+        for ips in [&varied, &repeated] {
+            for kind in [AddrKind::Exact, AddrKind::Return, AddrKind::Stack] {
+                let s = Symbolizer::new(&t).addr_kind(kind);
+                let big = s.symbolize_new(ips);
+                assert_eq!(big.len(), ips.len());
+                let mut one = Frames::new();
+                for (i, &ip) in ips.iter().enumerate() {
+                    let k = match kind {
+                        AddrKind::Stack if i > 0 => AddrKind::Return,
+                        k => k,
+                    };
+                    s.symbolize_as(&[ip], k, &mut one);
+                    assert_eq!(one.get(0), big.get(i), "ip {ip:#x} {kind:?}");
+                }
+            }
+        }
+        let mut keys: Vec<u64> = (0..1000u64)
+            .map(|i| (0x8000_0000 + i * 7919 % 1000) << 32 | i)
+            .collect();
+        let mut spare = Vec::new();
+        radix_sort_high32(&mut keys, &mut spare, 0x8000_0000, 0x8000_0000 + 999);
+        assert!(keys.windows(2).all(|w| w[0] >> 32 <= w[1] >> 32));
+        let mut keys: Vec<u64> = (0..3000u64)
+            .map(|i| (i.wrapping_mul(0x9E37_79B9) as u32 as u64) << 32 | i)
+            .collect();
+        let (lo, hi) = keys.iter().fold((u32::MAX, 0), |(l, h), &k| {
+            (
+                (k >> 32).min(l as u64) as u32,
+                (k >> 32).max(h as u64) as u32,
+            )
+        });
+        radix_sort_high32(&mut keys, &mut spare, lo, hi);
+        assert!(keys.windows(2).all(|w| w[0] >> 32 <= w[1] >> 32));
     }
 
     #[test]
