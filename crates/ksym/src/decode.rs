@@ -415,7 +415,9 @@ impl<'t> Decoder<'t> {
         }
         let addr = u64::from_str_radix(hex, 16).ok()?;
         let before = &trimmed[..start];
-        let register = before.ends_with(':') && is_register_prefix(before);
+        // A kernel `RIP: 0010:` (not a user one, `RIP: 0033:`), `pc : `, `lr : `.
+        let register = is_register_prefix(before)
+            && (before.ends_with("0010:") || before.trim_end().ends_with(" :"));
         if register {
             return Some((start..trimmed.len(), addr));
         }
@@ -586,9 +588,9 @@ fn is_pseudo_module(m: &str) -> bool {
 fn is_register_prefix(before: &str) -> bool {
     let t = before.trim_end();
     if let Some(i) = t.rfind("RIP: ") {
-        // `RIP: 0010:` then the frame: only the segment selector between.
+        // `RIP: 0010:` then the frame, or the older `RIP: 0010:[<addr>]  `.
         let rest = &t[i + 5..];
-        return rest.len() <= 6 && rest.ends_with(':') || rest.is_empty();
+        return rest.starts_with("0010:");
     }
     t.ends_with("pc :") || t.ends_with("lr :") || t.ends_with("PC is at") || t.ends_with("LR is at")
 }
@@ -1185,6 +1187,16 @@ mod tests {
         assert!(d.decode_line(" 0xffffffff81000115").frames.is_empty());
         let l = d.decode_line("RIP: 0010:0xffffffff81000115");
         assert_eq!(l.frames[0].status, Status::Raw);
+        assert_eq!(l.frames[0].form, FrameForm::Register);
+        assert!(d.decode_line("RIP: 0033:0x7f0123456789").frames.is_empty());
+        let l = d.decode_line("RIP: 0010:[<ffffffff81000115>]  [<ffffffff81000115>] foo+0x5/0x30");
+        assert_eq!(l.frames.len(), 1);
+        assert_eq!(
+            (l.frames[0].form, &l.frames[0].status),
+            (FrameForm::Register, &Status::Ok)
+        );
+        let l = d.decode_line("pc : foo+0x5/0x30");
+        assert_eq!(l.frames[0].form, FrameForm::Register);
     }
 
     #[test]
