@@ -253,7 +253,7 @@ fn batch(
         ratio: format!("{:.1}x", b.as_secs_f64() / k_names.as_secs_f64()),
     });
     rows.push(Row {
-        metric: format!("{label}: 1M IPs, batch only (names on demand)"),
+        metric: format!("{label}: 1M IPs, batch only (frames not read)"),
         value: format!(
             "{:.1} ns/IP ({:.1} M/s)",
             per_ip(k_lookups),
