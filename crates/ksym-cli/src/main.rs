@@ -116,6 +116,36 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Decode an oops or stack trace (dmesg text): check every frame against
+    /// the symbols, name raw addresses, keep every other line as it was.
+    Decode {
+        /// The text to read; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+        /// JSON lines (one object per frame or warning) instead of the
+        /// annotated text.
+        #[arg(long)]
+        json: bool,
+        /// The kernel release of the symbols, to compare with the trace's
+        /// (default: the live kernel's, or the snapshot's).
+        #[arg(long)]
+        release: Option<String>,
+    },
+    /// Name the raw kernel addresses in `perf script` or bpftrace `kstack`
+    /// output.
+    Annotate {
+        /// The text to read; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+        /// Which tool's output: `perf`, `bpftrace`, or `auto` (both rules).
+        #[arg(long, value_enum, default_value_t = AnnotateFormat::Auto)]
+        format: AnnotateFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AnnotateFormat {
+    Auto,
+    Perf,
+    Bpftrace,
 }
 
 #[derive(Subcommand)]
@@ -427,6 +457,19 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             pprof(table, input, output, &mut out)?;
             ExitCode::SUCCESS
         }
+        Command::Decode {
+            file,
+            json,
+            release,
+        } => {
+            let release = release
+                .clone()
+                .or_else(|| loaded.identity.as_ref().and_then(|i| i.release.clone()));
+            run_decode(table, file.as_deref(), *json, release, &mut out)?
+        }
+        Command::Annotate { file, format } => {
+            run_annotate(table, file.as_deref(), *format, &mut out)?
+        }
     };
     out.flush()?;
     Ok(code)
@@ -619,4 +662,63 @@ fn print_info(out: &mut dyn Write, table: &SymbolTable, live: bool) -> std::io::
         writeln!(out, "note: {a}")?;
     }
     Ok(())
+}
+
+/// A file, or standard input for `-` or none; whether it is standard input.
+fn open_input(file: Option<&Path>) -> CliResult<(Box<dyn BufRead>, bool)> {
+    match file {
+        Some(p) if p != Path::new("-") => {
+            let f = std::fs::File::open(p).map_err(|source| ksym::Error::Io {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            Ok((Box::new(std::io::BufReader::new(f)), false))
+        }
+        _ => Ok((Box::new(std::io::stdin().lock()), true)),
+    }
+}
+
+fn run_decode(
+    table: &SymbolTable,
+    file: Option<&Path>,
+    json: bool,
+    release: Option<String>,
+    out: &mut dyn Write,
+) -> CliResult<ExitCode> {
+    use ksym::decode::{decode_stream, Decoder, Output};
+    let (input, follow) = open_input(file)?;
+    let mut decoder = Decoder::new(table).table_release(release);
+    let how = if json {
+        Output::Json
+    } else {
+        Output::Annotated
+    };
+    let summary = decode_stream(&mut decoder, input, out, how, follow)?;
+    for (line, w) in &summary.warnings {
+        eprintln!("ksym: warning: line {line}: {w}");
+    }
+    if summary.mismatched > 0 {
+        eprintln!(
+            "ksym: {} of {} frames disagree with the symbols: the trace comes from another kernel build",
+            summary.mismatched, summary.frames
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_annotate(
+    table: &SymbolTable,
+    file: Option<&Path>,
+    format: AnnotateFormat,
+    out: &mut dyn Write,
+) -> CliResult<ExitCode> {
+    use ksym::decode::{rewrite_stream, RewriteFormat};
+    let format = match format {
+        AnnotateFormat::Auto => RewriteFormat::Auto,
+        AnnotateFormat::Perf => RewriteFormat::Perf,
+        AnnotateFormat::Bpftrace => RewriteFormat::Bpftrace,
+    };
+    let (input, follow) = open_input(file)?;
+    rewrite_stream(table, format, input, out, follow)?;
+    Ok(ExitCode::SUCCESS)
 }

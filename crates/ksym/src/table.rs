@@ -205,6 +205,17 @@ pub(crate) struct SizeRec {
 /// whose real size still covers it.
 pub(crate) const COVER_LOOKBACK: usize = 16;
 
+/// A symbol's strings as (offset, length) spans of the name arena (`NONE`
+/// when absent), and its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SymbolSpans {
+    pub name: (u32, u32),
+    pub module: (u32, u32),
+    pub object: (u32, u32),
+    pub path: (u32, u32),
+    pub kind: char,
+}
+
 /// Counts about a table and how it was read.
 #[derive(Debug, Clone, Default)]
 pub struct TableInfo {
@@ -953,7 +964,7 @@ impl SymbolTable {
     }
 
     #[inline]
-    fn make_symbol(&self, id: usize, start: u64, offset: u64, size: u64) -> Symbol<'_> {
+    pub(crate) fn make_symbol(&self, id: usize, start: u64, offset: u64, size: u64) -> Symbol<'_> {
         let (object, path) = self.extra_of(id as u32);
         Symbol {
             id: SymbolId(id as u32),
@@ -1052,6 +1063,150 @@ impl SymbolTable {
             }
         }
         None
+    }
+
+    /// What [`lookup`](Self::lookup) finds, without building the
+    /// [`Symbol`]: the id of the first alias, its start and its size. For
+    /// batch lookups that name frames only when asked.
+    #[inline]
+    pub(crate) fn locate(&self, addr: u64) -> Option<(usize, u64, u64)> {
+        let (block, last) = self.last_at_or_below(addr)?;
+        let start = self.addr_in_block(block, last);
+        let end = self.end_of(block, last, start);
+        if !(addr < end || (addr == start && end == start)) || addr < start {
+            return None;
+        }
+        Some((self.group_first(last, start), start, end - start))
+    }
+
+    /// A symbol's strings as spans of the name arena, to rebuild it later
+    /// with [`symbol_from_spans`](Self::symbol_from_spans) without a search.
+    pub(crate) fn spans_of(&self, s: &Symbol<'_>) -> SymbolSpans {
+        let base = self.names.as_ptr() as usize;
+        let end = base + self.names.len();
+        let span = |t: Option<&str>| match t {
+            Some(t) if t.as_ptr() as usize >= base && t.as_ptr() as usize + t.len() <= end => {
+                ((t.as_ptr() as usize - base) as u32, t.len() as u32)
+            }
+            _ => (NONE, 0),
+        };
+        SymbolSpans {
+            name: span(Some(s.name)),
+            module: span(s.module),
+            object: span(s.object),
+            path: span(s.path),
+            kind: s.kind,
+        }
+    }
+
+    /// The symbol `id` whose strings [`spans_of`](Self::spans_of) gave.
+    #[inline]
+    pub(crate) fn symbol_from_spans(
+        &self,
+        id: u32,
+        start: u64,
+        offset: u64,
+        size: u64,
+        spans: &SymbolSpans,
+    ) -> Symbol<'_> {
+        let get = |(off, len): (u32, u32)| {
+            if off == NONE {
+                return None;
+            }
+            let b = self
+                .names
+                .get(off as usize..off as usize + len as usize)
+                .unwrap_or_default();
+            if b.iter().fold(0u8, |acc, &c| acc | c) < 0x80 {
+                // SAFETY: ASCII is UTF-8 (checked just above, as `name_at` does).
+                return Some(unsafe { std::str::from_utf8_unchecked(b) });
+            }
+            Some(std::str::from_utf8(b).unwrap_or("?"))
+        };
+        Symbol {
+            id: SymbolId(id),
+            name: get(spans.name).unwrap_or("?"),
+            start,
+            offset,
+            size,
+            kind: spans.kind,
+            module: get(spans.module),
+            object: get(spans.object),
+            path: get(spans.path),
+        }
+    }
+
+    /// The high 32 bits shared by the most address-answering symbols (on
+    /// x86_64 the kernel's and its modules': all of them).
+    pub(crate) fn main_block_hi(&self) -> Option<u32> {
+        (0..self.blocks.len())
+            .max_by_key(|&b| self.block_end(b) - self.blocks[b].first as usize)
+            .map(|b| self.blocks[b].hi)
+    }
+
+    /// [`locate`](Self::locate) for many addresses whose high 32 bits are
+    /// `hi`, given as keys `low32 << 32 | index` sorted by their low 32
+    /// bits: one forward walk over the block (galloping over what no key
+    /// falls in) instead of a search per address, and each symbol's size
+    /// worked out once however many keys fall in it. Calls `found` once per
+    /// key, in key order, with the key's index.
+    pub(crate) fn locate_sorted(
+        &self,
+        hi: u32,
+        keys: &[u64],
+        mut found: impl FnMut(u32, Option<(usize, u64, u64)>),
+    ) {
+        let block = self.blocks.iter().position(|b| b.hi == hi);
+        let (first, end) = match block {
+            Some(b) => (self.blocks[b].first as usize, self.block_end(b)),
+            None => (0, 0),
+        };
+        let lows = self.addr_lo.get(first..end).unwrap_or_default();
+        let (Some(block), Some(&lowest)) = (block, lows.first()) else {
+            for &key in keys {
+                let addr = (u64::from(hi) << 32) | (key >> 32);
+                found(key as u32, self.locate(addr));
+            }
+            return;
+        };
+        let n = lows.len();
+        // `j`: the last index whose start is at or below the current key.
+        let mut j = 0usize;
+        // The symbol group ending at `first + j`: (id of its first alias, start, end).
+        let mut group: Option<(usize, usize, u64, u64)> = None;
+        for &key in keys {
+            let lo = (key >> 32) as u32;
+            let addr = (u64::from(hi) << 32) | u64::from(lo);
+            if lo < lowest {
+                // Below the block: a symbol of an earlier block may reach here.
+                found(key as u32, self.locate(addr));
+                continue;
+            }
+            if j + 1 < n && lows[j + 1] <= lo {
+                let (mut known, mut step) = (j + 1, 1usize);
+                let mut bound = known + 1;
+                while bound < n && lows[bound] <= lo {
+                    known = bound;
+                    step *= 2;
+                    bound = known + step;
+                }
+                let bound = bound.min(n);
+                j = known + lows[known + 1..bound].partition_point(|&a| a <= lo);
+            }
+            let last = first + j;
+            let (id, start, stop) = match group {
+                Some((l, id, start, stop)) if l == last => (id, start, stop),
+                _ => {
+                    let start = self.addr_in_block(block, last);
+                    let stop = self.end_of(block, last, start);
+                    let id = self.group_first(last, start);
+                    group = Some((last, id, start, stop));
+                    (id, start, stop)
+                }
+            };
+            let inside = addr < stop || (addr == start && stop == start);
+            found(key as u32, inside.then_some((id, start, stop - start)));
+        }
     }
 
     /// Like [`lookup`](Self::lookup), but also answers from absolute symbols
