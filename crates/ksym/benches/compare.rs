@@ -578,6 +578,159 @@ fn bench_input(inp: &Input, rows: &mut Vec<Row>) {
     );
 }
 
+/// Start-up on the live kernel: cold (read + build + store in the snapshot
+/// cache) against warm (cache hit: map the snapshot, first lookup) against a
+/// plain read of /proc/kallsyms and blazesym's first symbolization; then the
+/// resident memory of the mapped snapshot after a million lookups.
+fn bench_start(rows: &mut Vec<Row>) {
+    const INPUT: &str = "live start-up";
+    const RUNS: usize = 21;
+    let pid = std::process::id();
+    let dir = std::env::temp_dir().join(format!("ksym-bench-{pid}-cache"));
+    let config = || {
+        ksym::live::LiveConfig::new()
+            .watch(false)
+            .cache_dir(Some(dir.clone()))
+    };
+    let probe = 0xffff_ffff_8100_0000u64;
+    let plain = median(
+        (0..RUNS)
+            .map(|_| time(|| std::fs::read(ksym::source::PROC_KALLSYMS).expect("read")).1)
+            .collect(),
+    );
+    let cold = median(
+        (0..RUNS)
+            .map(|_| {
+                let _ = std::fs::remove_dir_all(&dir);
+                let (syms, t) = time(|| {
+                    let s = ksym::live::KernelSymbols::open(config()).expect("cold open");
+                    std::hint::black_box(s.lookup_with(probe, |s| s.is_some()));
+                    s
+                });
+                assert!(matches!(
+                    syms.cache_outcome(),
+                    ksym::cache::CacheOutcome::Stored(_)
+                ));
+                t
+            })
+            .collect(),
+    );
+    let warm = median(
+        (0..RUNS * 5)
+            .map(|_| {
+                let (syms, t) = time(|| {
+                    let s = ksym::live::KernelSymbols::open(config()).expect("warm open");
+                    std::hint::black_box(s.lookup_with(probe, |s| s.is_some()));
+                    s
+                });
+                assert!(matches!(
+                    syms.cache_outcome(),
+                    ksym::cache::CacheOutcome::Hit(_)
+                ));
+                t
+            })
+            .collect(),
+    );
+    let src = Source::Kernel(Kernel {
+        kallsyms: MaybeDefault::Some(PathBuf::from(ksym::source::PROC_KALLSYMS)),
+        vmlinux: MaybeDefault::None,
+        kaslr_offset: Some(0),
+        debug_syms: false,
+        ..Default::default()
+    });
+    let blaze = median(
+        (0..RUNS)
+            .map(|_| time(|| blaze_first(&src, probe)).1)
+            .collect(),
+    );
+    row(
+        rows,
+        "plain read ms",
+        INPUT,
+        format!("{:.2}", ms(plain)),
+        format!("{:.2}", ms(plain)),
+        "-".into(),
+    );
+    row(
+        rows,
+        "cold start ms (read+build+store)",
+        INPUT,
+        format!("{:.2}", ms(cold)),
+        format!("{:.2}", ms(blaze)),
+        ratio(ms(blaze), ms(cold)),
+    );
+    row(
+        rows,
+        "warm start ms (cache hit+lookup)",
+        INPUT,
+        format!("{:.3}", ms(warm)),
+        format!("{:.2}", ms(blaze)),
+        ratio(ms(blaze), ms(warm)),
+    );
+    row(
+        rows,
+        "plain read / warm start",
+        INPUT,
+        format!("{:.0}x", ms(plain) / ms(warm)),
+        "-".into(),
+        "-".into(),
+    );
+
+    // Resident memory of the mapped snapshot after a million random lookups.
+    let syms = ksym::live::KernelSymbols::open(config()).expect("warm open");
+    let ksym::cache::CacheOutcome::Hit(file) = syms.cache_outcome() else {
+        panic!("expected a cache hit");
+    };
+    let table = syms.snapshot();
+    let (text_lo, text_hi) = (
+        table.find("_stext").next().map_or(probe, |s| s.start),
+        table.find("_etext").next().map_or(probe + 1, |s| s.start),
+    );
+    let mut rng = Rng(0x5eed);
+    let mut hits = 0usize;
+    for _ in 0..LOOKUPS {
+        let a = text_lo + rng.next() % (text_hi - text_lo);
+        hits += usize::from(table.lookup(a).is_some());
+    }
+    std::hint::black_box(hits);
+    let size_kb = std::fs::metadata(&file).map_or(0, |m| m.len() / 1024);
+    let rss_kb = mapped_rss_kb(&file);
+    row(
+        rows,
+        "mapped snapshot: file KiB / resident KiB",
+        INPUT,
+        format!(
+            "{size_kb} / {}",
+            rss_kb.map_or("?".to_string(), |r| r.to_string())
+        ),
+        "-".into(),
+        "-".into(),
+    );
+    drop(table);
+    drop(syms);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The resident size of the mapping of `file` in this process, from smaps.
+fn mapped_rss_kb(file: &Path) -> Option<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let name = file.to_str()?;
+    let mut in_map = false;
+    let mut total = None;
+    for line in smaps.lines() {
+        if line.split_whitespace().nth(5).is_some() || line.ends_with(name) {
+            in_map = line.ends_with(name);
+        }
+        if in_map {
+            if let Some(kb) = line.strip_prefix("Rss:") {
+                let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().ok()?;
+                *total.get_or_insert(0) += kb;
+            }
+        }
+    }
+    total
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "?".into(), |s| s.trim().to_string())
 }
@@ -647,6 +800,7 @@ fn main() {
     for inp in &inputs {
         bench_input(inp, &mut rows);
     }
+    bench_start(&mut rows);
     let _ = std::fs::remove_file(&live_copy);
     let _ = std::fs::remove_file(&deb_plain);
 
