@@ -63,6 +63,11 @@ const CORE_SECTIONS: &[(&str, &str)] = &[
     ("_text", "_end"),
 ];
 
+/// In the type column, the bit (free: types are ASCII letters) that marks
+/// the last symbol of an alias group whose end comes from a section, module
+/// or cap limit rather than from the next symbol's start.
+pub(crate) const BOUNDED: u8 = 0x80;
+
 /// One fence every this many symbols: 32 `u32`s are two cache lines.
 pub(crate) const FENCE: usize = 32;
 
@@ -680,7 +685,7 @@ impl TableBuilder {
             .step_by(FENCE)
             .map(|&i| self.addrs[i as usize])
             .collect();
-        Ok(SymbolTable {
+        let mut table = SymbolTable {
             fences: fences.into(),
             blocks: blocks.into(),
             addr_lo: addr_lo.into(),
@@ -700,7 +705,9 @@ impl TableBuilder {
             modules: self.modules,
             info,
             name_index: OnceLock::new(),
-        })
+        };
+        table.mark_bounded();
+        Ok(table)
     }
 }
 
@@ -934,14 +941,67 @@ impl SymbolTable {
         } else {
             u64::MAX
         };
+        // Most symbols end where the next begins: the build marked the few a
+        // section or module end cuts short, so only those pay for the search.
+        if self.kind.get(last).is_some_and(|k| k & BOUNDED == 0) {
+            return next.max(start);
+        }
         next.min(self.limit_of(last, start)).max(start)
+    }
+
+    /// Sets [`BOUNDED`] on the last symbol of every alias group whose next
+    /// higher start lies past its limit. One pass in address order, walking
+    /// the segments alongside.
+    fn mark_bounded(&mut self) {
+        let n = self.addr_lo.len();
+        let mut kinds: Vec<u8> = self.kind.to_vec();
+        let mut seg = 0usize;
+        let mut block = 0usize;
+        for id in 0..n {
+            while id >= self.block_end(block) {
+                block += 1;
+            }
+            let start = self.addr_in_block(block, id);
+            let next = if id + 1 < n {
+                let nb = if id + 1 < self.block_end(block) {
+                    block
+                } else {
+                    block + 1
+                };
+                self.addr_in_block(nb, id + 1)
+            } else {
+                u64::MAX
+            };
+            kinds[id] &= !BOUNDED;
+            if next == start {
+                continue; // not the last of its alias group
+            }
+            while self.segments.get(seg + 1).is_some_and(|s| s.start <= start) {
+                seg += 1;
+            }
+            let candidate = self.segments.get(seg).filter(|s| s.start <= start);
+            if next > self.limit_in(id, start, candidate) {
+                kinds[id] |= BOUNDED;
+            }
+        }
+        self.kind = kinds.into();
     }
 
     /// How far a symbol starting at `start` may reach, whatever follows it.
     #[inline]
     fn limit_of(&self, id: usize, start: u64) -> u64 {
         let s = self.segments.partition_point(|s| s.start <= start);
-        if let Some(seg) = s.checked_sub(1).and_then(|s| self.segments.get(s)) {
+        self.limit_in(
+            id,
+            start,
+            s.checked_sub(1).and_then(|s| self.segments.get(s)),
+        )
+    }
+
+    /// [`limit_of`](Self::limit_of) given the last segment starting at or
+    /// below `start`.
+    fn limit_in(&self, id: usize, start: u64, seg: Option<&Segment>) -> u64 {
+        if let Some(seg) = seg {
             if start < seg.end {
                 return seg.limit;
             }
@@ -972,7 +1032,7 @@ impl SymbolTable {
             start,
             offset,
             size,
-            kind: char::from(self.kind.get(id).copied().unwrap_or(b'?')),
+            kind: char::from(self.kind.get(id).map_or(b'?', |k| k & !BOUNDED)),
             module: self.first_module(self.slot_of(id)),
             object,
             path,
