@@ -32,6 +32,11 @@ struct Cli {
     /// come from another machine.
     #[arg(long, global = true, value_name = "FILE", conflicts_with = "kallsyms")]
     snapshot: Option<PathBuf>,
+    /// Read the core kernel's symbols from a kernel image (vmlinuz, vmlinux):
+    /// link-time addresses, or the running kernel's when the image's build-id
+    /// is the running kernel's (the KASLR slide from `_text` in /proc/kallsyms).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with_all = ["kallsyms", "snapshot"])]
+    image: Option<PathBuf>,
     /// Do not use the snapshot cache for the live kernel (also:
     /// KSYM_CACHE_DIR=off).
     #[arg(long, global = true)]
@@ -74,6 +79,18 @@ enum Command {
     /// Save or inspect snapshot files.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Print every symbol, `%016x %c %s` a line, in address order.
+    Dump {
+        /// `system-map`, or `kallsyms` (module symbols with `\t[module]`).
+        #[arg(long, value_enum, default_value = "kallsyms")]
+        format: DumpFormatArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DumpFormatArg {
+    SystemMap,
+    Kallsyms,
 }
 
 #[derive(Subcommand)]
@@ -107,6 +124,8 @@ struct Loaded {
     table: Arc<SymbolTable>,
     identity: Option<Identity>,
     cache: Option<CacheOutcome>,
+    /// For --image: what the image is and which addresses it gave.
+    image_note: Option<String>,
 }
 
 fn load(cli: &Cli) -> CliResult<Loaded> {
@@ -116,6 +135,7 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
             table: Arc::new(table),
             identity: Some(identity),
             cache: None,
+            image_note: None,
         });
     }
     let mut opts = LoadOptions {
@@ -138,7 +158,11 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
             table: Arc::new(ksym::load_file(path, &opts)?),
             identity: None,
             cache: None,
+            image_note: None,
         });
+    }
+    if let Some(path) = &cli.image {
+        return load_image(path, &opts);
     }
     // The live kernel: one load (or a mapped snapshot from the cache), no
     // watcher for a one-shot command. A --modules override bypasses the cache.
@@ -156,6 +180,41 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
             Path::new("/"),
         )),
         cache: Some(syms.cache_outcome()),
+        image_note: None,
+    })
+}
+
+/// A kernel image: at the running kernel's addresses when it is the running
+/// kernel (same build-id), else at link-time addresses.
+fn load_image(path: &Path, opts: &LoadOptions) -> CliResult<Loaded> {
+    let image = ksym::image::read_image(path)?;
+    let (slide, how) = match ksym::image::matches_running_kernel(&image) {
+        Some(true) => match ksym::image::slide_from_live(&image) {
+            Ok(slide) => (
+                slide,
+                format!("the running kernel's (KASLR slide {slide:#x})"),
+            ),
+            Err(e) => (
+                0,
+                format!("link-time (the running kernel's slide is unknown: {e})"),
+            ),
+        },
+        _ => (0, "link-time (not the running kernel)".to_string()),
+    };
+    let table = image.to_table(&path.display().to_string(), opts, slide)?;
+    let note = format!(
+        "{}; {} symbols, {}; build-id {}; {}; addresses {how}",
+        image.container.describe(),
+        image.symbols.len(),
+        image.encoding.describe(),
+        image.build_id.as_deref().unwrap_or("unknown"),
+        image.banner.as_deref().unwrap_or("no version banner"),
+    );
+    Ok(Loaded {
+        table: Arc::new(table),
+        identity: None,
+        cache: None,
+        image_note: Some(note),
     })
 }
 
@@ -279,8 +338,11 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             }
         }
         Command::Info => {
-            let live = cli.kallsyms.is_none() && cli.snapshot.is_none();
+            let live = cli.kallsyms.is_none() && cli.snapshot.is_none() && cli.image.is_none();
             print_info(&mut out, table, live)?;
+            if let Some(note) = &loaded.image_note {
+                writeln!(out, "image:             {note}")?;
+            }
             if let Some(identity) = &loaded.identity {
                 if !live {
                     print_identity(&mut out, identity)?;
@@ -314,6 +376,14 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Snapshot(SnapshotCommand::Check { .. }) => unreachable!("handled above"),
+        Command::Dump { format } => {
+            let format = match format {
+                DumpFormatArg::SystemMap => ksym::dump::DumpFormat::SystemMap,
+                DumpFormatArg::Kallsyms => ksym::dump::DumpFormat::Kallsyms,
+            };
+            ksym::dump::write(table, format, &mut out)?;
+            ExitCode::SUCCESS
+        }
     };
     out.flush()?;
     Ok(code)

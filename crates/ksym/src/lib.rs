@@ -22,8 +22,10 @@
 
 pub mod cache;
 mod column;
+pub mod dump;
 pub mod error;
 pub mod host;
+pub mod image;
 pub mod live;
 pub mod modules;
 pub mod parse;
@@ -33,6 +35,7 @@ pub mod table;
 
 pub use error::{Error, LineError, LineErrorKind, ResolveErrorKind, Result};
 pub use host::HostKernel;
+pub use image::{kallsyms_from_image, load_image};
 pub use live::KernelSymbols;
 pub use modules::{ModuleArea, ModuleInfo, ModuleMap};
 pub use parse::{FormatSeen, SkippedLines};
