@@ -415,7 +415,12 @@ fn unpack<'a>(source_name: &str, bytes: &'a [u8], depth: u32) -> Result<Unpacked
                 ),
             ));
         };
-        let data = decompress(source_name, packing, payload)?;
+        // The build appends the decompressed size to the payload.
+        let size = payload
+            .len()
+            .checked_sub(4)
+            .map(|at| u32::from_le_bytes(payload[at..].try_into().unwrap()) as usize);
+        let data = decompress(source_name, packing, payload, size)?;
         return Ok(Unpacked {
             data: data.into(),
             container: Container::BzImage {
@@ -434,7 +439,7 @@ fn unpack<'a>(source_name: &str, bytes: &'a [u8], depth: u32) -> Result<Unpacked
             if depth >= MAX_NESTING {
                 return Err(image_err(source_name, "compressed too many times over"));
             }
-            let data = decompress(source_name, packing, bytes)?;
+            let data = decompress(source_name, packing, bytes, None)?;
             let inner = unpack(source_name, &data, depth + 1)?;
             let container = match inner.container {
                 Container::Raw | Container::Elf => Container::Compressed {
@@ -464,13 +469,21 @@ fn hex_head(b: &[u8]) -> String {
 }
 
 #[cfg(feature = "compression")]
-fn decompress(source_name: &str, packing: Packing, data: &[u8]) -> Result<Vec<u8>> {
+fn decompress(
+    source_name: &str,
+    packing: Packing,
+    data: &[u8],
+    size_hint: Option<usize>,
+) -> Result<Vec<u8>> {
     let fail = |message: String| Error::Decompress {
         source_name: source_name.to_string(),
         format: packing.name(),
         message,
     };
     let mut out = Vec::new();
+    if let Some(size) = size_hint.filter(|&n| n >= data.len() && n as u64 <= MAX_UNPACKED) {
+        out.reserve_exact(size + 1);
+    }
     // One stream or frame: the kernel build appends the decompressed size
     // after it, which is not another stream.
     let res = match packing {
@@ -511,7 +524,12 @@ fn decompress(source_name: &str, packing: Packing, data: &[u8]) -> Result<Vec<u8
 }
 
 #[cfg(not(feature = "compression"))]
-fn decompress(source_name: &str, packing: Packing, _data: &[u8]) -> Result<Vec<u8>> {
+fn decompress(
+    source_name: &str,
+    packing: Packing,
+    _data: &[u8],
+    _size_hint: Option<usize>,
+) -> Result<Vec<u8>> {
     Err(Error::CompressionDisabled {
         source_name: source_name.to_string(),
         format: packing.name(),
@@ -599,6 +617,9 @@ pub(crate) struct ElfInfo {
     ptr_size: usize,
     big_endian: bool,
     build_id: Option<String>,
+    /// The file range of `.rodata`, where `scripts/kallsyms.c` puts the
+    /// tables: searched first.
+    rodata: Option<(usize, usize)>,
 }
 
 impl ElfInfo {
@@ -639,6 +660,7 @@ fn elf_info(source_name: &str, data: &[u8]) -> Result<Option<ElfInfo>> {
     let mut sections = Vec::new();
     let mut span: Option<(u64, u64)> = None;
     let mut build_id = None;
+    let mut rodata = None;
     for s in file.sections() {
         let alloc = match s.flags() {
             SectionFlags::Elf { sh_flags } => sh_flags & u64::from(object::elf::SHF_ALLOC) != 0,
@@ -662,6 +684,9 @@ fn elf_info(source_name: &str, data: &[u8]) -> Result<Option<ElfInfo>> {
             });
         }
         if let Some((off, size)) = s.file_range() {
+            if s.name() == Ok(".rodata") {
+                rodata = Some((off as usize, (off + size) as usize));
+            }
             if s.kind() != SectionKind::UninitializedData {
                 sections.push((off as usize, size as usize, addr));
             }
@@ -673,6 +698,7 @@ fn elf_info(source_name: &str, data: &[u8]) -> Result<Option<ElfInfo>> {
         ptr_size: if file.is_64() { 8 } else { 4 },
         big_endian: !file.is_little_endian(),
         build_id,
+        rodata,
     }))
 }
 
@@ -804,16 +830,29 @@ fn find_tables(data: &[u8], elf: Option<&ElfInfo>) -> std::result::Result<Found,
     let mut why = String::from("no kallsyms_token_index (256 rising offsets of a token table)");
     for &be in orders {
         let rd = Rd { d: data, be };
-        let indexes = token_indexes(rd);
-        // Tables right before their index first; anywhere only if none fit.
-        for anywhere in [false, true] {
-            for (p, idx) in &indexes {
-                let Some(tokens) = token_table_for(data, *p, idx, anywhere) else {
-                    continue;
-                };
-                match decode_with(rd, &tokens, elf) {
-                    Ok(found) => return Ok(found),
-                    Err(w) => why = w,
+        // `.rodata` first, where the tables are; then the whole file.
+        let whole = (0, data.len());
+        let mut scopes = vec![whole];
+        if let Some(r) = elf
+            .and_then(|e| e.rodata)
+            .filter(|&(lo, hi)| lo < hi && hi <= data.len())
+        {
+            scopes.insert(0, r);
+        }
+        for (i, &scope) in scopes.iter().enumerate() {
+            let indexes = token_indexes(rd, scope);
+            // Tables right before their index first; anywhere only if none
+            // fit (and only in the last scope: that search is the slowest).
+            let last = i + 1 == scopes.len();
+            for anywhere in [false, true].into_iter().filter(|&a| !a || last) {
+                for (p, idx) in &indexes {
+                    let Some(tokens) = token_table_for(data, *p, idx, anywhere) else {
+                        continue;
+                    };
+                    match decode_with(rd, &tokens, elf, scope) {
+                        Ok(found) => return Ok(found),
+                        Err(w) => why = w,
+                    }
                 }
             }
         }
@@ -825,8 +864,9 @@ fn decode_with(
     rd: Rd<'_>,
     tokens: &Tokens,
     elf: Option<&ElfInfo>,
+    scope: (usize, usize),
 ) -> std::result::Result<Found, String> {
-    let Some(names) = find_names(rd, tokens) else {
+    let Some(names) = find_names(rd, tokens, scope) else {
         return Err(format!(
             "a token table at {:#x}, but no kallsyms_names, kallsyms_markers and \
              kallsyms_num_syms that fit it",
@@ -864,12 +904,12 @@ fn decode_with(
 }
 
 /// Candidate token indexes: 256 `u16` from 0, rising by 2 to 513 (step 1).
-fn token_indexes(rd: Rd<'_>) -> Vec<(usize, [u16; 256])> {
+fn token_indexes(rd: Rd<'_>, (lo, hi): (usize, usize)) -> Vec<(usize, [u16; 256])> {
     let d = rd.d;
     let max_step = (KSYM_NAME_LEN + 1) as u16;
     let mut found = Vec::new();
-    let mut p = 0;
-    while p + 512 <= d.len() {
+    let mut p = align_up(lo, 2);
+    while p + 512 <= hi {
         // Quick: 0, then a first token of 1 to 512 bytes.
         if d[p] == 0 && d[p + 1] == 0 && rd.u16(p + 2).is_some_and(|v| (2..=max_step).contains(&v))
         {
@@ -970,13 +1010,13 @@ fn entry_len(d: &[u8], at: usize, long: bool) -> Option<(usize, usize)> {
 }
 
 /// Finds markers, names and the count (step 2).
-fn find_names(rd: Rd<'_>, tokens: &Tokens) -> Option<Names> {
+fn find_names(rd: Rd<'_>, tokens: &Tokens, (lo, hi): (usize, usize)) -> Option<Names> {
     let d = rd.d;
     let lo_step = (256 * MIN_ENTRY) as u64;
     let hi_step = (256 * MAX_ENTRY) as u64;
     for size in [4usize, 8] {
-        let mut k = 0;
-        while k + 3 * size <= d.len() {
+        let mut k = align_up(lo, 4);
+        while k + 3 * size <= hi.min(d.len()) {
             if rd.word(k, size) != Some(0) {
                 k += 4;
                 continue;
