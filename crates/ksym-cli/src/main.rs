@@ -381,7 +381,11 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                 DumpFormatArg::SystemMap => ksym::dump::DumpFormat::SystemMap,
                 DumpFormatArg::Kallsyms => ksym::dump::DumpFormat::Kallsyms,
             };
-            ksym::dump::write(table, format, &mut out)?;
+            // `ksym dump | head` is fine: a closed pipe ends the dump quietly.
+            match ksym::dump::write(table, format, &mut out).and_then(|()| out.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+                r => r?,
+            }
             ExitCode::SUCCESS
         }
     };

@@ -80,7 +80,15 @@ const MAX_ENTRY: usize = 2 + KSYM_NAME_LEN;
 #[cfg(not(fuzzing))]
 const MAX_UNPACKED: u64 = 1 << 30;
 #[cfg(fuzzing)]
-const MAX_UNPACKED: u64 = 64 << 20;
+const MAX_UNPACKED: u64 = 16 << 20;
+/// At most this many token index candidates are looked at, and this many
+/// token tables that fit one (each costs a search of the file).
+const MAX_INDEX_CANDIDATES: usize = 4096;
+const MAX_TOKEN_TABLES: usize = 16;
+/// Steps the search for the names may take per byte searched (plus a
+/// floor): a real kernel needs a tiny fraction; a file made of marker-like
+/// runs would otherwise cost quadratic time.
+const NAMES_BUDGET_PER_BYTE: u64 = 16;
 /// How many times a file may be unwrapped (a compressed file holding a
 /// bzImage holding a compressed ELF is two).
 const MAX_NESTING: u32 = 3;
@@ -843,12 +851,17 @@ fn find_tables(data: &[u8], elf: Option<&ElfInfo>) -> std::result::Result<Found,
             let indexes = token_indexes(rd, scope);
             // Tables right before their index first; anywhere only if none
             // fit (and only in the last scope: that search is the slowest).
+            // Real kernels have one or two candidates: a file with many is
+            // made to cost time, and gets a few tries only.
             let last = i + 1 == scopes.len();
             for anywhere in [false, true].into_iter().filter(|&a| !a || last) {
-                for (p, idx) in &indexes {
-                    let Some(tokens) = token_table_for(data, *p, idx, anywhere) else {
-                        continue;
-                    };
+                let tries = if anywhere { 4 } else { MAX_TOKEN_TABLES };
+                let tables = indexes
+                    .iter()
+                    .take(MAX_INDEX_CANDIDATES)
+                    .filter_map(|(p, idx)| token_table_for(data, *p, idx, anywhere))
+                    .take(tries);
+                for tokens in tables {
                     match decode_with(rd, &tokens, elf, scope) {
                         Ok(found) => return Ok(found),
                         Err(w) => why = w,
@@ -1012,6 +1025,7 @@ fn entry_len(d: &[u8], at: usize, long: bool) -> Option<(usize, usize)> {
 /// Finds markers, names and the count (step 2).
 fn find_names(rd: Rd<'_>, tokens: &Tokens, (lo, hi): (usize, usize)) -> Option<Names> {
     let d = rd.d;
+    let mut budget = (hi.saturating_sub(lo) as u64).saturating_mul(NAMES_BUDGET_PER_BYTE) + (1 << 20);
     let lo_step = (256 * MIN_ENTRY) as u64;
     let hi_step = (256 * MAX_ENTRY) as u64;
     for size in [4usize, 8] {
@@ -1035,8 +1049,13 @@ fn find_names(rd: Rd<'_>, tokens: &Tokens, (lo, hi): (usize, usize)) -> Option<N
                 run += 1;
             }
             if run >= 2 {
-                if let Some(names) = names_before(rd, tokens, k, size, run, max_step as usize) {
+                if let Some(names) =
+                    names_before(rd, tokens, k, size, run, max_step as usize, &mut budget)
+                {
                     return Some(names);
+                }
+                if budget == 0 {
+                    return None;
                 }
             }
             k += 4;
@@ -1054,6 +1073,7 @@ fn names_before(
     size: usize,
     run: usize,
     max_step: usize,
+    budget: &mut u64,
 ) -> Option<Names> {
     let d = rd.d;
     // A markers run may go on into whatever follows it.
@@ -1064,6 +1084,7 @@ fn names_before(
         let lo = k.saturating_sub(last + 2 * max_step + 4096);
         let mut start = hi - hi % 4;
         while start >= lo.max(4) {
+            *budget = budget.checked_sub(1)?;
             for num_at in [start - 4, start.wrapping_sub(8)] {
                 let Some(n) = rd.u32(num_at) else { continue };
                 let n = n as usize;
@@ -1071,6 +1092,7 @@ fn names_before(
                     continue;
                 }
                 for long in [true, false] {
+                    *budget = budget.saturating_sub(n.min(256) as u64);
                     if let Some(end) = walk_names(d, start, n, rd, k, size, long) {
                         if k - end < 8 && types_ok(d, tokens, start, n, long) {
                             return Some(Names {
