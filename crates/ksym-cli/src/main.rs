@@ -383,7 +383,9 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             };
             // `ksym dump | head` is fine: a closed pipe ends the dump quietly.
             match ksym::dump::write(table, format, &mut out).and_then(|()| out.flush()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return Ok(ExitCode::SUCCESS)
+                }
                 r => r?,
             }
             ExitCode::SUCCESS

@@ -1025,7 +1025,8 @@ fn entry_len(d: &[u8], at: usize, long: bool) -> Option<(usize, usize)> {
 /// Finds markers, names and the count (step 2).
 fn find_names(rd: Rd<'_>, tokens: &Tokens, (lo, hi): (usize, usize)) -> Option<Names> {
     let d = rd.d;
-    let mut budget = (hi.saturating_sub(lo) as u64).saturating_mul(NAMES_BUDGET_PER_BYTE) + (1 << 20);
+    let mut budget =
+        (hi.saturating_sub(lo) as u64).saturating_mul(NAMES_BUDGET_PER_BYTE) + (1 << 20);
     let lo_step = (256 * MIN_ENTRY) as u64;
     let hi_step = (256 * MAX_ENTRY) as u64;
     for size in [4usize, 8] {
@@ -1204,7 +1205,7 @@ fn find_addresses(
     let mut anchored = Vec::new();
     for &ptr in ptr_sizes {
         // 6.4+: after the token index (or, some day, the markers).
-        for after in [tokens.index + 512, markers_end, tokens.end()] {
+        for after in [tokens.index + 512, markers_end] {
             anchored.push(align_up(after, 4));
             anchored.push(align_up(after, ptr));
         }
@@ -1222,9 +1223,22 @@ fn find_addresses(
         }
     }
     anchored.dedup();
+    // The other tables: the addresses cannot overlap them (a token index
+    // read as `u32`s rises like offsets do).
+    let ctx = AddrCtx {
+        kinds,
+        elf,
+        taken: [
+            (names.num_syms_at, names.num_syms_at + 4),
+            (names.start, names.end),
+            (names.markers, markers_end),
+            (tokens.table, tokens.end()),
+            (tokens.index, tokens.index + 512),
+        ],
+    };
     for &at in &anchored {
         for &ptr in ptr_sizes {
-            if let Some(found) = try_encodings(rd, at, n, ptr, kinds, elf) {
+            if let Some(found) = try_encodings(rd, at, n, ptr, &ctx) {
                 return Some(found);
             }
         }
@@ -1240,7 +1254,7 @@ fn find_addresses(
                     && at + ptr * n <= d.len()
                     && quick_sorted(rd, at, quick, ptr, false))
             {
-                if let Some(found) = try_encodings(rd, at, n, ptr, kinds, elf) {
+                if let Some(found) = try_encodings(rd, at, n, ptr, &ctx) {
                     return Some(found);
                 }
             }
@@ -1291,14 +1305,28 @@ fn quick_sorted(rd: Rd<'_>, at: usize, count: usize, width: usize, place: bool) 
 }
 
 /// Tries each encoding of `n` addresses at `at`.
+/// What the checks of an address table candidate need.
+struct AddrCtx<'a> {
+    kinds: &'a [u8],
+    elf: Option<&'a ElfInfo>,
+    /// Byte ranges of the other tables.
+    taken: [(usize, usize); 5],
+}
+
+impl AddrCtx<'_> {
+    fn free(&self, lo: usize, hi: usize) -> bool {
+        self.taken.iter().all(|&(a, b)| hi <= a || b <= lo)
+    }
+}
+
 fn try_encodings(
     rd: Rd<'_>,
     at: usize,
     n: usize,
     ptr: usize,
-    kinds: &[u8],
-    elf: Option<&ElfInfo>,
+    ctx: &AddrCtx<'_>,
 ) -> Option<(AddressEncoding, usize, Vec<u64>)> {
+    let (kinds, elf) = (ctx.kinds, ctx.elf);
     let end4 = at.checked_add(4 * n)?;
     let mask = if ptr == 4 { u32::MAX as u64 } else { u64::MAX };
     let in_span = |addrs: &[u64]| -> bool {
@@ -1312,9 +1340,12 @@ fn try_encodings(
     };
     let sorted_distinct =
         |addrs: &[u64]| addrs.windows(2).all(|w| w[0] <= w[1]) && addrs.first() != addrs.last();
-    if end4 <= rd.d.len() {
+    let base_at = align_up(end4, ptr);
+    if end4 <= rd.d.len() && ctx.free(at, end4) {
         let offs: Vec<u32> = (0..n).map(|i| rd.u32(at + 4 * i)).collect::<Option<_>>()?;
-        let base = rd.word(align_up(end4, ptr), ptr);
+        let base = rd
+            .word(base_at, ptr)
+            .filter(|_| ctx.free(base_at, base_at + ptr));
         // Absolute per-cpu: first negative is -1, only `A` non-negative.
         if let Some(base) = base {
             let neg = offs.iter().position(|&o| (o as i32) < 0);
@@ -1369,7 +1400,7 @@ fn try_encodings(
     }
     // Pointers.
     let endp = at.checked_add(ptr * n)?;
-    if endp <= rd.d.len() && at % ptr == 0 {
+    if endp <= rd.d.len() && at % ptr == 0 && ctx.free(at, endp) {
         let addrs: Vec<u64> = (0..n)
             .map(|i| rd.word(at + ptr * i, ptr))
             .collect::<Option<_>>()?;
@@ -1452,10 +1483,16 @@ pub fn matches_running_kernel(image: &ImageKallsyms) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     /// A synthetic kernel: tables written the way `scripts/kallsyms.c`
     /// writes them, with no compression (each character its own token).
     pub(crate) fn synthetic(syms: &[(u64, u8, &str)], new_layout: bool) -> Vec<u8> {
+        synthetic_with(syms, new_layout, true)
+    }
+
+    /// `long`: two-byte lengths for entries over 127 tokens (6.1+).
+    fn synthetic_with(syms: &[(u64, u8, &str)], new_layout: bool, long: bool) -> Vec<u8> {
         let mut tokens: Vec<Vec<u8>> = (0..256u32)
             .map(|c| {
                 let c = c as u8;
@@ -1475,7 +1512,7 @@ mod tests {
                 markers.push(names.len() as u32);
             }
             let len = name.len() + 1;
-            if len > 0x7f {
+            if len > 0x7f && long {
                 names.push((len as u8 & 0x7f) | 0x80);
                 names.push((len >> 7) as u8);
             } else {
@@ -1576,6 +1613,160 @@ mod tests {
                 assert_eq!((g.addr, g.kind, g.name.as_str()), (*a, *k, n.as_str()));
             }
         }
+    }
+
+    fn sample_image() -> (Vec<(u64, u8, String)>, Vec<u8>) {
+        let syms = sample(700);
+        let refs: Vec<(u64, u8, &str)> =
+            syms.iter().map(|(a, k, n)| (*a, *k, n.as_str())).collect();
+        let img = synthetic(&refs, true);
+        (syms, img)
+    }
+
+    /// A bzImage around `payload` (boot protocol 2.15, one setup sector).
+    fn bzimage(payload: &[u8], unpacked: usize) -> Vec<u8> {
+        let mut b = vec![0u8; 1024];
+        b[0x1f1] = 1;
+        b[0x202..0x206].copy_from_slice(b"HdrS");
+        b[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+        b[0x248..0x24c].copy_from_slice(&0x40u32.to_le_bytes());
+        b[0x24c..0x250].copy_from_slice(&(payload.len() as u32 + 4).to_le_bytes());
+        b.extend(vec![0u8; 0x40]);
+        b.extend(payload);
+        b.extend((unpacked as u32).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn every_payload_compression() {
+        use std::io::Write;
+        let (syms, raw) = sample_image();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&raw).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&raw[..], 3).unwrap();
+        let mut xz = Vec::new();
+        xz2::read::XzEncoder::new(&raw[..], 1)
+            .read_to_end(&mut xz)
+            .unwrap();
+        let lzma_opts = xz2::stream::LzmaOptions::new_preset(1).unwrap();
+        let lzma_stream = xz2::stream::Stream::new_lzma_encoder(&lzma_opts).unwrap();
+        let mut lzma = Vec::new();
+        xz2::read::XzEncoder::new_stream(&raw[..], lzma_stream)
+            .read_to_end(&mut lzma)
+            .unwrap();
+        // lz4 -l: the magic, then (size, block) pairs.
+        let mut lz4 = 0x184c_2102u32.to_le_bytes().to_vec();
+        for chunk in raw.chunks(5000) {
+            let block = lz4_flex::block::compress(chunk);
+            lz4.extend((block.len() as u32).to_le_bytes());
+            lz4.extend(block);
+        }
+        for (name, payload) in [
+            ("gzip", gz),
+            ("zstd", zst),
+            ("xz", xz.clone()),
+            ("lzma", lzma),
+            ("lz4", lz4),
+        ] {
+            let got = kallsyms_from_image(&bzimage(&payload, raw.len()))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(got.container, Container::BzImage { compression: name });
+            assert_eq!(got.symbols.len(), syms.len(), "{name}");
+            assert_eq!(got.symbols[100].name, syms[100].2, "{name}");
+        }
+        // A whole compressed file.
+        let got = kallsyms_from_image(&xz).unwrap();
+        assert_eq!(got.container, Container::Compressed { compression: "xz" });
+        // A truncated payload: the decompressor's complaint, named.
+        let cut = bzimage(&zstd::encode_all(&raw[..], 3).unwrap()[..200], raw.len());
+        let e = kallsyms_from_image(&cut).unwrap_err();
+        assert!(matches!(e, Error::Decompress { format: "zstd", .. }), "{e}");
+        // bzip2 and lzo kernels exist; ksym says it does not read them.
+        let e = kallsyms_from_image(&bzimage(b"BZh91AY&SY", 100)).unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn place_relative_offsets_with_elf_addresses() {
+        // 7.0: each offset relative to its own address. Rewrite the offsets
+        // of a synthetic 6.4-layout image and give it an ELF-like mapping.
+        let syms: Vec<(u64, u8, String)> = (0..600)
+            .map(|i| (0xffff_ffff_8100_0000 + i * 0x20, b't', format!("f{i}")))
+            .collect();
+        let refs: Vec<(u64, u8, &str)> =
+            syms.iter().map(|(a, k, n)| (*a, *k, n.as_str())).collect();
+        let mut img = synthetic(&refs, true);
+        let rd = Rd { d: &img, be: false };
+        let idx = token_indexes(rd, (0, img.len()))[0].0;
+        let at = idx + 512;
+        let va = 0xffff_ffff_8200_0000u64;
+        for (i, (a, _, _)) in syms.iter().enumerate() {
+            let place = va + at as u64 + 4 * i as u64;
+            let off = a.wrapping_sub(place) as i64 as i32;
+            img[at + 4 * i..at + 4 * i + 4].copy_from_slice(&off.to_le_bytes());
+        }
+        // No relative base after them.
+        let base_at = align_up(at + 4 * syms.len(), 8);
+        img[base_at..base_at + 8].copy_from_slice(&[0xcc; 8]);
+        let elf = ElfInfo {
+            sections: vec![(0, img.len(), va)],
+            span: Some((0xffff_ffff_8100_0000, va + img.len() as u64)),
+            ptr_size: 8,
+            big_endian: false,
+            build_id: None,
+            rodata: None,
+        };
+        let found = find_tables(&img, Some(&elf)).unwrap();
+        assert_eq!(found.encoding, AddressEncoding::PlaceRelative);
+        let got: Vec<u64> = found.symbols.iter().map(|s| s.addr).collect();
+        let want: Vec<u64> = syms.iter().map(|s| s.0).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn big_endian_raw_kernel() {
+        // The same tables with every word big-endian (s390, ppc64, ...).
+        let syms = sample(300);
+        let refs: Vec<(u64, u8, &str)> =
+            syms.iter().map(|(a, k, n)| (*a, *k, n.as_str())).collect();
+        let le = synthetic(&refs, false);
+        let rd = Rd { d: &le, be: false };
+        let found = find_tables(&le, None).unwrap();
+        let l = found.layout;
+        let mut be = le.clone();
+        let mut swap = |at: usize, width: usize| be[at..at + width].reverse();
+        // offsets + base, count, markers, token index.
+        for i in 0..syms.len() {
+            swap(l.addresses + 4 * i, 4);
+        }
+        swap(align_up(l.addresses + 4 * syms.len(), 8), 8);
+        swap(l.num_syms, 4);
+        for i in 0..syms.len().div_ceil(256) {
+            swap(l.markers + 4 * i, 4);
+        }
+        for i in 0..256 {
+            swap(l.token_index + 2 * i, 2);
+        }
+        let _ = rd;
+        let got = find_tables(&be, None).unwrap();
+        assert!(got.layout.big_endian);
+        assert_eq!(got.symbols.len(), syms.len());
+        assert_eq!(got.symbols.last().unwrap().addr, syms.last().unwrap().0);
+    }
+
+    #[test]
+    fn one_byte_lengths_of_old_kernels() {
+        // Before 6.1 a length byte of 0x80 or more was a length, not the
+        // first of two bytes.
+        let mut syms = sample(400);
+        syms[50].2 = "y".repeat(140);
+        let refs: Vec<(u64, u8, &str)> =
+            syms.iter().map(|(a, k, n)| (*a, *k, n.as_str())).collect();
+        let img = synthetic_with(&refs, false, false);
+        let got = kallsyms_from_image(&img).unwrap();
+        assert!(!got.layout.long_lengths);
+        assert_eq!(got.symbols[50].name, syms[50].2);
     }
 
     #[test]
