@@ -28,7 +28,7 @@
 //! they are found by their structure, never by their order or by a symbol
 //! table the file may not have.
 //!
-//! # The search (see [`find_tables`])
+//! # The search
 //!
 //! 1. **Token index and table.** A `u16` array that starts at 0 and rises
 //!    256 times by 2 to 513; the table is the bytes before it (at most 7
@@ -1131,7 +1131,9 @@ fn walk_names(
 ) -> Option<usize> {
     let mut at = start;
     for i in 0..n {
-        if i % 256 == 0 && rd.word(markers + (i / 256) * size, size)? != (at - start) as u64 {
+        if i.is_multiple_of(256)
+            && rd.word(markers + (i / 256) * size, size)? != (at - start) as u64
+        {
             return None;
         }
         let (len, took) = entry_len(d, at, long)?;
@@ -1250,7 +1252,7 @@ fn find_addresses(
         let mut at = 0;
         while at + 4 * n <= d.len() {
             if quick_sorted(rd, at, quick, 4, elf.is_some())
-                || (at % ptr == 0
+                || (at.is_multiple_of(ptr)
                     && at + ptr * n <= d.len()
                     && quick_sorted(rd, at, quick, ptr, false))
             {
@@ -1400,7 +1402,7 @@ fn try_encodings(
     }
     // Pointers.
     let endp = at.checked_add(ptr * n)?;
-    if endp <= rd.d.len() && at % ptr == 0 && ctx.free(at, endp) {
+    if endp <= rd.d.len() && at.is_multiple_of(ptr) && ctx.free(at, endp) {
         let addrs: Vec<u64> = (0..n)
             .map(|i| rd.word(at + ptr * i, ptr))
             .collect::<Option<_>>()?;
@@ -1508,7 +1510,7 @@ mod tests {
         let mut names = Vec::new();
         let mut markers = Vec::new();
         for (i, &(_, kind, name)) in syms.iter().enumerate() {
-            if i % 256 == 0 {
+            if i.is_multiple_of(256) {
                 markers.push(names.len() as u32);
             }
             let len = name.len() + 1;
@@ -1534,7 +1536,7 @@ mod tests {
             .collect();
         let mut out = vec![0x90u8; 4096];
         let pad = |out: &mut Vec<u8>| {
-            while out.len() % 8 != 0 {
+            while !out.len().is_multiple_of(8) {
                 out.push(0);
             }
         };

@@ -546,9 +546,9 @@ fn from_backing(
                 format!("section {sid:?} lies outside the file"),
             ));
         }
-        if off as usize % ALIGN != 0
+        if !(off as usize).is_multiple_of(ALIGN)
             || elem as usize != sid.elem_size()
-            || len % u64::from(elem.max(1)) != 0
+            || !len.is_multiple_of(u64::from(elem.max(1)))
         {
             return Err(corrupt(
                 source,

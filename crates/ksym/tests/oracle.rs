@@ -133,7 +133,7 @@ fn module_base(k: u64) -> u64 {
 }
 
 fn pick_name(sel: u16) -> String {
-    if sel % 3 == 0 {
+    if sel.is_multiple_of(3) {
         format!("sym_{sel}")
     } else {
         NAMES[sel as usize % NAMES.len()].to_string()
