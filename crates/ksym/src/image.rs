@@ -635,7 +635,7 @@ impl ElfInfo {
         self.sections
             .iter()
             .find(|&&(off, size, _)| offset >= off && offset - off < size)
-            .map(|&(off, _, addr)| addr + (offset - off) as u64)
+            .map(|&(off, _, addr)| addr.wrapping_add((offset - off) as u64))
     }
 }
 
@@ -1079,9 +1079,14 @@ fn names_before(
     let d = rd.d;
     // A markers run may go on into whatever follows it.
     for m in (run.saturating_sub(2).max(2)..=run).rev() {
-        let last = rd.word(k + (m - 1) * size, size)? as usize;
+        let Some(last) = rd.word(k + (m - 1) * size, size) else {
+            continue;
+        };
         // The last chunk holds 1 to 256 entries.
-        let hi = k.checked_sub(last + MIN_ENTRY)?;
+        let Some(hi) = k.checked_sub(last as usize + MIN_ENTRY) else {
+            continue;
+        };
+        let last = last as usize;
         let lo = k.saturating_sub(last + 2 * max_step + 4096);
         let mut start = hi - hi % 4;
         while start >= lo.max(4) {
@@ -1372,7 +1377,8 @@ fn try_encodings(
                 }
             }
             // Unsigned offsets from the lowest address.
-            if offs[0] == 0 && base.checked_add(u64::from(*offs.last()?))? <= mask {
+            let top = offs.iter().max().map_or(0, |&o| u64::from(o));
+            if offs[0] == 0 && base.checked_add(top).is_some_and(|t| t <= mask) {
                 let addrs: Vec<u64> = offs.iter().map(|&o| base + u64::from(o)).collect();
                 if sorted_distinct(&addrs) && in_span(&addrs) {
                     return Some((AddressEncoding::Relative { base }, at, addrs));
@@ -1381,7 +1387,8 @@ fn try_encodings(
         }
         // Offsets from their own address (needs the ELF's addresses).
         if let Some(va) = elf.and_then(|e| e.address_of(at)) {
-            if elf.and_then(|e| e.address_of(end4 - 1)) == Some(va + 4 * n as u64 - 1) {
+            let last = va.checked_add(4 * n as u64 - 1);
+            if last.is_some() && elf.and_then(|e| e.address_of(end4 - 1)) == last {
                 let addrs: Vec<u64> = offs
                     .iter()
                     .enumerate()
