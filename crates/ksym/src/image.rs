@@ -1497,11 +1497,17 @@ mod tests {
     /// A synthetic kernel: tables written the way `scripts/kallsyms.c`
     /// writes them, with no compression (each character its own token).
     pub(crate) fn synthetic(syms: &[(u64, u8, &str)], new_layout: bool) -> Vec<u8> {
-        synthetic_with(syms, new_layout, true)
+        synthetic_with(syms, new_layout, true, false)
     }
 
-    /// `long`: two-byte lengths for entries over 127 tokens (6.1+).
-    fn synthetic_with(syms: &[(u64, u8, &str)], new_layout: bool, long: bool) -> Vec<u8> {
+    /// `long`: two-byte lengths for entries over 127 tokens (6.1+);
+    /// `old`: the 4.x style, `unsigned long` addresses, count and markers.
+    fn synthetic_with(
+        syms: &[(u64, u8, &str)],
+        new_layout: bool,
+        long: bool,
+        old: bool,
+    ) -> Vec<u8> {
         let mut tokens: Vec<Vec<u8>> = (0..256u32)
             .map(|c| {
                 let c = c as u8;
@@ -1549,6 +1555,12 @@ mod tests {
         };
         let put_offsets = |out: &mut Vec<u8>| {
             pad(out);
+            if old {
+                for s in syms {
+                    out.extend(s.0.to_le_bytes());
+                }
+                return;
+            }
             for o in &offsets {
                 out.extend(o.to_le_bytes());
             }
@@ -1559,12 +1571,20 @@ mod tests {
             put_offsets(&mut out);
         }
         pad(&mut out);
-        out.extend((syms.len() as u32).to_le_bytes());
+        if old {
+            out.extend((syms.len() as u64).to_le_bytes());
+        } else {
+            out.extend((syms.len() as u32).to_le_bytes());
+        }
         pad(&mut out);
         out.extend(&names);
         pad(&mut out);
-        for m in &markers {
-            out.extend(m.to_le_bytes());
+        for &m in &markers {
+            if old {
+                out.extend(u64::from(m).to_le_bytes());
+            } else {
+                out.extend(m.to_le_bytes());
+            }
         }
         pad(&mut out);
         let mut index = Vec::new();
@@ -1772,10 +1792,25 @@ mod tests {
         syms[50].2 = "y".repeat(140);
         let refs: Vec<(u64, u8, &str)> =
             syms.iter().map(|(a, k, n)| (*a, *k, n.as_str())).collect();
-        let img = synthetic_with(&refs, false, false);
+        let img = synthetic_with(&refs, false, false, false);
         let got = kallsyms_from_image(&img).unwrap();
         assert!(!got.layout.long_lengths);
         assert_eq!(got.symbols[50].name, syms[50].2);
+    }
+
+    #[test]
+    fn kallsyms_addresses_and_long_markers_of_4_x_kernels() {
+        let syms: Vec<(u64, u8, String)> =
+            sample(900).into_iter().filter(|s| s.1 != b'A').collect();
+        let refs: Vec<(u64, u8, &str)> =
+            syms.iter().map(|(a, k, n)| (*a, *k, n.as_str())).collect();
+        let img = synthetic_with(&refs, false, false, true);
+        let got = kallsyms_from_image(&img).unwrap();
+        assert_eq!(got.encoding, AddressEncoding::Absolute);
+        let addrs: Vec<u64> = got.symbols.iter().map(|s| s.addr).collect();
+        let want: Vec<u64> = syms.iter().map(|s| s.0).collect();
+        assert_eq!(addrs, want);
+        assert_eq!(got.symbols[899].name, syms[899].2);
     }
 
     #[test]

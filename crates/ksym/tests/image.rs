@@ -215,3 +215,38 @@ fn damaged_vmlinuz_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn slide_from_the_first_lines_of_kallsyms() {
+    // `_text` is line 392 of the 6.12 kallsyms: only the head is read.
+    let live = xz_text(&data("debian-6.12.117/kallsyms.xz"));
+    let dir = std::env::temp_dir().join(format!("ksym-image-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let head = dir.join("kallsyms-head");
+    let lines: Vec<&str> = live.lines().take(500).collect();
+    std::fs::write(&head, lines.join("\n") + "\n").unwrap();
+    let text = ksym::image::text_address_in(&head).unwrap();
+    assert_eq!(text, 0xffff_ffff_9b00_0000);
+    let image = read_image(&data("debian-6.12.117/vmlinuz")).unwrap();
+    assert_eq!(text - image.text_address().unwrap(), 0x1a00_0000);
+    // Hidden addresses say so; no `_text` at all says so.
+    let zeroed: Vec<String> = lines
+        .iter()
+        .map(|l| format!("0000000000000000{}", &l[16..]))
+        .collect();
+    std::fs::write(&head, zeroed.join("\n") + "\n").unwrap();
+    let e = ksym::image::text_address_in(&head).unwrap_err();
+    assert!(matches!(e, Error::Redacted { .. }), "{e}");
+    std::fs::write(&head, lines[..100].join("\n") + "\n").unwrap();
+    let e = ksym::image::text_address_in(&head).unwrap_err();
+    assert!(e.to_string().contains("no `_text`"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn live_text_when_readable() {
+    match ksym::image::live_text_address() {
+        Ok(text) => assert_ne!(text, 0),
+        Err(e) => println!("SKIPPED: the live _text is not readable here: {e}"),
+    }
+}
