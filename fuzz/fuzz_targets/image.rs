@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(table.len(), image.symbols.len());
             let mut out = Vec::new();
             ksym::dump::write(&table, ksym::dump::DumpFormat::SystemMap, &mut out).unwrap();
-            assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), image.symbols.len());
+            assert_eq!(
+                out.iter().filter(|&&b| b == b'\n').count(),
+                image.symbols.len()
+            );
         }
         Err(e) => {
             assert!(!e.to_string().is_empty());
