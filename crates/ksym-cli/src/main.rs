@@ -35,6 +35,11 @@ struct Cli {
     /// come from another machine.
     #[arg(long, global = true, value_name = "FILE", conflicts_with = "kallsyms")]
     snapshot: Option<PathBuf>,
+    /// Read the core kernel's symbols from a kernel image (vmlinuz, vmlinux):
+    /// link-time addresses, or the running kernel's when the image's build-id
+    /// is the running kernel's (the KASLR slide from `_text` in /proc/kallsyms).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with_all = ["kallsyms", "snapshot"])]
+    image: Option<PathBuf>,
     /// Do not use the snapshot cache for the live kernel (also:
     /// KSYM_CACHE_DIR=off).
     #[arg(long, global = true)]
@@ -139,6 +144,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = AnnotateFormat::Auto)]
         format: AnnotateFormat,
     },
+    /// Print every symbol, `%016x %c %s` a line, in address order.
+    Dump {
+        /// `system-map`, or `kallsyms` (module symbols with `\t[module]`).
+        #[arg(long, value_enum, default_value = "kallsyms")]
+        format: DumpFormatArg,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -146,6 +157,12 @@ enum AnnotateFormat {
     Auto,
     Perf,
     Bpftrace,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DumpFormatArg {
+    SystemMap,
+    Kallsyms,
 }
 
 #[derive(Subcommand)]
@@ -179,6 +196,8 @@ struct Loaded {
     table: Arc<SymbolTable>,
     identity: Option<Identity>,
     cache: Option<CacheOutcome>,
+    /// For --image: what the image is and which addresses it gave.
+    image_note: Option<String>,
 }
 
 fn load(cli: &Cli) -> CliResult<Loaded> {
@@ -188,6 +207,7 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
             table: Arc::new(table),
             identity: Some(identity),
             cache: None,
+            image_note: None,
         });
     }
     let mut opts = LoadOptions {
@@ -215,7 +235,11 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
             table: Arc::new(table),
             identity: None,
             cache: None,
+            image_note: None,
         });
+    }
+    if let Some(path) = &cli.image {
+        return load_image(path, &opts);
     }
     // The live kernel: one load (or a mapped snapshot from the cache), no
     // watcher for a one-shot command. A --modules override bypasses the cache.
@@ -247,6 +271,41 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
             Path::new("/"),
         )),
         cache: Some(syms.cache_outcome()),
+        image_note: None,
+    })
+}
+
+/// A kernel image: at the running kernel's addresses when it is the running
+/// kernel (same build-id), else at link-time addresses.
+fn load_image(path: &Path, opts: &LoadOptions) -> CliResult<Loaded> {
+    let image = ksym::image::read_image(path)?;
+    let (slide, how) = match ksym::image::matches_running_kernel(&image) {
+        Some(true) => match ksym::image::slide_from_live(&image) {
+            Ok(slide) => (
+                slide,
+                format!("the running kernel's (KASLR slide {slide:#x})"),
+            ),
+            Err(e) => (
+                0,
+                format!("link-time (the running kernel's slide is unknown: {e})"),
+            ),
+        },
+        _ => (0, "link-time (not the running kernel)".to_string()),
+    };
+    let table = image.to_table(&path.display().to_string(), opts, slide)?;
+    let note = format!(
+        "{}; {} symbols, {}; build-id {}; {}; addresses {how}",
+        image.container.describe(),
+        image.symbols.len(),
+        image.encoding.describe(),
+        image.build_id.as_deref().unwrap_or("unknown"),
+        image.banner.as_deref().unwrap_or("no version banner"),
+    );
+    Ok(Loaded {
+        table: Arc::new(table),
+        identity: None,
+        cache: None,
+        image_note: Some(note),
     })
 }
 
@@ -387,9 +446,12 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             }
         }
         Command::Info => {
-            let live = cli.kallsyms.is_none() && cli.snapshot.is_none();
+            let live = cli.kallsyms.is_none() && cli.snapshot.is_none() && cli.image.is_none();
             print_info(&mut out, table, live)?;
             print_builtin(&mut out, &cli, table, live)?;
+            if let Some(note) = &loaded.image_note {
+                writeln!(out, "image:             {note}")?;
+            }
             if let Some(identity) = &loaded.identity {
                 if !live {
                     print_identity(&mut out, identity)?;
@@ -469,6 +531,20 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         }
         Command::Annotate { file, format } => {
             run_annotate(table, file.as_deref(), *format, &mut out)?
+        }
+        Command::Dump { format } => {
+            let format = match format {
+                DumpFormatArg::SystemMap => ksym::dump::DumpFormat::SystemMap,
+                DumpFormatArg::Kallsyms => ksym::dump::DumpFormat::Kallsyms,
+            };
+            // `ksym dump | head` is fine: a closed pipe ends the dump quietly.
+            match ksym::dump::write(table, format, &mut out).and_then(|()| out.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return Ok(ExitCode::SUCCESS)
+                }
+                r => r?,
+            }
+            ExitCode::SUCCESS
         }
     };
     out.flush()?;

@@ -176,6 +176,15 @@ pub enum Error {
     #[error("refusing to write {}: {reason}", path.display())]
     UnsafePath { path: PathBuf, reason: &'static str },
 
+    /// A kernel image (`--image`) whose kallsyms tables cannot be read:
+    /// damaged, truncated, or built without `CONFIG_KALLSYMS`.
+    #[error("{source_name}: {reason}")]
+    Image { source_name: String, reason: String },
+
+    /// A file given as a kernel image that is something else (a module, a core dump).
+    #[error("{source_name}: not a kernel image: this is {found}")]
+    NotKernelImage { source_name: String, found: String },
+
     /// The input is larger than the table can index (32-bit symbol ids and
     /// name offsets).
     #[error("{source_name}: too large: {what}")]

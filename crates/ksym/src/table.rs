@@ -952,6 +952,7 @@ impl SymbolTable {
     /// Sets [`BOUNDED`] on the last symbol of every alias group whose next
     /// higher start lies past its limit. One pass in address order, walking
     /// the segments alongside.
+    #[allow(clippy::needless_range_loop)] // `id` indexes several columns
     fn mark_bounded(&mut self) {
         let n = self.addr_lo.len();
         let mut kinds: Vec<u8> = self.kind.to_vec();
