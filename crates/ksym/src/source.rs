@@ -183,15 +183,14 @@ pub fn load_streaming(
     // The live kernel here has ~120k-240k symbols.
     builder.reserve(1 << 17, 6 << 20);
     let mut parser = Parser::new(opts.strict);
-    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(16);
+    // Buffers travel full-size with the length read, and come back to be
+    // reused: nothing is allocated or zeroed per chunk.
+    let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(16);
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
     let (read_result, fed) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> std::io::Result<()> {
             loop {
-                let mut buf = empty_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(LIVE_CHUNK));
-                buf.resize(LIVE_CHUNK, 0);
+                let mut buf = empty_rx.try_recv().unwrap_or_else(|_| vec![0; LIVE_CHUNK]);
                 let n = loop {
                     match file.read(&mut buf) {
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -201,15 +200,14 @@ pub fn load_streaming(
                 if n == 0 {
                     return Ok(());
                 }
-                buf.truncate(n);
-                if full_tx.send(buf).is_err() {
+                if full_tx.send((buf, n)).is_err() {
                     return Ok(()); // the parser stopped (strict mode)
                 }
             }
         });
         let mut fed = Ok(());
-        for chunk in full_rx.iter() {
-            fed = parser.feed(&chunk, &mut builder);
+        for (chunk, n) in full_rx.iter() {
+            fed = parser.feed(&chunk[..n], &mut builder);
             if fed.is_err() {
                 break;
             }

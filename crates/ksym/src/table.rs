@@ -611,19 +611,18 @@ impl TableBuilder {
         for &i in &order {
             let i = i as usize;
             let off = self.name_offs[i] as usize;
-            if self.arena[off] != b'_' || self.slots[self.slot_of[i] as usize].loadable {
+            let len = usize::from(self.name_lens[i]);
+            // Markers are short `_` names of the core: most names fail the
+            // first two tests without a comparison.
+            if len > 16 || self.arena[off] != b'_' || self.slots[self.slot_of[i] as usize].loadable
+            {
                 continue;
             }
-            // Compare with the terminating NUL, so only whole names match.
+            let name = &self.arena[off..off + len];
             for (s, e) in CORE_SECTIONS {
                 for m in [s, e] {
-                    let m = m.as_bytes();
-                    if self
-                        .arena
-                        .get(off..off + m.len() + 1)
-                        .is_some_and(|a| a[..m.len()] == *m && a[m.len()] == 0)
-                    {
-                        marker_addr.entry(m).or_insert(self.addrs[i]);
+                    if m.len() == len && m.as_bytes() == name {
+                        marker_addr.entry(m.as_bytes()).or_insert(self.addrs[i]);
                     }
                 }
             }
