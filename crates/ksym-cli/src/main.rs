@@ -146,7 +146,9 @@ enum Command {
     },
     /// Print every symbol, `%016x %c %s` a line, in address order.
     Dump {
-        /// `system-map`, or `kallsyms` (module symbols with `\t[module]`).
+        /// `system-map`, `kallsyms` (module symbols with `\t[module]`),
+        /// `kallmodsyms` (built-in modules and objects too) or `json` (one
+        /// object a line).
         #[arg(long, value_enum, default_value = "kallsyms")]
         format: DumpFormatArg,
     },
@@ -163,6 +165,8 @@ enum AnnotateFormat {
 enum DumpFormatArg {
     SystemMap,
     Kallsyms,
+    Kallmodsyms,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -536,6 +540,8 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             let format = match format {
                 DumpFormatArg::SystemMap => ksym::dump::DumpFormat::SystemMap,
                 DumpFormatArg::Kallsyms => ksym::dump::DumpFormat::Kallsyms,
+                DumpFormatArg::Kallmodsyms => ksym::dump::DumpFormat::Kallmodsyms,
+                DumpFormatArg::Json => ksym::dump::DumpFormat::Json,
             };
             // `ksym dump | head` is fine: a closed pipe ends the dump quietly.
             match ksym::dump::write(table, format, &mut out).and_then(|()| out.flush()) {

@@ -1349,17 +1349,27 @@ impl SymbolTable {
         }
     }
 
-    /// Every module name of a symbol (kallmodsyms can give several).
-    pub fn modules_of(&self, id: SymbolId) -> impl Iterator<Item = &str> {
+    fn slot_of_id(&self, id: SymbolId) -> u32 {
         let id = id.0 as usize;
-        let slot = if id < self.addr_lo.len() {
+        if id < self.addr_lo.len() {
             self.slot_of(id)
         } else {
             self.name_only
                 .get(id - self.addr_lo.len())
                 .map_or(0, |s| s.slot())
-        };
-        self.slot_names_of(slot)
+        }
+    }
+
+    /// Every module name of a symbol (kallmodsyms can give several).
+    pub fn modules_of(&self, id: SymbolId) -> impl Iterator<Item = &str> {
+        self.slot_names_of(self.slot_of_id(id))
+    }
+
+    /// Whether a symbol's module is a loadable one (tagged `\t[mod]` in
+    /// kallsyms, or a pseudo-module like `[bpf]`), not the core kernel or a
+    /// built-in module.
+    pub fn in_loadable_module(&self, id: SymbolId) -> bool {
+        self.slot_rec(self.slot_of_id(id)).loadable != 0
     }
 
     /// Every address-answering symbol that starts exactly at `addr`, in input order.
