@@ -19,6 +19,8 @@ pub enum LineErrorKind {
     NotUtf8,
     /// A field after the name is neither `[module]` nor `{object}`.
     UnexpectedField,
+    /// The line holds a NUL byte (kernel names are C strings).
+    NulByte,
 }
 
 impl fmt::Display for LineErrorKind {
@@ -36,6 +38,7 @@ impl fmt::Display for LineErrorKind {
             LineErrorKind::UnexpectedField => {
                 f.write_str("a field after the name is neither `[module]` nor `{object}`")
             }
+            LineErrorKind::NulByte => f.write_str("the line holds a NUL byte"),
         }
     }
 }

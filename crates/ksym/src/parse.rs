@@ -109,7 +109,9 @@ impl Parser {
         }
         // One UTF-8 check for the whole chunk (fast on ASCII); per line only
         // when the chunk holds a bad byte somewhere.
-        let valid = std::str::from_utf8(rest).is_ok();
+        // Nor any NUL: kernel names are C strings, and the name arena is
+        // NUL-terminated.
+        let valid = std::str::from_utf8(rest).is_ok() && memchr::memchr(0, rest).is_none();
         let mut at = 0;
         for nl in memchr::memchr_iter(b'\n', rest) {
             self.line(&rest[at..nl], valid, out)?;
@@ -143,10 +145,10 @@ impl Parser {
             return Ok(());
         }
         self.nonblank_lines += 1;
-        let parsed = if utf8_known || std::str::from_utf8(line).is_ok() {
+        let parsed = if utf8_known {
             parse_line(line)
         } else {
-            Err(LineErrorKind::NotUtf8)
+            parse_checked_line(line)
         };
         match parsed {
             Ok(sym) => {
@@ -279,11 +281,29 @@ pub(crate) fn split_path_name(name: &[u8]) -> (Option<&[u8]>, &[u8]) {
     (None, name)
 }
 
-/// Parses one line (without its newline) of UTF-8 text.
+/// Parses one line of bytes that may hold anything: not UTF-8 or a NUL byte
+/// makes it a bad line.
+pub(crate) fn parse_checked_line(line: &[u8]) -> Result<RawSymbol<'_>, LineErrorKind> {
+    if std::str::from_utf8(line).is_err() {
+        return Err(LineErrorKind::NotUtf8);
+    }
+    if memchr::memchr(0, line).is_some() {
+        return Err(LineErrorKind::NulByte);
+    }
+    parse_line(line)
+}
+
+/// Parses one line (without its newline) of UTF-8 text with no NUL byte.
 pub(crate) fn parse_line(line: &[u8]) -> Result<RawSymbol<'_>, LineErrorKind> {
     // Fast path, the kernel's own `%016lx %c %s`; else fields split by blanks.
-    let (addr, kind, rest) = if line.len() > 19 && line[16] == b' ' && line[18] == b' ' {
-        let addr = parse_hex(&line[..16]).ok_or(LineErrorKind::BadAddress)?;
+    let fast = if line.len() > 19 && line[16] == b' ' && line[18] == b' ' {
+        parse_hex(&line[..16])
+    } else {
+        None
+    };
+    // A line that only looks like it (leading blanks, a short address) takes
+    // the general path.
+    let (addr, kind, rest) = if let Some(addr) = fast {
         let rest = &line[19..];
         // More blanks before the name are allowed, as on the general path.
         let rest = &rest[rest
@@ -345,7 +365,8 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<RawSymbol<'_>, LineErrorKind> {
     sym.modules.rest = tail;
     for field in tail.split_ascii_whitespace() {
         if let Some(m) = field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
-            if m.is_empty() || m.len() > MAX_NAME_LEN {
+            // `[mod]` must read back from `%pS` text: no brackets inside.
+            if m.is_empty() || m.len() > MAX_NAME_LEN || m.contains(['[', ']']) {
                 return Err(LineErrorKind::UnexpectedField);
             }
             if sym.modules.first.is_none() {
@@ -417,5 +438,14 @@ mod tests {
         let long = format!("0 T {}", "a".repeat(513));
         assert_eq!(parse_line(long.as_bytes()), Err(NameTooLong(513)));
         assert_eq!(parse_line(b"0 T foo junk"), Err(UnexpectedField));
+        assert_eq!(parse_checked_line(b"4 d s\t[\x00]"), Err(NulByte));
+        assert_eq!(parse_checked_line(b"0 T f\xffo"), Err(NotUtf8));
+        assert_eq!(parse_line(b"4 d s\t[]]"), Err(UnexpectedField));
+        // Looks like the kernel's fixed format but is not: the general path reads it.
+        assert_eq!(
+            parse_line(b"9bffffff3b00047  t e").unwrap().addr,
+            0x9bffffff3b00047
+        );
+        assert_eq!(parse_line(b"  ffffffff810000 T foo").unwrap().name, b"foo");
     }
 }

@@ -272,6 +272,7 @@ fn kind_code(kind: LineErrorKind) -> String {
         LineErrorKind::NameTooLong(n) => format!("name-too-long:{n}"),
         LineErrorKind::NotUtf8 => "not-utf8".into(),
         LineErrorKind::UnexpectedField => "unexpected-field".into(),
+        LineErrorKind::NulByte => "nul-byte".into(),
     }
 }
 
@@ -282,6 +283,7 @@ fn kind_from_code(code: &str) -> Option<LineErrorKind> {
         "bad-type" => LineErrorKind::BadType,
         "not-utf8" => LineErrorKind::NotUtf8,
         "unexpected-field" => LineErrorKind::UnexpectedField,
+        "nul-byte" => LineErrorKind::NulByte,
         other => LineErrorKind::NameTooLong(other.strip_prefix("name-too-long:")?.parse().ok()?),
     })
 }

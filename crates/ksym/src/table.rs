@@ -314,6 +314,12 @@ pub struct TableBuilder {
     name_offs: Vec<u32>,
     /// Name lengths, capped at 255, for packing into `name_off`.
     name_lens: Vec<u8>,
+    /// Whether each symbol may answer an address lookup (decided while its
+    /// name is at hand, not by reading the arena again).
+    answers: Vec<bool>,
+    /// The first address of each core section marker, by its index in
+    /// `CORE_SECTIONS` (start, end).
+    markers: [[Option<u64>; 2]; CORE_SECTIONS.len()],
     slot_of: Vec<u32>,
     arena: Vec<u8>,
     /// The last name pushed, if it was `__pfx_*`: (arena offset, length).
@@ -351,6 +357,8 @@ impl TableBuilder {
             kinds: Vec::new(),
             name_offs: Vec::new(),
             name_lens: Vec::new(),
+            answers: Vec::new(),
+            markers: [[None; 2]; CORE_SECTIONS.len()],
             slot_of: Vec::new(),
             arena: Vec::new(),
             last_pfx: None,
@@ -372,6 +380,7 @@ impl TableBuilder {
         self.kinds.reserve(lines);
         self.name_offs.reserve(lines);
         self.name_lens.reserve(lines);
+        self.answers.reserve(lines);
         self.slot_of.reserve(lines);
         self.arena.reserve(bytes / 2);
     }
@@ -498,6 +507,24 @@ impl TableBuilder {
         self.kinds.push(sym.kind);
         self.name_offs.push(name);
         self.name_lens.push(sym.name.len().min(255) as u8);
+        self.answers.push(
+            !(matches!(sym.kind, b'A' | b'a' | b'U' | b'u' | b'N' | b'n')
+                || is_mapping_symbol(sym.name)),
+        );
+        // Section markers are short `_` names of the core (or of a built-in
+        // module in kallmodsyms): most names fail the first tests.
+        let answers = *self.answers.last().expect("just pushed");
+        if answers && sym.name.len() <= 16 && sym.name.first() == Some(&b'_') && !loadable {
+            for (k, pair) in CORE_SECTIONS.iter().enumerate() {
+                for (j, m) in [pair.0, pair.1].into_iter().enumerate() {
+                    if m.as_bytes() == sym.name {
+                        // A repeated marker counts at its lowest address.
+                        let at = &mut self.markers[k][j];
+                        *at = Some(at.map_or(sym.addr, |a| a.min(sym.addr)));
+                    }
+                }
+            }
+        }
         self.slot_of.push(slot);
     }
 
@@ -507,7 +534,7 @@ impl TableBuilder {
             Some(m) => format!("{addr:016x} {kind} {name}\t[{m}]"),
             None => format!("{addr:016x} {kind} {name}"),
         };
-        if let Ok(sym) = crate::parse::parse_line(line.as_bytes()) {
+        if let Ok(sym) = crate::parse::parse_checked_line(line.as_bytes()) {
             self.last_slot = None;
             self.push(&sym);
         }
@@ -522,17 +549,10 @@ impl TableBuilder {
                 what: "more than 4 GiB of names or 2^32 symbols",
             });
         }
-        // Looks at the name's first bytes only (no scan for its end).
-        let answers = |i: usize| -> bool {
-            let off = self.name_offs[i] as usize;
-            let head = &self.arena[off..(off + 2).min(self.arena.len())];
-            !(matches!(self.kinds[i], b'A' | b'a' | b'U' | b'u' | b'N' | b'n')
-                || is_mapping_symbol(head))
-        };
         let mut order: Vec<u32> = Vec::with_capacity(n);
         let mut others: Vec<u32> = Vec::new();
         for i in 0..n {
-            if answers(i) {
+            if self.answers[i] {
                 order.push(i as u32);
             } else {
                 others.push(i as u32);
@@ -607,32 +627,10 @@ impl TableBuilder {
         }
 
         // Bounds: core sections from their markers, modules from their areas.
-        let mut marker_addr: FxHashMap<&[u8], u64> = FxHashMap::default();
-        for &i in &order {
-            let i = i as usize;
-            let off = self.name_offs[i] as usize;
-            let len = usize::from(self.name_lens[i]);
-            // Markers are short `_` names of the core: most names fail the
-            // first two tests without a comparison.
-            if len > 16 || self.arena[off] != b'_' || self.slots[self.slot_of[i] as usize].loadable
-            {
-                continue;
-            }
-            let name = &self.arena[off..off + len];
-            for (s, e) in CORE_SECTIONS {
-                for m in [s, e] {
-                    if m.len() == len && m.as_bytes() == name {
-                        marker_addr.entry(m.as_bytes()).or_insert(self.addrs[i]);
-                    }
-                }
-            }
-        }
         let mut bounds: Vec<(u64, u64)> = Vec::new();
         let mut section_ends = Vec::new();
-        for (s, e) in CORE_SECTIONS {
-            if let (Some(&s), Some(&e)) =
-                (marker_addr.get(s.as_bytes()), marker_addr.get(e.as_bytes()))
-            {
+        for [s, e] in self.markers {
+            if let (Some(s), Some(e)) = (s, e) {
                 if s < e {
                     bounds.push((s, e));
                     section_ends.push(e);
