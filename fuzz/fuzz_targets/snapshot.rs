@@ -1,0 +1,224 @@
+//! Snapshot files (`ksym::snapshot`), which the module doc calls untrusted
+//! input that can make an answer wrong but never a lookup crash. The first
+//! input byte picks a mode:
+//!
+//! - 0: the rest is symbol text; its table, saved and opened again (with
+//!   `verify`), must answer every query exactly as the table itself.
+//! - 1: the rest is patches `[offset u16 LE][len u8][len bytes]...` applied
+//!   to a fixed valid snapshot, which is then opened and queried: any panic
+//!   is a bug, whatever the answers.
+//! - 2: the rest is a whole snapshot file, opened and queried the same way.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use ksym::snapshot::{self, Identity, OpenOptions};
+use ksym::{LoadOptions, ModuleMap, SymbolTable};
+use libfuzzer_sys::fuzz_target;
+
+#[allow(dead_code)]
+mod common;
+
+/// Core, modules (with areas), kallmodsyms, aliases, repeated names,
+/// absolute and name-only symbols, `__pfx_` pairs and a source path.
+const TEXT: &[u8] = b"\
+0000000000000000 A fixed_percpu_data
+0000000000001000 A cpu_debug_store
+ffffffff81000000 T _text
+ffffffff81000000 T _stext
+ffffffff81000010 t __pfx_foo
+ffffffff81000020 t foo
+ffffffff81000030 t .L123
+ffffffff81000040 t dup
+ffffffff81000080 t dup
+ffffffff810000c0 t fs/ext4/inode.c:ext4_foo
+ffffffff81000100 T _etext
+ffffffff81000200 d weird:name
+ffffffff81000300 t kfoo [ext4] [jbd2] {fs/ext4/inode.o}
+ffffffffc0000000 t modfn\t[m]
+ffffffffc0000010 t __pfx_modfn2\t[m]
+ffffffffc0000020 t modfn2\t[m]
+ffffffffc0000040 t dup\t[m]
+ffffffffc0001000 t dup\t[m2]
+ffffffffc0002000 t bpf_prog_x\t[bpf]
+";
+
+const MODULES: &[u8] = b"\
+m 8192 0 - Live 0xffffffffc0000000
+m\ttext\t0xffffffffc0000000\t0x1000
+m2 4096 0 - Live 0xffffffffc0001000
+";
+
+fn identity() -> Identity {
+    Identity {
+        release: Some("6.12.0-fuzz".into()),
+        build_id: Some("00ff".into()),
+        boot_id: None,
+        modules: Some(1),
+        bpf: None,
+        kaslr_slide: Some(-4096),
+        created: Some(1),
+    }
+}
+
+fn base() -> &'static [u8] {
+    static B: OnceLock<Vec<u8>> = OnceLock::new();
+    B.get_or_init(|| {
+        let mut modules = ModuleMap::default();
+        modules.add_text("fixed", MODULES).expect("fixed modules");
+        let opts = LoadOptions {
+            strict: true,
+            modules: Some(modules),
+        };
+        let t = ksym::parse_bytes("fixed", TEXT, &opts).expect("fixed table");
+        snapshot::to_bytes(&t, &identity())
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    match mode % 3 {
+        0 => round_trip(rest),
+        1 => {
+            let mut bytes = base().to_vec();
+            let mut r = rest;
+            while r.len() >= 3 {
+                let off = usize::from(u16::from_le_bytes([r[0], r[1]])) % bytes.len();
+                let n = usize::from(r[2]).min(r.len() - 3);
+                for (i, &b) in r[3..3 + n].iter().enumerate() {
+                    if let Some(x) = bytes.get_mut(off + i) {
+                        *x = b;
+                    }
+                }
+                r = &r[3 + n..];
+            }
+            open_and_query(&bytes);
+        }
+        _ => open_and_query(rest),
+    }
+});
+
+fn round_trip(text: &[u8]) {
+    let Ok(t) = ksym::parse_bytes("fuzz", text, &LoadOptions::default()) else {
+        return;
+    };
+    let bytes = snapshot::to_bytes(&t, &identity());
+    let (m, id) = snapshot::from_bytes("fuzz", &bytes, OpenOptions { verify: true })
+        .unwrap_or_else(|e| panic!("a snapshot just written does not open: {e}"));
+    assert_eq!(id, identity(), "identity changed through the snapshot");
+    assert_eq!(m.len(), t.len());
+    assert_eq!(m.answering_len(), t.answering_len());
+    assert_eq!(m.module_map(), t.module_map());
+    assert_eq!(
+        m.module_names().collect::<Vec<_>>(),
+        t.module_names().collect::<Vec<_>>()
+    );
+    assert_eq!(m.repeated_names(), t.repeated_names());
+    for (a, b) in t.iter().zip(m.iter()) {
+        assert_eq!(a, b, "symbol differs after the snapshot");
+        assert_eq!(
+            t.modules_of(a.id).collect::<Vec<_>>(),
+            m.modules_of(b.id).collect::<Vec<_>>()
+        );
+    }
+    let mut addrs = vec![0, u64::MAX];
+    for s in t.iter().take(256) {
+        addrs.extend([
+            s.start,
+            s.start.wrapping_sub(1),
+            s.start.wrapping_add(s.size),
+        ]);
+        assert_eq!(
+            t.find(s.name).collect::<Vec<_>>(),
+            m.find(s.name).collect::<Vec<_>>(),
+            "find({:?}) differs after the snapshot",
+            s.name
+        );
+        let text = format!("{s}");
+        assert_eq!(
+            t.resolve(&text).ok(),
+            m.resolve(&text).ok(),
+            "resolve({text:?}) differs after the snapshot"
+        );
+    }
+    for a in addrs {
+        assert_eq!(
+            t.lookup(a),
+            m.lookup(a),
+            "lookup({a:#x}) differs after the snapshot"
+        );
+        assert_eq!(t.lookup_absolute(a), m.lookup_absolute(a));
+        assert_eq!(
+            t.aliases(a).collect::<Vec<_>>(),
+            m.aliases(a).collect::<Vec<_>>()
+        );
+    }
+    // And the mapped table keeps every invariant of a built one.
+    common::exercise(&m, text);
+}
+
+fn open_and_query(bytes: &[u8]) {
+    for verify in [false, true] {
+        match snapshot::from_bytes("fuzz", bytes, OpenOptions { verify }) {
+            Ok((t, _)) => query(&t, bytes),
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+}
+
+/// Every query, no invariants: a damaged snapshot may answer wrongly.
+fn query(t: &SymbolTable, data: &[u8]) {
+    let _ = format!("{t:?}");
+    let _ = t.info().format.describe();
+    let _ = t.module_names().count();
+    let _ = t.repeated_names();
+    let _ = t.heap_bytes();
+    let mut addrs: Vec<u64> = vec![0, 1, u64::MAX, 0xffffffff81000020, 0xffffffffc0000010];
+    for chunk in data.chunks(8).take(8) {
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        addrs.push(u64::from_le_bytes(b));
+    }
+    let n = t.len().min(512);
+    for id in 0..n as u32 + 2 {
+        let id = ksym::SymbolId(id);
+        if let Some(s) = t.symbol(id) {
+            addrs.extend([
+                s.start,
+                s.start.wrapping_sub(1),
+                s.start.wrapping_add(s.size),
+            ]);
+            let _ = format!("{s}");
+            let _ = t.modules_of(id).count();
+            let _ = t.find(s.name).count();
+            let _ = t.find_in(s.module, s.name).count();
+            let _ = t.resolve(&format!("{s}"));
+        }
+    }
+    let _ = t.iter().take(512).count();
+    for a in addrs {
+        if let Some(s) = t.lookup(a) {
+            let _ = t.resolve(&format!("{s}"));
+        }
+        let _ = t.lookup_absolute(a);
+        let _ = t.aliases(a).count();
+    }
+    for name in [
+        "foo",
+        "dup",
+        "modfn",
+        "_text",
+        "fixed_percpu_data",
+        "kfoo",
+        "?",
+        "",
+    ] {
+        let _ = t.find(name).count();
+        let _ = t.find_in(Some("m"), name).count();
+        let _ = t.resolve(name);
+    }
+}
