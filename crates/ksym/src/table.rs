@@ -818,30 +818,28 @@ impl SymbolTable {
         if !self.packed_names || r >> 24 == 255 {
             return self.name_at(if self.packed_names { r & 0xff_ffff } else { r });
         }
-        let (off, len) = ((r & 0xff_ffff) as usize, (r >> 24) as usize);
-        let Some(name) = self.names.get(off..off + len) else {
+        self.str_at((r & 0xff_ffff) as usize, (r >> 24) as usize)
+    }
+
+    /// `len` bytes of the arena at `off` as text, without reading them when
+    /// the arena is known to be ASCII; `?` when out of range or not UTF-8.
+    #[inline]
+    fn str_at(&self, off: usize, len: usize) -> &str {
+        let Some(bytes) = self.names.get(off..off + len) else {
             return "?";
         };
         if *self.names_ascii.get_or_init(|| self.names.is_ascii()) {
             // SAFETY: every byte of the arena is ASCII, so any slice of it is UTF-8.
-            return unsafe { std::str::from_utf8_unchecked(name) };
+            return unsafe { std::str::from_utf8_unchecked(bytes) };
         }
-        std::str::from_utf8(name).unwrap_or("?")
+        std::str::from_utf8(bytes).unwrap_or("?")
     }
 
     #[inline]
     fn name_at(&self, off: u32) -> &str {
         let s = self.names.get(off as usize..).unwrap_or_default();
         let len = memchr::memchr(0, s).unwrap_or(s.len());
-        let name = &s[..len];
-        // (An OR over the bytes: `<[u8]>::is_ascii` measured ~30 ns slower here.)
-        if name.iter().fold(0u8, |acc, &b| acc | b) < 0x80 {
-            // SAFETY: ASCII is UTF-8. (Kernel names are ASCII: this skips a
-            // full UTF-8 check per lookup, and any check of a mapped arena.)
-            return unsafe { std::str::from_utf8_unchecked(name) };
-        }
-        // Built names are UTF-8; a damaged snapshot shows `?`.
-        std::str::from_utf8(name).unwrap_or("?")
+        self.str_at(off as usize, len)
     }
 
     #[inline]
@@ -1171,15 +1169,7 @@ impl SymbolTable {
             if off == NONE {
                 return None;
             }
-            let b = self
-                .names
-                .get(off as usize..off as usize + len as usize)
-                .unwrap_or_default();
-            if b.iter().fold(0u8, |acc, &c| acc | c) < 0x80 {
-                // SAFETY: ASCII is UTF-8 (checked just above, as `name_at` does).
-                return Some(unsafe { std::str::from_utf8_unchecked(b) });
-            }
-            Some(std::str::from_utf8(b).unwrap_or("?"))
+            Some(self.str_at(off as usize, len as usize))
         };
         Symbol {
             id: SymbolId(id),
