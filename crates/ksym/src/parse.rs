@@ -111,7 +111,8 @@ impl Parser {
         // when the chunk holds a bad byte somewhere.
         // Nor any NUL: kernel names are C strings, and the name arena is
         // NUL-terminated.
-        let valid = std::str::from_utf8(rest).is_ok() && memchr::memchr(0, rest).is_none();
+        let valid = (rest.is_ascii() || std::str::from_utf8(rest).is_ok())
+            && memchr::memchr(0, rest).is_none();
         let mut at = 0;
         for nl in memchr::memchr_iter(b'\n', rest) {
             self.line(&rest[at..nl], valid, out)?;

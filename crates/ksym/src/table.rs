@@ -558,13 +558,31 @@ impl TableBuilder {
                 others.push(i as u32);
             }
         }
-        // Stable: aliases keep input order. Already-sorted input (the core
-        // kernel) costs one pass.
-        let sorted = order
+        // Stable: aliases keep input order. kallsyms is the sorted core
+        // followed by modules in their own order: only the part after the
+        // sorted prefix is sorted, then merged with it (prefix first on ties).
+        let addr = |i: u32| self.addrs[i as usize];
+        let prefix = order
             .windows(2)
-            .all(|w| self.addrs[w[0] as usize] <= self.addrs[w[1] as usize]);
-        if !sorted {
-            order.sort_by_key(|&i| self.addrs[i as usize]);
+            .position(|w| addr(w[0]) > addr(w[1]))
+            .map_or(order.len(), |p| p + 1);
+        if prefix < order.len() {
+            let mut rest = order.split_off(prefix);
+            rest.sort_by_key(|&i| addr(i));
+            let mut merged = Vec::with_capacity(order.len() + rest.len());
+            let (mut a, mut b) = (0, 0);
+            while a < order.len() && b < rest.len() {
+                if addr(rest[b]) < addr(order[a]) {
+                    merged.push(rest[b]);
+                    b += 1;
+                } else {
+                    merged.push(order[a]);
+                    a += 1;
+                }
+            }
+            merged.extend_from_slice(&order[a..]);
+            merged.extend_from_slice(&rest[b..]);
+            order = merged;
         }
         others.sort_by_key(|&i| self.addrs[i as usize]);
 
