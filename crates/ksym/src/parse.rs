@@ -297,7 +297,11 @@ pub(crate) fn parse_checked_line(line: &[u8]) -> Result<RawSymbol<'_>, LineError
 /// Parses one line (without its newline) of UTF-8 text with no NUL byte.
 pub(crate) fn parse_line(line: &[u8]) -> Result<RawSymbol<'_>, LineErrorKind> {
     // Fast path, the kernel's own `%016lx %c %s`; else fields split by blanks.
-    let fast = if line.len() > 19 && line[16] == b' ' && line[18] == b' ' {
+    let fast = if line.len() > 19
+        && line[16] == b' '
+        && line[18] == b' '
+        && !matches!(line[17], b' ' | b'\t')
+    {
         parse_hex(&line[..16])
     } else {
         None
@@ -448,5 +452,7 @@ mod tests {
             0x9bffffff3b00047
         );
         assert_eq!(parse_line(b"  ffffffff810000 T foo").unwrap().name, b"foo");
+        let wide = parse_line(b"ffffffff81234800                  t ebug_store").unwrap();
+        assert_eq!((wide.kind, wide.name), (b't', &b"ebug_store"[..]));
     }
 }
