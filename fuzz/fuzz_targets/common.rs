@@ -287,7 +287,8 @@ fn reference_line(line: &[u8]) -> Option<u64> {
     for f in tail.split_ascii_whitespace() {
         if let Some(m) = f.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
             // No brackets inside: `[mod]` must read back from `%pS` text.
-            if m.is_empty() || m.len() > 512 || m.contains(['[', ']']) {
+            // Nor `vmlinux`, the core kernel's name in unique spellings.
+            if m.is_empty() || m.len() > 512 || m.contains(['[', ']']) || m == "vmlinux" {
                 return None;
             }
         } else if let Some(o) = f.strip_prefix('{').and_then(|f| f.strip_suffix('}')) {

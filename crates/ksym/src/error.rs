@@ -17,7 +17,9 @@ pub enum LineErrorKind {
     NameTooLong(usize),
     /// The line holds bytes that are not UTF-8.
     NotUtf8,
-    /// A field after the name is neither `[module]` nor `{object}`.
+    /// A field after the name is neither `[module]` nor `{object}` (or names
+    /// a module that cannot be: empty, with brackets, or `vmlinux`, which
+    /// stands for the core kernel).
     UnexpectedField,
     /// The line holds a NUL byte (kernel names are C strings).
     NulByte,

@@ -370,8 +370,13 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<RawSymbol<'_>, LineErrorKind> {
     sym.modules.rest = tail;
     for field in tail.split_ascii_whitespace() {
         if let Some(m) = field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
-            // `[mod]` must read back from `%pS` text: no brackets inside.
-            if m.is_empty() || m.len() > MAX_NAME_LEN || m.contains(['[', ']']) {
+            // `[mod]` must read back from `%pS` text: no brackets inside; and
+            // `vmlinux` names the core kernel in unique spellings.
+            if m.is_empty()
+                || m.len() > MAX_NAME_LEN
+                || m.contains(['[', ']'])
+                || m == crate::names::CORE_MODULE
+            {
                 return Err(LineErrorKind::UnexpectedField);
             }
             if sym.modules.first.is_none() {
@@ -446,6 +451,7 @@ mod tests {
         assert_eq!(parse_checked_line(b"4 d s\t[\x00]"), Err(NulByte));
         assert_eq!(parse_checked_line(b"0 T f\xffo"), Err(NotUtf8));
         assert_eq!(parse_line(b"4 d s\t[]]"), Err(UnexpectedField));
+        assert_eq!(parse_line(b"4 d s\t[vmlinux]"), Err(UnexpectedField));
         // Looks like the kernel's fixed format but is not: the general path reads it.
         assert_eq!(
             parse_line(b"9bffffff3b00047  t e").unwrap().addr,
