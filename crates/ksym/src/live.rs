@@ -33,15 +33,25 @@
 //!   when it goes from `Loading` to `Live`;
 //! - the set of BPF program ids, from the `bpf(2)` command
 //!   `BPF_PROG_GET_NEXT_ID` (needs `CAP_SYS_ADMIN`; when it fails the set is
-//!   unknown and only the other parts are watched). This polling is the
-//!   fallback used for BPF programs: perf's `PERF_RECORD_KSYMBOL` events,
-//!   which would report each JIT image as it comes and goes, are not used.
+//!   unknown and only the other parts are watched).
 //!
 //! The watcher thread (when [`LiveConfig::watch`] is set) reads the
 //! fingerprint every [`LiveConfig::poll_interval`]. On the live kernel it also
 //! listens, where permitted, to the kernel's uevents (a `NETLINK_KOBJECT_UEVENT`
 //! socket, multicast group 1) and wakes at once on one whose `SUBSYSTEM` is
 //! `module`; when the socket cannot be opened, polling alone does the work.
+//!
+//! For BPF programs (and other JIT images: trampolines, dispatchers) it
+//! likewise listens, where permitted ([`LiveConfig::ksymbol_events`]), to
+//! perf's `PERF_RECORD_KSYMBOL` and `PERF_RECORD_BPF_EVENT` records: one
+//! dummy software event per online CPU (`perf_event_open` with pid -1, which
+//! needs `CAP_PERFMON` or `CAP_SYS_ADMIN`), each with a small ring buffer that
+//! wakes the watcher on every record. The records themselves are skipped: a
+//! wake-up only makes the watcher read the fingerprint at once, as a module
+//! uevent does. When the events cannot be opened (`EACCES`, `EPERM`,
+//! `ENOENT`, `ENOSYS`, ...), polling the program ids is the fallback;
+//! [`KernelSymbols::listening_for_ksymbol_events`] tells which is in use.
+//!
 //! On a change it waits for the burst to end (no further change for
 //! [`LiveConfig::settle_quiet`], at most [`LiveConfig::settle_max`] in all),
 //! then rebuilds once, off the lookup path, and swaps the new table in.
@@ -60,8 +70,8 @@
 //! [`LiveConfig::proc_root`] points the handle at a directory holding fake
 //! `proc/kallsyms`, `proc/modules` and `proc/sys/kernel/random/boot_id`. Under
 //! a root other than `/`, the BPF program ids come from the file `bpf-prog-ids`
-//! in that directory (one id a line; no file means unknown) and no uevent
-//! socket is opened.
+//! in that directory (one id a line; no file means unknown) and neither a
+//! uevent socket nor perf events are opened.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -109,6 +119,10 @@ pub struct LiveConfig {
     /// Whether the watcher listens to module uevents (live kernel only,
     /// where permitted). Default true.
     pub uevents: bool,
+    /// Whether the watcher opens perf events that report kernel symbols
+    /// coming and going (`PERF_RECORD_KSYMBOL`, `PERF_RECORD_BPF_EVENT`;
+    /// live kernel only, where permitted). Default true.
+    pub ksymbol_events: bool,
     /// How long the fingerprint must stay unchanged after a change before
     /// the watcher rebuilds (coalesces a burst of loads). Default 50 ms.
     pub settle_quiet: Duration,
@@ -131,6 +145,7 @@ impl Default for LiveConfig {
             poll_interval: Duration::from_secs(1),
             watch: true,
             uevents: true,
+            ksymbol_events: true,
             settle_quiet: Duration::from_millis(50),
             settle_max: Duration::from_millis(500),
             loader: Arc::new(load_proc),
@@ -146,6 +161,7 @@ impl fmt::Debug for LiveConfig {
             .field("poll_interval", &self.poll_interval)
             .field("watch", &self.watch)
             .field("uevents", &self.uevents)
+            .field("ksymbol_events", &self.ksymbol_events)
             .field("settle_quiet", &self.settle_quiet)
             .field("settle_max", &self.settle_max)
             .field("cache_dir", &self.cache_dir)
@@ -176,6 +192,11 @@ impl LiveConfig {
 
     pub fn uevents(mut self, uevents: bool) -> Self {
         self.uevents = uevents;
+        self
+    }
+
+    pub fn ksymbol_events(mut self, ksymbol_events: bool) -> Self {
+        self.ksymbol_events = ksymbol_events;
         self
     }
 
@@ -226,7 +247,7 @@ impl LiveConfig {
     }
 
     /// Whether the root is the real `/`: then BPF ids come from `bpf(2)` and
-    /// module uevents are listened to.
+    /// module uevents and perf ksymbol events are listened to.
     pub fn is_live_root(&self) -> bool {
         self.proc_root == Path::new("/")
             || self
@@ -690,6 +711,16 @@ impl KernelSymbols {
     pub fn listening_for_uevents(&self) -> bool {
         self.inner.watcher.as_ref().is_some_and(|w| w.uevents)
     }
+
+    /// Whether the watcher listens to the kernel's perf `PERF_RECORD_KSYMBOL`
+    /// and `PERF_RECORD_BPF_EVENT` records (else BPF programs are only
+    /// polled).
+    pub fn listening_for_ksymbol_events(&self) -> bool {
+        self.inner
+            .watcher
+            .as_ref()
+            .is_some_and(|w| w.ksymbol_events)
+    }
 }
 
 /// The watcher thread, stopped and joined on drop.
@@ -698,6 +729,7 @@ struct Watcher {
     stop: Option<UnixStream>,
     thread: Option<JoinHandle<()>>,
     uevents: bool,
+    ksymbol_events: bool,
 }
 
 impl Watcher {
@@ -709,9 +741,18 @@ impl Watcher {
             None
         };
         let listening = uevents.is_some();
+        let rings = if shared.live && shared.config.ksymbol_events {
+            // Not permitted (EACCES, EPERM), not built in (ENOENT, ENOSYS),
+            // or anything else: polling alone does the work.
+            open_ksymbol_rings().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let ksymbol_events = !rings.is_empty();
         let waker = Waker {
             stop: stop_rx,
             uevents,
+            rings,
             buf: vec![0; 8192],
         };
         let shared = Arc::clone(shared);
@@ -722,6 +763,7 @@ impl Watcher {
             stop: Some(stop),
             thread: Some(thread),
             uevents: listening,
+            ksymbol_events,
         })
     }
 }
@@ -743,38 +785,43 @@ impl Drop for Watcher {
 enum Wake {
     Stop,
     ModuleEvent,
+    /// A perf ring buffer received a record (a kernel symbol came or went).
+    KsymbolEvent,
     Timeout,
 }
 
-/// What the watcher sleeps on: the stop socket and, maybe, module uevents.
+/// What the watcher sleeps on: the stop socket and, maybe, module uevents
+/// and per-CPU perf events reporting kernel symbols.
 struct Waker {
     stop: UnixStream,
     uevents: Option<UeventSocket>,
+    rings: Vec<PerfRing>,
     buf: Vec<u8>,
 }
 
 impl Waker {
-    /// Sleeps until `deadline`, a stop, or a module uevent.
+    /// Sleeps until `deadline`, a stop, a module uevent or a perf record.
     fn wait_until(&mut self, deadline: Instant) -> Wake {
+        let pollfd = |fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         loop {
             let now = Instant::now();
             if now >= deadline {
                 return Wake::Timeout;
             }
-            let mut fds = [
-                libc::pollfd {
-                    fd: self.stop.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: self.uevents.as_ref().map_or(-1, |u| u.0.as_raw_fd()),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            let n = if self.uevents.is_some() { 2 } else { 1 };
-            let ready = match poll(&mut fds[..n], deadline - now) {
+            // A negative descriptor is skipped by poll(2).
+            let mut fds: Vec<libc::pollfd> = [
+                self.stop.as_raw_fd(),
+                self.uevents.as_ref().map_or(-1, |u| u.0.as_raw_fd()),
+            ]
+            .into_iter()
+            .chain(self.rings.iter().map(PerfRing::poll_fd))
+            .map(pollfd)
+            .collect();
+            let ready = match poll(&mut fds, deadline - now) {
                 Ok(ready) => ready,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
@@ -795,6 +842,20 @@ impl Waker {
                         return Wake::ModuleEvent;
                     }
                 }
+            }
+            let mut ksymbol = false;
+            for (ring, fd) in self.rings.iter_mut().zip(&fds[2..]) {
+                if fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                    // Not expected (the event went away): stop polling it
+                    // rather than spin; the fingerprint polling remains.
+                    ring.broken = true;
+                }
+                if fd.revents != 0 && ring.drain() {
+                    ksymbol = true;
+                }
+            }
+            if ksymbol {
+                return Wake::KsymbolEvent;
             }
         }
     }
@@ -893,6 +954,198 @@ fn is_module_uevent(msg: &[u8]) -> bool {
     msg.split(|&b| b == 0).any(|f| f == b"SUBSYSTEM=module")
 }
 
+/// `perf_event_attr` up to `config1`: the first published layout,
+/// `PERF_ATTR_SIZE_VER0` (64 bytes; include/uapi/linux/perf_event.h). The
+/// kernel zero-fills the fields a shorter attribute leaves out.
+#[repr(C)]
+struct PerfEventAttr {
+    kind: u32,
+    size: u32,
+    config: u64,
+    sample_period: u64,
+    sample_type: u64,
+    read_format: u64,
+    /// The bit fields `disabled`, `inherit`, ... (bit 0 first).
+    flags: u64,
+    wakeup_watermark: u32,
+    bp_type: u32,
+    config1: u64,
+}
+
+const PERF_TYPE_SOFTWARE: u32 = 1;
+/// `enum perf_sw_ids`: an event that counts nothing, for side-band records.
+const PERF_COUNT_SW_DUMMY: u64 = 9;
+/// `watermark`: wake after `wakeup_watermark` bytes, not events.
+const PERF_ATTR_WATERMARK: u64 = 1 << 14;
+/// `ksymbol`: `PERF_RECORD_KSYMBOL` records (kernel 5.1).
+const PERF_ATTR_KSYMBOL: u64 = 1 << 29;
+/// `bpf_event`: `PERF_RECORD_BPF_EVENT` records (kernel 5.1).
+const PERF_ATTR_BPF_EVENT: u64 = 1 << 30;
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
+/// Where `data_head` and `data_tail` are in `struct perf_event_mmap_page`
+/// (after the fields padded to 1 KiB).
+const PERF_DATA_HEAD: usize = 1024;
+const PERF_DATA_TAIL: usize = 1032;
+
+/// One perf event per online CPU that reports kernel symbols coming and
+/// going (BPF programs, trampolines, ...): side-band records are written
+/// only to the events of the CPU where they happen. Needs `CAP_PERFMON` or
+/// `CAP_SYS_ADMIN` (system-wide events); fails with `EACCES` or `EPERM`
+/// without, `ENOENT` or `ENOSYS` without support. A CPU brought online
+/// later is not covered (the fingerprint polling still is).
+fn open_ksymbol_rings() -> io::Result<Vec<PerfRing>> {
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online")?;
+    let cpus = parse_cpu_list(&online)
+        .ok_or_else(|| io::Error::other(format!("unexpected CPU list {online:?}")))?;
+    // SAFETY: sysconf(3) takes no pointers.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = usize::try_from(page)
+        .ok()
+        .filter(|p| p.is_power_of_two())
+        .ok_or_else(|| io::Error::other("no page size"))?;
+    cpus.into_iter()
+        .map(|cpu| PerfRing::open(cpu, page))
+        .collect()
+}
+
+/// `0-3,5,7-8` (a sysfs CPU list) as the CPUs it names.
+fn parse_cpu_list(text: &str) -> Option<Vec<libc::c_int>> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let (lo, hi): (libc::c_int, libc::c_int) = (lo.parse().ok()?, hi.parse().ok()?);
+        if lo < 0 || hi < lo || hi - lo > 1 << 16 {
+            return None;
+        }
+        cpus.extend(lo..=hi);
+    }
+    (!cpus.is_empty()).then_some(cpus)
+}
+
+/// A dummy software perf event on one CPU with side-band KSYMBOL and
+/// BPF_EVENT records, and its ring buffer (one control page and one data
+/// page), mapped writable so that the kernel never overwrites unread data
+/// and the reader moves `data_tail`. Unmapped and closed on drop.
+struct PerfRing {
+    fd: OwnedFd,
+    base: std::ptr::NonNull<libc::c_void>,
+    len: usize,
+    /// The event reported an error or hang-up: no longer polled.
+    broken: bool,
+}
+
+// SAFETY: the mapping is owned by this value alone (nothing else unmaps it
+// or hands its address out); the kernel shares it with no other thread of
+// ours, and the two words written through it are accessed atomically.
+unsafe impl Send for PerfRing {}
+
+impl PerfRing {
+    fn open(cpu: libc::c_int, page: usize) -> io::Result<PerfRing> {
+        let attr = PerfEventAttr {
+            kind: PERF_TYPE_SOFTWARE,
+            size: std::mem::size_of::<PerfEventAttr>() as u32,
+            config: PERF_COUNT_SW_DUMMY,
+            sample_period: 0,
+            sample_type: 0,
+            read_format: 0,
+            flags: PERF_ATTR_WATERMARK | PERF_ATTR_KSYMBOL | PERF_ATTR_BPF_EVENT,
+            // One byte: every record wakes the poller.
+            wakeup_watermark: 1,
+            bp_type: 0,
+            config1: 0,
+        };
+        // SAFETY: perf_event_open(2) reads `attr.size` bytes of `attr`, a
+        // live `repr(C)` value of exactly that size laid out like the
+        // kernel's first `perf_event_attr`; nothing else is passed by address.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                &attr as *const PerfEventAttr,
+                -1 as libc::pid_t, // every task...
+                cpu,               // ...on this CPU
+                -1 as libc::c_int, // no group
+                PERF_FLAG_FD_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by perf_event_open(2): open and
+        // owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
+        let len = 2 * page; // 1 + 2^0 pages
+                            // SAFETY: a new shared mapping of the event's ring buffer at an
+                            // address of the kernel's choosing; it aliases no Rust object.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = std::ptr::NonNull::new(base).ok_or_else(|| io::Error::other("mmap at 0"))?;
+        Ok(PerfRing {
+            fd,
+            base,
+            len,
+            broken: false,
+        })
+    }
+
+    fn poll_fd(&self) -> libc::c_int {
+        if self.broken {
+            -1
+        } else {
+            self.fd.as_raw_fd()
+        }
+    }
+
+    /// A control word of the mapped `perf_event_mmap_page`.
+    fn control(&self, offset: usize) -> &AtomicU64 {
+        debug_assert!(offset == PERF_DATA_HEAD || offset == PERF_DATA_TAIL);
+        // SAFETY: `offset` is that of `data_head` or `data_tail`, 8-byte
+        // aligned `__u64`s inside the first (control) page, which stays
+        // mapped for as long as `self` lives. The kernel writes `data_head`
+        // and reads `data_tail` concurrently: both are only accessed
+        // atomically here, as the perf ABI expects.
+        unsafe {
+            &*self
+                .base
+                .as_ptr()
+                .cast::<u8>()
+                .add(offset)
+                .cast::<AtomicU64>()
+        }
+    }
+
+    /// Skips every record written so far (their content is not needed: the
+    /// watcher reads the fingerprint next); whether there were any.
+    fn drain(&self) -> bool {
+        // Acquire: pairs with the kernel's store of the head after the data
+        // (we do not read the data, but this is the ABI's order).
+        let head = self.control(PERF_DATA_HEAD).load(Ordering::Acquire);
+        let tail = self.control(PERF_DATA_TAIL).load(Ordering::Relaxed);
+        // Release: the space up to `head` is free again for the kernel.
+        self.control(PERF_DATA_TAIL).store(head, Ordering::Release);
+        head != tail
+    }
+}
+
+impl Drop for PerfRing {
+    fn drop(&mut self) {
+        // SAFETY: `base` and `len` are those of the mapping made in `open`,
+        // unmapped only here; no reference from `control` outlives `self`.
+        // The descriptor is closed after, when `fd` drops.
+        unsafe { libc::munmap(self.base.as_ptr(), self.len) };
+    }
+}
+
 /// The watcher's loop: poll, settle a burst, rebuild; until stopped.
 fn watch(shared: &Shared, mut waker: Waker) {
     // A zero interval would spin.
@@ -910,7 +1163,7 @@ fn watch(shared: &Shared, mut waker: Waker) {
                 // Changed, or unreadable: settle, then let refresh() decide
                 // (and record any error).
             }
-            Wake::ModuleEvent => {}
+            Wake::ModuleEvent | Wake::KsymbolEvent => {}
         }
         if settle(shared, &mut waker) == Wake::Stop {
             return;
@@ -921,7 +1174,7 @@ fn watch(shared: &Shared, mut waker: Waker) {
 }
 
 /// Waits until the fingerprint has not changed for `settle_quiet` (and no
-/// module uevent came), at most `settle_max`.
+/// module uevent or perf record came), at most `settle_max`.
 fn settle(shared: &Shared, waker: &mut Waker) -> Wake {
     let config = &shared.config;
     let give_up = Instant::now() + config.settle_max;
@@ -933,7 +1186,8 @@ fn settle(shared: &Shared, waker: &mut Waker) -> Wake {
         }
         match waker.wait_until((now + config.settle_quiet).min(give_up)) {
             Wake::Stop => return Wake::Stop,
-            Wake::ModuleEvent => last = None, // not quiet: wait again
+            // Not quiet: wait again.
+            Wake::ModuleEvent | Wake::KsymbolEvent => last = None,
             Wake::Timeout => {
                 let fp = shared.read_fingerprint().ok();
                 if fp.is_some() && fp == last {
@@ -959,6 +1213,25 @@ mod tests {
         let d = b"ext4 1000 3 - Live 0xffffffffc0001000\njbd2 200 1 ext4, Live 0xffffffffc0100000 (E)\n";
         assert_ne!(modules_digest(a), modules_digest(d));
         assert_eq!(modules_digest(b"").count, 0);
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(
+            parse_cpu_list("0-3,5,7-8\n"),
+            Some(vec![0, 1, 2, 3, 5, 7, 8])
+        );
+        assert_eq!(parse_cpu_list("0\n"), Some(vec![0]));
+        assert_eq!(parse_cpu_list(""), None);
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("x"), None);
+    }
+
+    #[test]
+    fn perf_attr_is_the_first_published_size() {
+        assert_eq!(std::mem::size_of::<PerfEventAttr>(), 64); // PERF_ATTR_SIZE_VER0
+        assert_eq!(std::mem::offset_of!(PerfEventAttr, flags), 40);
+        assert_eq!(std::mem::offset_of!(PerfEventAttr, wakeup_watermark), 48);
     }
 
     #[test]

@@ -367,6 +367,10 @@ fn watcher_notices_by_itself() {
     .unwrap();
     assert!(ks.is_watching());
     assert!(!ks.listening_for_uevents(), "no uevents under a fake root");
+    assert!(
+        !ks.listening_for_ksymbol_events(),
+        "no perf events under a fake root"
+    );
 
     // A clone keeps the watcher alive when the first handle goes.
     let clone = ks.clone();
@@ -654,10 +658,11 @@ fn live_kernel() {
     let ks = KernelSymbols::open(LiveConfig::default().poll_interval(Duration::from_millis(50)))
         .expect("the live kernel's table");
     println!(
-        "live: {} symbols in {:?}, uevents: {}, bpf ids: {:?}",
+        "live: {} symbols in {:?}, uevents: {}, ksymbol events: {}, bpf ids: {:?}",
         ks.current().len(),
         start.elapsed(),
         ks.listening_for_uevents(),
+        ks.listening_for_ksymbol_events(),
         ksym::live::live_bpf_prog_ids().map(|ids| ids.len())
     );
     assert!(ks.is_watching());
@@ -875,9 +880,12 @@ fn live_uevent_wakes_the_watcher() {
         let ks = KernelSymbols::open(
             LiveConfig::default()
                 .poll_interval(Duration::from_secs(3600))
+                // The BPF program below must not wake it by itself.
+                .ksymbol_events(false)
                 .settle(Duration::from_millis(20), Duration::from_millis(200)),
         )
         .map_err(|e| e.to_string())?;
+        assert!(!ks.listening_for_ksymbol_events());
         if !ks.listening_for_uevents() {
             return Err("the uevent socket could not be opened".into());
         }
@@ -901,4 +909,70 @@ fn live_uevent_wakes_the_watcher() {
     if let Err(why) = outcome {
         println!("skipped: {why}");
     }
+}
+
+/// Whether this process is root (perf events on every CPU need
+/// `CAP_PERFMON` or `CAP_SYS_ADMIN`).
+fn is_root() -> bool {
+    // SAFETY: geteuid(2) takes nothing and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A perf `PERF_RECORD_KSYMBOL` record wakes the watcher at once: with an
+/// hour between polls and no uevent socket, a new BPF program resolves
+/// shortly after it is loaded, and stops resolving shortly after its
+/// descriptor is closed, only because the perf events woke the watcher.
+#[test]
+fn live_ksymbol_event_wakes_the_watcher() {
+    if let Some(why) = live_bpf_unusable() {
+        println!("skipped: {why}");
+        return;
+    }
+    if !is_root() {
+        println!("skipped: not root (system-wide perf events)");
+        return;
+    }
+    if !jit_kallsyms() {
+        println!("skipped: BPF programs do not show in kallsyms (bpf_jit_kallsyms)");
+        return;
+    }
+    let ks = KernelSymbols::open(
+        LiveConfig::default()
+            .poll_interval(Duration::from_secs(3600))
+            .uevents(false)
+            .settle(Duration::from_millis(20), Duration::from_millis(200)),
+    )
+    .unwrap();
+    assert!(!ks.listening_for_uevents());
+    if !ks.listening_for_ksymbol_events() {
+        println!("skipped: the perf ksymbol events could not be opened");
+        return;
+    }
+    const NAME: &str = "ksym_live_c";
+    let start = Instant::now();
+    let prog = match load_test_bpf_prog(NAME) {
+        Ok(fd) => fd,
+        Err(e) => {
+            println!("skipped: cannot load a BPF program: {e}");
+            return;
+        }
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || test_prog_addr(&ks, NAME)
+            .is_some()),
+        "the load did not wake the watcher"
+    );
+    println!("load seen in {:?}", start.elapsed());
+    let addr = test_prog_addr(&ks, NAME).unwrap();
+    assert!(ks.lookup_with(addr + 1, |s| s.is_some_and(|s| s.name.ends_with(NAME))));
+
+    let start = Instant::now();
+    drop(prog);
+    assert!(
+        wait_for(Duration::from_secs(5), || test_prog_addr(&ks, NAME)
+            .is_none()),
+        "the unload did not wake the watcher"
+    );
+    println!("unload seen in {:?}", start.elapsed());
+    assert!(ks.last_error().is_none());
 }
