@@ -614,6 +614,7 @@ fn from_backing(
     let table = SymbolTable {
         blocks: column!(SectionId::Blocks),
         fences: column!(SectionId::Fences),
+        fences_lo: Box::default(),
         addr_lo: column!(SectionId::AddrLo),
         name_off: column!(SectionId::NameOff),
         packed_names: meta.packed_names,
@@ -641,6 +642,7 @@ fn from_backing(
     }
     let table = SymbolTable {
         name_index,
+        fences_lo: crate::table::fences_lo(&table.blocks, &table.fences),
         ..table
     };
     Ok((table, meta.identity))
@@ -816,7 +818,11 @@ ffffffffc0000100 t fs/ext4/x.c:pathfn\t[m]
         assert_eq!(m.find("pathfn").next().unwrap().path, Some("fs/ext4/x.c"));
         assert_eq!(m.module_map(), t.module_map());
         assert_eq!(m.info().source, "sample");
-        assert_eq!(m.heap_bytes(), 0, "a mapped table owns no arrays");
+        assert_eq!(
+            m.heap_bytes(),
+            4 * m.fences.len(),
+            "a mapped table owns no arrays but the derived low fences"
+        );
     }
 
     #[test]

@@ -240,6 +240,10 @@ pub struct SymbolTable {
     /// few KiB, stays in L1/L2) narrows the search of `addr_lo` to one or
     /// two cache lines.
     pub(crate) fences: Column<u64>,
+    /// The low halves of `fences` when every symbol is in one block (x86_64:
+    /// the kernel and its modules): 4 bytes a fence, so the whole first
+    /// search (30 KiB for 240k symbols) stays in L1. Derived, never saved.
+    pub(crate) fences_lo: Box<[u32]>,
     pub(crate) addr_lo: Column<u32>,
     /// Where each name is in `names`. When `packed_names` (an arena under
     /// 16 MiB, every real kernel), the high 8 bits hold the name's length
@@ -277,6 +281,7 @@ impl Clone for SymbolTable {
         SymbolTable {
             blocks: self.blocks.clone(),
             fences: self.fences.clone(),
+            fences_lo: self.fences_lo.clone(),
             addr_lo: self.addr_lo.clone(),
             name_off: self.name_off.clone(),
             packed_names: self.packed_names,
@@ -701,6 +706,7 @@ impl TableBuilder {
             .map(|&i| self.addrs[i as usize])
             .collect();
         let mut table = SymbolTable {
+            fences_lo: fences_lo(&blocks, &fences),
             fences: fences.into(),
             blocks: blocks.into(),
             addr_lo: addr_lo.into(),
@@ -723,6 +729,15 @@ impl TableBuilder {
         };
         table.mark_bounded();
         Ok(table)
+    }
+}
+
+/// The low halves of `fences` when the table is one block (else empty).
+pub(crate) fn fences_lo(blocks: &[Block], fences: &[u64]) -> Box<[u32]> {
+    if blocks.len() == 1 {
+        fences.iter().map(|&f| f as u32).collect()
+    } else {
+        Box::default()
     }
 }
 
@@ -917,7 +932,19 @@ impl SymbolTable {
     /// `addr`, with its block.
     #[inline]
     fn last_at_or_below(&self, addr: u64) -> Option<(usize, usize)> {
-        let k = self.fences.partition_point(|&f| f <= addr);
+        let k = if self.fences_lo.is_empty() {
+            self.fences.partition_point(|&f| f <= addr)
+        } else {
+            // One block: compare low halves once the high half matches.
+            let only = self.blocks.first()?.hi;
+            match ((addr >> 32) as u32).cmp(&only) {
+                std::cmp::Ordering::Less => return None,
+                std::cmp::Ordering::Greater => {
+                    return Some((0, self.addr_lo.len().checked_sub(1)?));
+                }
+                std::cmp::Ordering::Equal => self.fences_lo.partition_point(|&f| f <= addr as u32),
+            }
+        };
         if k == 0 {
             return None; // below the first symbol
         }
@@ -1497,6 +1524,7 @@ impl SymbolTable {
     pub fn heap_bytes(&self) -> usize {
         self.blocks.heap_bytes()
             + self.fences.heap_bytes()
+            + std::mem::size_of_val(&*self.fences_lo)
             + self.addr_lo.heap_bytes()
             + self.name_off.heap_bytes()
             + self.kind.heap_bytes()
