@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -277,9 +277,4 @@ fn looks_like_proc_modules(line: &str) -> bool {
     f.len() >= 6
         && f[1].bytes().all(|b| b.is_ascii_digit())
         && matches!(f[4], "Live" | "Loading" | "Unloading")
-}
-
-/// A description of where a table came from, for messages.
-pub fn describe_path(path: Option<&PathBuf>) -> String {
-    path.map_or_else(|| PROC_KALLSYMS.to_string(), |p| p.display().to_string())
 }

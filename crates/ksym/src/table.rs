@@ -750,11 +750,7 @@ fn is_mapping_symbol(name: &[u8]) -> bool {
 /// Turns possibly nested or overlapping ranges into sorted disjoint segments,
 /// each with the nearest end of the ranges covering it.
 fn flatten_bounds(bounds: &[(u64, u64)]) -> Vec<Segment> {
-    let mut points: Vec<u64> = bounds
-        .iter()
-        .flat_map(|&(s, e)| [s, e])
-        .filter(|_| true)
-        .collect();
+    let mut points: Vec<u64> = bounds.iter().flat_map(|&(s, e)| [s, e]).collect();
     points.sort_unstable();
     points.dedup();
     let mut segments: Vec<Segment> = Vec::new();
