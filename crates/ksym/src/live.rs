@@ -93,7 +93,7 @@ pub use arc_swap::Guard;
 
 use crate::cache::{self, CacheOutcome};
 use crate::error::{Error, Result};
-use crate::source::{kptr_restrict, load_streaming, read_proc_modules, LoadOptions};
+use crate::source::{kptr_restrict, load_procfs, read_proc_modules, LoadOptions};
 use crate::table::{Symbol, SymbolTable};
 
 /// Builds a table for a configuration: the hook that reads the kernel's
@@ -272,7 +272,7 @@ pub fn load_proc(config: &LiveConfig) -> Result<SymbolTable> {
         modules,
         ..LoadOptions::default()
     };
-    load_streaming(&config.kallsyms_path(), &opts, kptr)
+    load_procfs(&config.kallsyms_path(), &opts, kptr)
 }
 
 /// A set of lines or ids, summed up: how many, and a hash of them in order.

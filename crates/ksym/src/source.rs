@@ -155,7 +155,33 @@ pub fn load_live(opts: &LoadOptions) -> Result<SymbolTable> {
     if opts.modules.is_none() {
         opts.modules = read_proc_modules(Path::new(PROC_MODULES))?;
     }
-    load_streaming(Path::new(PROC_KALLSYMS), &opts, kptr_restrict())
+    load_procfs(Path::new(PROC_KALLSYMS), &opts, kptr_restrict())
+}
+
+/// Reads a procfs symbol file the faster way for this machine: on more than
+/// two CPUs, parsing on one thread while another reads ([`load_streaming`]);
+/// on two or fewer, reading it whole and then parsing. On the 2-vCPU
+/// machines here the two threads slow each other down (the kernel's
+/// formatting and our parse do not overlap): measured 34.3-35.0 ms
+/// pipelined against 33.1-33.8 ms read-then-parse, for a 24.7-25.4 ms read.
+pub fn load_procfs(
+    path: &Path,
+    opts: &LoadOptions,
+    kptr_restrict: Option<u8>,
+) -> Result<SymbolTable> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus > 2 {
+        return load_streaming(path, opts, kptr_restrict);
+    }
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let name = path.display().to_string();
+    let mut builder = TableBuilder::new();
+    builder.reserve(bytes.len() / 40, bytes.len());
+    let mut parser = Parser::new(opts.strict);
+    let fed = parser
+        .feed(&bytes, &mut builder)
+        .and_then(|()| parser.finish(&mut builder));
+    finish(&name, parser, fed, builder, opts, Some(kptr_restrict))
 }
 
 /// Reads a `/proc/modules`-like file; a missing file is `None`, not an error.
