@@ -669,12 +669,21 @@ fn print_info(out: &mut dyn Write, table: &SymbolTable, live: bool) -> std::io::
     for e in &info.skipped.first {
         writeln!(out, "  {e}")?;
     }
-    writeln!(
-        out,
-        "table memory:      {} bytes ({:.1} bytes/symbol, name index not built)",
-        table.heap_bytes(),
-        table.heap_bytes() as f64 / table.len().max(1) as f64
-    )?;
+    // A table mapped from a snapshot owns (almost) no heap: say so rather
+    // than print a misleadingly small figure.
+    let heap = table.heap_bytes();
+    if heap < table.len() {
+        writeln!(
+            out,
+            "table memory:      mapped from a snapshot ({heap} bytes of heap)"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "table memory:      {heap} bytes of heap ({:.1} bytes/symbol, name index included once built)",
+            heap as f64 / table.len().max(1) as f64
+        )?;
+    }
     let text = table.find_in(None, "_text").next();
     match text {
         Some(t) => {
