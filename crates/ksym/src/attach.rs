@@ -177,11 +177,9 @@ impl SymbolTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{TableBuilder, TableInfo};
 
     fn table() -> SymbolTable {
-        let mut b = TableBuilder::new();
-        for (a, k, n, m) in [
+        crate::table::table_of(&[
             (0xffffffff81000000u64, 'T', "_text", None),
             (0xffffffff81000000, 'T', "_stext", None),
             (0xffffffff81000100, 't', "core_fn", None),
@@ -191,10 +189,7 @@ mod tests {
             (0xffffffff81001000, 'T', "_etext", None),
             (0xffffffffc0000000, 't', "modfn", Some("m")),
             (0xffffffffc0000100, 't', "modfn2", Some("m")),
-        ] {
-            b.add(a, k, n, m);
-        }
-        b.build(TableInfo::default()).unwrap()
+        ])
     }
 
     #[test]
@@ -239,11 +234,13 @@ mod tests {
                 a += g; // a zero gap makes an alias
                 addrs.push(a);
             }
-            let mut b = TableBuilder::new();
-            for (i, &a) in addrs.iter().enumerate() {
-                b.add(a, 't', &format!("s{i}"), None);
-            }
-            let t = b.build(TableInfo::default()).unwrap();
+            let names: Vec<String> = (0..addrs.len()).map(|i| format!("s{i}")).collect();
+            let symbols: Vec<(u64, char, &str, Option<&str>)> = addrs
+                .iter()
+                .zip(&names)
+                .map(|(&a, n)| (a, 't', n.as_str(), None))
+                .collect();
+            let t = crate::table::table_of(&symbols);
             let given: Vec<(SymbolId, u64)> = (0..addrs.len())
                 .filter_map(|i| sizes[i].map(|s| (SymbolId(i as u32), s)))
                 .collect();

@@ -1088,11 +1088,9 @@ pub fn rewrite_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{TableBuilder, TableInfo};
 
     fn table() -> SymbolTable {
-        let mut b = TableBuilder::new();
-        for (a, k, n, m) in [
+        crate::table::table_of(&[
             (0xffffffff81000000u64, 'T', "_stext", None),
             (0xffffffff81000100, 't', "__pfx_foo", None),
             (0xffffffff81000110, 't', "foo", None),
@@ -1103,10 +1101,7 @@ mod tests {
             (0xffffffff81000200, 'T', "_etext", None),
             (0xffffffffc0000000, 't', "modfn", Some("m")),
             (0xffffffffc0000100, 't', "modfn2", Some("m")),
-        ] {
-            b.add(a, k, n, m);
-        }
-        b.build(TableInfo::default()).unwrap()
+        ])
     }
 
     #[test]

@@ -750,11 +750,9 @@ fn radix_sort_high32(keys: &mut Vec<u64>, spare: &mut Vec<u64>, low: u32, high: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{TableBuilder, TableInfo};
 
     fn table() -> SymbolTable {
-        let mut b = TableBuilder::new();
-        for (a, k, n, m) in [
+        crate::table::table_of(&[
             (0xffffffff81000000u64, 'T', "_stext", None),
             (0xffffffff81000000, 'T', "_text", None),
             (0xffffffff81000100, 't', "__pfx_foo", None),
@@ -762,10 +760,7 @@ mod tests {
             (0xffffffff81000140, 'T', "bar", None),
             (0xffffffff81000200, 'T', "_etext", None),
             (0xffffffffc0000000, 't', "modfn", Some("m")),
-        ] {
-            b.add(a, k, n, m);
-        }
-        b.build(TableInfo::default()).unwrap()
+        ])
     }
 
     #[test]

@@ -732,6 +732,16 @@ impl TableBuilder {
     }
 }
 
+/// A table of `(address, type, name, module)` symbols, for the crate's tests.
+#[cfg(test)]
+pub(crate) fn table_of(symbols: &[(u64, char, &str, Option<&str>)]) -> SymbolTable {
+    let mut b = TableBuilder::new();
+    for &(a, k, n, m) in symbols {
+        b.add(a, k, n, m);
+    }
+    b.build(TableInfo::default()).expect("a test table builds")
+}
+
 /// The low halves of `fences` when the table is one block (else empty).
 pub(crate) fn fences_lo(blocks: &[Block], fences: &[u64]) -> Box<[u32]> {
     if blocks.len() == 1 {
@@ -1757,13 +1767,7 @@ fn parse_num(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn table(lines: &[(u64, char, &str, Option<&str>)]) -> SymbolTable {
-        let mut b = TableBuilder::new();
-        for &(a, k, n, m) in lines {
-            b.add(a, k, n, m);
-        }
-        b.build(TableInfo::default()).unwrap()
-    }
+    use super::table_of as table;
 
     #[test]
     fn sizes_aliases_and_bounds() {
