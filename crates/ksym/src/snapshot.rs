@@ -42,7 +42,7 @@ use crate::table::{NameIndex, SymbolTable, TableInfo, FENCE, NONE};
 
 const MAGIC: &[u8; 8] = b"KSYMSNAP";
 /// Bumped whenever the layout of any section changes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 const BYTE_ORDER_MARK: u32 = 0x0102_0304;
 const HEADER_LEN: usize = 64;
 const DIR_ENTRY_LEN: usize = 32;
@@ -89,9 +89,12 @@ enum SectionId {
     NameIndex,
     /// Since version 2: real sizes from ELF symbol tables.
     RealSizes,
+    /// Since version 5: the direct address index.
+    BucketSpans,
+    BucketFirst,
 }
 
-const ALL_SECTIONS: [SectionId; 16] = [
+const ALL_SECTIONS: [SectionId; 18] = [
     SectionId::Meta,
     SectionId::Blocks,
     SectionId::Fences,
@@ -108,6 +111,8 @@ const ALL_SECTIONS: [SectionId; 16] = [
     SectionId::Extras,
     SectionId::NameIndex,
     SectionId::RealSizes,
+    SectionId::BucketSpans,
+    SectionId::BucketFirst,
 ];
 
 impl SectionId {
@@ -120,7 +125,9 @@ impl SectionId {
             SectionId::AddrLo
             | SectionId::NameOff
             | SectionId::SlotNames
-            | SectionId::NameIndex => 4,
+            | SectionId::NameIndex
+            | SectionId::BucketFirst => 4,
+            SectionId::BucketSpans => size_of::<crate::table::BucketSpan>(),
             SectionId::Runs => size_of::<crate::table::ModuleRun>(),
             SectionId::Segments => size_of::<crate::table::Segment>(),
             SectionId::NameOnly => size_of::<crate::table::NameOnly>(),
@@ -158,6 +165,8 @@ pub fn to_bytes(table: &SymbolTable, identity: &Identity) -> Vec<u8> {
         (SectionId::Meta, meta.as_bytes()),
         (SectionId::Blocks, table.blocks.as_bytes()),
         (SectionId::Fences, table.fences.as_bytes()),
+        (SectionId::BucketSpans, table.bucket_spans.as_bytes()),
+        (SectionId::BucketFirst, table.bucket_first.as_bytes()),
         (SectionId::AddrLo, table.addr_lo.as_bytes()),
         (SectionId::NameOff, table.name_off.as_bytes()),
         (SectionId::Kind, table.kind.as_bytes()),
@@ -615,6 +624,8 @@ fn from_backing(
         blocks: column!(SectionId::Blocks),
         fences: column!(SectionId::Fences),
         fences_lo: Box::default(),
+        bucket_spans: column!(SectionId::BucketSpans),
+        bucket_first: column!(SectionId::BucketFirst),
         addr_lo: column!(SectionId::AddrLo),
         name_off: column!(SectionId::NameOff),
         packed_names: meta.packed_names,
@@ -660,6 +671,21 @@ fn check_structure(source: &str, t: &SymbolTable, index: &Column<u32>) -> Result
     }
     if t.fences.len() != n.div_ceil(FENCE) {
         return bad("fence count");
+    }
+    // Lookups clamp what the buckets hold; each span must stay in one
+    // block and give a shift that is a shift.
+    let spans_ok = t.bucket_spans.len() <= 64
+        && t.bucket_spans.iter().all(|span| {
+            span.shift < 64
+                && t.blocks.get(span.block as usize).is_some()
+                && span.len > 0
+                && span
+                    .base
+                    .checked_add(span.len - 1)
+                    .is_some_and(|last| last >> 32 == span.base >> 32)
+        });
+    if !spans_ok {
+        return bad("address buckets");
     }
     let blocks_ok = t.blocks.first().map_or(n == 0, |b| b.first == 0)
         && t.blocks
