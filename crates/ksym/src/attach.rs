@@ -104,11 +104,13 @@ impl SymbolTable {
             let next = slots.len() as u32;
             let slot = *slot_of_list.entry(r.modules.clone()).or_insert(next);
             if slot == next {
-                slots.push(SlotRec {
-                    names_first: slot_names.len() as u32,
-                    names_count: r.modules.len().min(u16::MAX as usize) as u16,
-                    loadable: 0,
-                });
+                let first_len = r.modules.first().map_or(0, |m| m.len());
+                slots.push(SlotRec::new(
+                    slot_names.len(),
+                    r.modules.len(),
+                    first_len,
+                    false,
+                ));
                 for m in r.modules.iter().take(u16::MAX as usize) {
                     slot_names.push(names.len() as u32);
                     names.extend_from_slice(m.as_bytes());

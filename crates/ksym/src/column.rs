@@ -8,6 +8,9 @@
 //! released only on drop, or a mapping held by an `Arc`), which is what makes
 //! handing out `&[T]` sound. `cargo +nightly miri test -p ksym --lib column`
 //! checks this module.
+//!
+//! It also holds [`prefetch`], the one other `unsafe` of the lookup path: a
+//! cache hint that batch lookups give for what they read next.
 
 use std::ops::Deref;
 use std::ptr::NonNull;
@@ -135,6 +138,22 @@ impl<T: Pod> Default for Column<T> {
     fn default() -> Self {
         Vec::new().into()
     }
+}
+
+/// Asks the CPU to start loading the cache line holding `*r`, for code that
+/// knows what it will read next. A hint: it changes no value and cannot
+/// fault.
+#[inline(always)]
+pub(crate) fn prefetch<T>(r: &T) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: `r` is a valid reference, and `prefetcht0` only hints the cache.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (r as *const T).cast(),
+        );
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = r;
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::live::KernelSymbols;
-use crate::table::{Symbol, SymbolSpans, SymbolTable, NONE};
+use crate::table::{PackedSymbol, Symbol, SymbolTable, NONE};
 
 /// A table to answer one batch from: borrowed from the source, or a
 /// reference count on a table the source may replace later.
@@ -241,29 +241,6 @@ impl fmt::Display for Frame<'_> {
     }
 }
 
-/// A symbol found in a batch, with its strings located once: every frame
-/// in it is rebuilt from here without a search.
-#[derive(Debug, Clone, Copy)]
-struct Found {
-    start: u64,
-    size: u64,
-    id: u32,
-    spans: SymbolSpans,
-}
-
-impl Found {
-    #[inline]
-    fn new(table: &SymbolTable, (id, start, size): (usize, u64, u64)) -> Found {
-        let sym = table.make_symbol(id, start, 0, size);
-        Found {
-            start,
-            size,
-            id: id as u32,
-            spans: table.spans_of(&sym),
-        }
-    }
-}
-
 /// The frames of the last batch, one per pointer, in input order, with the
 /// table they were found in. Reuse one buffer across batches: it keeps its
 /// capacity, so a steady stream of batches allocates nothing.
@@ -279,7 +256,7 @@ pub struct Frames<'s> {
     addrs: Vec<u64>,
     /// Index into `found`, `NONE` for a raw frame.
     which: Vec<u32>,
-    found: Vec<Found>,
+    found: Vec<PackedSymbol>,
     scratch: Scratch,
 }
 
@@ -348,13 +325,7 @@ impl<'s> Frames<'s> {
     #[inline]
     fn frame_of(&self, addr: u64, which: u32) -> Frame<'_> {
         match (&self.table, self.found.get(which as usize)) {
-            (Some(table), Some(f)) => Frame::Symbol(table.symbol_from_spans(
-                f.id,
-                f.start,
-                addr.wrapping_sub(f.start),
-                f.size,
-                &f.spans,
-            )),
+            (Some(table), Some(f)) => Frame::Symbol(table.unpack(f, addr.wrapping_sub(f.start))),
             _ => Frame::Raw {
                 addr,
                 why: self
@@ -369,7 +340,18 @@ impl<'s> Frames<'s> {
         self.addrs
             .iter()
             .zip(&self.which)
-            .map(move |(&a, &w)| self.frame_of(a, w))
+            .enumerate()
+            .map(move |(i, (&a, &w))| {
+                // Frames name their symbols in input order, which is random
+                // order in `found`: ask for the symbol a few frames ahead now,
+                // so that its cache miss overlaps with this frame's work.
+                if let Some(&ahead) = self.which.get(i + READ_AHEAD) {
+                    if let Some(f) = self.found.get(ahead as usize) {
+                        crate::column::prefetch(f);
+                    }
+                }
+                self.frame_of(a, w)
+            })
     }
 
     /// Whether frame `i` has a symbol (cheaper than [`get`](Self::get)).
@@ -539,6 +521,11 @@ impl<S> Symbolizer<S> {
     }
 }
 
+/// How many frames ahead [`Frames::iter`] starts loading a frame's symbol.
+const READ_AHEAD: usize = 16;
+/// How many pointers a large batch probes before it searches.
+const PROBE_GROUP: usize = 16;
+
 /// From this many pointers, a batch is folded first (see the module doc).
 const FOLD_MIN: usize = 512;
 
@@ -549,7 +536,7 @@ fn fill(
     n: usize,
     look: impl Fn(usize) -> u64,
     which: &mut [u32],
-    found: &mut Vec<Found>,
+    found: &mut Vec<PackedSymbol>,
 ) -> u64 {
     let mut resolved = 0u64;
     // The last symbol found, `[start, start + size)` (a zero-size symbol
@@ -561,7 +548,7 @@ fn fill(
         if !(inside && cur != NONE) {
             match table.locate(a) {
                 Some(hit) => {
-                    let f = Found::new(table, hit);
+                    let f = table.pack(hit);
                     (cur, start, size) = (found.len() as u32, f.start, f.size);
                     found.push(f);
                 }
@@ -611,7 +598,7 @@ fn fill_large(
 }
 
 /// Looks up `n` mostly distinct pointers one by one into `which`; a symbol
-/// met again reuses its [`Found`] (through `seen`, by id). Returns how many
+/// met again reuses its packed symbol (through `seen`, by id). Returns how many
 /// resolved.
 ///
 /// Measured against sorting the pointers and walking the table once (what
@@ -623,26 +610,36 @@ fn fill_distinct(
     n: usize,
     look: impl Fn(usize) -> u64,
     which: &mut [u32],
-    found: &mut Vec<Found>,
+    found: &mut Vec<PackedSymbol>,
     seen: &mut Vec<u32>,
 ) -> u64 {
     if seen.len() < table.answering_len() {
         seen.resize(table.answering_len(), NONE);
     }
     let mut resolved = 0u64;
-    for (i, w) in which.iter_mut().enumerate().take(n) {
-        let Some(hit) = table.locate(look(i)) else {
-            continue;
-        };
-        let Some(slot) = seen.get_mut(hit.0) else {
-            continue; // not an address-answering id: cannot happen
-        };
-        if *slot == NONE {
-            *slot = found.len() as u32;
-            found.push(Found::new(table, hit));
+    // In groups: first every pointer's bucket (and a request for what the
+    // search there reads), then the searches, so that the cache misses of
+    // a group overlap instead of following one another.
+    let mut probes = [None; PROBE_GROUP];
+    for (group, ws) in which[..n].chunks_mut(PROBE_GROUP).enumerate() {
+        let base = group * PROBE_GROUP;
+        for (j, p) in probes.iter_mut().enumerate().take(ws.len()) {
+            *p = table.probe(look(base + j));
         }
-        *w = *slot;
-        resolved += 1;
+        for (j, w) in ws.iter_mut().enumerate() {
+            let Some(hit) = table.locate_probed(look(base + j), probes[j]) else {
+                continue;
+            };
+            let Some(slot) = seen.get_mut(hit.0) else {
+                continue; // not an address-answering id: cannot happen
+            };
+            if *slot == NONE {
+                *slot = found.len() as u32;
+                found.push(table.pack(hit));
+            }
+            *w = *slot;
+            resolved += 1;
+        }
     }
     // Leave `seen` all `NONE` for the next batch (whatever its table).
     for f in found.iter() {

@@ -162,7 +162,8 @@ pub(crate) struct BucketSpan {
     pub shift: u32,
     pub block: u32,
     pub first: u32,
-    pub _pad: u32,
+    /// The id after the last symbol under this span.
+    pub end: u32,
 }
 
 /// The direct index covers runs of symbols with no gap wider than this
@@ -170,6 +171,10 @@ pub(crate) struct BucketSpan {
 const BUCKET_MAX_GAP: u64 = 16 << 20;
 /// Runs of fewer symbols are left to the binary search.
 const BUCKET_MIN_RUN: usize = 64;
+/// Buckets are scanned in groups of this many symbols, counted in one
+/// fixed-width pass; buckets of more than `BUCKET_SCAN_MAX` are searched.
+const BUCKET_SCAN: usize = 8;
+const BUCKET_SCAN_MAX: usize = 128;
 /// At most this many runs get buckets (the largest): a lookup checks each.
 const BUCKET_MAX_SPANS: usize = 4;
 
@@ -202,7 +207,22 @@ pub(crate) struct SlotRec {
     pub names_count: u16,
     /// 1 when tagged the kallsyms way (`\t[mod]`): a loadable module or a
     /// pseudo-module like `[bpf]`, not a built-in one.
-    pub loadable: u16,
+    pub loadable: u8,
+    /// The length of the first name (255: as long or longer, find the NUL),
+    /// so that a lookup hands out the module name without a scan.
+    pub first_len: u8,
+}
+
+impl SlotRec {
+    /// A slot of `names`, the first of which is `first_len` bytes long.
+    pub(crate) fn new(names_first: usize, names: usize, first_len: usize, loadable: bool) -> Self {
+        SlotRec {
+            names_first: names_first as u32,
+            names_count: names.min(u16::MAX as usize) as u16,
+            loadable: u8::from(loadable),
+            first_len: first_len.min(255) as u8,
+        }
+    }
 }
 
 /// A module slot while building.
@@ -238,15 +258,23 @@ pub(crate) struct SizeRec {
 /// whose real size still covers it.
 pub(crate) const COVER_LOOKBACK: usize = 16;
 
-/// A symbol's strings as (offset, length) spans of the name arena (`NONE`
-/// when absent), and its type.
+/// A found symbol in 32 bytes (an aligned half cache line), to rebuild its
+/// [`Symbol`] later without a search: batches keep one per symbol met and
+/// read it back once per frame. Names are arena spans; a length of all ones
+/// (a name of 65,535 bytes or more, a module name of 255 or more) means
+/// "up to the NUL".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SymbolSpans {
-    pub name: (u32, u32),
-    pub module: (u32, u32),
-    pub object: (u32, u32),
-    pub path: (u32, u32),
-    pub kind: char,
+#[repr(C, align(32))]
+pub(crate) struct PackedSymbol {
+    pub start: u64,
+    pub size: u64,
+    pub id: u32,
+    name_off: u32,
+    /// `NONE` for the core kernel.
+    module_off: u32,
+    name_len: u16,
+    module_len: u8,
+    kind: u8,
 }
 
 /// Counts about a table and how it was read.
@@ -713,11 +741,13 @@ impl TableBuilder {
         let mut slots = Vec::with_capacity(self.slots.len());
         let mut slot_names = Vec::new();
         for slot in std::mem::take(&mut self.slots) {
-            slots.push(SlotRec {
-                names_first: slot_names.len() as u32,
-                names_count: slot.names.len().min(u16::MAX as usize) as u16,
-                loadable: u16::from(slot.loadable),
-            });
+            let first_len = slot.names.first().map_or(0, |n| n.len());
+            slots.push(SlotRec::new(
+                slot_names.len(),
+                slot.names.len(),
+                first_len,
+                slot.loadable,
+            ));
             for name in slot.names.iter().take(u16::MAX as usize) {
                 slot_names.push(self.intern_string(name.as_bytes()));
             }
@@ -829,7 +859,7 @@ pub(crate) fn buckets(blocks: &[Block], addr_lo: &[u32]) -> (Vec<BucketSpan>, Ve
             shift,
             block: block as u32,
             first: bucket_first.len() as u32,
-            _pad: 0,
+            end: end as u32,
         });
         let mut id = first;
         for i in 0..=((len - 1) >> shift) {
@@ -987,11 +1017,10 @@ impl SymbolTable {
     }
 
     fn slot_rec(&self, slot: u32) -> SlotRec {
-        self.slots.get(slot as usize).copied().unwrap_or(SlotRec {
-            names_first: 0,
-            names_count: 0,
-            loadable: 0,
-        })
+        self.slots
+            .get(slot as usize)
+            .copied()
+            .unwrap_or(SlotRec::new(0, 0, 0, false))
     }
 
     pub(crate) fn slot_names_of(&self, slot: u32) -> impl Iterator<Item = &str> {
@@ -1006,17 +1035,47 @@ impl SymbolTable {
 
     #[inline]
     fn first_module(&self, slot: u32) -> Option<&str> {
+        let (off, len) = self.first_module_span(slot)?;
+        Some(self.span_str(off, usize::from(len), 255))
+    }
+
+    /// Where the (first) module name of `slot` is in the arena and its
+    /// length (255: find the NUL); `None` for the core kernel.
+    #[inline]
+    fn first_module_span(&self, slot: u32) -> Option<(u32, u8)> {
         if slot == 0 {
             return None; // the core kernel
         }
-        self.slot_names_of(slot).next()
+        let rec = self.slots.get(slot as usize)?;
+        if rec.names_count == 0 {
+            return None;
+        }
+        let off = self.slot_names.get(rec.names_first as usize)?;
+        Some((*off, rec.first_len))
+    }
+
+    /// The arena string at `off` of length `len`, or up to its NUL when
+    /// `len` is `long` (the length did not fit).
+    #[inline]
+    fn span_str(&self, off: u32, len: usize, long: usize) -> &str {
+        if len == long {
+            self.name_at(off)
+        } else {
+            self.str_at(off as usize, len)
+        }
     }
 
     #[inline]
     pub(crate) fn extra_of(&self, id: u32) -> (Option<&str>, Option<&str>) {
         if self.extras.is_empty() {
-            return (None, None);
+            return (None, None); // plain kallsyms: no objects or paths
         }
+        self.extra_search(id)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn extra_search(&self, id: u32) -> (Option<&str>, Option<&str>) {
         match self.extras.binary_search_by_key(&id, |e| e.id) {
             Ok(i) => {
                 let e = self.extras[i];
@@ -1027,20 +1086,21 @@ impl SymbolTable {
         }
     }
 
-    /// When `addr` is under the direct index: its block and the ids
-    /// `lo..hi` starting in its bucket (the answer is the last of them at or
-    /// below `addr`, else `lo - 1`).
+    /// When `addr` is under the direct index: its block, the ids `lo..hi`
+    /// starting in its bucket (the answer is the last of them at or below
+    /// `addr`, else `lo - 1`) and the id where the span's symbols end.
     #[inline]
-    fn bucket_of(&self, addr: u64) -> Option<(usize, usize, usize)> {
+    fn bucket_of(&self, addr: u64) -> Option<(usize, usize, usize, usize)> {
         let (span, bucket) = self.bucket_index(addr)?;
         let (&lo, &hi) = (
             self.bucket_first.get(bucket)?,
             self.bucket_first.get(bucket + 1)?,
         );
         // Clamped, so that a damaged snapshot gives wrong answers at worst.
-        let hi = (hi as usize).min(self.addr_lo.len());
+        let end = (span.end as usize).min(self.addr_lo.len());
+        let hi = (hi as usize).min(end);
         let lo = (lo as usize).min(hi);
-        Some((span.block as usize, lo, hi))
+        Some((span.block as usize, lo, hi, end))
     }
 
     /// The span holding `addr` and the index of its bucket in `bucket_first`.
@@ -1056,11 +1116,44 @@ impl SymbolTable {
     /// `addr`, with its block.
     #[inline]
     fn last_at_or_below(&self, addr: u64) -> Option<(usize, usize)> {
-        // In the direct index's range: one bucket, a short search.
-        if let Some((block, lo, hi)) = self.bucket_of(addr) {
-            let n = self.addr_lo[lo..hi].partition_point(|&a| a <= addr as u32);
-            return Some((block, (lo + n).checked_sub(1)?));
+        match self.bucket_of(addr) {
+            Some(bucket) => self.last_in_bucket(addr, bucket),
+            None => self.last_by_search(addr),
         }
+    }
+
+    /// [`last_at_or_below`](Self::last_at_or_below) in the bucket that
+    /// [`bucket_of`](Self::bucket_of) gave for `addr`.
+    #[inline]
+    fn last_in_bucket(
+        &self,
+        addr: u64,
+        (block, mut lo, hi, end): (usize, usize, usize, usize),
+    ) -> Option<(usize, usize)> {
+        let key = addr as u32;
+        if hi - lo <= BUCKET_SCAN_MAX {
+            // Buckets hold a few symbols: step over whole groups at or below
+            // `key` (adjacent cache lines), then count the last group's in
+            // one fixed-width pass without a branch. Up to the span's end,
+            // entries past `hi` start past `addr` (the same block, higher
+            // addresses), so they do not count.
+            while hi - lo > BUCKET_SCAN && self.addr_lo[lo + BUCKET_SCAN] <= key {
+                lo += BUCKET_SCAN;
+            }
+            if let Some(group) = self.addr_lo[..end].get(lo..lo + BUCKET_SCAN) {
+                let group: &[u32; BUCKET_SCAN] = group.try_into().ok()?;
+                let n: u32 = group.iter().map(|&a| u32::from(a <= key)).sum();
+                return Some((block, (lo + n as usize).checked_sub(1)?));
+            }
+        }
+        let n = self.addr_lo[lo..hi].partition_point(|&a| a <= key);
+        Some((block, (lo + n).checked_sub(1)?))
+    }
+
+    /// [`last_at_or_below`](Self::last_at_or_below) outside the direct
+    /// index: a search of the fences, then of one window of `addr_lo`.
+    #[inline]
+    fn last_by_search(&self, addr: u64) -> Option<(usize, usize)> {
         let k = if self.fences_lo.is_empty() {
             self.fences.partition_point(|&f| f <= addr)
         } else {
@@ -1212,8 +1305,14 @@ impl SymbolTable {
     /// Finds the group of aliases around `last` (which starts at `start`).
     #[inline]
     fn group_first(&self, last: usize, start: u64) -> usize {
+        // Aliases are neighbours in one block: compare low halves there.
+        let lo = start as u32;
+        let block_first = self
+            .blocks
+            .get(self.block_of(last))
+            .map_or(0, |b| b.first as usize);
         let mut first = last;
-        while first > 0 && self.start_of(first - 1) == start {
+        while first > block_first && self.addr_lo.get(first - 1) == Some(&lo) {
             first -= 1;
         }
         first
@@ -1300,7 +1399,41 @@ impl SymbolTable {
     /// batch lookups that name frames only when asked.
     #[inline]
     pub(crate) fn locate(&self, addr: u64) -> Option<(usize, u64, u64)> {
-        let (block, last) = self.last_at_or_below(addr)?;
+        self.locate_from(addr, self.last_at_or_below(addr)?)
+    }
+
+    /// For batches: the first step of [`locate`](Self::locate) for `addr`
+    /// (reading the direct index), and a request to the CPU for the
+    /// `addr_lo` and type entries the next step reads. Several probes in a
+    /// row overlap their cache misses; [`locate_probed`](Self::locate_probed)
+    /// finishes each.
+    #[inline]
+    pub(crate) fn probe(&self, addr: u64) -> Option<(usize, usize, usize, usize)> {
+        let bucket = self.bucket_of(addr)?;
+        let first = bucket.1.saturating_sub(1);
+        if let (Some(a), Some(k)) = (self.addr_lo.get(first), self.kind.get(first)) {
+            crate::column::prefetch(a);
+            crate::column::prefetch(k);
+        }
+        Some(bucket)
+    }
+
+    /// [`locate`](Self::locate) given what [`probe`](Self::probe) said.
+    #[inline]
+    pub(crate) fn locate_probed(
+        &self,
+        addr: u64,
+        probe: Option<(usize, usize, usize, usize)>,
+    ) -> Option<(usize, u64, u64)> {
+        let last = match probe {
+            Some(bucket) => self.last_in_bucket(addr, bucket),
+            None => self.last_by_search(addr),
+        };
+        self.locate_from(addr, last?)
+    }
+
+    #[inline]
+    fn locate_from(&self, addr: u64, (block, last): (usize, usize)) -> Option<(usize, u64, u64)> {
         let start = self.addr_in_block(block, last);
         let end = self.end_of(block, last, start);
         if !(addr < end || (addr == start && end == start)) || addr < start {
@@ -1309,52 +1442,48 @@ impl SymbolTable {
         Some((self.group_first(last, start), start, end - start))
     }
 
-    /// A symbol's strings as spans of the name arena, to rebuild it later
-    /// with [`symbol_from_spans`](Self::symbol_from_spans) without a search.
-    pub(crate) fn spans_of(&self, s: &Symbol<'_>) -> SymbolSpans {
-        let base = self.names.as_ptr() as usize;
-        let end = base + self.names.len();
-        let span = |t: Option<&str>| match t {
-            Some(t) if t.as_ptr() as usize >= base && t.as_ptr() as usize + t.len() <= end => {
-                ((t.as_ptr() as usize - base) as u32, t.len() as u32)
-            }
-            _ => (NONE, 0),
+    /// What [`locate`](Self::locate) found, packed for
+    /// [`unpack`](Self::unpack).
+    #[inline]
+    pub(crate) fn pack(&self, (id, start, size): (usize, u64, u64)) -> PackedSymbol {
+        let r = self.name_off.get(id).copied().unwrap_or(NONE);
+        let (name_off, name_len) = match (self.packed_names, r >> 24) {
+            (true, 255) => (r & 0xff_ffff, u16::MAX),
+            (true, len) => (r & 0xff_ffff, len as u16),
+            (false, _) => (r, u16::MAX),
         };
-        SymbolSpans {
-            name: span(Some(s.name)),
-            module: span(s.module),
-            object: span(s.object),
-            path: span(s.path),
-            kind: s.kind,
+        let (module_off, module_len) = self
+            .first_module_span(self.slot_of(id))
+            .unwrap_or((NONE, 0));
+        PackedSymbol {
+            start,
+            size,
+            id: id as u32,
+            name_off,
+            module_off,
+            name_len,
+            module_len,
+            kind: self.kind.get(id).map_or(b'?', |k| k & !BOUNDED),
         }
     }
 
-    /// The symbol `id` whose strings [`spans_of`](Self::spans_of) gave.
+    /// The symbol [`pack`](Self::pack) packed, found at `offset` into it.
     #[inline]
-    pub(crate) fn symbol_from_spans(
-        &self,
-        id: u32,
-        start: u64,
-        offset: u64,
-        size: u64,
-        spans: &SymbolSpans,
-    ) -> Symbol<'_> {
-        let get = |(off, len): (u32, u32)| {
-            if off == NONE {
-                return None;
-            }
-            Some(self.str_at(off as usize, len as usize))
-        };
+    pub(crate) fn unpack(&self, p: &PackedSymbol, offset: u64) -> Symbol<'_> {
+        let name = self.span_str(p.name_off, usize::from(p.name_len), usize::from(u16::MAX));
+        let module = (p.module_off != NONE)
+            .then(|| self.span_str(p.module_off, usize::from(p.module_len), 255));
+        let (object, path) = self.extra_of(p.id);
         Symbol {
-            id: SymbolId(id),
-            name: get(spans.name).unwrap_or("?"),
-            start,
+            id: SymbolId(p.id),
+            name,
+            start: p.start,
             offset,
-            size,
-            kind: spans.kind,
-            module: get(spans.module),
-            object: get(spans.object),
-            path: get(spans.path),
+            size: p.size,
+            kind: char::from(p.kind),
+            module,
+            object,
+            path,
         }
     }
 
