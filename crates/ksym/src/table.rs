@@ -638,8 +638,13 @@ impl TableBuilder {
             .position(|w| addr(w[0]) > addr(w[1]))
             .map_or(order.len(), |p| p + 1);
         if prefix < order.len() {
-            let mut rest = order.split_off(prefix);
-            rest.sort_by_key(|&i| addr(i));
+            // Sorted as (address, input index) pairs: no lookup through
+            // `addrs` per comparison, and ties keep input order.
+            let mut keyed: Vec<(u64, u32)> =
+                order[prefix..].iter().map(|&i| (addr(i), i)).collect();
+            keyed.sort_unstable();
+            let rest: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
+            order.truncate(prefix);
             let mut merged = Vec::with_capacity(order.len() + rest.len());
             let (mut a, mut b) = (0, 0);
             while a < order.len() && b < rest.len() {
@@ -1243,6 +1248,16 @@ impl SymbolTable {
                 seg += 1;
             }
             let candidate = self.segments.get(seg).filter(|s| s.start <= start);
+            // Outside every segment, no cap ends a symbol before the end of
+            // its page: a next start within the page needs no module lookup,
+            // unless `start` is a section's end marker (size zero).
+            let in_segment = candidate.is_some_and(|s| start < s.end);
+            if !in_segment
+                && next <= (start | (PAGE_SIZE - 1)).saturating_add(1)
+                && self.section_ends.binary_search(&start).is_err()
+            {
+                continue;
+            }
             if next > self.limit_in(id, start, candidate) {
                 kinds[id] |= BOUNDED;
             }
