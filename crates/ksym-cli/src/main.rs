@@ -47,6 +47,10 @@ struct Cli {
     /// Stop at the first bad input line instead of skipping it.
     #[arg(long, global = true)]
     strict: bool,
+    /// Threads a load may use (default: as many as help, up to one per CPU;
+    /// 1: none besides the main one).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     /// A module's .ko (also .ko.xz, .ko.zst, .ko.gz): its symbols' real
     /// sizes replace the guessed ones. Repeatable.
     #[arg(long, global = true, value_name = "FILE")]
@@ -216,7 +220,8 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
     }
     let mut opts = LoadOptions {
         strict: cli.strict,
-        modules: None,
+        threads: cli.threads.map(usize::from),
+        ..LoadOptions::default()
     };
     if let Some(path) = &cli.modules {
         let bytes = std::fs::read(path).map_err(|source| ksym::Error::Io {

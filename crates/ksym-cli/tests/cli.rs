@@ -299,8 +299,8 @@ fn modules_option_bounds_module_symbols() {
     let with = ksym::load_file(
         data,
         &ksym::LoadOptions {
-            strict: false,
             modules: Some(map),
+            ..ksym::LoadOptions::default()
         },
     )
     .unwrap();

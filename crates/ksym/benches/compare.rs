@@ -149,8 +149,8 @@ struct Input {
 impl Input {
     fn opts(&self) -> LoadOptions {
         LoadOptions {
-            strict: false,
             modules: self.modules.clone(),
+            ..LoadOptions::default()
         }
     }
 

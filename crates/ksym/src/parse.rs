@@ -82,6 +82,30 @@ impl Parser {
         }
     }
 
+    /// How many lines were read (blank ones included).
+    pub(crate) fn lines(&self) -> u64 {
+        self.line_no
+    }
+
+    /// Takes in what `next` saw of the input that follows ours (parsed on
+    /// its own from line 1): its line numbers move past ours.
+    pub(crate) fn absorb(&mut self, next: Parser) {
+        let before = self.line_no;
+        self.line_no += next.line_no;
+        self.nonblank_lines += next.nonblank_lines;
+        self.format.module_tags += next.format.module_tags;
+        self.format.kallmodsyms_fields += next.format.kallmodsyms_fields;
+        self.format.path_names += next.format.path_names;
+        self.skipped.count += next.skipped.count;
+        let room = KEPT_ERRORS.saturating_sub(self.skipped.first.len());
+        self.skipped
+            .first
+            .extend(next.skipped.first.into_iter().take(room).map(|mut e| {
+                e.line += before;
+                e
+            }));
+    }
+
     /// Parses every complete line of `chunk`, keeping an unfinished last line
     /// for the next call. In strict mode the first bad line is returned.
     pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut TableBuilder) -> Result<(), LineError> {

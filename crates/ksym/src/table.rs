@@ -456,6 +456,75 @@ impl TableBuilder {
         self.arena.reserve(bytes / 2);
     }
 
+    /// Appends what `other` collected, as if its lines had been pushed here
+    /// after ours (for input parsed in parts on several threads). Only the
+    /// sharing of bytes between names may differ: `__pfx_foo` in one part
+    /// and `foo` in the next keep their own copies.
+    pub(crate) fn append(&mut self, other: TableBuilder) {
+        let base_id = self.addrs.len() as u32;
+        let base = self.arena.len() as u64;
+        let shift = |off: u32| {
+            if off == NONE {
+                NONE
+            } else {
+                u32::try_from(u64::from(off) + base).unwrap_or(NONE)
+            }
+        };
+        if base + other.arena.len() as u64 > u64::from(u32::MAX) {
+            self.overflow = true;
+        }
+        self.arena.extend_from_slice(&other.arena);
+        self.addrs.extend_from_slice(&other.addrs);
+        self.kinds.extend_from_slice(&other.kinds);
+        self.name_offs
+            .extend(other.name_offs.iter().map(|&o| shift(o)));
+        self.name_lens.extend_from_slice(&other.name_lens);
+        self.answers.extend_from_slice(&other.answers);
+        for (mine, theirs) in self.markers.iter_mut().zip(other.markers) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m = match (*m, t) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        // Their slots become ours, matched by their names and kind.
+        let slot_map: Vec<u32> = other
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| {
+                if i == 0 {
+                    return 0; // the core kernel
+                }
+                let key: Box<str> = slot.names.join(" ").into();
+                let next_id = self.slots.len() as u32;
+                let id = *self.slot_ids.entry((key, slot.loadable)).or_insert(next_id);
+                if id == next_id {
+                    self.slots.push(slot.clone());
+                }
+                id
+            })
+            .collect();
+        self.slot_of
+            .extend(other.slot_of.iter().map(|&s| slot_map[s as usize]));
+        self.last_slot = other.last_slot.map(|s| slot_map[s as usize]);
+        self.extras.extend(other.extras.iter().map(|e| Extra {
+            id: e.id + base_id,
+            object: shift(e.object),
+            path: shift(e.path),
+        }));
+        for (string, off) in other.strings {
+            self.strings.entry(string).or_insert(shift(off));
+        }
+        for (hash, off) in other.pfx_by_hash {
+            self.pfx_by_hash.entry(hash).or_insert(shift(off));
+        }
+        self.last_pfx = other.last_pfx.map(|(off, len)| (shift(off), len));
+        self.overflow |= other.overflow;
+        self.any_nonzero |= other.any_nonzero;
+    }
+
     /// Module extents or areas that bound module symbols.
     pub fn set_modules(&mut self, modules: ModuleMap) {
         self.modules = modules;

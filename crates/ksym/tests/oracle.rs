@@ -785,7 +785,7 @@ proptest! {
             map.add_text("proc-modules", modules_text.as_bytes()).unwrap();
             Some(map)
         };
-        let opts = LoadOptions { strict: false, modules: map };
+        let opts = LoadOptions { modules: map, ..LoadOptions::default() };
         let table = ksym::parse_bytes("random", text.as_bytes(), &opts).unwrap();
         let oracle = Oracle::new(&lines, &modules);
         check_table(&table, &lines, &oracle, &random);
@@ -1063,7 +1063,7 @@ proptest! {
             }
         }
 
-        let strict = ksym::parse_bytes("garbage", &text, &LoadOptions { strict: true, modules: None });
+        let strict = ksym::parse_bytes("garbage", &text, &LoadOptions { strict: true, ..LoadOptions::default() });
         match (strict, bad.first()) {
             (Err(Error::BadLine { source_name, error }), Some(&(line, raw, kind))) => {
                 prop_assert_eq!(source_name, "garbage");
@@ -1104,7 +1104,7 @@ fn garbage_fixed_example() {
         text,
         &LoadOptions {
             strict: true,
-            modules: None,
+            ..LoadOptions::default()
         },
     )
     .unwrap_err();
@@ -1148,7 +1148,7 @@ fn load_through_fifo(
             &path,
             &LoadOptions {
                 strict,
-                modules: None,
+                ..LoadOptions::default()
             },
             None,
         );
@@ -1182,7 +1182,7 @@ fn load_through_fifo(
         &path,
         &LoadOptions {
             strict,
-            modules: None,
+            ..LoadOptions::default()
         },
         None,
     );
@@ -1243,7 +1243,7 @@ proptest! {
             .collect();
         let text = render_items(&items, crlf, final_newline);
         for strict in [false, true] {
-            let opts = LoadOptions { strict, modules: None };
+            let opts = LoadOptions { strict, ..LoadOptions::default() };
             let whole = ksym::parse_bytes("whole", &text, &opts);
             let streamed = load_through_fifo(&text, &pieces, None, strict);
             match (&whole, &streamed) {
@@ -1263,6 +1263,44 @@ proptest! {
                     "strict {}: one buffer gives {:?}, streamed gives {:?}",
                     strict,
                     a.as_ref().map(|t| t.len()).map_err(|e| e.to_string()),
+                    b.as_ref().map(|t| t.len()).map_err(|e| e.to_string())
+                ),
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases() / 4))]
+
+    /// Text in memory parsed in parts on several threads, then joined, gives
+    /// the table, counts, line numbers and errors of one parse.
+    #[test]
+    fn parsed_in_parts_like_one_buffer(
+        raw in prop::collection::vec(item(), 1..300),
+        crlf in any::<bool>(),
+        final_newline in any::<bool>(),
+        parts in 2usize..6,
+    ) {
+        let text = render_items(&items_from(&raw), crlf, final_newline);
+        for strict in [false, true] {
+            let one = LoadOptions { strict, threads: Some(1), ..LoadOptions::default() };
+            let many = LoadOptions { threads: Some(parts), ..one.clone() };
+            let whole = ksym::parse_bytes("text", &text, &one);
+            let split = ksym::parse_bytes("text", &text, &many);
+            match (&whole, &split) {
+                (Ok(a), Ok(b)) => {
+                    let diff = table_diff(a, b);
+                    prop_assert!(diff.is_none(), "strict {}: one part vs {}: {}", strict, parts, diff.unwrap_or_default());
+                    prop_assert_eq!(a.module_names().collect::<Vec<_>>(), b.module_names().collect::<Vec<_>>());
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => prop_assert!(
+                    false,
+                    "strict {}: one part gives {:?}, {} parts give {:?}",
+                    strict,
+                    a.as_ref().map(|t| t.len()).map_err(|e| e.to_string()),
+                    parts,
                     b.as_ref().map(|t| t.len()).map_err(|e| e.to_string())
                 ),
             }

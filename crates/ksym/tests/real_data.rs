@@ -623,7 +623,7 @@ fn no_symbol_at_zero_or_the_top() {
 }
 
 /// The `.xz` file and a plain copy give the same table, read whole or (6.12)
-/// streamed in chunks as from procfs.
+/// streamed in chunks as from procfs, parsed on one thread or in parts.
 #[test]
 fn xz_and_plain_copies_agree() {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -638,12 +638,21 @@ fn xz_and_plain_copies_agree() {
         let opts = LoadOptions {
             strict: true,
             modules: (!k.extents.is_empty()).then(|| k.table.module_map().clone()),
+            ..LoadOptions::default()
         };
         let mut copies = vec![ksym::load_file(&plain, &opts).unwrap()];
         // Read in 64 KiB chunks as from procfs (the largest file only: debug
         // builds are slow).
         if k.dir == "debian-6.12.117" {
             copies.push(ksym::load_streaming(&plain, &opts, None).unwrap());
+        }
+        // Parsed on one thread, and in three parts on three.
+        for threads in [1, 3] {
+            let opts = LoadOptions {
+                threads: Some(threads),
+                ..opts.clone()
+            };
+            copies.push(ksym::parse_bytes(k.dir, text.as_bytes(), &opts).unwrap());
         }
         std::fs::remove_file(&plain).ok();
         for other in &copies {
