@@ -11,11 +11,12 @@
 //!   `addr_lo`, grouped in [`Block`]s that share the high 32 bits: on x86_64
 //!   the whole kernel and its modules are one block, so the array that the
 //!   binary search walks is 4 bytes a symbol (0.5-1 MB for 120k-240k symbols).
-//! - Over the core kernel (the largest run of symbols without a wide gap), a
-//!   direct index of buckets ([`BucketSpan`], `bucket_first`) replaces the
-//!   binary search: an address's bucket gives the few symbols that can hold
-//!   it. Elsewhere a search of `fences` (every 32nd address) narrows the
-//!   search of `addr_lo` to one window.
+//! - Over the dense stretches of addresses (runs of symbols without a wide
+//!   gap: the core kernel, the module area), a direct index of buckets
+//!   ([`BucketSpan`], `bucket_first`) replaces the binary search: an
+//!   address's bucket gives the few symbols that can hold it. Elsewhere a
+//!   search of `fences` (every 32nd address) narrows the search of `addr_lo`
+//!   to one window.
 //! - Names live in one arena of NUL-terminated strings addressed by `u32`
 //!   offsets. `__pfx_foo` and `foo` share bytes: `foo`'s offset points six
 //!   bytes into `__pfx_foo` (74k of the 6.12 kernel's 239k names are such
