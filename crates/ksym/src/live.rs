@@ -93,7 +93,7 @@ pub use arc_swap::Guard;
 
 use crate::cache::{self, CacheOutcome};
 use crate::error::{Error, Result};
-use crate::source::{kptr_restrict, load_procfs, read_proc_modules, LoadOptions};
+use crate::source::{kptr_restrict, load_procfs, read_live_modules, LoadOptions};
 use crate::table::{Symbol, SymbolTable};
 
 /// Builds a table for a configuration: the hook that reads the kernel's
@@ -258,9 +258,15 @@ impl LiveConfig {
 }
 
 /// The default [`Loader`]: `<root>/proc/kallsyms`, streamed, with module
-/// symbols bounded by `<root>/proc/modules` (when there is one).
+/// symbols bounded by `<root>/proc/modules` (when there is one) and the
+/// text areas `<root>/sys/module/*/sections` tell.
 pub fn load_proc(config: &LiveConfig) -> Result<SymbolTable> {
-    let modules = read_proc_modules(&config.modules_path())?;
+    let release = std::fs::read_to_string(config.proc_file("sys/kernel/osrelease")).ok();
+    let modules = read_live_modules(
+        &config.modules_path(),
+        &config.proc_root.join("sys/module"),
+        release.as_deref(),
+    )?;
     let kptr = if config.is_live_root() {
         kptr_restrict()
     } else {

@@ -1,10 +1,17 @@
 //! Where loadable modules sit in memory: `/proc/modules` (base and total
-//! size) and, better, each module's memory areas (what
-//! `/sys/module/<m>/sections` and the module loader know: text, data,
-//! rodata, ro_after_init). The table uses them to bound module symbols, since
-//! kallsyms gives no sizes.
+//! size), the section addresses under `/sys/module/<m>/sections` (which
+//! bound each module's text), and, best, each module's memory areas as the
+//! module loader laid them out (text, data, rodata, ro_after_init; a
+//! `module area start size` table). The table uses them to bound module
+//! symbols, since kallsyms gives no sizes.
+
+use std::path::Path;
 
 use crate::error::{Error, Result};
+
+/// The page size the module loader aligns areas to, and the guard page
+/// vmalloc leaves after each area.
+const PAGE: u64 = 4096;
 
 /// One memory area of a module: `[start, start + size)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,21 +41,30 @@ pub struct ModuleInfo {
     pub state: Option<String>,
     /// Exact areas, when a layout was given.
     pub areas: Vec<ModuleArea>,
+    /// The text area as `/sys/module/<m>/sections` bounds it: from the first
+    /// text section to where the next section of any module begins (less the
+    /// guard page, when areas are allocated apart). At least the real text
+    /// area, never less.
+    pub text_area: Option<ModuleArea>,
 }
 
 impl ModuleInfo {
     /// The areas that bound this module's symbols: the exact areas when
-    /// known, else `[base, base + size)` from `/proc/modules`.
+    /// known, else `[base, base + size)` from `/proc/modules` and the text
+    /// area from `/sys/module/<m>/sections` (the innermost holding a symbol
+    /// bounds it).
     pub fn bounds(&self) -> Vec<(u64, u64)> {
         if !self.areas.is_empty() {
             return self.areas.iter().map(|a| (a.start, a.end())).collect();
         }
-        match (self.base, self.size) {
-            (Some(base), Some(size)) if base != 0 && size != 0 => {
-                vec![(base, base.saturating_add(size))]
+        let mut bounds = Vec::new();
+        if let (Some(base), Some(size)) = (self.base, self.size) {
+            if base != 0 && size != 0 {
+                bounds.push((base, base.saturating_add(size)));
             }
-            _ => Vec::new(),
         }
+        bounds.extend(self.text_area.iter().map(|a| (a.start, a.end())));
+        bounds
     }
 }
 
@@ -73,6 +89,7 @@ impl ModuleMap {
             size: None,
             state: None,
             areas: Vec::new(),
+            text_area: None,
         });
         self.modules.last_mut().expect("just pushed")
     }
@@ -129,6 +146,93 @@ impl ModuleMap {
         Ok(())
     }
 
+    /// Reads the section addresses under `root` (`/sys/module`:
+    /// `<root>/<module>/sections/<section>`, one hex address a file; zeros
+    /// unless read as root) and sets each module's [`text_area`]
+    /// (ModuleInfo::text_area): from its first text section up to the
+    /// lowest start of any other section, of any module, above its last text
+    /// section. `separate_areas`: the kernel (6.4 and later) allocates each
+    /// area apart, with a guard page after it, so the text ends a page
+    /// before the next area; before 6.4 text, rodata and data were one
+    /// block and the text ended where the rodata began.
+    ///
+    /// Modules whose sections cannot be read are left as they were; a
+    /// missing `root` is not an error (a kernel without modules).
+    pub fn add_sysfs_sections(&mut self, root: &Path, separate_areas: bool) -> Result<()> {
+        let io = |source| Error::Io {
+            path: root.to_path_buf(),
+            source,
+        };
+        let dirs = match std::fs::read_dir(root) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(e)),
+        };
+        // (module, section, address) of every readable, non-zero section.
+        let mut sections: Vec<(String, String, u64)> = Vec::new();
+        for dir in dirs.flatten() {
+            let module = dir.file_name().to_string_lossy().into_owned();
+            let Ok(files) = std::fs::read_dir(dir.path().join("sections")) else {
+                continue; // a built-in module: no sections
+            };
+            for file in files.flatten() {
+                let Ok(text) = std::fs::read_to_string(file.path()) else {
+                    continue;
+                };
+                if let Some(addr) = parse_hex(text.trim()).filter(|&a| a != 0) {
+                    let name = file.file_name().to_string_lossy().into_owned();
+                    sections.push((module.clone(), name, addr));
+                }
+            }
+        }
+        self.set_text_areas(&sections, separate_areas);
+        Ok(())
+    }
+
+    /// [`add_sysfs_sections`](Self::add_sysfs_sections) given the sections
+    /// as `(module, section, address)`.
+    pub(crate) fn set_text_areas(
+        &mut self,
+        sections: &[(String, String, u64)],
+        separate_areas: bool,
+    ) {
+        let mut starts: Vec<u64> = sections.iter().map(|s| s.2).collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let mut names: Vec<&str> = sections.iter().map(|s| s.0.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for module in names {
+            let text: Vec<u64> = sections
+                .iter()
+                .filter(|s| s.0 == module && is_text_section(&s.1))
+                .map(|s| s.2)
+                .collect();
+            let (Some(&first), Some(&last)) = (text.iter().min(), text.iter().max()) else {
+                continue;
+            };
+            // The next start above the last text section that is not one of
+            // this module's text sections.
+            let next = starts
+                .iter()
+                .copied()
+                .filter(|&a| a > last && !text.contains(&a))
+                .min();
+            let guard = if separate_areas { PAGE } else { 0 };
+            let Some(end) = next
+                .and_then(|n| n.checked_sub(guard))
+                .filter(|&e| e > last)
+            else {
+                continue;
+            };
+            self.entry(module).text_area = Some(ModuleArea {
+                kind: "text".to_string(),
+                start: first,
+                size: end - first,
+            });
+        }
+    }
+
     /// Whether every base address is zero (what an unprivileged reader of
     /// `/proc/modules` sees).
     pub fn is_redacted(&self) -> bool {
@@ -138,6 +242,29 @@ impl ModuleMap {
                 .iter()
                 .all(|m| m.base.unwrap_or(0) == 0 && m.areas.iter().all(|a| a.start == 0))
     }
+}
+
+/// Whether a module section holds code (the loader puts it in the text
+/// area): `.text`, `.text.*`, `*.text` (`.noinstr.text`, `.exit.text`, ...)
+/// but not init code (freed after init), and the few code sections named
+/// otherwise.
+fn is_text_section(name: &str) -> bool {
+    if name.starts_with(".init") {
+        return false;
+    }
+    name == ".text"
+        || name.starts_with(".text.")
+        || name.ends_with(".text")
+        || matches!(name, ".altinstr_replacement" | ".fixup" | ".plt")
+}
+
+/// Whether a kernel release (`uname -r`) allocates each module area apart
+/// (6.4 and later).
+pub fn separate_module_areas(release: &str) -> bool {
+    let mut parts = release.split(['.', '-']);
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor) >= (6, 4)
 }
 
 fn parse_hex(s: &str) -> Option<u64> {
@@ -151,6 +278,41 @@ fn parse_hex(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn releases_and_text_sections() {
+        for (release, apart) in [
+            ("6.4.0", true),
+            ("6.12.117+deb12-amd64", true),
+            ("6.18.44-fc-v669", true),
+            ("7.0.1", true),
+            ("6.3.13", false),
+            ("6.1.0-56-amd64", false),
+            ("5.15.0-91-generic", false),
+            ("garbage", false),
+        ] {
+            assert_eq!(separate_module_areas(release), apart, "{release}");
+        }
+        for name in [
+            ".text",
+            ".text.unlikely",
+            ".noinstr.text",
+            ".exit.text",
+            ".altinstr_replacement",
+        ] {
+            assert!(is_text_section(name), "{name}");
+        }
+        for name in [
+            ".init.text",
+            ".rodata",
+            ".data",
+            "__ksymtab",
+            ".bss",
+            ".data..ro_after_init",
+        ] {
+            assert!(!is_text_section(name), "{name}");
+        }
+    }
 
     #[test]
     fn proc_modules_and_layout() {

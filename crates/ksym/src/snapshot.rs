@@ -356,6 +356,15 @@ fn meta_text(table: &SymbolTable, id: &Identity, tagged: bool) -> String {
                 a.size
             );
         }
+        if let Some(a) = &module.text_area {
+            let _ = writeln!(
+                m,
+                "text-area\t{}\t{:x}\t{:x}",
+                escape(&module.name),
+                a.start,
+                a.size
+            );
+        }
     }
     m
 }
@@ -431,7 +440,21 @@ fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
                 size: hex(size)?,
                 state: text_opt(state),
                 areas: Vec::new(),
+                text_area: None,
             }),
+            ["text-area", name, start, size] => {
+                let name = unescape(name);
+                let m = modules
+                    .modules
+                    .iter_mut()
+                    .find(|m| m.name == name)
+                    .ok_or_else(bad)?;
+                m.text_area = Some(ModuleArea {
+                    kind: "text".to_string(),
+                    start: hex(start)?.ok_or_else(bad)?,
+                    size: hex(size)?.ok_or_else(bad)?,
+                });
+            }
             ["area", name, kind, start, size] => {
                 let name = unescape(name);
                 let m = modules

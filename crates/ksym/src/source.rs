@@ -21,6 +21,10 @@ use crate::table::{SymbolTable, TableBuilder, TableInfo};
 pub const PROC_KALLSYMS: &str = "/proc/kallsyms";
 /// The live kernel's loaded modules.
 pub const PROC_MODULES: &str = "/proc/modules";
+/// Loaded modules' section addresses: `<m>/sections/<section>`.
+pub const SYS_MODULE: &str = "/sys/module";
+/// The running kernel's release (`uname -r`).
+const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
 /// Whether the kernel hides addresses (0, 1 or 2).
 pub const KPTR_RESTRICT: &str = "/proc/sys/kernel/kptr_restrict";
 
@@ -246,7 +250,12 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<SymbolTable> {
 pub fn load_live(opts: &LoadOptions) -> Result<SymbolTable> {
     let mut opts = opts.clone();
     if opts.modules.is_none() {
-        opts.modules = read_proc_modules(Path::new(PROC_MODULES))?;
+        let release = std::fs::read_to_string(OSRELEASE).ok();
+        opts.modules = read_live_modules(
+            Path::new(PROC_MODULES),
+            Path::new(SYS_MODULE),
+            release.as_deref(),
+        )?;
     }
     load_procfs(Path::new(PROC_KALLSYMS), &opts, kptr_restrict())
 }
@@ -271,6 +280,23 @@ pub fn load_procfs(
         .feed(&bytes, &mut builder)
         .and_then(|()| parser.finish(&mut builder));
     finish(&name, parser, fed, builder, opts, Some(kptr_restrict))
+}
+
+/// `/proc/modules` (`proc_modules`), with each module's text area bounded
+/// by its sections under `sys_module` (`/sys/module`) when they can be read.
+/// `release` (`uname -r`) tells how the kernel lays modules out; without it
+/// the bounds stay loose (never too tight). `None` without `/proc/modules`.
+pub fn read_live_modules(
+    proc_modules: &Path,
+    sys_module: &Path,
+    release: Option<&str>,
+) -> Result<Option<ModuleMap>> {
+    let Some(mut map) = read_proc_modules(proc_modules)? else {
+        return Ok(None);
+    };
+    let separate = release.is_some_and(|r| crate::modules::separate_module_areas(r.trim()));
+    map.add_sysfs_sections(sys_module, separate)?;
+    Ok(Some(map))
 }
 
 /// Reads a `/proc/modules`-like file; a missing file is `None`, not an error.

@@ -163,6 +163,58 @@ fn module_appears_after_refresh_now() {
     assert_eq!(ks.fingerprint().modules.unwrap().count, 1);
 }
 
+/// On the live kernel, `/sys/module/<m>/sections` bounds a module's text:
+/// its last function ends where the text area does (a guard page before
+/// the next area, since 6.4), not at the `/proc/modules` extent, which
+/// since 6.4 covers the size of every area from the text's base.
+#[test]
+fn sysfs_sections_end_module_text() {
+    let fake = FakeProc::new("sections");
+    fake.kallsyms(&format!(
+        "{}{}{}",
+        sym_line(A_BASE, 't', "a_helper", Some("a")),
+        sym_line(A_BASE + 0x100, 'T', "a_fn", Some("a")),
+        sym_line(A_BASE + 0x4000, 'd', "a_data", Some("a")),
+    ));
+    let sections = fake.root.join("sys/module/a/sections");
+    std::fs::create_dir_all(&sections).unwrap();
+    std::fs::create_dir_all(fake.root.join("sys/module/built_in")).unwrap();
+    fake.write("sys/module/a/sections/.text", &format!("0x{A_BASE:016x}\n"));
+    fake.write(
+        "sys/module/a/sections/.text.unlikely",
+        &format!("0x{:016x}\n", A_BASE + 0x100),
+    );
+    fake.write(
+        "sys/module/a/sections/.init.text",
+        &format!("0x{:016x}\n", A_BASE + 0x9000),
+    );
+    fake.write(
+        "sys/module/a/sections/.data",
+        &format!("0x{:016x}\n", A_BASE + 0x4000),
+    );
+    // 6.12: areas apart, the extent the sum of their sizes; 6.1: one block
+    // (text, then data) that the extent covers.
+    for (release, extent, text_end) in [
+        ("6.12.0-1-amd64\n", 0x5000, A_BASE + 0x3000),
+        ("6.1.0\n", 0x5000, A_BASE + 0x4000),
+    ] {
+        fake.write("proc/sys/kernel/osrelease", release);
+        fake.modules(&module_line("a", extent, 0, "Live", A_BASE));
+        let ks = KernelSymbols::open(fake.config()).unwrap();
+        let size = ks.lookup_with(A_BASE + 0x180, |s| s.map(|s| s.size));
+        assert_eq!(size, Some(text_end - (A_BASE + 0x100)), "{release}");
+        assert_eq!(who(&ks, text_end - 1).as_deref(), Some("a_fn [a]"));
+        assert_eq!(
+            who(&ks, text_end),
+            if text_end == A_BASE + 0x3000 {
+                None
+            } else {
+                Some("a_data [a]".into())
+            }
+        );
+    }
+}
+
 #[test]
 fn module_goes_and_its_addresses_are_reused() {
     let fake = FakeProc::new("reuse");

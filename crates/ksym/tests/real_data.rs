@@ -844,3 +844,145 @@ fn live_stacks_resolve_with_the_kernels_sizes() {
     }
     println!("checked {checked} distinct live stack frames from {readable} stacks");
 }
+
+// --- /sys/module/<m>/sections -------------------------------------------
+
+/// A `/sys/module` tree made from a module layout table: one section at the
+/// start of each area (`.text`, `.rodata`, `.data`, `.data..ro_after_init`)
+/// and a second text section inside large text areas, as the loader would
+/// place them. Returns the tree and the layout's `(module, area, start, size)`.
+fn fake_sys_module(dir: &str) -> (PathBuf, Vec<(String, String, u64, u64)>) {
+    let text = std::fs::read_to_string(data_dir().join(dir).join("module-layout.tsv")).unwrap();
+    let layout: Vec<(String, String, u64, u64)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+            (f[0].to_string(), f[1].to_string(), hex(f[2]), hex(f[3]))
+        })
+        .collect();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sys-module-{dir}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for (module, area, start, size) in &layout {
+        let section = match area.as_str() {
+            "text" => ".text",
+            "rodata" => ".rodata",
+            "data" => ".data",
+            "ro_after_init" => ".data..ro_after_init",
+            _ => continue, // pseudo-modules: no sysfs directory
+        };
+        if *size == 0 {
+            continue; // sysfs lists no empty section
+        }
+        let sections = root.join(module).join("sections");
+        std::fs::create_dir_all(&sections).unwrap();
+        std::fs::write(sections.join(section), format!("0x{start:016x}\n")).unwrap();
+        if section == ".text" && *size > 0x2000 {
+            let inner = start + size / 2;
+            std::fs::write(sections.join(".text.unlikely"), format!("0x{inner:016x}\n")).unwrap();
+        }
+    }
+    (root, layout)
+}
+
+/// The text areas `/sys/module/*/sections` gives are never smaller than the
+/// loader's real ones, and equal them where the next area follows at once
+/// (6.1: one block; 6.12: after a guard page); module text symbols then get
+/// the sizes the exact layout gives them.
+#[test]
+fn sysfs_sections_bound_module_text() {
+    for (dir, release) in [
+        ("debian-6.12.117", "6.12.117+deb12-amd64"),
+        ("debian-6.1.0-56", "6.1.0-56-amd64"),
+    ] {
+        let (root, layout) = fake_sys_module(dir);
+        let base = data_dir().join(dir);
+        let mut sysfs =
+            ksym::source::read_live_modules(&base.join("proc-modules"), &root, Some(release))
+                .unwrap()
+                .unwrap();
+        // Unreadable or missing trees leave the map as it was.
+        sysfs
+            .add_sysfs_sections(&root.join("missing"), true)
+            .unwrap();
+        let mut exact_map = ModuleMap::default();
+        exact_map
+            .add_text(
+                "layout",
+                &std::fs::read(base.join("module-layout.tsv")).unwrap(),
+            )
+            .unwrap();
+        let (mut exact, mut looser) = (0, 0);
+        for (module, area, start, size) in &layout {
+            if area != "text" || *size == 0 || sysfs.get(module).is_none() {
+                continue;
+            }
+            let got = sysfs
+                .get(module)
+                .unwrap()
+                .text_area
+                .clone()
+                .unwrap_or_else(|| panic!("{dir}: no text area for {module}"));
+            assert_eq!(got.start, *start, "{dir} {module}");
+            assert!(
+                got.end() >= start + size,
+                "{dir} {module}: {got:?} ends before the real text end {:#x}",
+                start + size
+            );
+            if got.end() == start + size {
+                exact += 1;
+            } else {
+                looser += 1;
+            }
+        }
+        assert!(
+            exact > 0 && looser * 10 <= exact,
+            "{dir}: {exact} exact text areas, {looser} looser"
+        );
+        // Module text symbols: sized as with the exact layout wherever the
+        // text area came out exact.
+        let kallsyms = base.join("kallsyms.xz");
+        let with_sysfs = ksym::load_file(
+            &kallsyms,
+            &LoadOptions {
+                modules: Some(sysfs.clone()),
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+        let with_layout = ksym::load_file(
+            &kallsyms,
+            &LoadOptions {
+                modules: Some(exact_map),
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+        let mut same = 0;
+        for (a, b) in with_sysfs.iter().zip(with_layout.iter()) {
+            assert_eq!((a.name, a.start), (b.name, b.start));
+            let Some(m) = a.module else { continue };
+            let Some(area) = sysfs.get(m).and_then(|i| i.text_area.clone()) else {
+                continue;
+            };
+            if !matches!(a.kind, 't' | 'T') || a.start < area.start || a.start >= area.end() {
+                continue;
+            }
+            let real_end = layout
+                .iter()
+                .find(|l| l.0 == m && l.1 == "text")
+                .map(|l| l.2 + l.3)
+                .unwrap();
+            if area.end() == real_end {
+                assert_eq!(a.size, b.size, "{dir}: {a:?} against {b:?}");
+                same += 1;
+            } else {
+                assert!(a.size >= b.size, "{dir}: {a:?} against {b:?}");
+            }
+        }
+        assert!(same > 1000, "{dir}: {same} module text symbols compared");
+        std::fs::remove_dir_all(&root).ok();
+    }
+}
