@@ -369,6 +369,10 @@ fn meta_text(table: &SymbolTable, id: &Identity, tagged: bool) -> String {
     m
 }
 
+fn module_named<'m>(modules: &'m mut ModuleMap, name: &str) -> Option<&'m mut ModuleInfo> {
+    modules.modules.iter_mut().find(|m| m.name == name)
+}
+
 struct Meta {
     info: TableInfo,
     identity: Identity,
@@ -442,31 +446,26 @@ fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
                 areas: Vec::new(),
                 text_area: None,
             }),
-            ["text-area", name, start, size] => {
-                let name = unescape(name);
-                let m = modules
-                    .modules
-                    .iter_mut()
-                    .find(|m| m.name == name)
-                    .ok_or_else(bad)?;
-                m.text_area = Some(ModuleArea {
-                    kind: "text".to_string(),
-                    start: hex(start)?.ok_or_else(bad)?,
-                    size: hex(size)?.ok_or_else(bad)?,
-                });
-            }
             ["area", name, kind, start, size] => {
-                let name = unescape(name);
-                let m = modules
-                    .modules
-                    .iter_mut()
-                    .find(|m| m.name == name)
-                    .ok_or_else(bad)?;
-                m.areas.push(ModuleArea {
+                let area = ModuleArea {
                     kind: unescape(kind),
                     start: hex(start)?.ok_or_else(bad)?,
                     size: hex(size)?.ok_or_else(bad)?,
-                });
+                };
+                module_named(&mut modules, &unescape(name))
+                    .ok_or_else(bad)?
+                    .areas
+                    .push(area);
+            }
+            ["text-area", name, start, size] => {
+                let area = ModuleArea {
+                    kind: "text".into(),
+                    start: hex(start)?.ok_or_else(bad)?,
+                    size: hex(size)?.ok_or_else(bad)?,
+                };
+                module_named(&mut modules, &unescape(name))
+                    .ok_or_else(bad)?
+                    .text_area = Some(area);
             }
             [""] => {}
             _ => return Err(bad()),
@@ -830,6 +829,16 @@ ffffffffc0000100 t fs/ext4/x.c:pathfn\t[m]
         let mut mods = ModuleMap::default();
         mods.add_text("t", b"m 8192 0 - Live 0xffffffffc0000000\n")
             .unwrap();
+        // A text area from /sys/module/m/sections, kept in META.
+        let section = |name: &str, addr: u64| ("m".to_string(), name.to_string(), addr);
+        mods.set_text_areas(
+            &[
+                section(".text", 0xffffffffc0000000),
+                section(".data", 0xffffffffc0002000),
+            ],
+            true,
+        );
+        assert!(mods.get("m").unwrap().text_area.is_some());
         opts.modules = Some(mods);
         parse_bytes("sample", text.as_bytes(), &opts).unwrap()
     }
