@@ -56,8 +56,8 @@ fuzz_target!(|data: &[u8]| {
     }
     check_map(&map);
     let opts = LoadOptions {
-        strict: false,
         modules: Some(map),
+        ..LoadOptions::default()
     };
     if let Ok(t) = ksym::parse_bytes("fuzz", sym_text, &opts) {
         common::exercise(&t, data);

@@ -1,10 +1,13 @@
 //! Arbitrary bytes as symbol text: `parse_bytes`, then every query of the
-//! table that results, with the invariants lookups promise.
+//! table that results, with the invariants lookups promise. The input is
+//! also parsed in 2-4 parts on as many threads: the same table, counts and
+//! errors must come out.
 #![no_main]
 
 use ksym::LoadOptions;
 use libfuzzer_sys::fuzz_target;
 
+#[allow(dead_code)]
 mod common;
 use common::exercise;
 
@@ -15,9 +18,48 @@ fuzz_target!(|data: &[u8]| {
         data,
         &LoadOptions {
             strict: true,
-            modules: None,
+            ..LoadOptions::default()
         },
     );
+    let parts = 2 + data.len() % 3;
+    for strict in [false, true] {
+        let one = LoadOptions {
+            strict,
+            threads: Some(1),
+            ..LoadOptions::default()
+        };
+        let many = LoadOptions {
+            threads: Some(parts),
+            ..one.clone()
+        };
+        let a = ksym::parse_bytes("fuzz", data, &one);
+        let b = ksym::parse_bytes("fuzz", data, &many);
+        match (&a, &b) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(
+                    a.info().skipped,
+                    b.info().skipped,
+                    "skipped lines differ in {parts} parts"
+                );
+                assert_eq!(
+                    a.info().format,
+                    b.info().format,
+                    "formats differ in {parts} parts"
+                );
+                assert!(a.iter().eq(b.iter()), "symbols differ in {parts} parts");
+            }
+            (Err(a), Err(b)) => assert_eq!(
+                a.to_string(),
+                b.to_string(),
+                "errors differ in {parts} parts"
+            ),
+            (a, b) => panic!(
+                "one part: {:?}; {parts} parts: {:?}",
+                a.as_ref().map(|t| t.len()).map_err(|e| e.to_string()),
+                b.as_ref().map(|t| t.len()).map_err(|e| e.to_string())
+            ),
+        }
+    }
     // Every error renders (the messages cut and escape line text).
     if let Err(e) = &loose {
         let _ = e.to_string();

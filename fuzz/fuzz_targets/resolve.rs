@@ -7,31 +7,14 @@ use std::sync::OnceLock;
 use ksym::{Error, ResolveErrorKind, SymbolRef, SymbolTable};
 use libfuzzer_sys::fuzz_target;
 
-/// Core, module, kallmodsyms, aliases, repeated names, absolute and
-/// name-only symbols, a `__pfx_` pair and a source path.
-const TABLE: &[u8] = b"\
-0000000000000000 A fixed_percpu_data
-0000000000001000 A cpu_debug_store
-ffffffff81000000 T _text
-ffffffff81000000 T _stext
-ffffffff81000010 t __pfx_foo
-ffffffff81000020 t foo
-ffffffff81000030 t .L123
-ffffffff81000040 t dup
-ffffffff81000080 t dup
-ffffffff810000c0 t fs/ext4/inode.c:ext4_foo
-ffffffff81000100 T _etext
-ffffffff81000200 d weird:name
-ffffffff81000300 t kfoo [ext4] [jbd2] {fs/ext4/inode.o}
-ffffffffc0000000 t modfn\t[m]
-ffffffffc0000040 t dup\t[m]
-ffffffffc0001000 t dup\t[m2]
-ffffffffc0002000 t bpf_prog_x\t[bpf]
-";
+#[allow(dead_code)]
+mod common;
 
 fn table() -> &'static SymbolTable {
     static T: OnceLock<SymbolTable> = OnceLock::new();
-    T.get_or_init(|| ksym::parse_bytes("fixed", TABLE, &Default::default()).expect("fixed table"))
+    T.get_or_init(|| {
+        ksym::parse_bytes("fixed", common::TEXT, &Default::default()).expect("fixed table")
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -19,30 +19,6 @@ use libfuzzer_sys::fuzz_target;
 #[allow(dead_code)]
 mod common;
 
-/// Core, modules (with areas), kallmodsyms, aliases, repeated names,
-/// absolute and name-only symbols, `__pfx_` pairs and a source path.
-const TEXT: &[u8] = b"\
-0000000000000000 A fixed_percpu_data
-0000000000001000 A cpu_debug_store
-ffffffff81000000 T _text
-ffffffff81000000 T _stext
-ffffffff81000010 t __pfx_foo
-ffffffff81000020 t foo
-ffffffff81000030 t .L123
-ffffffff81000040 t dup
-ffffffff81000080 t dup
-ffffffff810000c0 t fs/ext4/inode.c:ext4_foo
-ffffffff81000100 T _etext
-ffffffff81000200 d weird:name
-ffffffff81000300 t kfoo [ext4] [jbd2] {fs/ext4/inode.o}
-ffffffffc0000000 t modfn\t[m]
-ffffffffc0000010 t __pfx_modfn2\t[m]
-ffffffffc0000020 t modfn2\t[m]
-ffffffffc0000040 t dup\t[m]
-ffffffffc0001000 t dup\t[m2]
-ffffffffc0002000 t bpf_prog_x\t[bpf]
-";
-
 const MODULES: &[u8] = b"\
 m 8192 0 - Live 0xffffffffc0000000
 m\ttext\t0xffffffffc0000000\t0x1000
@@ -69,8 +45,9 @@ fn base() -> &'static [u8] {
         let opts = LoadOptions {
             strict: true,
             modules: Some(modules),
+            ..LoadOptions::default()
         };
-        let t = ksym::parse_bytes("fixed", TEXT, &opts).expect("fixed table");
+        let t = ksym::parse_bytes("fixed", common::TEXT, &opts).expect("fixed table");
         snapshot::to_bytes(&t, &identity())
     })
 }

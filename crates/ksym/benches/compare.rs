@@ -24,6 +24,9 @@ use blazesym::symbolize::{Input as BlazeInput, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
 use ksym::{LoadOptions, ModuleMap, SymbolTable};
 
+mod common;
+use common::{median, time, Rng};
+
 // ---------------------------------------------------------------------------
 // A heap that counts: live bytes always, the peak only while asked.
 
@@ -98,35 +101,8 @@ fn heap_of<T>(f: impl FnOnce() -> T) -> (T, isize, usize) {
 // ---------------------------------------------------------------------------
 // Small helpers.
 
-/// xorshift64*: fixed seed, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let t = Instant::now();
-    let v = f();
-    (v, t.elapsed())
 }
 
 const LOAD_RUNS: usize = 11;
@@ -233,42 +209,19 @@ fn print_table(rows: &[Row]) {
         "blazesym",
         "ratio (blazesym/ksym)",
     ];
-    let cells: Vec<[&str; 5]> = rows
+    let cells: Vec<[String; 5]> = rows
         .iter()
-        .map(|r| [&*r.metric, r.input, &*r.ksym, &*r.blaze, &*r.ratio])
+        .map(|r| {
+            [
+                r.metric.clone(),
+                r.input.to_string(),
+                r.ksym.clone(),
+                r.blaze.clone(),
+                r.ratio.clone(),
+            ]
+        })
         .collect();
-    let mut w = head.map(str::len);
-    for c in &cells {
-        for (i, s) in c.iter().enumerate() {
-            w[i] = w[i].max(s.len());
-        }
-    }
-    let line = |c: [&str; 5]| {
-        println!(
-            "{:<w0$} | {:<w1$} | {:>w2$} | {:>w3$} | {:>w4$}",
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3],
-            w4 = w[4]
-        )
-    };
-    line(head);
-    println!(
-        "{}",
-        w.iter()
-            .map(|&n| "-".repeat(n))
-            .collect::<Vec<_>>()
-            .join("-|-")
-    );
-    for c in cells {
-        line(c);
-    }
+    common::print_table(head, 2, &cells);
 }
 
 // ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@
 use std::hint::black_box;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blazesym::symbolize::source::{Kernel, Source};
 use blazesym::symbolize::{Input as BlazeInput, Symbolized, Symbolizer as BlazeSymbolizer};
@@ -25,38 +25,14 @@ use ksym::decode::{decode_stream, Decoder, Output};
 use ksym::stack::{AddrKind, Frames, Symbolizer};
 use ksym::{LoadOptions, ModuleMap, SymbolTable};
 
+mod common;
+use common::{median, time, Rng};
+
 const IPS: usize = 1_000_000;
 const KSYM_RUNS: usize = 7;
 const BLAZE_RUNS: usize = 3;
 const DMESG_LINES: usize = 10_000;
 const DECODE_RUNS: usize = 7;
-
-/// xorshift64*: fixed seed, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
-fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let t = Instant::now();
-    let v = f();
-    (v, t.elapsed())
-}
 
 fn data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
@@ -136,40 +112,18 @@ fn print_table(rows: &[Row]) {
         "blazesym",
         "ratio (ksym throughput / blazesym)",
     ];
-    let cells: Vec<[&str; 4]> = rows
+    let cells: Vec<[String; 4]> = rows
         .iter()
-        .map(|r| [&*r.metric, &*r.value, &*r.blaze, &*r.ratio])
+        .map(|r| {
+            [
+                r.metric.clone(),
+                r.value.clone(),
+                r.blaze.clone(),
+                r.ratio.clone(),
+            ]
+        })
         .collect();
-    let mut w = head.map(str::len);
-    for c in &cells {
-        for (i, s) in c.iter().enumerate() {
-            w[i] = w[i].max(s.len());
-        }
-    }
-    let line = |c: [&str; 4]| {
-        println!(
-            "| {:<w0$} | {:>w1$} | {:>w2$} | {:>w3$} |",
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3]
-        )
-    };
-    line(head);
-    println!(
-        "|{}|",
-        w.iter()
-            .map(|&n| format!("-{}-", "-".repeat(n)))
-            .collect::<Vec<_>>()
-            .join("|")
-    );
-    for c in cells {
-        line(c);
-    }
+    common::print_table(head, 1, &cells);
 }
 
 fn per_ip(d: Duration) -> f64 {
