@@ -167,6 +167,18 @@ pub(crate) struct BucketSpan {
     pub end: u32,
 }
 
+/// What a lookup learns from the direct index: the ids `lo..hi` start in
+/// the address's bucket (the answer is the last of them at or below the
+/// address, else `lo - 1`), all in block `block`; the span's symbols end at
+/// id `end`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bucket {
+    block: usize,
+    lo: usize,
+    hi: usize,
+    end: usize,
+}
+
 /// The direct index covers runs of symbols with no gap wider than this
 /// between neighbours (the core kernel is one, the module area another).
 const BUCKET_MAX_GAP: u64 = 16 << 20;
@@ -1211,11 +1223,9 @@ impl SymbolTable {
         }
     }
 
-    /// When `addr` is under the direct index: its block, the ids `lo..hi`
-    /// starting in its bucket (the answer is the last of them at or below
-    /// `addr`, else `lo - 1`) and the id where the span's symbols end.
+    /// The bucket of `addr`, when `addr` is under the direct index.
     #[inline]
-    fn bucket_of(&self, addr: u64) -> Option<(usize, usize, usize, usize)> {
+    fn bucket_of(&self, addr: u64) -> Option<Bucket> {
         let (span, bucket) = self.bucket_index(addr)?;
         let (&lo, &hi) = (
             self.bucket_first.get(bucket)?,
@@ -1225,7 +1235,12 @@ impl SymbolTable {
         let end = (span.end as usize).min(self.addr_lo.len());
         let hi = (hi as usize).min(end);
         let lo = (lo as usize).min(hi);
-        Some((span.block as usize, lo, hi, end))
+        Some(Bucket {
+            block: span.block as usize,
+            lo,
+            hi,
+            end,
+        })
     }
 
     /// The span holding `addr` and the index of its bucket in `bucket_first`.
@@ -1250,11 +1265,13 @@ impl SymbolTable {
     /// [`last_at_or_below`](Self::last_at_or_below) in the bucket that
     /// [`bucket_of`](Self::bucket_of) gave for `addr`.
     #[inline]
-    fn last_in_bucket(
-        &self,
-        addr: u64,
-        (block, mut lo, hi, end): (usize, usize, usize, usize),
-    ) -> Option<(usize, usize)> {
+    fn last_in_bucket(&self, addr: u64, bucket: Bucket) -> Option<(usize, usize)> {
+        let Bucket {
+            block,
+            mut lo,
+            hi,
+            end,
+        } = bucket;
         let key = addr as u32;
         if hi - lo <= BUCKET_SCAN_MAX {
             // Buckets hold a few symbols: step over whole groups at or below
@@ -1543,9 +1560,9 @@ impl SymbolTable {
     /// row overlap their cache misses; [`locate_probed`](Self::locate_probed)
     /// finishes each.
     #[inline]
-    pub(crate) fn probe(&self, addr: u64) -> Option<(usize, usize, usize, usize)> {
+    pub(crate) fn probe(&self, addr: u64) -> Option<Bucket> {
         let bucket = self.bucket_of(addr)?;
-        let first = bucket.1.saturating_sub(1);
+        let first = bucket.lo.saturating_sub(1);
         if let (Some(a), Some(k)) = (self.addr_lo.get(first), self.kind.get(first)) {
             crate::column::prefetch(a);
             crate::column::prefetch(k);
@@ -1558,7 +1575,7 @@ impl SymbolTable {
     pub(crate) fn locate_probed(
         &self,
         addr: u64,
-        probe: Option<(usize, usize, usize, usize)>,
+        probe: Option<Bucket>,
     ) -> Option<(usize, u64, u64)> {
         let last = match probe {
             Some(bucket) => self.last_in_bucket(addr, bucket),
