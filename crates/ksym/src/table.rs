@@ -1229,7 +1229,7 @@ impl SymbolTable {
         let (span, bucket) = self.bucket_index(addr)?;
         let (&lo, &hi) = (
             self.bucket_first.get(bucket)?,
-            self.bucket_first.get(bucket + 1)?,
+            self.bucket_first.get(bucket.wrapping_add(1))?,
         );
         // Clamped, so that a damaged snapshot gives wrong answers at worst.
         let end = (span.end as usize).min(self.addr_lo.len());
@@ -1248,7 +1248,12 @@ impl SymbolTable {
     fn bucket_index(&self, addr: u64) -> Option<(&BucketSpan, usize)> {
         self.bucket_spans.iter().find_map(|span| {
             let off = addr.wrapping_sub(span.base);
-            (off < span.len).then(|| (span, span.first as usize + (off >> span.shift) as usize))
+            // Wrapping: a damaged snapshot's span may be long; the bucket
+            // lookup that follows is checked.
+            (off < span.len).then(|| {
+                let bucket = (span.first as usize).wrapping_add((off >> span.shift) as usize);
+                (span, bucket)
+            })
         })
     }
 
