@@ -153,8 +153,8 @@ impl ModuleMap {
     /// lowest start of any other section, of any module, above its last text
     /// section. `separate_areas`: the kernel (6.4 and later) allocates each
     /// area apart, with a guard page after it, so the text ends a page
-    /// before the next area; before 6.4 text, rodata and data were one
-    /// block and the text ended where the rodata began.
+    /// before the module's own next area; before 6.4 text, rodata and data
+    /// were one block and the text ended where the rodata began.
     ///
     /// Modules whose sections cannot be read are left as they were; a
     /// missing `root` is not an error (a kernel without modules).
@@ -196,9 +196,6 @@ impl ModuleMap {
         sections: &[(String, String, u64)],
         separate_areas: bool,
     ) {
-        let mut starts: Vec<u64> = sections.iter().map(|s| s.2).collect();
-        starts.sort_unstable();
-        starts.dedup();
         let mut names: Vec<&str> = sections.iter().map(|s| s.0.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -211,16 +208,22 @@ impl ModuleMap {
             let (Some(&first), Some(&last)) = (text.iter().min(), text.iter().max()) else {
                 continue;
             };
-            // The next start above the last text section that is not one of
-            // this module's text sections.
-            let next = starts
+            // The next section above the last text section that is not one
+            // of this module's text sections.
+            let next = sections
                 .iter()
-                .copied()
-                .filter(|&a| a > last && !text.contains(&a))
-                .min();
-            let guard = if separate_areas { PAGE } else { 0 };
+                .filter(|s| s.2 > last && !text.contains(&s.2))
+                .min_by_key(|s| s.2);
+            // The guard page is certain only before the module's own next
+            // area (allocated after its text). Another module's text may
+            // follow with none: since 6.14 x86 packs module text into shared
+            // pages.
+            let guard = match next {
+                Some(n) if separate_areas && n.0 == module => PAGE,
+                _ => 0,
+            };
             let Some(end) = next
-                .and_then(|n| n.checked_sub(guard))
+                .and_then(|n| n.2.checked_sub(guard))
                 .filter(|&e| e > last)
             else {
                 continue;
@@ -278,6 +281,42 @@ fn parse_hex(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A guard page comes off only before the module's own next area:
+    /// another module's text may follow at once (6.14+ packs module text).
+    #[test]
+    fn text_areas_from_sections() {
+        const X: u64 = 0xffff_ffff_c000_0000;
+        let sec = |m: &str, name: &str, addr: u64| (m.to_string(), name.to_string(), addr);
+        let mut m = ModuleMap::default();
+        m.set_text_areas(
+            &[
+                sec("a", ".text", X),
+                sec("a", ".text.unlikely", X + 0x800),
+                sec("a", ".init.text", X + 0x9000),
+                sec("b", ".text", X + 0x2000),
+                sec("b", ".rodata", X + 0x6000),
+                sec("c", ".rodata", X + 0x8000),
+            ],
+            true,
+        );
+        let end = |name: &str| {
+            m.get(name)
+                .and_then(|i| i.text_area.as_ref())
+                .map(|a| (a.start, a.end()))
+        };
+        assert_eq!(
+            end("a"),
+            Some((X, X + 0x2000)),
+            "b's text follows a's at once"
+        );
+        assert_eq!(
+            end("b"),
+            Some((X + 0x2000, X + 0x5000)),
+            "b's own rodata, a guard page before"
+        );
+        assert_eq!(end("c"), None, "no text");
+    }
 
     #[test]
     fn releases_and_text_sections() {
