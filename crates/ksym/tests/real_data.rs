@@ -937,8 +937,10 @@ fn sysfs_sections_bound_module_text() {
                 looser += 1;
             }
         }
+        // Every area here follows its module's text at once (after a guard
+        // page on 6.12): all come out exact.
         assert!(
-            exact > 0 && looser * 10 <= exact,
+            exact > 60 && looser == 0,
             "{dir}: {exact} exact text areas, {looser} looser"
         );
         // Module text symbols: sized as with the exact layout wherever the
