@@ -47,7 +47,14 @@ fn base() -> &'static [u8] {
             modules: Some(modules),
             ..LoadOptions::default()
         };
-        let t = ksym::parse_bytes("fixed", common::TEXT, &opts).expect("fixed table");
+        // The fixed table, and a run of 96 more core symbols so that the
+        // snapshot holds a direct address index (buckets) to damage.
+        let mut text = common::TEXT.to_vec();
+        for i in 0..96u64 {
+            let line = format!("{:016x} t run_{i}\n", 0xffff_ffff_8100_0400 + i * 0x30);
+            text.extend_from_slice(line.as_bytes());
+        }
+        let t = ksym::parse_bytes("fixed", &text, &opts).expect("fixed table");
         snapshot::to_bytes(&t, &identity())
     })
 }

@@ -669,6 +669,17 @@ fn print_info(out: &mut dyn Write, table: &SymbolTable, live: bool) -> std::io::
         table.answering_len()
     )?;
     writeln!(out, "modules:           {}", modules.len())?;
+    let map = &table.module_map().modules;
+    if !map.is_empty() {
+        let count = |f: fn(&ksym::ModuleInfo) -> bool| map.iter().filter(|m| f(m)).count();
+        writeln!(
+            out,
+            "  bounded by:      {} /proc/modules extents, {} text areas from /sys/module sections, {} exact layouts",
+            count(|m| m.base.is_some_and(|b| b != 0)),
+            count(|m| m.text_area.is_some()),
+            count(|m| !m.areas.is_empty()),
+        )?;
+    }
     writeln!(out, "repeated names:    {}", repeated.len())?;
     writeln!(out, "skipped lines:     {}", info.skipped.count)?;
     for e in &info.skipped.first {
