@@ -2,8 +2,8 @@
 //!
 //! Profilers that sample the whole system (perf converted to pprof, eBPF
 //! profilers) often write kernel frames as bare addresses: a
-//! [`Location`](proto::Location) with an `address` in the kernel half and
-//! no [`Line`](proto::Line), under no mapping or one named
+//! [`Location`] with an `address` in the kernel half and
+//! no [`Line`], under no mapping or one named
 //! `[kernel.kallsyms]`. [`symbolize`] looks those addresses up in a
 //! [`ksym::SymbolTable`] and gives each location a line naming its function.
 //!
@@ -24,7 +24,7 @@
 //!   as skipped and left alone.
 //! - A kernel location that has no lines, or whose lines name no function
 //!   (missing functions, empty names, `[unknown]`, hex addresses), gets one
-//!   line: a [`Function`](proto::Function) named after the symbol holding the
+//!   line: a [`Function`] named after the symbol holding the
 //!   address, with the module (`[ext4]`) or `[kernel.kallsyms]` as its file
 //!   name, one function per symbol, added after the profile's own. Its
 //!   `is_folded` says whether other names share the symbol's address.

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use crate::table::{Symbol, SymbolTable};
 
-/// The text formats [`write`] produces.
+/// The text formats [`write()`] produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpFormat {
     /// `address type name`, as `System.map` and `nm -n` print.

@@ -148,8 +148,8 @@ impl ModuleMap {
 
     /// Reads the section addresses under `root` (`/sys/module`:
     /// `<root>/<module>/sections/<section>`, one hex address a file; zeros
-    /// unless read as root) and sets each module's [`text_area`]
-    /// (ModuleInfo::text_area): from its first text section up to the
+    /// unless read as root) and sets each module's
+    /// [`text_area`](ModuleInfo::text_area): from its first text section up to the
     /// lowest start of any other section, of any module, above its last text
     /// section. `separate_areas`: the kernel (6.4 and later) allocates each
     /// area apart, with a guard page after it, so the text ends a page

@@ -8,12 +8,12 @@
 //! - Symbols that can answer an address lookup are sorted by address (ties
 //!   keep input order: the kernel prints the first alias) and take ids
 //!   `0..answerable`. Their addresses are stored as `u32` low halves in
-//!   `addr_lo`, grouped in [`Block`]s that share the high 32 bits: on x86_64
+//!   `addr_lo`, grouped in `Block`s that share the high 32 bits: on x86_64
 //!   the whole kernel and its modules are one block, so the array that the
 //!   binary search walks is 4 bytes a symbol (0.5-1 MB for 120k-240k symbols).
 //! - Over the dense stretches of addresses (runs of symbols without a wide
 //!   gap: the core kernel, the module area), a direct index of buckets
-//!   ([`BucketSpan`], `bucket_first`) replaces the binary search: an
+//!   (`BucketSpan`, `bucket_first`) replaces the binary search: an
 //!   address's bucket gives the few symbols that can hold it. Elsewhere a
 //!   search of `fences` (every 32nd address) narrows the search of `addr_lo`
 //!   to one window.
@@ -21,12 +21,12 @@
 //!   offsets. `__pfx_foo` and `foo` share bytes: `foo`'s offset points six
 //!   bytes into `__pfx_foo` (74k of the 6.12 kernel's 239k names are such
 //!   padding symbols).
-//! - A symbol's module is a run of the address order ([`ModuleRun`]), not a
+//! - A symbol's module is a run of the address order (`ModuleRun`), not a
 //!   field per symbol.
 //! - A symbol's size is derived, not stored: it runs to the next higher
-//!   start, bounded by the section or module area holding it ([`Segment`]),
+//!   start, bounded by the section or module area holding it (`Segment`),
 //!   or by a cap when nothing is known. Real sizes from ELF symbol tables
-//!   (see [`crate::elf`]) are a sparse column by id ([`SizeRec`]) and win
+//!   (see [`crate::elf`]) are a sparse column by id (`SizeRec`) and win
 //!   where known: an address past a known end is no symbol's.
 //! - Symbols that must not answer an address lookup (absolute and per-cpu
 //!   `A` symbols, `.L` local labels, mapping symbols) are kept apart, sorted by
@@ -301,7 +301,7 @@ pub struct TableInfo {
 
 /// The immutable symbol table. `Send + Sync`; lookups take `&self`.
 ///
-/// Its arrays are [`Column`]s: owned when built here, views into the file
+/// Its arrays are `Column`s: owned when built here, views into the file
 /// when mapped from a snapshot; the lookups are the same code either way.
 pub struct SymbolTable {
     pub(crate) blocks: Column<Block>,
