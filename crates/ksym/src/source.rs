@@ -42,7 +42,8 @@ pub struct LoadOptions {
     /// How many threads a load may use: `None` for as many as help (a
     /// reader beside the parser for the live kernel; up to four parsers for
     /// a megabyte of text or more, one per CPU); `Some(1)` for the calling
-    /// thread alone.
+    /// thread alone; `Some(n)` for text in memory cut in `n` parts (at most
+    /// 64), whatever its size.
     pub threads: Option<usize>,
 }
 
@@ -149,7 +150,7 @@ pub fn perf_event_paranoid() -> Option<i32> {
 /// Builds a table from symbol text already in memory (not compressed).
 pub fn parse_bytes(source_name: &str, bytes: &[u8], opts: &LoadOptions) -> Result<SymbolTable> {
     let parts = match opts.threads {
-        Some(n) => n,
+        Some(n) => n.min(MAX_ASKED_PARTS),
         None if bytes.len() >= PARALLEL_MIN => opts.threads().min(MAX_PARTS),
         None => 1,
     };
@@ -161,8 +162,9 @@ pub fn parse_bytes(source_name: &str, bytes: &[u8], opts: &LoadOptions) -> Resul
 /// milliseconds of parsing).
 const PARALLEL_MIN: usize = 1 << 20;
 /// At most this many parts unless asked (each holds its own copy of the
-/// table's arrays until they are joined).
+/// table's arrays until they are joined), and at most this many when asked.
 const MAX_PARTS: usize = 4;
+const MAX_ASKED_PARTS: usize = 64;
 
 /// [`parse_bytes`] in `parts` pieces cut at line ends, each parsed on its
 /// own thread into its own builder, then joined in input order: the same
