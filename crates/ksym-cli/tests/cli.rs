@@ -180,6 +180,39 @@ fn addr_from_arguments() {
     assert_eq!(lines[3], "0xffffffffffffffff (no symbol)");
 }
 
+/// `--threads` bounds the threads of a load, never its answers; 0 is
+/// refused.
+#[test]
+fn threads_change_no_answer() {
+    let (data, modules) = (&k612(), k612_modules());
+    let addrs = ["ffffffffc02d46d3", "ffffffff9b001234", "ffffffffc0000000"];
+    let answers = |threads: Option<&str>| {
+        let mut args = vec![
+            "--kallsyms",
+            path_str(data),
+            "--modules",
+            path_str(&modules),
+        ];
+        if let Some(n) = threads {
+            args.extend(["--threads", n]);
+        }
+        args.push("addr");
+        args.extend(addrs);
+        ok(&run(&args))
+    };
+    let default = answers(None);
+    assert_eq!(answers(Some("1")), default);
+    assert_eq!(answers(Some("3")), default);
+    let err = fails(&run(&[
+        "--threads",
+        "0",
+        "--kallsyms",
+        path_str(data),
+        "info",
+    ]));
+    assert!(err.contains("--threads"), "{err}");
+}
+
 #[test]
 fn addr_rejects_what_is_not_an_address() {
     let data = extract();
