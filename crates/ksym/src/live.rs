@@ -261,12 +261,7 @@ impl LiveConfig {
 /// symbols bounded by `<root>/proc/modules` (when there is one) and the
 /// text areas `<root>/sys/module/*/sections` tell.
 pub fn load_proc(config: &LiveConfig) -> Result<SymbolTable> {
-    let release = std::fs::read_to_string(config.proc_file("sys/kernel/osrelease")).ok();
-    let modules = read_live_modules(
-        &config.modules_path(),
-        &config.proc_root.join("sys/module"),
-        release.as_deref(),
-    )?;
+    let modules = read_live_modules(&config.proc_root)?;
     let kptr = if config.is_live_root() {
         kptr_restrict()
     } else {

@@ -21,10 +21,6 @@ use crate::table::{SymbolTable, TableBuilder, TableInfo};
 pub const PROC_KALLSYMS: &str = "/proc/kallsyms";
 /// The live kernel's loaded modules.
 pub const PROC_MODULES: &str = "/proc/modules";
-/// Loaded modules' section addresses: `<m>/sections/<section>`.
-pub const SYS_MODULE: &str = "/sys/module";
-/// The running kernel's release (`uname -r`).
-const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
 /// Whether the kernel hides addresses (0, 1 or 2).
 pub const KPTR_RESTRICT: &str = "/proc/sys/kernel/kptr_restrict";
 
@@ -154,8 +150,13 @@ pub fn parse_bytes(source_name: &str, bytes: &[u8], opts: &LoadOptions) -> Resul
         None if bytes.len() >= PARALLEL_MIN => opts.threads().min(MAX_PARTS),
         None => 1,
     };
-    parse_in_parts(source_name, bytes, opts, parts)
+    let (parser, fed, builder) = parse_in_parts(bytes, opts, parts);
+    finish(source_name, parser, fed, builder, opts, None)
 }
+
+/// How the parse of some text went: every line read (`Ok`), or the first
+/// bad one in strict mode.
+type Fed = std::result::Result<(), crate::error::LineError>;
 
 /// From this many bytes, text in memory is parsed in parts on several
 /// threads (a thread costs tens of microseconds; a megabyte, about two
@@ -171,12 +172,7 @@ const MAX_ASKED_PARTS: usize = 64;
 /// table, line numbers and errors as one parse. The 6.12 data on two CPUs:
 /// 410 MB/s on one thread, 600 MB/s in two parts (the table's build after
 /// the join stays on one thread: a third of the time).
-fn parse_in_parts(
-    source_name: &str,
-    bytes: &[u8],
-    opts: &LoadOptions,
-    parts: usize,
-) -> Result<SymbolTable> {
+fn parse_in_parts(bytes: &[u8], opts: &LoadOptions, parts: usize) -> (Parser, Fed, TableBuilder) {
     let pieces = split_at_lines(bytes, parts.max(1));
     // The first part's builder takes in the others: it gets room for all.
     let parse_piece = |piece: &[u8], room: usize| {
@@ -214,7 +210,7 @@ fn parse_in_parts(
             e
         });
     }
-    finish(source_name, parser, fed, builder, opts, None)
+    (parser, fed, builder)
 }
 
 /// `bytes` in `parts` pieces of about equal size, each but the last ending
@@ -252,12 +248,7 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<SymbolTable> {
 pub fn load_live(opts: &LoadOptions) -> Result<SymbolTable> {
     let mut opts = opts.clone();
     if opts.modules.is_none() {
-        let release = std::fs::read_to_string(OSRELEASE).ok();
-        opts.modules = read_live_modules(
-            Path::new(PROC_MODULES),
-            Path::new(SYS_MODULE),
-            release.as_deref(),
-        )?;
+        opts.modules = read_live_modules(Path::new("/"))?;
     }
     load_procfs(Path::new(PROC_KALLSYMS), &opts, kptr_restrict())
 }
@@ -274,30 +265,23 @@ pub fn load_procfs(
         return load_streaming(path, opts, kptr_restrict);
     }
     let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let (parser, fed, builder) = parse_in_parts(&bytes, opts, 1);
     let name = path.display().to_string();
-    let mut builder = TableBuilder::new();
-    builder.reserve(bytes.len() / 40, bytes.len());
-    let mut parser = Parser::new(opts.strict);
-    let fed = parser
-        .feed(&bytes, &mut builder)
-        .and_then(|()| parser.finish(&mut builder));
     finish(&name, parser, fed, builder, opts, Some(kptr_restrict))
 }
 
-/// `/proc/modules` (`proc_modules`), with each module's text area bounded
-/// by its sections under `sys_module` (`/sys/module`) when they can be read.
-/// `release` (`uname -r`) tells how the kernel lays modules out; without it
-/// the bounds stay loose (never too tight). `None` without `/proc/modules`.
-pub fn read_live_modules(
-    proc_modules: &Path,
-    sys_module: &Path,
-    release: Option<&str>,
-) -> Result<Option<ModuleMap>> {
-    let Some(mut map) = read_proc_modules(proc_modules)? else {
+/// `<root>/proc/modules`, with each module's text area bounded by its
+/// sections under `<root>/sys/module` when they can be read. The release in
+/// `<root>/proc/sys/kernel/osrelease` tells how the kernel lays modules
+/// out; without it the bounds stay loose (never too tight). `None` without
+/// `/proc/modules`. `root` is `/` for the running kernel.
+pub fn read_live_modules(root: &Path) -> Result<Option<ModuleMap>> {
+    let Some(mut map) = read_proc_modules(&root.join("proc/modules"))? else {
         return Ok(None);
     };
-    let separate = release.is_some_and(|r| crate::modules::separate_module_areas(r.trim()));
-    map.add_sysfs_sections(sys_module, separate)?;
+    let release = std::fs::read_to_string(root.join("proc/sys/kernel/osrelease"));
+    let separate = release.is_ok_and(|r| crate::modules::separate_module_areas(r.trim()));
+    map.add_sysfs_sections(&root.join("sys/module"), separate)?;
     Ok(Some(map))
 }
 
@@ -381,7 +365,7 @@ pub fn load_streaming(
 fn finish(
     source_name: &str,
     parser: Parser,
-    fed: std::result::Result<(), crate::error::LineError>,
+    fed: Fed,
     mut builder: TableBuilder,
     opts: &LoadOptions,
     live_kptr: Option<Option<u8>>,

@@ -514,13 +514,7 @@ impl TableBuilder {
                 if i == 0 {
                     return 0; // the core kernel
                 }
-                let key: Box<str> = slot.names.join(" ").into();
-                let next_id = self.slots.len() as u32;
-                let id = *self.slot_ids.entry((key, slot.loadable)).or_insert(next_id);
-                if id == next_id {
-                    self.slots.push(slot.clone());
-                }
-                id
+                self.slot_id(&slot.names, slot.loadable)
             })
             .collect();
         self.slot_of
@@ -630,8 +624,15 @@ impl TableBuilder {
             }
         }
         let names: Vec<&str> = sym.modules.iter().collect();
+        let id = self.slot_id(&names, sym.has_tab_module);
+        self.last_slot = Some(id);
+        id
+    }
+
+    /// The slot of these module names of this kind, made if new.
+    fn slot_id<S: AsRef<str>>(&mut self, names: &[S], loadable: bool) -> u32 {
+        let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
         let key: Box<str> = names.join(" ").into();
-        let loadable = sym.has_tab_module;
         let next_id = self.slots.len() as u32;
         let id = *self.slot_ids.entry((key, loadable)).or_insert(next_id);
         if id == next_id {
@@ -640,7 +641,6 @@ impl TableBuilder {
                 loadable,
             });
         }
-        self.last_slot = Some(id);
         id
     }
 
@@ -1114,10 +1114,19 @@ impl SymbolTable {
     /// The name a `name_off` entry points at (packed or not).
     #[inline]
     fn name_ref(&self, r: u32) -> &str {
-        if !self.packed_names || r >> 24 == 255 {
-            return self.name_at(if self.packed_names { r & 0xff_ffff } else { r });
+        let (off, len) = self.name_span(r);
+        self.span_str(off, usize::from(len), usize::from(u16::MAX))
+    }
+
+    /// Where a `name_off` entry's name is in the arena, and its length
+    /// (`u16::MAX`: not packed or too long, find the NUL).
+    #[inline]
+    fn name_span(&self, r: u32) -> (u32, u16) {
+        match (self.packed_names, r >> 24) {
+            (true, 255) => (r & 0xff_ffff, u16::MAX),
+            (true, len) => (r & 0xff_ffff, len as u16),
+            (false, _) => (r, u16::MAX),
         }
-        self.str_at((r & 0xff_ffff) as usize, (r >> 24) as usize)
     }
 
     /// `len` bytes of the arena at `off` as text, without reading them when
@@ -1603,12 +1612,7 @@ impl SymbolTable {
     /// [`unpack`](Self::unpack).
     #[inline]
     pub(crate) fn pack(&self, (id, start, size): (usize, u64, u64)) -> PackedSymbol {
-        let r = self.name_off.get(id).copied().unwrap_or(NONE);
-        let (name_off, name_len) = match (self.packed_names, r >> 24) {
-            (true, 255) => (r & 0xff_ffff, u16::MAX),
-            (true, len) => (r & 0xff_ffff, len as u16),
-            (false, _) => (r, u16::MAX),
-        };
+        let (name_off, name_len) = self.name_span(self.name_off.get(id).copied().unwrap_or(NONE));
         let (module_off, module_len) = self
             .first_module_span(self.slot_of(id))
             .unwrap_or((NONE, 0));

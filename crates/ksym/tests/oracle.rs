@@ -1141,17 +1141,14 @@ fn load_through_fifo(
         .arg(&path)
         .status()
         .is_ok_and(|s| s.success());
+    let opts = LoadOptions {
+        strict,
+        ..LoadOptions::default()
+    };
     if !made {
         // No mkfifo: a plain file still goes through the streaming reader.
         std::fs::write(&path, text).unwrap();
-        let r = ksym::load_streaming(
-            &path,
-            &LoadOptions {
-                strict,
-                ..LoadOptions::default()
-            },
-            None,
-        );
+        let r = ksym::load_streaming(&path, &opts, None);
         std::fs::remove_file(&path).ok();
         return r;
     }
@@ -1178,14 +1175,7 @@ fn load_through_fifo(
             }
         })
     };
-    let r = ksym::load_streaming(
-        &path,
-        &LoadOptions {
-            strict,
-            ..LoadOptions::default()
-        },
-        None,
-    );
+    let r = ksym::load_streaming(&path, &opts, None);
     writer.join().unwrap();
     std::fs::remove_file(&path).ok();
     r

@@ -847,11 +847,13 @@ fn live_stacks_resolve_with_the_kernels_sizes() {
 
 // --- /sys/module/<m>/sections -------------------------------------------
 
-/// A `/sys/module` tree made from a module layout table: one section at the
-/// start of each area (`.text`, `.rodata`, `.data`, `.data..ro_after_init`)
-/// and a second text section inside large text areas, as the loader would
-/// place them. Returns the tree and the layout's `(module, area, start, size)`.
-fn fake_sys_module(dir: &str) -> (PathBuf, Vec<(String, String, u64, u64)>) {
+/// A root with the kernel's `proc/modules`, its `release` in
+/// `proc/sys/kernel/osrelease`, and a `sys/module` tree made from its module
+/// layout table: one section at the start of each area (`.text`, `.rodata`,
+/// `.data`, `.data..ro_after_init`) and a second text section inside large
+/// text areas, as the loader would place them. Returns the root and the
+/// layout's `(module, area, start, size)`.
+fn fake_sys_module(dir: &str, release: &str) -> (PathBuf, Vec<(String, String, u64, u64)>) {
     let text = std::fs::read_to_string(data_dir().join(dir).join("module-layout.tsv")).unwrap();
     let layout: Vec<(String, String, u64, u64)> = text
         .lines()
@@ -865,6 +867,17 @@ fn fake_sys_module(dir: &str) -> (PathBuf, Vec<(String, String, u64, u64)>) {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("sys-module-{dir}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("proc/sys/kernel")).unwrap();
+    std::fs::copy(
+        data_dir().join(dir).join("proc-modules"),
+        root.join("proc/modules"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("proc/sys/kernel/osrelease"),
+        format!("{release}\n"),
+    )
+    .unwrap();
     for (module, area, start, size) in &layout {
         let section = match area.as_str() {
             "text" => ".text",
@@ -876,7 +889,7 @@ fn fake_sys_module(dir: &str) -> (PathBuf, Vec<(String, String, u64, u64)>) {
         if *size == 0 {
             continue; // sysfs lists no empty section
         }
-        let sections = root.join(module).join("sections");
+        let sections = root.join("sys/module").join(module).join("sections");
         std::fs::create_dir_all(&sections).unwrap();
         std::fs::write(sections.join(section), format!("0x{start:016x}\n")).unwrap();
         if section == ".text" && *size > 0x2000 {
@@ -897,12 +910,9 @@ fn sysfs_sections_bound_module_text() {
         ("debian-6.12.117", "6.12.117+deb12-amd64"),
         ("debian-6.1.0-56", "6.1.0-56-amd64"),
     ] {
-        let (root, layout) = fake_sys_module(dir);
+        let (root, layout) = fake_sys_module(dir, release);
         let base = data_dir().join(dir);
-        let mut sysfs =
-            ksym::source::read_live_modules(&base.join("proc-modules"), &root, Some(release))
-                .unwrap()
-                .unwrap();
+        let mut sysfs = ksym::source::read_live_modules(&root).unwrap().unwrap();
         // Unreadable or missing trees leave the map as it was.
         sysfs
             .add_sysfs_sections(&root.join("missing"), true)
