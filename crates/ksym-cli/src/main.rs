@@ -275,10 +275,7 @@ fn load(cli: &Cli) -> CliResult<Loaded> {
     let syms = KernelSymbols::open(config)?;
     Ok(Loaded {
         table: syms.snapshot(),
-        identity: Some(ksym::cache::identity_of(
-            &syms.fingerprint(),
-            Path::new("/"),
-        )),
+        identity: Some(ksym::live::identity_of(&syms.fingerprint(), Path::new("/"))),
         cache: Some(syms.cache_outcome()),
         image_note: None,
     })

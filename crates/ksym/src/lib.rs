@@ -15,38 +15,60 @@
 //! # Ok::<(), ksym::Error>(())
 //! ```
 //!
-//! The modules follow the data's path: [`source`] (bytes in) ->
-//! [`parse`] (lines) -> [`table`] (sorted arrays, one name arena, lookups),
-//! with [`modules`] giving module extents and [`host`] what the running
-//! kernel tells about itself.
+//! The modules are the stages of the data's path, in order; each imports
+//! only the ones above it:
+//!
+//! 1. [`read`]: bytes in (files, decompression, the live `/proc/kallsyms`).
+//! 2. [`parse`]: text and binary formats to raw symbols and facts.
+//! 3. [`table`]: the immutable table (sorted arrays, one name arena) and its lookups.
+//! 4. [`snapshot`]: the table as a mapped file, and the private cache of them.
+//! 5. [`live`]: the running kernel: a self-refreshing handle, host facts.
+//! 6. [`symbolize`]: batches of addresses, kernel logs and dumps.
+//!
+//! [`load`] runs read -> parse -> table for each kind of source.
 
-mod attach;
-pub mod builtin;
-pub mod cache;
-mod column;
-pub mod decode;
-pub mod dump;
-pub mod elf;
 pub mod error;
-pub mod host;
-pub mod image;
 pub mod live;
-pub mod modules;
-mod names;
+pub mod load;
 pub mod parse;
+pub mod read;
 pub mod snapshot;
-pub mod source;
-pub mod stack;
+pub mod symbolize;
 pub mod table;
 
-pub use attach::ModuleRange;
 pub use error::{Error, LineError, LineErrorKind, ResolveErrorKind, Result};
-pub use host::HostKernel;
-pub use image::{kallsyms_from_image, load_image};
+pub use live::host::HostKernel;
 pub use live::KernelSymbols;
-pub use modules::{ModuleArea, ModuleInfo, ModuleMap};
-pub use names::{DupInfo, Qualifier, CORE_MODULE};
-pub use parse::{FormatSeen, SkippedLines};
-pub use source::{load_file, load_live, load_streaming, parse_bytes, LoadOptions};
-pub use stack::{AddrKind, Frame, Frames, Symbolizer};
-pub use table::{Symbol, SymbolId, SymbolRef, SymbolTable, TableBuilder, TableInfo};
+pub use load::{load_file, load_image, load_live, load_streaming, parse_bytes, LoadOptions};
+pub use parse::builtin::ModuleRange;
+pub use parse::image::kallsyms_from_image;
+pub use parse::{FormatSeen, ModuleArea, ModuleInfo, ModuleMap, SkippedLines};
+pub use symbolize::stack::{AddrKind, Frame, Frames, Symbolizer};
+pub use table::{
+    DupInfo, Qualifier, Symbol, SymbolId, SymbolRef, SymbolTable, TableBuilder, TableInfo,
+    CORE_MODULE,
+};
+
+// The paths of earlier releases, kept so that code written against them
+// still compiles.
+pub use live::host;
+pub use parse::{builtin, image, modules};
+pub use snapshot::cache;
+pub use symbolize::{decode, dump, stack};
+
+/// ELF symbol tables and real sizes (earlier path): [`parse::elf`],
+/// [`table::elf_sizes`] and [`load::elf`] in one place.
+pub mod elf {
+    pub use crate::load::elf::*;
+    pub use crate::parse::elf::*;
+    pub use crate::table::elf_sizes::*;
+}
+
+/// Where symbol text comes from (earlier path): [`read`] and [`load`].
+pub mod source {
+    pub use crate::load::{
+        load_file, load_live, load_procfs, load_streaming, parse_bytes, read_live_modules,
+        read_proc_modules, LoadOptions,
+    };
+    pub use crate::read::*;
+}

@@ -347,7 +347,7 @@ impl<'s> Frames<'s> {
                 // so that its cache miss overlaps with this frame's work.
                 if let Some(&ahead) = self.which.get(i + READ_AHEAD) {
                     if let Some(f) = self.found.get(ahead as usize) {
-                        crate::column::prefetch(f);
+                        crate::table::column::prefetch(f);
                     }
                 }
                 self.frame_of(a, w)

@@ -34,8 +34,7 @@ use rustc_hash::FxHashMap;
 use crate::error::{Error, ResolveErrorKind, Result};
 use crate::table::{Symbol, SymbolId, SymbolRef, SymbolTable};
 
-/// The module label of the core kernel in unique names.
-pub const CORE_MODULE: &str = "vmlinux";
+pub use crate::parse::CORE_MODULE;
 
 /// What a unique name needed to tell a symbol from its namesakes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

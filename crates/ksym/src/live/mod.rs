@@ -73,6 +73,8 @@
 //! in that directory (one id a line; no file means unknown) and neither a
 //! uevent socket nor perf events are opened.
 
+pub mod host;
+
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
@@ -91,9 +93,12 @@ use arc_swap::ArcSwap;
 /// [`KernelSymbols::snapshot`] for that).
 pub use arc_swap::Guard;
 
-use crate::cache::{self, CacheOutcome};
 use crate::error::{Error, Result};
-use crate::source::{kptr_restrict, load_procfs, read_live_modules, LoadOptions};
+use crate::load::{load_procfs, read_live_modules, LoadOptions};
+use crate::parse::notes::{gnu_build_id, hex};
+use crate::read::kptr_restrict;
+use crate::snapshot::cache::{self, CacheOutcome};
+use crate::snapshot::Identity;
 use crate::table::{Symbol, SymbolTable};
 
 /// Builds a table for a configuration: the hook that reads the kernel's
@@ -130,11 +135,11 @@ pub struct LiveConfig {
     pub settle_max: Duration,
     /// What builds a table. Default [`load_proc`].
     pub loader: Loader,
-    /// Where to keep snapshots of the table (see [`crate::cache`]): opening
+    /// Where to keep snapshots of the table (see [`crate::snapshot::cache`]): opening
     /// maps a snapshot matching the kernel's identity instead of loading,
     /// and every table built is stored for the next process. `None` (the
     /// default of [`LiveConfig::new`]) keeps no cache;
-    /// [`KernelSymbols::open_live`] uses [`crate::cache::default_dir`].
+    /// [`KernelSymbols::open_live`] uses [`crate::snapshot::cache::default_dir`].
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -332,6 +337,31 @@ impl Fingerprint {
     }
 }
 
+/// The identity of the kernel under `root` (`/` normally) whose changing
+/// parts (boot id, module set, BPF programs) `fingerprint` has read.
+pub fn identity_of(fingerprint: &Fingerprint, root: &Path) -> Identity {
+    let p = |rel: &str| root.join(rel);
+    Identity {
+        release: std::fs::read_to_string(p("proc/sys/kernel/osrelease"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        build_id: std::fs::read(p("sys/kernel/notes"))
+            .ok()
+            .and_then(|b| gnu_build_id(&b))
+            .map(|id| hex(&id)),
+        boot_id: fingerprint.boot_id.clone(),
+        modules: fingerprint
+            .modules
+            .map(|d| d.hash ^ (d.count as u64).rotate_left(48)),
+        bpf: fingerprint
+            .bpf_progs
+            .map(|d| d.hash ^ (d.count as u64).rotate_left(48)),
+        kaslr_slide: None,
+        created: None,
+    }
+}
+
 /// Reads a file; a missing one is `None`.
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
@@ -499,7 +529,7 @@ impl Shared {
             if let Some(dir) = &self.config.cache_dir {
                 // For the next process; a cache that cannot be written only
                 // costs that process the read.
-                let identity = cache::identity_of(&fp, &self.config.proc_root);
+                let identity = identity_of(&fp, &self.config.proc_root);
                 let outcome = match cache::store(dir, &identity, &table) {
                     Ok(path) => CacheOutcome::Stored(path),
                     Err(e) => CacheOutcome::Unusable(e.to_string()),
@@ -586,7 +616,7 @@ impl fmt::Debug for KernelSymbols {
 
 impl KernelSymbols {
     /// Loads the running kernel's table and watches it (default config,
-    /// with the snapshot cache in [`crate::cache::default_dir`]).
+    /// with the snapshot cache in [`crate::snapshot::cache::default_dir`]).
     pub fn open_live() -> Result<Self> {
         Self::open(LiveConfig::default().cache_dir(cache::default_dir()))
     }
@@ -597,7 +627,7 @@ impl KernelSymbols {
         let live = config.is_live_root();
         let fingerprint = Fingerprint::read_with(&config, live)?;
         let epoch = Instant::now();
-        let identity = cache::identity_of(&fingerprint, &config.proc_root);
+        let identity = identity_of(&fingerprint, &config.proc_root);
         let (table, cache_outcome) =
             cache::load_or_build(config.cache_dir.as_deref(), &identity, || {
                 call_loader(&config)

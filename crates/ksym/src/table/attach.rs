@@ -8,17 +8,8 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::parse::builtin::{BuiltinRanges, ModuleRange, ResolvedRanges};
 use crate::table::{ModuleRun, SizeRec, SlotRec, SymbolId, SymbolTable};
-
-/// An address range `[start, end)` whose core symbols belong to built-in
-/// `modules` (usually one; an object linked into several modules names them
-/// all, as kallmodsyms does).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModuleRange {
-    pub start: u64,
-    pub end: u64,
-    pub modules: Vec<String>,
-}
 
 impl SymbolTable {
     /// The table with these real sizes attached (an ELF `st_size` per
@@ -173,6 +164,49 @@ impl SymbolTable {
         self.slot_names = slot_names.into();
         // Names and ids are unchanged: a built name index stays valid.
         self
+    }
+}
+
+impl BuiltinRanges {
+    /// Turns offsets into addresses of `table`'s kernel: each section's
+    /// base is its anchor symbol's address in the table (a core symbol,
+    /// KASLR slide included) minus the anchor's offset.
+    pub fn resolve(&self, table: &SymbolTable) -> ResolvedRanges {
+        let mut out = ResolvedRanges::default();
+        for s in &self.sections {
+            let Some((anchor, off)) = &s.anchor else {
+                out.skipped.push(format!("{}: no anchor line", s.name));
+                continue;
+            };
+            // A core symbol: of no module, or (when ranges were applied
+            // before) of a built-in one.
+            let Some(sym) = table
+                .find(anchor)
+                .find(|x| x.module.is_none())
+                .or_else(|| table.find(anchor).next())
+            else {
+                out.skipped.push(format!(
+                    "{}: anchor symbol {anchor} is not in the table",
+                    s.name
+                ));
+                continue;
+            };
+            let base = sym.start.wrapping_sub(*off);
+            out.ranges.extend(s.ranges.iter().map(|r| ModuleRange {
+                start: base.wrapping_add(r.start),
+                end: base.wrapping_add(r.end),
+                modules: r.modules.clone(),
+            }));
+        }
+        out.ranges.sort_by_key(|r| (r.start, r.end));
+        out
+    }
+
+    /// `table` with its core symbols attributed to built-in modules (see
+    /// [`SymbolTable::with_module_ranges`]), and what was skipped.
+    pub fn apply(&self, table: SymbolTable) -> (SymbolTable, ResolvedRanges) {
+        let resolved = self.resolve(&table);
+        (table.with_module_ranges(&resolved.ranges), resolved)
     }
 }
 

@@ -27,6 +27,8 @@
 //! an answer wrong, never a lookup crash: the lookups never index without a
 //! check. `verify` also checks the data checksum.
 
+pub mod cache;
+
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,10 +36,10 @@ use std::sync::{Arc, OnceLock};
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::column::{Backing, Column};
 use crate::error::{Error, LineError, LineErrorKind, Result};
-use crate::modules::{ModuleArea, ModuleInfo, ModuleMap};
 use crate::parse::{FormatSeen, SkippedLines};
+use crate::parse::{ModuleArea, ModuleInfo, ModuleMap};
+use crate::table::column::{Backing, Column};
 use crate::table::{NameIndex, SymbolTable, TableInfo, FENCE, NONE};
 
 const MAGIC: &[u8; 8] = b"KSYMSNAP";

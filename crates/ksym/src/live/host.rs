@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub use crate::parse::notes::{gnu_build_id, hex};
+
 /// The link-time address of `_text` on x86_64 with the default
 /// `CONFIG_PHYSICAL_START` (16 MiB) above `__START_KERNEL_map`.
 pub const X86_64_TEXT_LINK_ADDR: u64 = 0xffff_ffff_8100_0000;
@@ -135,61 +137,5 @@ impl HostKernel {
             );
         }
         out
-    }
-}
-
-/// Finds the GNU build-id note (`NT_GNU_BUILD_ID`) in a sequence of ELF notes
-/// such as `/sys/kernel/notes`. Notes are native-endian `namesz descsz type`
-/// headers, each field padded to 4 bytes.
-pub fn gnu_build_id(notes: &[u8]) -> Option<Vec<u8>> {
-    const NT_GNU_BUILD_ID: u32 = 3;
-    let align4 = |n: usize| n.checked_add(3).map(|v| v & !3);
-    let mut at = 0usize;
-    while at.checked_add(12)? <= notes.len() {
-        let word = |o: usize| u32::from_ne_bytes(notes[at + o..at + o + 4].try_into().unwrap());
-        let (namesz, descsz, kind) = (word(0) as usize, word(4) as usize, word(8));
-        let name_at = at + 12;
-        let desc_at = name_at.checked_add(align4(namesz)?)?;
-        let next = desc_at.checked_add(align4(descsz)?)?;
-        if desc_at.checked_add(descsz)? > notes.len() {
-            return None;
-        }
-        if kind == NT_GNU_BUILD_ID && notes.get(name_at..name_at + namesz)? == b"GNU\0" {
-            return Some(notes[desc_at..desc_at + descsz].to_vec());
-        }
-        at = next;
-    }
-    None
-}
-
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn build_id_from_notes() {
-        let mut notes = Vec::new();
-        // A Xen note first, then the GNU build-id.
-        for (name, kind, desc) in [
-            (&b"Xen\0"[..], 1u32, &[1u8, 2, 3][..]),
-            (&b"GNU\0"[..], 3, &[0xab, 0xcd, 0xef, 0x01][..]),
-        ] {
-            notes.extend((name.len() as u32).to_ne_bytes());
-            notes.extend((desc.len() as u32).to_ne_bytes());
-            notes.extend(kind.to_ne_bytes());
-            notes.extend(name);
-            notes.extend(desc);
-            while notes.len() % 4 != 0 {
-                notes.push(0);
-            }
-        }
-        assert_eq!(gnu_build_id(&notes), Some(vec![0xab, 0xcd, 0xef, 0x01]));
-        assert_eq!(gnu_build_id(&notes[..20]), None);
-        assert_eq!(gnu_build_id(&[]), None);
     }
 }

@@ -65,9 +65,8 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::parse::{ModuleFields, RawSymbol};
-use crate::source::LoadOptions;
-use crate::table::{SymbolTable, TableBuilder, TableInfo};
+use crate::parse::notes::{gnu_build_id_in, hex};
+use crate::read::procfs::{kptr_restrict, perf_event_paranoid, PROC_KALLSYMS};
 
 /// The kernel's `KSYM_NAME_LEN` (512 since 6.1).
 const KSYM_NAME_LEN: usize = 512;
@@ -204,44 +203,6 @@ impl ImageKallsyms {
             .find(|s| s.name == "_text")
             .map(|s| s.addr)
     }
-
-    /// Builds a symbol table, every non-absolute address moved by `slide`
-    /// (0 for link-time addresses; absolute `A` symbols, the per-cpu ones on
-    /// x86_64, never move).
-    pub fn to_table(
-        &self,
-        source_name: &str,
-        opts: &LoadOptions,
-        slide: i64,
-    ) -> Result<SymbolTable> {
-        let mut builder = TableBuilder::new();
-        let bytes: usize = self.symbols.iter().map(|s| s.name.len() + 1).sum();
-        builder.reserve(self.symbols.len(), bytes * 2);
-        for s in &self.symbols {
-            let addr = if s.kind == b'A' {
-                s.addr
-            } else {
-                s.addr.wrapping_add(slide as u64)
-            };
-            builder.push(&RawSymbol {
-                addr,
-                kind: s.kind,
-                name: s.name.as_bytes(),
-                path: None,
-                modules: ModuleFields::default(),
-                object: None,
-                has_tab_module: false,
-                kallmodsyms: false,
-            });
-        }
-        if let Some(m) = &opts.modules {
-            builder.set_modules(m.clone());
-        }
-        builder.build(TableInfo {
-            source: source_name.to_string(),
-            ..TableInfo::default()
-        })
-    }
 }
 
 /// Decodes the kallsyms tables of a kernel image held in memory (see the
@@ -257,12 +218,6 @@ pub fn read_image(path: &Path) -> Result<ImageKallsyms> {
         source,
     })?;
     decode(&path.display().to_string(), &bytes)
-}
-
-/// Builds a table from a kernel image at link-time addresses.
-pub fn load_image(path: &Path, opts: &LoadOptions) -> Result<SymbolTable> {
-    let image = read_image(path)?;
-    image.to_table(&path.display().to_string(), opts, 0)
 }
 
 fn image_err(source_name: &str, reason: impl Into<String>) -> Error {
@@ -676,8 +631,7 @@ fn elf_info(source_name: &str, data: &[u8]) -> Result<Option<ElfInfo>> {
         };
         if s.kind() == SectionKind::Note && build_id.is_none() {
             if let Ok(notes) = s.data() {
-                build_id =
-                    gnu_build_id(notes, file.is_little_endian()).map(|id| crate::host::hex(&id));
+                build_id = gnu_build_id_in(notes, file.is_little_endian()).map(|id| hex(&id));
             }
         }
         if !alloc {
@@ -708,36 +662,6 @@ fn elf_info(source_name: &str, data: &[u8]) -> Result<Option<ElfInfo>> {
         build_id,
         rodata,
     }))
-}
-
-/// The GNU build-id in ELF notes of either byte order.
-fn gnu_build_id(notes: &[u8], little: bool) -> Option<Vec<u8>> {
-    let word = |b: &[u8]| {
-        let a: [u8; 4] = b.try_into().ok()?;
-        Some(if little {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        } as usize)
-    };
-    let align4 = |n: usize| n.checked_add(3).map(|v| v & !3);
-    let mut at = 0usize;
-    while at.checked_add(12)? <= notes.len() {
-        let namesz = word(&notes[at..at + 4])?;
-        let descsz = word(&notes[at + 4..at + 8])?;
-        let kind = word(&notes[at + 8..at + 12])?;
-        let name_at = at + 12;
-        let desc_at = name_at.checked_add(align4(namesz)?)?;
-        let desc_end = desc_at.checked_add(descsz)?;
-        if desc_end > notes.len() {
-            return None;
-        }
-        if kind == 3 && notes.get(name_at..name_at + namesz)? == b"GNU\0" {
-            return Some(notes[desc_at..desc_end].to_vec());
-        }
-        at = desc_at.checked_add(align4(descsz)?)?;
-    }
-    None
 }
 
 // ---------------------------------------------------------------------------
@@ -1433,7 +1357,7 @@ fn try_encodings(
 /// `/proc/kallsyms` (it comes after the per-cpu symbols, a few hundred
 /// lines in): no reading of the whole file, no `/proc/kcore`.
 pub fn live_text_address() -> Result<u64> {
-    text_address_in(Path::new(crate::source::PROC_KALLSYMS))
+    text_address_in(Path::new(PROC_KALLSYMS))
 }
 
 /// Like [`live_text_address`], from any kallsyms file (for tests).
@@ -1458,8 +1382,8 @@ pub fn text_address_in(path: &Path) -> Result<u64> {
             if addr == 0 {
                 return Err(Error::Redacted {
                     source_name: path.display().to_string(),
-                    kptr_restrict: crate::source::kptr_restrict(),
-                    perf_event_paranoid: crate::source::perf_event_paranoid(),
+                    kptr_restrict: kptr_restrict(),
+                    perf_event_paranoid: perf_event_paranoid(),
                 });
             }
             return Ok(addr);
@@ -1486,7 +1410,8 @@ pub fn slide_from_live(image: &ImageKallsyms) -> Result<i64> {
 /// Whether the image is the running kernel: its build-id equals the one in
 /// `/sys/kernel/notes`. `None` when either is unknown.
 pub fn matches_running_kernel(image: &ImageKallsyms) -> Option<bool> {
-    let live = crate::host::HostKernel::discover().build_id?;
+    let notes = std::fs::read("/sys/kernel/notes").ok()?;
+    let live = hex(&crate::parse::notes::gnu_build_id(&notes)?);
     Some(image.build_id.as_ref()? == &live)
 }
 

@@ -10,11 +10,20 @@
 //!
 //! The parser is fed chunks of bytes (a line may straddle two chunks), so the
 //! live `/proc/kallsyms` can be parsed while the kernel is still producing it.
-//! Lines go straight into a [`TableBuilder`]; bad lines are counted and the
-//! first few kept with their numbers, or, in strict mode, stop the parse.
+//! Lines go straight into a `SymbolSink` (the table's builder); bad lines
+//! are counted and the first few kept with their numbers, or, in strict
+//! mode, stop the parse.
 
 use crate::error::{LineError, LineErrorKind};
-use crate::table::TableBuilder;
+
+/// The name unique spellings give the core kernel (`name [vmlinux]`): never
+/// a module's name.
+pub const CORE_MODULE: &str = "vmlinux";
+
+/// Where the parser puts each symbol line it reads (the table's builder).
+pub(crate) trait SymbolSink {
+    fn push(&mut self, sym: &RawSymbol<'_>);
+}
 
 /// The kernel's `KSYM_NAME_LEN`: no name may be longer.
 pub const MAX_NAME_LEN: usize = 512;
@@ -108,7 +117,11 @@ impl Parser {
 
     /// Parses every complete line of `chunk`, keeping an unfinished last line
     /// for the next call. In strict mode the first bad line is returned.
-    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut TableBuilder) -> Result<(), LineError> {
+    pub(crate) fn feed(
+        &mut self,
+        chunk: &[u8],
+        out: &mut impl SymbolSink,
+    ) -> Result<(), LineError> {
         let Some(last_nl) = memchr::memrchr(b'\n', chunk) else {
             self.carry.extend_from_slice(chunk);
             return Ok(());
@@ -148,7 +161,7 @@ impl Parser {
     }
 
     /// Parses what is left (a last line without a newline).
-    pub(crate) fn finish(&mut self, out: &mut TableBuilder) -> Result<(), LineError> {
+    pub(crate) fn finish(&mut self, out: &mut impl SymbolSink) -> Result<(), LineError> {
         if !self.carry.is_empty() {
             let line = std::mem::take(&mut self.carry);
             self.line(&line, false, out)?;
@@ -160,7 +173,7 @@ impl Parser {
         &mut self,
         line: &[u8],
         utf8_known: bool,
-        out: &mut TableBuilder,
+        out: &mut impl SymbolSink,
     ) -> Result<(), LineError> {
         self.line_no += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -396,10 +409,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<RawSymbol<'_>, LineErrorKind> {
         if let Some(m) = field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
             // `[mod]` must read back from `%pS` text: no brackets inside; and
             // `vmlinux` names the core kernel in unique spellings.
-            if m.is_empty()
-                || m.len() > MAX_NAME_LEN
-                || m.contains(['[', ']'])
-                || m == crate::names::CORE_MODULE
+            if m.is_empty() || m.len() > MAX_NAME_LEN || m.contains(['[', ']']) || m == CORE_MODULE
             {
                 return Err(LineErrorKind::UnexpectedField);
             }

@@ -17,8 +17,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::host::{gnu_build_id, hex};
-use crate::live::Fingerprint;
 use crate::snapshot::{self, Identity};
 use crate::table::SymbolTable;
 
@@ -58,31 +56,6 @@ pub enum CacheOutcome {
     Stored(PathBuf),
     /// The table was built, but the cache could not be used (the reason).
     Unusable(String),
-}
-
-/// The identity of the kernel under `root` (`/` normally) whose changing
-/// parts (boot id, module set, BPF programs) `fingerprint` has read.
-pub fn identity_of(fingerprint: &Fingerprint, root: &Path) -> Identity {
-    let p = |rel: &str| root.join(rel);
-    Identity {
-        release: std::fs::read_to_string(p("proc/sys/kernel/osrelease"))
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty()),
-        build_id: std::fs::read(p("sys/kernel/notes"))
-            .ok()
-            .and_then(|b| gnu_build_id(&b))
-            .map(|id| hex(&id)),
-        boot_id: fingerprint.boot_id.clone(),
-        modules: fingerprint
-            .modules
-            .map(|d| d.hash ^ (d.count as u64).rotate_left(48)),
-        bpf: fingerprint
-            .bpf_progs
-            .map(|d| d.hash ^ (d.count as u64).rotate_left(48)),
-        kaslr_slide: None,
-        created: None,
-    }
 }
 
 /// Whether a cached snapshot's identity still describes the running kernel.

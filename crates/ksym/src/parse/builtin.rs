@@ -22,16 +22,25 @@
 //! section starts at `address(symbol) - off` and a range
 //! `<section> <start>-<end> <module> [<module>...]` covers
 //! `[base + start, base + end)`. The anchor's address comes from the table,
-//! so it already includes the KASLR slide. A range names several modules
+//! so it already includes the KASLR slide (the arithmetic is in
+//! [`crate::table`], which attaches the ranges to a table). A range names several modules
 //! when its object is linked into each.
 
 use std::path::Path;
 
 use rustc_hash::FxHashMap;
 
-use crate::attach::ModuleRange;
 use crate::error::{Error, Result};
-use crate::table::SymbolTable;
+
+/// An address range `[start, end)` whose core symbols belong to built-in
+/// `modules` (usually one; an object linked into several modules names them
+/// all, as kallmodsyms does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleRange {
+    pub start: u64,
+    pub end: u64,
+    pub modules: Vec<String>,
+}
 
 /// One range line: offsets from the section's start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,47 +143,6 @@ impl BuiltinRanges {
         })?;
         Self::parse(&path.display().to_string(), &text)
     }
-
-    /// Turns offsets into addresses of `table`'s kernel: each section's
-    /// base is its anchor symbol's address in the table (a core symbol,
-    /// KASLR slide included) minus the anchor's offset.
-    pub fn resolve(&self, table: &SymbolTable) -> ResolvedRanges {
-        let mut out = ResolvedRanges::default();
-        for s in &self.sections {
-            let Some((anchor, off)) = &s.anchor else {
-                out.skipped.push(format!("{}: no anchor line", s.name));
-                continue;
-            };
-            // A core symbol: of no module, or (when ranges were applied
-            // before) of a built-in one.
-            let Some(sym) = table
-                .find(anchor)
-                .find(|x| x.module.is_none())
-                .or_else(|| table.find(anchor).next())
-            else {
-                out.skipped.push(format!(
-                    "{}: anchor symbol {anchor} is not in the table",
-                    s.name
-                ));
-                continue;
-            };
-            let base = sym.start.wrapping_sub(*off);
-            out.ranges.extend(s.ranges.iter().map(|r| ModuleRange {
-                start: base.wrapping_add(r.start),
-                end: base.wrapping_add(r.end),
-                modules: r.modules.clone(),
-            }));
-        }
-        out.ranges.sort_by_key(|r| (r.start, r.end));
-        out
-    }
-
-    /// `table` with its core symbols attributed to built-in modules (see
-    /// [`SymbolTable::with_module_ranges`]), and what was skipped.
-    pub fn apply(&self, table: SymbolTable) -> (SymbolTable, ResolvedRanges) {
-        let resolved = self.resolve(&table);
-        (table.with_module_ranges(&resolved.ranges), resolved)
-    }
 }
 
 /// A module built into the kernel.
@@ -204,7 +172,7 @@ pub fn read_builtin_modules(builtin: Option<&[u8]>, modinfo: Option<&[u8]>) -> V
             if path.is_empty() || path.starts_with('#') {
                 continue;
             }
-            let name = crate::elf::module_name_from_path(Path::new(path));
+            let name = super::elf::module_name_from_path(Path::new(path));
             let m = by_name.entry(name.clone()).or_default();
             m.name = name;
             m.path = Some(path.to_string());

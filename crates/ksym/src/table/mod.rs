@@ -26,7 +26,7 @@
 //! - A symbol's size is derived, not stored: it runs to the next higher
 //!   start, bounded by the section or module area holding it (`Segment`),
 //!   or by a cap when nothing is known. Real sizes from ELF symbol tables
-//!   (see [`crate::elf`]) are a sparse column by id (`SizeRec`) and win
+//!   (see [`elf_sizes`]) are a sparse column by id (`SizeRec`) and win
 //!   where known: an address past a known end is no symbol's.
 //! - Symbols that must not answer an address lookup (absolute and per-cpu
 //!   `A` symbols, `.L` local labels, mapping symbols) are kept apart, sorted by
@@ -43,11 +43,17 @@ use std::sync::OnceLock;
 use bytemuck::{Pod, Zeroable};
 use rustc_hash::{FxHashMap, FxHasher};
 
-use crate::column::Column;
+mod attach;
+pub(crate) mod column;
+pub mod elf_sizes;
+mod names;
+
+use column::Column;
 
 use crate::error::{Error, ResolveErrorKind, Result};
-use crate::modules::ModuleMap;
-use crate::parse::{FormatSeen, RawSymbol, SkippedLines};
+use crate::parse::{FormatSeen, ModuleMap, RawSymbol, SkippedLines, SymbolSink};
+
+pub use names::{DupInfo, Qualifier, CORE_MODULE};
 
 /// The largest size a core kernel symbol may have when no section bounds it.
 pub const CORE_SIZE_CAP: u64 = 16 << 20;
@@ -431,6 +437,13 @@ impl Default for TableBuilder {
     }
 }
 
+impl SymbolSink for TableBuilder {
+    #[inline]
+    fn push(&mut self, sym: &RawSymbol<'_>) {
+        self.push_line(sym)
+    }
+}
+
 fn hash_bytes(b: &[u8]) -> u64 {
     let mut h = FxHasher::default();
     h.write(b);
@@ -646,6 +659,10 @@ impl TableBuilder {
 
     /// Adds one parsed line.
     pub(crate) fn push(&mut self, sym: &RawSymbol<'_>) {
+        self.push_line(sym)
+    }
+
+    fn push_line(&mut self, sym: &RawSymbol<'_>) {
         let slot = self.slot_for(sym);
         let loadable = slot != 0 && self.slots[slot as usize].loadable;
         let name = self.name_offset(sym.name, loadable, sym.kind);
@@ -1578,8 +1595,8 @@ impl SymbolTable {
         let bucket = self.bucket_of(addr)?;
         let first = bucket.lo.saturating_sub(1);
         if let (Some(a), Some(k)) = (self.addr_lo.get(first), self.kind.get(first)) {
-            crate::column::prefetch(a);
-            crate::column::prefetch(k);
+            column::prefetch(a);
+            column::prefetch(k);
         }
         Some(bucket)
     }

@@ -1,0 +1,70 @@
+//! The loads: each source run through read -> parse -> build once, with its
+//! options carried down the stages in one direction.
+//!
+//! - text in memory or in a file (kallsyms, `System.map`, kallmodsyms, plain
+//!   or compressed): [`parse_bytes`], [`load_file`];
+//! - the live `/proc/kallsyms` with `/proc/modules` and `/sys/module`:
+//!   [`load_live`], [`load_procfs`], [`load_streaming`];
+//! - a kernel image's own kallsyms tables: [`load_image`];
+//! - ELF: a vmlinux's `.symtab` ([`load_vmlinux`]) and the `.ko` files of
+//!   `modules.dep` attached to a table ([`apply_modules_dep`]).
+//!
+//! Not a stage of its own: the place where the stages meet.
+
+pub mod elf;
+pub mod image;
+pub mod procfs;
+pub mod text;
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::parse::ModuleMap;
+use crate::read::{kptr_restrict, read_file, PROC_KALLSYMS};
+use crate::table::SymbolTable;
+
+pub use elf::{apply_modules_dep, load_vmlinux, vmlinux_table};
+pub use image::load_image;
+pub use procfs::{load_procfs, load_streaming, read_live_modules, read_proc_modules};
+pub use text::parse_bytes;
+
+/// How to read symbol text.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Stop at the first bad line instead of skipping and counting it.
+    pub strict: bool,
+    /// Module extents or areas that bound module symbols.
+    pub modules: Option<ModuleMap>,
+    /// How many threads a load may use: `None` for as many as help (a
+    /// reader beside the parser for the live kernel; up to four parsers for
+    /// a megabyte of text or more, one per CPU); `Some(1)` for the calling
+    /// thread alone; `Some(n)` for text in memory cut in `n` parts (at most
+    /// 64), whatever its size.
+    pub threads: Option<usize>,
+}
+
+impl LoadOptions {
+    /// The threads a load may use, given the CPUs (at least one).
+    fn threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
+}
+
+/// Builds a table from a file of symbol text, plain or compressed.
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<SymbolTable> {
+    let bytes = read_file(path)?;
+    parse_bytes(&path.display().to_string(), &bytes, opts)
+}
+
+/// Builds a table from the running kernel's `/proc/kallsyms`, bounding
+/// module symbols with `/proc/modules` when it exists (a kernel without
+/// module support has none, which is fine).
+pub fn load_live(opts: &LoadOptions) -> Result<SymbolTable> {
+    let mut opts = opts.clone();
+    if opts.modules.is_none() {
+        opts.modules = read_live_modules(Path::new("/"))?;
+    }
+    load_procfs(Path::new(PROC_KALLSYMS), &opts, kptr_restrict())
+}

@@ -1,0 +1,81 @@
+//! The live kernel (or a fake root's) procfs to a table: `/proc/kallsyms`
+//! parsed while another thread reads it, with `/proc/modules` and
+//! `/sys/module/*/sections` bounding module symbols.
+
+use std::path::Path;
+
+use super::text::{finish, parse_in_parts};
+use super::LoadOptions;
+use crate::error::{Error, Result};
+use crate::parse::{separate_module_areas, ModuleMap, Parser};
+use crate::read::stream_chunks;
+use crate::table::{SymbolTable, TableBuilder};
+
+/// Reads a procfs symbol file the faster way for this machine: with two
+/// threads allowed (and CPUs for them), parsing on this thread while another
+/// reads ([`load_streaming`]); else reading it whole, then parsing.
+pub fn load_procfs(
+    path: &Path,
+    opts: &LoadOptions,
+    kptr_restrict: Option<u8>,
+) -> Result<SymbolTable> {
+    if opts.threads() >= 2 {
+        return load_streaming(path, opts, kptr_restrict);
+    }
+    let bytes = std::fs::read(path).map_err(|source| io_error(path, source))?;
+    let (parser, fed, builder) = parse_in_parts(&bytes, opts, 1);
+    let name = path.display().to_string();
+    finish(&name, parser, fed, builder, opts, Some(kptr_restrict))
+}
+
+/// Reads symbol text from a file that is produced as it is read (procfs),
+/// parsing on this thread while another thread reads.
+pub fn load_streaming(
+    path: &Path,
+    opts: &LoadOptions,
+    kptr_restrict: Option<u8>,
+) -> Result<SymbolTable> {
+    let mut builder = TableBuilder::new();
+    // The live kernel here has ~120k-240k symbols.
+    builder.reserve(1 << 17, 6 << 20);
+    let mut parser = Parser::new(opts.strict);
+    let fed = stream_chunks(path, |chunk| parser.feed(chunk, &mut builder))?;
+    let fed = fed.and_then(|()| parser.finish(&mut builder));
+    let name = path.display().to_string();
+    finish(&name, parser, fed, builder, opts, Some(kptr_restrict))
+}
+
+/// `<root>/proc/modules`, with each module's text area bounded by its
+/// sections under `<root>/sys/module` when they can be read. The release in
+/// `<root>/proc/sys/kernel/osrelease` tells how the kernel lays modules
+/// out; without it the bounds stay loose (never too tight). `None` without
+/// `/proc/modules`. `root` is `/` for the running kernel.
+pub fn read_live_modules(root: &Path) -> Result<Option<ModuleMap>> {
+    let Some(mut map) = read_proc_modules(&root.join("proc/modules"))? else {
+        return Ok(None);
+    };
+    let release = std::fs::read_to_string(root.join("proc/sys/kernel/osrelease"));
+    let separate = release.is_ok_and(|r| separate_module_areas(r.trim()));
+    map.add_sysfs_sections(&root.join("sys/module"), separate)?;
+    Ok(Some(map))
+}
+
+/// Reads a `/proc/modules`-like file; a missing file is `None`, not an error.
+pub fn read_proc_modules(path: &Path) -> Result<Option<ModuleMap>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let mut map = ModuleMap::default();
+            map.add_text(&path.display().to_string(), &bytes)?;
+            Ok(Some(map))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

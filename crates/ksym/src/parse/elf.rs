@@ -1,0 +1,264 @@
+//! ELF symbol tables: a `vmlinux` with `.symtab`, and module `.ko` files
+//! (plain or compressed with xz, zstd or gzip), read for their real symbol
+//! sizes; `modules.dep`, which says where each module's `.ko` lies.
+//!
+//! kallsyms gives no sizes, so the table derives them (up to the next
+//! symbol, bounded by sections and module areas), and an address in the
+//! padding after a function is named as part of it. An ELF symbol table has
+//! the real `st_size`; [`crate::table`] attaches it to a table
+//! (`match_module`, `vmlinux_sizes`).
+
+use std::path::{Path, PathBuf};
+
+use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind, SymbolSection};
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+use crate::read::decompress;
+
+const SHF_WRITE: u64 = 0x1;
+const SHF_ALLOC: u64 = 0x2;
+const SHF_EXECINSTR: u64 = 0x4;
+
+/// One section of an ELF file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfSection {
+    pub name: String,
+    /// `sh_addr` (0 in a relocatable `.ko`).
+    pub addr: u64,
+    pub size: u64,
+    /// `sh_addralign`.
+    pub align: u64,
+    /// `sh_flags`.
+    pub flags: u64,
+    /// `SHT_NOBITS` (`.bss`).
+    pub nobits: bool,
+}
+
+impl ElfSection {
+    pub fn is_alloc(&self) -> bool {
+        self.flags & SHF_ALLOC != 0
+    }
+
+    pub fn is_exec(&self) -> bool {
+        self.flags & SHF_EXECINSTR != 0
+    }
+
+    /// Sections whose symbols a loaded module keeps in kallsyms: allocated,
+    /// not init code or data (freed after init), and not `.modinfo` or
+    /// `__versions` (which the loader does not allocate).
+    pub fn kept_by_loaded_module(&self) -> bool {
+        self.is_alloc()
+            && !self.name.starts_with(".init")
+            && !matches!(self.name.as_str(), ".modinfo" | "__versions")
+    }
+}
+
+/// One defined symbol of an ELF symbol table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfSymbol {
+    pub name: String,
+    /// `st_value`: an address in a vmlinux, an offset into its section in a `.ko`.
+    pub value: u64,
+    /// `st_size` (0 when the symbol has none, as many assembly labels).
+    pub size: u64,
+    /// The section index, `None` for absolute symbols.
+    pub section: Option<usize>,
+    /// The `nm`-style type letter (`T`, `t`, `D`, `r`, `b`, `W`, `A`, ...).
+    pub kind: char,
+    /// `STT_FUNC`.
+    pub function: bool,
+}
+
+/// The symbol table of one ELF file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElfSymbols {
+    /// Where it came from, for messages.
+    pub source: String,
+    /// A relocatable object (a `.ko`), rather than a linked vmlinux.
+    pub relocatable: bool,
+    /// The module's name from `.modinfo` (`name=`), or from the file name.
+    pub module_name: Option<String>,
+    /// The GNU build-id, when the file has one.
+    pub build_id: Option<Vec<u8>>,
+    /// Sections by ELF index (index 0 is the null section).
+    pub sections: Vec<ElfSection>,
+    /// Defined, named symbols (no section or file symbols), in symbol-table order.
+    pub symbols: Vec<ElfSymbol>,
+}
+
+impl ElfSymbols {
+    pub fn section(&self, index: usize) -> Option<&ElfSection> {
+        self.sections.get(index)
+    }
+}
+
+/// Reads an ELF file, plain or compressed (`.ko.xz`, `.ko.zst`, `.ko.gz`:
+/// told apart by magic bytes).
+pub fn read_elf(path: &Path) -> Result<ElfSymbols> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bytes = decompress(&name, bytes)?;
+    let mut elf = parse_elf(&name, &bytes)?;
+    if elf.module_name.is_none() && elf.relocatable {
+        elf.module_name = Some(module_name_from_path(path));
+    }
+    Ok(elf)
+}
+
+/// The module name a `.ko` path implies: the file name without `.ko` and
+/// compression suffixes, with `-` as `_` (as the kernel names modules).
+pub fn module_name_from_path(path: &Path) -> String {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = file.split(".ko").next().unwrap_or(&file);
+    base.replace('-', "_")
+}
+
+/// Reads an ELF file already in memory (not compressed).
+pub fn parse_elf(source: &str, bytes: &[u8]) -> Result<ElfSymbols> {
+    let bad = |reason: String| Error::Elf {
+        source_name: source.to_string(),
+        reason,
+    };
+    let file = object::File::parse(bytes).map_err(|e| bad(e.to_string()))?;
+    if file.format() != object::BinaryFormat::Elf {
+        return Err(bad(format!("a {:?} file, not ELF", file.format())));
+    }
+    let relocatable = file.kind() == object::ObjectKind::Relocatable;
+    let mut sections: Vec<ElfSection> = Vec::new();
+    for s in file.sections() {
+        let i = s.index().0;
+        if sections.len() <= i {
+            sections.resize(
+                i + 1,
+                ElfSection {
+                    name: String::new(),
+                    addr: 0,
+                    size: 0,
+                    align: 0,
+                    flags: 0,
+                    nobits: false,
+                },
+            );
+        }
+        let flags = match s.flags() {
+            SectionFlags::Elf { sh_flags } => sh_flags,
+            _ => 0,
+        };
+        sections[i] = ElfSection {
+            name: s.name().unwrap_or("").to_string(),
+            addr: s.address(),
+            size: s.size(),
+            align: s.align(),
+            flags,
+            nobits: s.kind() == SectionKind::UninitializedData
+                || s.kind() == SectionKind::UninitializedTls,
+        };
+    }
+    let module_name = file
+        .section_by_name(".modinfo")
+        .and_then(|s| s.data().ok())
+        .and_then(|data| {
+            data.split(|&b| b == 0)
+                .find_map(|kv| kv.strip_prefix(b"name="))
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+        });
+    let mut symbols = Vec::new();
+    for sym in file.symbols() {
+        if matches!(
+            sym.kind(),
+            object::SymbolKind::Section | object::SymbolKind::File
+        ) {
+            continue;
+        }
+        let section = match sym.section() {
+            SymbolSection::Section(i) => Some(i.0),
+            SymbolSection::Absolute => None,
+            _ => continue, // undefined, common
+        };
+        let Ok(name) = sym.name() else { continue };
+        if name.is_empty() {
+            continue;
+        }
+        let sec = section.and_then(|i| sections.get(i));
+        let mut kind = match sec {
+            None => 'a',
+            Some(s) if !relocatable && s.name == ".data..percpu" => 'a',
+            Some(s) if s.is_exec() => 't',
+            Some(s) if !s.is_alloc() => 'n',
+            Some(s) if s.flags & SHF_WRITE != 0 && s.nobits => 'b',
+            Some(s) if s.flags & SHF_WRITE != 0 => 'd',
+            Some(_) => 'r',
+        };
+        if sym.is_weak() && kind != 'a' {
+            kind = if sym.kind() == object::SymbolKind::Data {
+                'V'
+            } else {
+                'W'
+            };
+        } else if sym.is_global() {
+            kind = kind.to_ascii_uppercase();
+        }
+        symbols.push(ElfSymbol {
+            name: name.to_string(),
+            value: sym.address(),
+            size: sym.size(),
+            section,
+            kind,
+            function: sym.kind() == object::SymbolKind::Text,
+        });
+    }
+    Ok(ElfSymbols {
+        source: source.to_string(),
+        relocatable,
+        module_name,
+        build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
+        sections,
+        symbols,
+    })
+}
+
+/// The default `modules.dep` directory of a release: `/lib/modules/R`.
+pub fn modules_dir(release: &str) -> PathBuf {
+    Path::new("/lib/modules").join(release)
+}
+
+/// Reads `DIR/modules.dep` and returns the `.ko` path of each of `modules`
+/// that it lists (module names compare with `-` as `_`).
+pub fn modules_dep_paths<'m>(
+    dir: &Path,
+    modules: impl IntoIterator<Item = &'m str>,
+) -> Result<Vec<(String, PathBuf)>> {
+    let dep = dir.join("modules.dep");
+    let text = std::fs::read_to_string(&dep).map_err(|source| Error::Io {
+        path: dep.clone(),
+        source,
+    })?;
+    let mut by_name: FxHashMap<String, &str> = FxHashMap::default();
+    for line in text.lines() {
+        let Some((ko, _deps)) = line.split_once(':') else {
+            continue;
+        };
+        let ko = ko.trim();
+        if !ko.is_empty() {
+            by_name
+                .entry(module_name_from_path(Path::new(ko)))
+                .or_insert(ko);
+        }
+    }
+    Ok(modules
+        .into_iter()
+        .filter_map(|m| {
+            let rel = by_name.get(&m.replace('-', "_"))?;
+            Some((m.to_string(), dir.join(rel)))
+        })
+        .collect())
+}

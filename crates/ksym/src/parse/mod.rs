@@ -1,0 +1,27 @@
+//! Stage 2, text and binary formats to raw symbols and facts.
+//!
+//! Takes bytes from [`crate::read`]; gives symbol lines to a `SymbolSink`
+//! (the table's builder) and facts as plain values:
+//! - [`kallsyms`]: the one line grammar of `/proc/kallsyms`, `System.map`,
+//!   `/proc/kallmodsyms` and `path:name`, parsed chunk by chunk;
+//! - [`modules`]: `/proc/modules`, `/sys/module/*/sections` and module
+//!   layout tables, the areas that bound module symbols;
+//! - [`builtin`]: `modules.builtin`, `.modinfo` and `.ranges`;
+//! - [`elf`]: ELF symbol tables of a vmlinux or `.ko`, and `modules.dep`;
+//! - [`image`]: the kallsyms tables inside a kernel image;
+//! - [`notes`]: GNU build-ids in ELF notes.
+//!
+//! Nothing here knows the table.
+
+pub mod builtin;
+pub mod elf;
+pub mod image;
+pub mod kallsyms;
+pub mod modules;
+pub mod notes;
+
+pub(crate) use kallsyms::{
+    parse_checked_line, split_path_name, ModuleFields, Parser, RawSymbol, SymbolSink,
+};
+pub use kallsyms::{FormatSeen, SkippedLines, CORE_MODULE, MAX_NAME_LEN};
+pub use modules::{separate_module_areas, ModuleArea, ModuleInfo, ModuleMap};

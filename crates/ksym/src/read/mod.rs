@@ -1,0 +1,15 @@
+//! Stage 1, bytes in: files (decompressed by their magic bytes), standard
+//! input, and the live `/proc/kallsyms`, read on a thread of its own while
+//! the caller parses what has arrived.
+//!
+//! Takes paths; gives bytes (whole, or chunk by chunk to a callback) and the
+//! few one-line facts of `/proc/sys/kernel` that explain a redacted read.
+//! Nothing here knows the text's grammar.
+
+pub mod file;
+pub mod procfs;
+
+pub use file::{decompress, read_file, Compression};
+pub use procfs::{
+    kptr_restrict, perf_event_paranoid, stream_chunks, KPTR_RESTRICT, PROC_KALLSYMS, PROC_MODULES,
+};
