@@ -1,0 +1,130 @@
+//! The command line: the `Cli` struct, its subcommands and their small value
+//! enums, as clap derives them. The symbol-source options are in `source.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::source::SourceArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "ksym",
+    version,
+    about = "Linux kernel symbols: addresses to names and names to addresses"
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Name addresses the way the kernel's %pS does (from the arguments, or
+    /// one per line on standard input).
+    Addr {
+        /// Hex addresses, with or without 0x.
+        addrs: Vec<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Also answer from absolute (per-cpu) symbols.
+        #[arg(long)]
+        absolute: bool,
+    },
+    /// Every address of a symbol name.
+    Name {
+        name: String,
+        /// Only symbols of this module (`vmlinux` or `core` for the kernel itself).
+        #[arg(long)]
+        module: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn `name+0x1b/0x30 [module]` references into addresses.
+    Resolve { refs: Vec<String> },
+    /// Where the symbols came from and what the host offers.
+    Info,
+    /// Names that several symbols carry: how many each, and what tells
+    /// them apart in their unique names.
+    Dups {
+        /// One JSON object per line, with every unique spelling.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save or inspect snapshot files.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Name the kernel frames of a pprof profile (gzip'd or plain
+    /// profile.proto); writes a gzip'd profile, counts to standard error.
+    #[cfg(feature = "pprof")]
+    Pprof {
+        /// The profile to read, `-` for standard input.
+        input: PathBuf,
+        /// Where to write the profile, `-` for standard output.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Decode an oops or stack trace (dmesg text): check every frame against
+    /// the symbols, name raw addresses, keep every other line as it was.
+    Decode {
+        /// The text to read; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+        /// JSON lines (one object per frame or warning) instead of the
+        /// annotated text.
+        #[arg(long)]
+        json: bool,
+        /// The kernel release of the symbols, to compare with the trace's
+        /// (default: the live kernel's, or the snapshot's).
+        #[arg(long)]
+        release: Option<String>,
+    },
+    /// Name the raw kernel addresses in `perf script` or bpftrace `kstack`
+    /// output.
+    Annotate {
+        /// The text to read; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+        /// Which tool's output: `perf`, `bpftrace`, or `auto` (both rules).
+        #[arg(long, value_enum, default_value_t = AnnotateFormat::Auto)]
+        format: AnnotateFormat,
+    },
+    /// Print every symbol, `%016x %c %s` a line, in address order.
+    Dump {
+        /// `system-map`, `kallsyms` (module symbols with `\t[module]`),
+        /// `kallmodsyms` (built-in modules and objects too) or `json` (one
+        /// object a line).
+        #[arg(long, value_enum, default_value = "kallsyms")]
+        format: DumpFormatArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum AnnotateFormat {
+    Auto,
+    Perf,
+    Bpftrace,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum DumpFormatArg {
+    SystemMap,
+    Kallsyms,
+    Kallmodsyms,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SnapshotCommand {
+    /// Save the symbols (live kernel, --kallsyms or --snapshot) as a snapshot
+    /// file that loads by mmap; created 0600, atomically.
+    Save {
+        /// Where to write it.
+        #[arg(short, long, default_value = "kallsyms.ksym")]
+        output: PathBuf,
+    },
+    /// Check a snapshot file (every checksum) and print what it describes.
+    Check { file: PathBuf },
+}

@@ -1,0 +1,91 @@
+//! `ksym addr`: name hex addresses (arguments or standard input lines) the
+//! way the kernel's %pS does, as text or JSON lines.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use ksym::{Symbol, SymbolTable};
+use serde_json::{json, Value};
+
+use super::common::{hex, symbol_json};
+use crate::CliResult;
+
+pub(crate) fn run(
+    table: &SymbolTable,
+    addrs: &[String],
+    json: bool,
+    absolute: bool,
+    out: &mut dyn Write,
+) -> CliResult<ExitCode> {
+    let mut bad = 0u64;
+    let mut one = |text: &str, out: &mut dyn Write| -> std::io::Result<()> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(());
+        }
+        match parse_addr(text) {
+            Some(addr) => {
+                let sym = if absolute {
+                    table.lookup_absolute(addr)
+                } else {
+                    table.lookup(addr)
+                };
+                print_addr(out, addr, sym.as_ref(), json)
+            }
+            None => {
+                bad += 1;
+                if json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"input": text, "error": "not a hex address"})
+                    )
+                } else {
+                    writeln!(out, "{text} (not an address)")
+                }
+            }
+        }
+    };
+    if addrs.is_empty() {
+        for line in std::io::stdin().lock().lines() {
+            one(&line?, out)?;
+        }
+    } else {
+        for a in addrs {
+            one(a, out)?;
+        }
+    }
+    if bad > 0 {
+        eprintln!("ksym: {bad} input(s) were not hex addresses");
+        Ok(ExitCode::from(2))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn parse_addr(text: &str) -> Option<u64> {
+    let hex = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    if hex.is_empty() || hex.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+fn print_addr(
+    out: &mut dyn Write,
+    addr: u64,
+    sym: Option<&Symbol<'_>>,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        let symbol = sym.map_or(Value::Null, symbol_json);
+        return writeln!(out, "{}", json!({"addr": hex(addr), "symbol": symbol}));
+    }
+    match sym {
+        Some(s) => writeln!(out, "{addr:#018x} {s}"),
+        None => writeln!(out, "{addr:#018x} (no symbol)"),
+    }
+}

@@ -1,0 +1,15 @@
+//! One file per subcommand, each with its run function and the printing
+//! only it uses; `common.rs` holds what several of them share.
+
+pub(crate) mod addr;
+pub(crate) mod annotate;
+mod common;
+pub(crate) mod decode;
+pub(crate) mod dump;
+pub(crate) mod dups;
+pub(crate) mod info;
+pub(crate) mod name;
+#[cfg(feature = "pprof")]
+pub(crate) mod pprof;
+pub(crate) mod resolve;
+pub(crate) mod snapshot;

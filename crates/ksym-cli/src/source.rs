@@ -1,0 +1,268 @@
+//! Where the symbols come from: the options that choose and enrich a symbol
+//! source (`--kallsyms`, `--snapshot`, `--image`, `--ko`, ...), defined once,
+//! and the one place that turns them into a loaded table.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ksym::cache::CacheOutcome;
+use ksym::live::{KernelSymbols, LiveConfig};
+use ksym::snapshot::{Identity, OpenOptions};
+use ksym::{HostKernel, LoadOptions, ModuleMap, SymbolTable};
+
+use crate::CliResult;
+
+/// The options, global to every subcommand, that say which symbols to read
+/// and what to add to them.
+#[derive(clap::Args)]
+pub(crate) struct SourceArgs {
+    /// Read symbols from this file (kallsyms, System.map or kallmodsyms;
+    /// plain, .xz, .gz or .zst) instead of the live /proc/kallsyms.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) kallsyms: Option<PathBuf>,
+    /// Module extents: a /proc/modules copy or a `module area start size`
+    /// layout table (live default: /proc/modules).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) modules: Option<PathBuf>,
+    /// Read symbols from a snapshot file (`ksym snapshot save`), which may
+    /// come from another machine.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "kallsyms")]
+    pub(crate) snapshot: Option<PathBuf>,
+    /// Read the core kernel's symbols from a kernel image (vmlinuz, vmlinux):
+    /// link-time addresses, or the running kernel's when the image's build-id
+    /// is the running kernel's (the KASLR slide from `_text` in /proc/kallsyms).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with_all = ["kallsyms", "snapshot"])]
+    pub(crate) image: Option<PathBuf>,
+    /// Do not use the snapshot cache for the live kernel (also:
+    /// KSYM_CACHE_DIR=off).
+    #[arg(long, global = true)]
+    pub(crate) no_cache: bool,
+    /// Stop at the first bad input line instead of skipping it.
+    #[arg(long, global = true)]
+    pub(crate) strict: bool,
+    /// Threads a load may use (default: as many as help, up to one per CPU;
+    /// 1: none besides the main one).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+    /// A module's .ko (also .ko.xz, .ko.zst, .ko.gz): its symbols' real
+    /// sizes replace the guessed ones. Repeatable.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) ko: Vec<PathBuf>,
+    /// A vmlinux with a symbol table: real sizes for the core symbols
+    /// (matched through the KASLR slide). To read its symbols instead of
+    /// kallsyms, pass it as --kallsyms.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) vmlinux: Option<PathBuf>,
+    /// Find the loaded modules' .ko files through DIR/modules.dep (default
+    /// /lib/modules/$(uname -r); the live kernel uses it by itself when
+    /// present).
+    #[arg(long, global = true, value_name = "DIR", num_args = 0..=1)]
+    pub(crate) ko_from_modules_dep: Option<Option<PathBuf>>,
+    /// modules.builtin.ranges: attribute core symbols to built-in modules
+    /// (`name [ext4]`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) builtin_ranges: Option<PathBuf>,
+    /// modules.builtin (and FILE.modinfo beside it) for `info` (live
+    /// default: /lib/modules/$(uname -r)/modules.builtin).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) modules_builtin: Option<PathBuf>,
+}
+
+/// The table and, for the live kernel, what the snapshot cache did.
+pub(crate) struct Loaded {
+    pub(crate) table: Arc<SymbolTable>,
+    pub(crate) identity: Option<Identity>,
+    pub(crate) cache: Option<CacheOutcome>,
+    /// For --image: what the image is and which addresses it gave.
+    pub(crate) image_note: Option<String>,
+}
+
+/// The symbols the options choose, with what --vmlinux, --ko,
+/// --ko-from-modules-dep and --builtin-ranges add to them.
+pub(crate) fn load(args: &SourceArgs) -> CliResult<Loaded> {
+    let loaded = load_source(args)?;
+    Ok(Loaded {
+        table: enrich(args, loaded.table)?,
+        ..loaded
+    })
+}
+
+fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
+    if let Some(path) = &cli.snapshot {
+        let (table, identity) = ksym::snapshot::open(path, OpenOptions { verify: true })?;
+        return Ok(Loaded {
+            table: Arc::new(table),
+            identity: Some(identity),
+            cache: None,
+            image_note: None,
+        });
+    }
+    let mut opts = LoadOptions {
+        strict: cli.strict,
+        threads: cli.threads.map(usize::from),
+        ..LoadOptions::default()
+    };
+    if let Some(path) = &cli.modules {
+        let bytes = std::fs::read(path).map_err(|source| ksym::Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        let bytes = ksym::source::decompress(&name, bytes)?;
+        let mut map = ModuleMap::default();
+        map.add_text(&name, &bytes)?;
+        opts.modules = Some(map);
+    }
+    if let Some(path) = &cli.kallsyms {
+        let table = if is_elf(path) {
+            ksym::elf::load_vmlinux(path)?
+        } else {
+            ksym::load_file(path, &opts)?
+        };
+        return Ok(Loaded {
+            table: Arc::new(table),
+            identity: None,
+            cache: None,
+            image_note: None,
+        });
+    }
+    if let Some(path) = &cli.image {
+        return load_image(path, &opts);
+    }
+    // The live kernel: one load (or a mapped snapshot from the cache), no
+    // watcher for a one-shot command. A --modules override bypasses the cache.
+    let mut config = LiveConfig::new().watch(false);
+    if opts.modules.is_some() {
+        config = config.loader(move |_| ksym::load_live(&opts));
+    } else if !cli.no_cache {
+        config = config.cache_dir(ksym::cache::default_dir());
+    }
+    // Real sizes from the modules' .ko files when modules.dep is there (the
+    // cache keeps them); silently nothing when it is not.
+    if let Some(dir) = live_modules_dir().filter(|_| cli.ko_from_modules_dep.is_none()) {
+        if dir.join("modules.dep").is_file() {
+            let inner = config.loader.clone();
+            config = config.loader(move |c| {
+                let table = inner(c)?;
+                Ok(match ksym::elf::apply_modules_dep(table.clone(), &dir) {
+                    Ok((sized, _, _)) => sized,
+                    Err(_) => table,
+                })
+            });
+        }
+    }
+    let syms = KernelSymbols::open(config)?;
+    Ok(Loaded {
+        table: syms.snapshot(),
+        identity: Some(ksym::live::identity_of(&syms.fingerprint(), Path::new("/"))),
+        cache: Some(syms.cache_outcome()),
+        image_note: None,
+    })
+}
+
+/// A kernel image: at the running kernel's addresses when it is the running
+/// kernel (same build-id), else at link-time addresses.
+fn load_image(path: &Path, opts: &LoadOptions) -> CliResult<Loaded> {
+    let image = ksym::image::read_image(path)?;
+    let (slide, how) = match ksym::image::matches_running_kernel(&image) {
+        Some(true) => match ksym::image::slide_from_live(&image) {
+            Ok(slide) => (
+                slide,
+                format!("the running kernel's (KASLR slide {slide:#x})"),
+            ),
+            Err(e) => (
+                0,
+                format!("link-time (the running kernel's slide is unknown: {e})"),
+            ),
+        },
+        _ => (0, "link-time (not the running kernel)".to_string()),
+    };
+    let table = image.to_table(&path.display().to_string(), opts, slide)?;
+    let note = format!(
+        "{}; {} symbols, {}; build-id {}; {}; addresses {how}",
+        image.container.describe(),
+        image.symbols.len(),
+        image.encoding.describe(),
+        image.build_id.as_deref().unwrap_or("unknown"),
+        image.banner.as_deref().unwrap_or("no version banner"),
+    );
+    Ok(Loaded {
+        table: Arc::new(table),
+        identity: None,
+        cache: None,
+        image_note: Some(note),
+    })
+}
+
+/// Whether a file is an ELF object (a vmlinux given as --kallsyms).
+fn is_elf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF"
+}
+
+/// `/lib/modules/$(uname -r)` of the running kernel, for the live source.
+pub(crate) fn live_modules_dir() -> Option<PathBuf> {
+    HostKernel::discover()
+        .release
+        .map(|r| ksym::elf::modules_dir(&r))
+}
+
+/// Attaches what --vmlinux, --ko, --ko-from-modules-dep and
+/// --builtin-ranges give to the loaded table.
+fn enrich(cli: &SourceArgs, table: Arc<SymbolTable>) -> CliResult<Arc<SymbolTable>> {
+    if cli.ko.is_empty()
+        && cli.vmlinux.is_none()
+        && cli.ko_from_modules_dep.is_none()
+        && cli.builtin_ranges.is_none()
+    {
+        return Ok(table);
+    }
+    let mut t = Arc::try_unwrap(table).unwrap_or_else(|shared| (*shared).clone());
+    if let Some(path) = &cli.vmlinux {
+        let elf = ksym::elf::read_elf(path)?;
+        let sizes = ksym::elf::vmlinux_sizes(&t, &elf);
+        if sizes.is_empty() {
+            eprintln!("ksym: {}: no core symbol matched", path.display());
+        }
+        t = t.with_real_sizes(&sizes);
+    }
+    if !cli.ko.is_empty() {
+        let kos = cli
+            .ko
+            .iter()
+            .map(|p| ksym::elf::read_elf(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (sized, reports) = ksym::elf::apply_modules(t, &kos);
+        for r in reports.iter().filter(|r| r.matched == 0) {
+            eprintln!(
+                "ksym: no loaded symbol of module {} matched its .ko",
+                r.module
+            );
+        }
+        t = sized;
+    }
+    if let Some(dir) = &cli.ko_from_modules_dep {
+        let dir = match dir {
+            Some(d) => d.clone(),
+            None => live_modules_dir().ok_or("cannot tell the kernel release")?,
+        };
+        let (sized, _, errors) = ksym::elf::apply_modules_dep(t, &dir)?;
+        for e in errors {
+            eprintln!("ksym: skipped: {e}");
+        }
+        t = sized;
+    }
+    if let Some(path) = &cli.builtin_ranges {
+        let ranges = ksym::builtin::BuiltinRanges::read(path)?;
+        let (with, resolved) = ranges.apply(t);
+        for why in resolved.skipped {
+            eprintln!("ksym: {}: skipped {why}", path.display());
+        }
+        t = with;
+    }
+    Ok(Arc::new(t))
+}
