@@ -6,8 +6,9 @@ use std::path::Path;
 
 use super::text::{finish, parse_in_parts};
 use super::LoadOptions;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::parse::{separate_module_areas, ModuleMap, Parser};
+use crate::read::file::io_err;
 use crate::read::stream_chunks;
 use crate::table::{SymbolTable, TableBuilder};
 
@@ -22,7 +23,7 @@ pub fn load_procfs(
     if opts.threads() >= 2 {
         return load_streaming(path, opts, kptr_restrict);
     }
-    let bytes = std::fs::read(path).map_err(|source| io_error(path, source))?;
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
     let (parser, fed, builder) = parse_in_parts(&bytes, opts, 1);
     let name = path.display().to_string();
     finish(&name, parser, fed, builder, opts, Some(kptr_restrict))
@@ -69,13 +70,6 @@ pub fn read_proc_modules(path: &Path) -> Result<Option<ModuleMap>> {
             Ok(Some(map))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_error(path, e)),
-    }
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        source,
+        Err(e) => Err(io_err(path)(e)),
     }
 }
