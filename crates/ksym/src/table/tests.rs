@@ -1,0 +1,163 @@
+//! Unit tests of the table: the direct index against the fence search, the
+//! ASCII arena flag, sizes, aliases and bounds, and symbol references.
+
+use super::*;
+
+use super::table_of as table;
+
+/// The direct index covers the core (a run without a wide gap, of
+/// enough symbols), and answers exactly what the fence search answers,
+/// at every symbol's edges and in between.
+#[test]
+fn buckets_answer_like_the_fence_search() {
+    let mut syms = Vec::new();
+    let mut names = Vec::new();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut at = 0xffff_ffff_8100_0000u64;
+    // Fewer under miri, which runs this a thousand times slower.
+    for i in 0..if cfg!(miri) { 300 } else { 3000 } {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        names.push((at, format!("f{i}")));
+        // Mostly small symbols, some aliases, an occasional big one.
+        at += [0, 0x10, 0x40, 0x200, 0x3000][(x % 5) as usize];
+    }
+    for (i, &(a, ref n)) in names.iter().enumerate() {
+        syms.push((a, if i % 7 == 0 { 'd' } else { 't' }, n.as_str(), None));
+    }
+    // A module area far above: its own span. Two more symbols further
+    // up are too few for one (binary search).
+    let module_names: Vec<(u64, String)> = (0..200u64)
+        .map(|i| (0xffff_ffff_c000_0000 + i * i * 8, format!("m{i}")))
+        .collect();
+    for (a, n) in &module_names {
+        syms.push((*a, 't', n.as_str(), Some("m")));
+    }
+    syms.push((0xffff_ffff_e000_0000, 't', "far", Some("n")));
+    syms.push((0xffff_ffff_e000_0100, 't', "far2", Some("n")));
+    let t = table(&syms);
+    let bases: Vec<u64> = t.bucket_spans.iter().map(|s| s.base).collect();
+    assert_eq!(bases, [0xffff_ffff_8100_0000, 0xffff_ffff_c000_0000]);
+    assert!(
+        t.bucket_first.len() > 100,
+        "{} buckets",
+        t.bucket_first.len()
+    );
+    let mut plain = t.clone();
+    plain.bucket_spans = Column::default();
+    plain.bucket_first = Column::default();
+    let mut probes: Vec<u64> = vec![0, u64::MAX, 0xffff_ffff_e000_0100, 0xffff_ffff_e000_0150];
+    for &(a, _) in names.iter().chain(&module_names) {
+        probes.extend([a.wrapping_sub(1), a, a + 1, a + 0x1ff]);
+    }
+    for addr in probes {
+        assert_eq!(t.lookup(addr), plain.lookup(addr), "at {addr:#x}");
+    }
+}
+
+/// Names are handed out unchecked only when the whole arena is ASCII:
+/// one non-ASCII name (or module name) anywhere turns that off.
+#[test]
+fn arena_ascii_tracks_every_string() {
+    let ascii = table(&[(0x1000, 't', "plain", None), (0x1010, 't', "x", Some("m"))]);
+    assert_eq!(ascii.names_ascii.get(), Some(&true));
+    for syms in [
+        [(0x1000, 't', "plain", None), (0x1010, 't', "ünïcode", None)],
+        [
+            (0x1000, 't', "plain", None),
+            (0x1010, 't', "x", Some("mödule")),
+        ],
+    ] {
+        let t = table(&syms);
+        assert_eq!(t.names_ascii.get(), Some(&false));
+        assert_eq!(
+            t.lookup(0x1010).unwrap().to_string().contains('ü'),
+            syms[1].2 == "ünïcode"
+        );
+        assert_eq!(t.names_ascii.get(), Some(&t.names.is_ascii()));
+    }
+}
+
+#[test]
+fn sizes_aliases_and_bounds() {
+    let t = table(&[
+        (0x0, 'A', "fixed_percpu_data", None),
+        (0x1000, 'A', "cpu_debug_store", None),
+        (0xffffffff81000000, 'T', "_text", None),
+        (0xffffffff81000000, 'T', "_stext", None),
+        (0xffffffff81000010, 't', "__pfx_foo", None),
+        (0xffffffff81000020, 't', "foo", None),
+        (0xffffffff81000030, 't', ".L123", None),
+        (0xffffffff81000040, 'T', "_etext", None),
+        (0xffffffffc0000000, 't', "modfn", Some("m")),
+    ]);
+    assert_eq!(t.lookup(0xffffffff81000000).unwrap().name, "_text");
+    let s = t.lookup(0xffffffff81000035).unwrap();
+    assert_eq!((s.name, s.offset, s.size), ("foo", 0x15, 0x20));
+    assert_eq!(s.to_string(), "foo+0x15/0x20");
+    // `_etext` ends the text section: zero size, answers itself only.
+    assert_eq!(t.lookup(0xffffffff81000040).unwrap().size, 0);
+    assert!(t.lookup(0xffffffff81000041).is_none());
+    assert!(t.lookup(0xffffffff80000000).is_none());
+    assert!(t.lookup(0x10).is_none());
+    assert_eq!(t.lookup_absolute(0x10).unwrap().name, "fixed_percpu_data");
+    let m = t.lookup(0xffffffffc0000010).unwrap();
+    assert_eq!(m.to_string(), "modfn+0x10/0x10000 [m]");
+    assert!(t.lookup(u64::MAX).is_none());
+    // With `_end` known (CONFIG_KALLSYMS_ALL), `_etext` lies inside
+    // `[_text, _end)` and reaches the next symbol; `_end` itself is a marker.
+    let t2 = table(&[
+        (0xffffffff81000000, 'T', "_text", None),
+        (0xffffffff81000000, 'T', "_stext", None),
+        (0xffffffff81000040, 'T', "_etext", None),
+        (0xffffffff81000080, 'D', "_end", None),
+    ]);
+    assert_eq!(t2.lookup(0xffffffff81000050).unwrap().size, 0x40);
+    assert_eq!(t2.lookup(0xffffffff81000080).unwrap().size, 0);
+    assert!(t2.lookup(0xffffffff81000081).is_none());
+    let a: Vec<_> = t.aliases(0xffffffff81000000).map(|s| s.name).collect();
+    assert_eq!(a, ["_text", "_stext"]);
+    assert_eq!(t.find(".L123").count(), 1);
+    assert_eq!(t.find("foo").next().unwrap().start, 0xffffffff81000020);
+    assert_eq!(t.resolve("foo+0x4/0x20").unwrap(), 0xffffffff81000024);
+    assert!(t.resolve("foo+0x4/0x30").is_err());
+    assert_eq!(t.resolve("modfn+0x1 [m]").unwrap(), 0xffffffffc0000001);
+}
+
+#[test]
+fn symbol_refs() {
+    let r = SymbolRef::parse("ext4_writepages+0xab/0x170 [ext4]").unwrap();
+    assert_eq!(
+        r,
+        SymbolRef {
+            name: "ext4_writepages",
+            offset: 0xab,
+            size: Some(0x170),
+            module: Some("ext4"),
+            object: None,
+            path: None,
+            ordinal: None,
+        }
+    );
+    let r = SymbolRef::parse("fs/ext4/inode.c:show#2+0x4 [ext4] {fs/ext4/inode.o}").unwrap();
+    assert_eq!(
+        (r.path, r.name, r.ordinal, r.offset, r.module, r.object),
+        (
+            Some("fs/ext4/inode.c"),
+            "show",
+            Some(2),
+            4,
+            Some("ext4"),
+            Some("fs/ext4/inode.o")
+        )
+    );
+    assert_eq!(SymbolRef::parse("foo+0x1[m]").unwrap().module, Some("m"));
+    assert!(SymbolRef::parse("foo#0").is_err());
+    assert!(SymbolRef::parse("foo bar").is_err());
+    assert!(SymbolRef::parse("foo [m] [n]").is_err());
+    let r = SymbolRef::parse("foo+0x1 [mod 1234abcd]").unwrap();
+    assert_eq!(r.module, Some("mod"));
+    assert!(SymbolRef::parse("foo+zz").is_err());
+    assert!(SymbolRef::parse("").is_err());
+}
