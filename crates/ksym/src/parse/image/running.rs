@@ -1,0 +1,71 @@
+//! The running kernel: its `_text` from `/proc/kallsyms`, the KASLR slide
+//! against an image, and whether an image's build-id is the running one's.
+
+use std::path::Path;
+
+use super::{image_err, ImageKallsyms};
+use crate::error::{Error, Result};
+use crate::parse::notes::hex;
+use crate::read::procfs::{kptr_restrict, perf_event_paranoid, PROC_KALLSYMS};
+
+/// The running kernel's `_text`, read from the first lines of
+/// `/proc/kallsyms` (it comes after the per-cpu symbols, a few hundred
+/// lines in): no reading of the whole file, no `/proc/kcore`.
+pub fn live_text_address() -> Result<u64> {
+    text_address_in(Path::new(PROC_KALLSYMS))
+}
+
+/// Like [`live_text_address`], from any kallsyms file (for tests).
+pub fn text_address_in(path: &Path) -> Result<u64> {
+    use std::io::BufRead;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let reader = std::io::BufReader::with_capacity(16 << 10, file);
+    // _text is within the first thousand lines on every kernel seen; stop
+    // there rather than read a whole file.
+    for line in reader.lines().take(4096) {
+        let line = line.map_err(io)?;
+        let mut f = line.split_ascii_whitespace();
+        let (Some(addr), Some(_), Some(name)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if name == "_text" {
+            let addr = u64::from_str_radix(addr, 16).unwrap_or(0);
+            if addr == 0 {
+                return Err(Error::Redacted {
+                    source_name: path.display().to_string(),
+                    kptr_restrict: kptr_restrict(),
+                    perf_event_paranoid: perf_event_paranoid(),
+                });
+            }
+            return Ok(addr);
+        }
+    }
+    Err(image_err(
+        &path.display().to_string(),
+        "no `_text` line in its first 4096 lines",
+    ))
+}
+
+/// The KASLR slide of the running kernel against this image: live `_text`
+/// minus the image's.
+pub fn slide_from_live(image: &ImageKallsyms) -> Result<i64> {
+    let Some(text) = image.text_address() else {
+        return Err(image_err(
+            "kernel image",
+            "its kallsyms have no `_text` symbol",
+        ));
+    };
+    Ok(live_text_address()?.wrapping_sub(text) as i64)
+}
+
+/// Whether the image is the running kernel: its build-id equals the one in
+/// `/sys/kernel/notes`. `None` when either is unknown.
+pub fn matches_running_kernel(image: &ImageKallsyms) -> Option<bool> {
+    let notes = std::fs::read("/sys/kernel/notes").ok()?;
+    let live = hex(&crate::parse::notes::gnu_build_id(&notes)?);
+    Some(image.build_id.as_ref()? == &live)
+}
