@@ -61,9 +61,9 @@ mod earlier_paths {
     pub use ksym::stack::{AddrKind, FailureCause, Frame, Frames, RawReason, Symbolizer};
     pub use ksym::table::{CORE_SIZE_CAP, MODULE_SIZE_CAP};
     pub use ksym::{
-        load_file, load_image, load_live, load_streaming, parse_bytes, DupInfo, Error,
-        LoadOptions, ModuleRange, Qualifier, Symbol, SymbolId, SymbolRef, SymbolTable,
-        TableBuilder, TableInfo, CORE_MODULE,
+        load_file, load_image, load_live, load_streaming, parse_bytes, DupInfo, Error, LoadOptions,
+        ModuleRange, Qualifier, Symbol, SymbolId, SymbolRef, SymbolTable, TableBuilder, TableInfo,
+        CORE_MODULE,
     };
 }
 
@@ -77,8 +77,11 @@ fn readme_library_example_runs_on_real_data() {
     // The data has no modules.builtin.ranges: one in its format, anchored
     // at _text.
     let ranges = std::env::temp_dir().join(format!("ksym-readme-{}.ranges", std::process::id()));
-    std::fs::write(&ranges, ".text 00000000-00000000 = _text\n.text 00001000-00002000 ext4\n")
-        .unwrap();
+    std::fs::write(
+        &ranges,
+        ".text 00000000-00000000 = _text\n.text 00001000-00002000 ext4\n",
+    )
+    .unwrap();
     let table = ksym::load_file(&kallsyms, &ksym::LoadOptions::default()).unwrap();
     let text = table.find("_text").next().unwrap().start;
     let result = readme_library(table, text, &ko, &ranges);

@@ -1,3 +1,7 @@
+//! Stage 5, the running kernel. Takes procfs, sysfs, uevents and perf
+//! events; gives [`KernelSymbols`], a self-refreshing handle on its table,
+//! and facts about the host ([`host`]).
+//!
 //! A live view of the running kernel's symbols that follows module loads
 //! and unloads and BPF programs coming and going.
 //!

@@ -1,3 +1,7 @@
+//! Stage 4, snapshots. Takes a built table and its [`Identity`]; gives a
+//! file, and back from it a mapped table ([`cache`]: the private cache of
+//! them behind the live kernel).
+//!
 //! Snapshot files: a built [`SymbolTable`](crate::table::SymbolTable) saved
 //! as one file that loads by `mmap` with no parsing. The table's arrays are stored as they are in
 //! memory, each in an aligned section, and the same lookup code reads them in

@@ -1,3 +1,7 @@
+//! Stage 3, the table. Takes raw symbols (from [`crate::parse`], through
+//! [`TableBuilder`]), module areas, real sizes and built-in ranges; gives
+//! an immutable [`SymbolTable`] and its lookups by address and by name.
+//!
 //! The symbol table: built once from parsed lines, then immutable and shared.
 //!
 //! # Layout
