@@ -11,7 +11,12 @@ use crate::source::SourceArgs;
 #[command(
     name = "ksym",
     version,
-    about = "Linux kernel symbols: addresses to names and names to addresses"
+    about = "Linux kernel symbols: addresses to names and names to addresses",
+    after_help = "FILE arguments take `-` for standard input (one of them at most).\n\n\
+                  Exit status: 0 answered (an address no symbol holds is an answer); \
+                  1 an error (an input that cannot be read or is refused, a reference \
+                  that does not resolve, a name not found); 2 a usage error (a bad \
+                  option, an input that is not an address)."
 )]
 pub(crate) struct Cli {
     #[command(flatten)]

@@ -13,7 +13,10 @@ mod source;
 use cli::{Cli, Command, SnapshotCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -21,6 +24,21 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// clap's own messages in the voice of every other error: `ksym: ...` on
+/// standard error and exit status 2 (help and version go to standard output
+/// with status 0, as clap prints them).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = e.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    eprint!("ksym: {text}");
+    ExitCode::from(2)
 }
 
 type CliResult<T> = Result<T, Box<dyn std::error::Error>>;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ksym::cache::CacheOutcome;
 use ksym::live::{KernelSymbols, LiveConfig};
+use ksym::read::Limit;
 use ksym::snapshot::{Identity, OpenOptions};
 use ksym::{HostKernel, LoadOptions, ModuleMap, SymbolTable};
 
@@ -66,6 +67,37 @@ pub(crate) struct SourceArgs {
     /// default: /lib/modules/$(uname -r)/modules.builtin).
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) modules_builtin: Option<PathBuf>,
+    /// The most bytes one input may bring in after decompression (e.g.
+    /// 512M, 8G). Default: 256 MiB of symbol text, 4 GiB of a binary file
+    /// (vmlinux, .ko, image, snapshot), and compressed input may expand at
+    /// most 64 times past 16 MiB.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) max_input_size: Option<u64>,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    ksym::read::limit::parse_size(text)
+        .ok_or_else(|| format!("{text:?} is not a size (a number of bytes, or with K, M, G)"))
+}
+
+impl SourceArgs {
+    /// The bound on a binary input (an image, an ELF file, a snapshot).
+    fn binary_limit(&self) -> Limit {
+        Limit::binary(self.max_input_size)
+    }
+
+    /// Refuses two options reading standard input (`-`): only one can.
+    fn check_stdin(&self) -> CliResult<()> {
+        let dash = |p: &Option<PathBuf>| p.as_deref() == Some(Path::new(ksym::read::STDIN));
+        let readers = [&self.kallsyms, &self.modules, &self.snapshot, &self.image]
+            .into_iter()
+            .filter(|p| dash(p))
+            .count();
+        if readers > 1 {
+            return Err("standard input (`-`) can feed one option only".into());
+        }
+        Ok(())
+    }
 }
 
 /// The table and, for the live kernel, what the snapshot cache did.
@@ -88,8 +120,10 @@ pub(crate) fn load(args: &SourceArgs) -> CliResult<Loaded> {
 }
 
 fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
+    cli.check_stdin()?;
     if let Some(path) = &cli.snapshot {
-        let (table, identity) = ksym::snapshot::open(path, OpenOptions { verify: true })?;
+        let (table, identity) =
+            ksym::snapshot::open_within(path, OpenOptions { verify: true }, cli.binary_limit())?;
         return Ok(Loaded {
             table: Arc::new(table),
             identity: Some(identity),
@@ -100,22 +134,20 @@ fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
     let mut opts = LoadOptions {
         strict: cli.strict,
         threads: cli.threads.map(usize::from),
+        max_input_bytes: cli.max_input_size,
         ..LoadOptions::default()
     };
     if let Some(path) = &cli.modules {
-        let bytes = std::fs::read(path).map_err(|source| ksym::Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let name = path.display().to_string();
-        let bytes = ksym::source::decompress(&name, bytes)?;
+        let limit = Limit::text(cli.max_input_size);
+        let bytes = ksym::read::read_file_within(path, limit, &mut |_| Ok(()))?;
+        let name = ksym::read::source_name(path);
         let mut map = ModuleMap::default();
         map.add_text(&name, &bytes)?;
         opts.modules = Some(map);
     }
     if let Some(path) = &cli.kallsyms {
         let table = if is_elf(path) {
-            ksym::elf::load_vmlinux(path)?
+            ksym::elf::vmlinux_table(&ksym::elf::read_elf_within(path, cli.binary_limit())?)?
         } else {
             ksym::load_file(path, &opts)?
         };
@@ -127,7 +159,7 @@ fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
         });
     }
     if let Some(path) = &cli.image {
-        return load_image(path, &opts);
+        return load_image(path, &opts, cli.binary_limit());
     }
     // The live kernel: one load (or a mapped snapshot from the cache), no
     // watcher for a one-shot command. A --modules override bypasses the cache.
@@ -162,8 +194,8 @@ fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
 
 /// A kernel image: at the running kernel's addresses when it is the running
 /// kernel (same build-id), else at link-time addresses.
-fn load_image(path: &Path, opts: &LoadOptions) -> CliResult<Loaded> {
-    let image = ksym::image::read_image(path)?;
+fn load_image(path: &Path, opts: &LoadOptions, limit: Limit) -> CliResult<Loaded> {
+    let image = ksym::image::read_image_within(path, limit)?;
     let (slide, how) = match ksym::image::matches_running_kernel(&image) {
         Some(true) => match ksym::image::slide_from_live(&image) {
             Ok(slide) => (
@@ -177,7 +209,7 @@ fn load_image(path: &Path, opts: &LoadOptions) -> CliResult<Loaded> {
         },
         _ => (0, "link-time (not the running kernel)".to_string()),
     };
-    let table = image.to_table(&path.display().to_string(), opts, slide)?;
+    let table = image.to_table(&ksym::read::source_name(path), opts, slide)?;
     let note = format!(
         "{}; {} symbols, {}; build-id {}; {}; addresses {how}",
         image.container.describe(),
@@ -223,7 +255,7 @@ fn enrich(cli: &SourceArgs, table: Arc<SymbolTable>) -> CliResult<Arc<SymbolTabl
     }
     let mut t = Arc::try_unwrap(table).unwrap_or_else(|shared| (*shared).clone());
     if let Some(path) = &cli.vmlinux {
-        let elf = ksym::elf::read_elf(path)?;
+        let elf = ksym::elf::read_elf_within(path, cli.binary_limit())?;
         let sizes = ksym::elf::vmlinux_sizes(&t, &elf);
         if sizes.is_empty() {
             eprintln!("ksym: {}: no core symbol matched", path.display());
@@ -234,7 +266,7 @@ fn enrich(cli: &SourceArgs, table: Arc<SymbolTable>) -> CliResult<Arc<SymbolTabl
         let kos = cli
             .ko
             .iter()
-            .map(|p| ksym::elf::read_elf(p))
+            .map(|p| ksym::elf::read_elf_within(p, cli.binary_limit()))
             .collect::<Result<Vec<_>, _>>()?;
         let (sized, reports) = ksym::elf::apply_modules(t, &kos);
         for r in reports.iter().filter(|r| r.matched == 0) {

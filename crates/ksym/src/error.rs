@@ -23,6 +23,9 @@ pub enum LineErrorKind {
     UnexpectedField,
     /// The line holds a NUL byte (kernel names are C strings).
     NulByte,
+    /// The line is longer than any the kernel prints (its length, or the
+    /// bytes read of it before it was given up).
+    LineTooLong(usize),
 }
 
 impl fmt::Display for LineErrorKind {
@@ -41,6 +44,12 @@ impl fmt::Display for LineErrorKind {
                 f.write_str("a field after the name is neither `[module]` nor `{object}`")
             }
             LineErrorKind::NulByte => f.write_str("the line holds a NUL byte"),
+            LineErrorKind::LineTooLong(n) => {
+                write!(
+                    f,
+                    "the line is over {n} bytes long, more than the kernel prints"
+                )
+            }
         }
     }
 }
@@ -59,7 +68,7 @@ impl LineError {
         const MAX: usize = 200;
         let cut = &raw[..raw.len().min(MAX)];
         let mut text = String::from_utf8_lossy(cut).into_owned();
-        if raw.len() > MAX {
+        if raw.len() > MAX || matches!(kind, LineErrorKind::LineTooLong(_)) {
             text.push('…');
         }
         LineError { line, kind, text }
@@ -190,6 +199,20 @@ pub enum Error {
     #[error("{source_name}: not a kernel image: this is {found}")]
     NotKernelImage { source_name: String, found: String },
 
+    /// The input passed a bound on what one source may bring in (see
+    /// `ksym::read::limit`).
+    #[error("{source_name}: {reason}; if the input is real, raise the bound with --max-input-size (LoadOptions::max_input_bytes)")]
+    InputBound { source_name: String, reason: String },
+
+    /// A text source whose first megabyte holds no symbol line.
+    #[error("{source_name}: no symbol line in its first {} ({first}); refused without reading the rest", human_bytes(*looked_at))]
+    NoSymbolsAhead {
+        source_name: String,
+        /// How many bytes were looked at.
+        looked_at: u64,
+        first: LineError,
+    },
+
     /// The input is larger than the table can index (32-bit symbol ids and
     /// name offsets).
     #[error("{source_name}: too large: {what}")]
@@ -197,6 +220,16 @@ pub enum Error {
         source_name: String,
         what: &'static str,
     },
+}
+
+/// Bytes as `256 MiB`, `4 GiB` or `1234 bytes`.
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
 }
 
 fn describe_restriction(kptr: Option<u8>, paranoid: Option<i32>) -> String {

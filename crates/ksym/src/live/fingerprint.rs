@@ -9,6 +9,8 @@ use std::path::Path;
 use super::LiveConfig;
 use crate::error::{Error, Result};
 use crate::parse::notes::{gnu_build_id, hex};
+use crate::read::limit::TEXT_LIMIT;
+use crate::read::read_small;
 use crate::snapshot::Identity;
 
 /// A set of lines or ids, summed up: how many, and a hash of them in order.
@@ -92,15 +94,12 @@ pub fn identity_of(fingerprint: &Fingerprint, root: &Path) -> Identity {
     }
 }
 
-/// Reads a file; a missing one is `None`.
+/// Reads a procfs file (bounded like symbol text); a missing one is `None`.
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
+    match read_small(path, TEXT_LIMIT) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

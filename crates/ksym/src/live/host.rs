@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 pub use crate::parse::notes::{gnu_build_id, hex};
+use crate::read::read_small;
 
 /// The link-time address of `_text` on x86_64 with the default
 /// `CONFIG_PHYSICAL_START` (16 MiB) above `__START_KERNEL_map`.
@@ -39,8 +40,9 @@ pub struct HostKernel {
     pub has_modules: bool,
 }
 
+/// A one-line sysfs or procfs fact (at most a page), trimmed.
 fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
-    let s = std::fs::read_to_string(path).ok()?;
+    let s = String::from_utf8(read_small(path.as_ref(), 4096).ok()?).ok()?;
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_string())
 }

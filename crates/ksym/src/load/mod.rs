@@ -20,7 +20,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::parse::ModuleMap;
-use crate::read::{kptr_restrict, read_file, PROC_KALLSYMS};
+use crate::read::{kptr_restrict, read_file_within, source_name, Limit, PROC_KALLSYMS};
 use crate::table::SymbolTable;
 
 pub use elf::{apply_modules_dep, load_vmlinux, vmlinux_table};
@@ -41,6 +41,11 @@ pub struct LoadOptions {
     /// thread alone; `Some(n)` for text in memory cut in `n` parts (at most
     /// 64), whatever its size.
     pub threads: Option<usize>,
+    /// The most bytes one source may bring in after decompression: `None`
+    /// for the defaults (256 MiB of text, 4 GiB of a binary file, and no
+    /// more than 64 times the compressed size past 16 MiB; see
+    /// [`crate::read::limit`]).
+    pub max_input_bytes: Option<u64>,
 }
 
 impl LoadOptions {
@@ -52,10 +57,14 @@ impl LoadOptions {
     }
 }
 
-/// Builds a table from a file of symbol text, plain or compressed.
+/// Builds a table from a file of symbol text (or standard input for `-`),
+/// plain or compressed, held to `opts.max_input_bytes`; a source whose
+/// first megabyte holds no symbol line is refused without reading the rest.
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<SymbolTable> {
-    let bytes = read_file(path)?;
-    parse_bytes(&path.display().to_string(), &bytes, opts)
+    let name = source_name(path);
+    let limit = Limit::text(opts.max_input_bytes);
+    let bytes = read_file_within(path, limit, &mut |head| text::check_head(&name, head))?;
+    parse_bytes(&name, &bytes, opts)
 }
 
 /// Builds a table from the running kernel's `/proc/kallsyms`, bounding

@@ -4,12 +4,13 @@
 
 use std::path::Path;
 
-use super::text::{finish, parse_in_parts};
+use super::text::{finish, first_bad_line, parse_in_parts};
 use super::LoadOptions;
-use crate::error::Result;
+use crate::error::{Error, LineError, Result};
 use crate::parse::{separate_module_areas, ModuleMap, Parser};
 use crate::read::file::io_err;
-use crate::read::stream_chunks;
+use crate::read::limit::HEAD_BYTES;
+use crate::read::{read_file_within, stream_chunks, Limit};
 use crate::table::{SymbolTable, TableBuilder};
 
 /// Reads a procfs symbol file the faster way for this machine: with two
@@ -40,10 +41,44 @@ pub fn load_streaming(
     // The live kernel here has ~120k-240k symbols.
     builder.reserve(1 << 17, 6 << 20);
     let mut parser = Parser::new(opts.strict);
-    let fed = stream_chunks(path, |chunk| parser.feed(chunk, &mut builder))?;
-    let fed = fed.and_then(|()| parser.finish(&mut builder));
     let name = path.display().to_string();
+    let limit = Limit::text(opts.max_input_bytes);
+    // The same bounds as a file's: the bytes in, and a symbol line in the
+    // first megabyte (a FIFO may be endless, or not kallsyms at all).
+    let mut taken = 0u64;
+    let mut head_checked = false;
+    let streamed = stream_chunks(path, |chunk| {
+        parser.feed(chunk, &mut builder).map_err(Stop::Line)?;
+        taken += chunk.len() as u64;
+        if taken > limit.max_bytes {
+            return Err(Stop::Other(limit.exceeded(&name, None)));
+        }
+        if !head_checked && taken >= HEAD_BYTES as u64 {
+            head_checked = true;
+            if builder.is_empty() {
+                return Err(Stop::Other(Error::NoSymbolsAhead {
+                    source_name: name.clone(),
+                    looked_at: taken,
+                    first: first_bad_line(&parser),
+                }));
+            }
+        }
+        Ok(())
+    })?;
+    let fed = match streamed {
+        Ok(()) => parser.finish(&mut builder),
+        Err(Stop::Line(e)) => Err(e),
+        Err(Stop::Other(e)) => return Err(e),
+    };
     finish(&name, parser, fed, builder, opts, Some(kptr_restrict))
+}
+
+/// Why a streamed read stopped early.
+enum Stop {
+    /// Strict mode: a bad line.
+    Line(LineError),
+    /// A bound.
+    Other(Error),
 }
 
 /// `<root>/proc/modules`, with each module's text area bounded by its
@@ -63,13 +98,13 @@ pub fn read_live_modules(root: &Path) -> Result<Option<ModuleMap>> {
 
 /// Reads a `/proc/modules`-like file; a missing file is `None`, not an error.
 pub fn read_proc_modules(path: &Path) -> Result<Option<ModuleMap>> {
-    match std::fs::read(path) {
+    match read_file_within(path, Limit::text(None), &mut |_| Ok(())) {
         Ok(bytes) => {
             let mut map = ModuleMap::default();
             map.add_text(&path.display().to_string(), &bytes)?;
             Ok(Some(map))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path)(e)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }

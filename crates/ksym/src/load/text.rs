@@ -3,8 +3,9 @@
 //! checks every load ends with (empty, unreadable, redacted).
 
 use super::LoadOptions;
-use crate::error::{Error, LineError, Result};
-use crate::parse::Parser;
+use crate::error::{Error, LineError, LineErrorKind, Result};
+use crate::parse::{Parser, RawSymbol, SymbolSink};
+use crate::read::limit::HEAD_BYTES;
 use crate::read::perf_event_paranoid;
 use crate::table::{SymbolTable, TableBuilder, TableInfo};
 
@@ -17,6 +18,50 @@ pub fn parse_bytes(source_name: &str, bytes: &[u8], opts: &LoadOptions) -> Resul
     };
     let (parser, fed, builder) = parse_in_parts(bytes, opts, parts);
     finish(source_name, parser, fed, builder, opts, None)
+}
+
+/// Refuses text whose first [`HEAD_BYTES`] hold no symbol line (zeros from
+/// a decompression bomb, a binary file, one endless line), before the rest
+/// is read. Shorter input is left to the parse, which says what is wrong.
+pub(super) fn check_head(source_name: &str, head: &[u8]) -> Result<()> {
+    struct Found(bool);
+    impl SymbolSink for Found {
+        fn push(&mut self, _: &RawSymbol<'_>) {
+            self.0 = true;
+        }
+    }
+    if head.len() < HEAD_BYTES {
+        return Ok(());
+    }
+    let mut parser = Parser::new(false);
+    let mut found = Found(false);
+    // Small steps: a real file shows a symbol in its first line or two.
+    for piece in head.chunks(4 << 10) {
+        let _ = parser.feed(piece, &mut found);
+        if found.0 {
+            return Ok(());
+        }
+    }
+    let _ = parser.finish(&mut found);
+    if found.0 {
+        return Ok(());
+    }
+    Err(Error::NoSymbolsAhead {
+        source_name: source_name.to_string(),
+        looked_at: head.len() as u64,
+        first: first_bad_line(&parser),
+    })
+}
+
+/// The first line a parser gave up on; for text of blank lines only, the
+/// last one.
+pub(super) fn first_bad_line(parser: &Parser) -> LineError {
+    parser
+        .skipped
+        .first
+        .first()
+        .cloned()
+        .unwrap_or_else(|| LineError::new(parser.lines().max(1), LineErrorKind::TooFewFields, b""))
 }
 
 /// How the parse of some text went: every line read (`Ok`), or the first

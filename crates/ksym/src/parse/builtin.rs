@@ -31,6 +31,10 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::read::read_small;
+
+/// The most a `modules.builtin*` file may hold (a distro's are under 1 MiB).
+const MAX_LIST_BYTES: u64 = 64 << 20;
 
 /// An address range `[start, end)` whose core symbols belong to built-in
 /// `modules` (usually one; an object linked into several modules names them
@@ -137,9 +141,10 @@ impl BuiltinRanges {
 
     /// Reads a `modules.builtin.ranges` file.
     pub fn read(path: &Path) -> Result<BuiltinRanges> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let bytes = read_small(path, MAX_LIST_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Io {
             path: path.to_path_buf(),
-            source,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"),
         })?;
         Self::parse(&path.display().to_string(), &text)
     }
@@ -207,13 +212,10 @@ pub fn read_builtin_modules(builtin: Option<&[u8]>, modinfo: Option<&[u8]>) -> V
 
 /// Reads `modules.builtin` at `path` and `path.modinfo` beside it when present.
 pub fn read_builtin_files(path: &Path) -> Result<Vec<BuiltinModule>> {
-    let builtin = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let builtin = read_small(path, MAX_LIST_BYTES)?;
     let mut modinfo_path = path.as_os_str().to_owned();
     modinfo_path.push(".modinfo");
-    let modinfo = std::fs::read(&modinfo_path).ok();
+    let modinfo = read_small(Path::new(&modinfo_path), MAX_LIST_BYTES).ok();
     Ok(read_builtin_modules(Some(&builtin), modinfo.as_deref()))
 }
 

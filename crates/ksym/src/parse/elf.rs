@@ -14,7 +14,7 @@ use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind, Sym
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::read::decompress;
+use crate::read::{read_file_within, read_small, source_name, Limit};
 
 const SHF_WRITE: u64 = 0x1;
 const SHF_ALLOC: u64 = 0x2;
@@ -96,12 +96,13 @@ impl ElfSymbols {
 /// Reads an ELF file, plain or compressed (`.ko.xz`, `.ko.zst`, `.ko.gz`:
 /// told apart by magic bytes).
 pub fn read_elf(path: &Path) -> Result<ElfSymbols> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bytes = decompress(&name, bytes)?;
+    read_elf_within(path, Limit::binary(None))
+}
+
+/// [`read_elf`] held to `limit` (`Limit::binary(opts.max_input_bytes)`).
+pub fn read_elf_within(path: &Path, limit: Limit) -> Result<ElfSymbols> {
+    let name = source_name(path);
+    let bytes = read_file_within(path, limit, &mut |_| Ok(()))?;
     let mut elf = parse_elf(&name, &bytes)?;
     if elf.module_name.is_none() && elf.relocatable {
         elf.module_name = Some(module_name_from_path(path));
@@ -151,8 +152,13 @@ pub fn parse_elf(source: &str, bytes: &[u8]) -> Result<ElfSymbols> {
             SectionFlags::Elf { sh_flags } => sh_flags,
             _ => 0,
         };
+        // A name outside the section name table is a damaged file, never
+        // an empty name.
+        let name = s
+            .name_bytes()
+            .map_err(|e| bad(format!("section {i}: {e}")))?;
         sections[i] = ElfSection {
-            name: s.name().unwrap_or("").to_string(),
+            name: String::from_utf8_lossy(name).into_owned(),
             addr: s.address(),
             size: s.size(),
             align: s.align(),
@@ -184,7 +190,14 @@ pub fn parse_elf(source: &str, bytes: &[u8]) -> Result<ElfSymbols> {
             SymbolSection::Absolute => None,
             _ => continue, // undefined, common
         };
-        let Ok(name) = sym.name() else { continue };
+        // Likewise a symbol name outside the string table; a name that is
+        // not UTF-8 (no kernel symbol's) is skipped.
+        let name = sym
+            .name_bytes()
+            .map_err(|e| bad(format!("symbol {}: {e}", sym.index().0)))?;
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
         if name.is_empty() {
             continue;
         }
@@ -226,6 +239,9 @@ pub fn parse_elf(source: &str, bytes: &[u8]) -> Result<ElfSymbols> {
     })
 }
 
+/// The most a `modules.dep` may hold (a distro's is ~1 MiB).
+const MAX_LIST_BYTES: u64 = 64 << 20;
+
 /// The default `modules.dep` directory of a release: `/lib/modules/R`.
 pub fn modules_dir(release: &str) -> PathBuf {
     Path::new("/lib/modules").join(release)
@@ -238,10 +254,7 @@ pub fn modules_dep_paths<'m>(
     modules: impl IntoIterator<Item = &'m str>,
 ) -> Result<Vec<(String, PathBuf)>> {
     let dep = dir.join("modules.dep");
-    let text = std::fs::read_to_string(&dep).map_err(|source| Error::Io {
-        path: dep.clone(),
-        source,
-    })?;
+    let text = String::from_utf8_lossy(&read_small(&dep, MAX_LIST_BYTES)?).into_owned();
     let mut by_name: FxHashMap<String, &str> = FxHashMap::default();
     for line in text.lines() {
         let Some((ko, _deps)) = line.split_once(':') else {

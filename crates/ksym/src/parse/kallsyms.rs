@@ -28,6 +28,15 @@ pub(crate) trait SymbolSink {
 /// The kernel's `KSYM_NAME_LEN`: no name may be longer.
 pub const MAX_NAME_LEN: usize = 512;
 
+/// The longest line read as a line: a kallmodsyms line with a source path,
+/// a 512-byte name, several modules and an object is far shorter. A longer
+/// one is a bad line, and only its first bytes are kept while the rest
+/// streams past.
+pub const MAX_LINE_LEN: usize = 16 << 10;
+
+/// How much of a line given up for its length is kept for the message.
+const OVERLONG_KEPT: usize = 48;
+
 /// How many bad lines are kept for display; the rest are only counted.
 const KEPT_ERRORS: usize = 16;
 
@@ -72,6 +81,9 @@ pub(crate) struct Parser {
     line_no: u64,
     /// The unfinished last line of the previous chunk.
     carry: Vec<u8>,
+    /// A line found longer than [`MAX_LINE_LEN`] before its end: the bytes
+    /// seen of it and its first bytes, until its newline comes.
+    overlong: Option<(usize, Vec<u8>)>,
     pub(crate) skipped: SkippedLines,
     pub(crate) format: FormatSeen,
     /// Lines that were neither symbols nor blank (to tell "nothing readable"
@@ -85,6 +97,7 @@ impl Parser {
             strict,
             line_no: 0,
             carry: Vec::new(),
+            overlong: None,
             skipped: SkippedLines::default(),
             format: FormatSeen::default(),
             nonblank_lines: 0,
@@ -122,8 +135,18 @@ impl Parser {
         chunk: &[u8],
         out: &mut impl SymbolSink,
     ) -> Result<(), LineError> {
+        let mut chunk = chunk;
+        if let Some((seen, first)) = self.overlong.take() {
+            let Some(nl) = memchr::memchr(b'\n', chunk) else {
+                self.overlong = Some((seen.saturating_add(chunk.len()), first));
+                return Ok(());
+            };
+            self.overlong_line(seen.saturating_add(nl), &first)?;
+            chunk = &chunk[nl + 1..];
+        }
         let Some(last_nl) = memchr::memrchr(b'\n', chunk) else {
             self.carry.extend_from_slice(chunk);
+            self.bound_carry();
             return Ok(());
         };
         let mut rest = &chunk[..last_nl];
@@ -140,6 +163,7 @@ impl Parser {
             result?;
             if head.len() == rest.len() {
                 self.carry.extend_from_slice(&chunk[last_nl + 1..]);
+                self.bound_carry();
                 return Ok(());
             }
             rest = tail;
@@ -157,11 +181,32 @@ impl Parser {
         }
         self.line(&rest[at..], valid, out)?;
         self.carry.extend_from_slice(&chunk[last_nl + 1..]);
+        self.bound_carry();
         Ok(())
+    }
+
+    /// Gives up an unfinished line once it is longer than any real one:
+    /// its bytes stream past instead of being kept.
+    fn bound_carry(&mut self) {
+        if self.carry.len() > MAX_LINE_LEN {
+            let first = self.carry[..OVERLONG_KEPT].to_vec();
+            self.overlong = Some((self.carry.len(), first));
+            self.carry = Vec::new();
+        }
+    }
+
+    /// Counts a line given up for its length as a bad one.
+    fn overlong_line(&mut self, len: usize, first: &[u8]) -> Result<(), LineError> {
+        self.line_no += 1;
+        self.nonblank_lines += 1;
+        self.reject(LineErrorKind::LineTooLong(len), first)
     }
 
     /// Parses what is left (a last line without a newline).
     pub(crate) fn finish(&mut self, out: &mut impl SymbolSink) -> Result<(), LineError> {
+        if let Some((seen, first)) = self.overlong.take() {
+            return self.overlong_line(seen, &first);
+        }
         if !self.carry.is_empty() {
             let line = std::mem::take(&mut self.carry);
             self.line(&line, false, out)?;
@@ -183,7 +228,9 @@ impl Parser {
             return Ok(());
         }
         self.nonblank_lines += 1;
-        let parsed = if utf8_known {
+        let parsed = if line.len() > MAX_LINE_LEN {
+            Err(LineErrorKind::LineTooLong(line.len()))
+        } else if utf8_known {
             parse_line(line)
         } else {
             parse_checked_line(line)
@@ -202,18 +249,21 @@ impl Parser {
                 out.push(&sym);
                 Ok(())
             }
-            Err(kind) => {
-                let err = LineError::new(self.line_no, kind, line);
-                if self.strict {
-                    return Err(err);
-                }
-                self.skipped.count += 1;
-                if self.skipped.first.len() < KEPT_ERRORS {
-                    self.skipped.first.push(err);
-                }
-                Ok(())
-            }
+            Err(kind) => self.reject(kind, line),
         }
+    }
+
+    /// Counts the line just read as bad (or, in strict mode, stops).
+    fn reject(&mut self, kind: LineErrorKind, line: &[u8]) -> Result<(), LineError> {
+        let err = LineError::new(self.line_no, kind, line);
+        if self.strict {
+            return Err(err);
+        }
+        self.skipped.count += 1;
+        if self.skipped.first.len() < KEPT_ERRORS {
+            self.skipped.first.push(err);
+        }
+        Ok(())
     }
 }
 

@@ -23,5 +23,5 @@ pub mod notes;
 pub(crate) use kallsyms::{
     parse_checked_line, split_path_name, ModuleFields, Parser, RawSymbol, SymbolSink,
 };
-pub use kallsyms::{FormatSeen, SkippedLines, CORE_MODULE, MAX_NAME_LEN};
+pub use kallsyms::{FormatSeen, SkippedLines, CORE_MODULE, MAX_LINE_LEN, MAX_NAME_LEN};
 pub use modules::{separate_module_areas, ModuleArea, ModuleInfo, ModuleMap};

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::read::read_small;
 
 /// The page size the module loader aligns areas to, and the guard page
 /// vmalloc leaves after each area.
@@ -176,9 +177,11 @@ impl ModuleMap {
                 continue; // a built-in module: no sections
             };
             for file in files.flatten() {
-                let Ok(text) = std::fs::read_to_string(file.path()) else {
+                // An address: a sysfs attribute of one line.
+                let Ok(text) = read_small(&file.path(), 4096) else {
                     continue;
                 };
+                let text = String::from_utf8_lossy(&text);
                 if let Some(addr) = parse_hex(text.trim()).filter(|&a| a != 0) {
                     let name = file.file_name().to_string_lossy().into_owned();
                     sections.push((module.clone(), name, addr));

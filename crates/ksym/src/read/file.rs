@@ -1,8 +1,14 @@
-//! Files of symbol text and debug data: read whole, decompressed when their
-//! first bytes name xz, gzip or zstd.
+//! Files of symbol text and debug data, and standard input (`-`): read in
+//! chunks, decompressed as they stream when their first bytes name xz,
+//! gzip or zstd, and held to a [`Limit`] all the way.
 
+use std::cell::Cell;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
+use super::limit::{Limit, HEAD_BYTES};
 use crate::error::{Error, Result};
 
 /// A compression format recognised by its magic bytes.
@@ -36,40 +42,33 @@ impl Compression {
     }
 }
 
-/// Decompresses `bytes` if they carry a known magic; else returns them as they are.
+/// The name `-` gives standard input.
+pub const STDIN: &str = "-";
+
+/// How errors name a path: `standard input` for `-`.
+pub fn source_name(path: &Path) -> String {
+    if path == Path::new(STDIN) {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Decompresses `bytes` if they carry a known magic (else returns them as
+/// they are), held to the default bound on binary files.
 pub fn decompress(source_name: &str, bytes: Vec<u8>) -> Result<Vec<u8>> {
-    let Some(format) = Compression::detect(&bytes) else {
+    decompress_within(source_name, bytes, Limit::binary(None))
+}
+
+/// [`decompress`] held to `limit`.
+pub fn decompress_within(source_name: &str, bytes: Vec<u8>, limit: Limit) -> Result<Vec<u8>> {
+    if Compression::detect(&bytes).is_none() {
+        if bytes.len() as u64 > limit.max_bytes {
+            return Err(limit.exceeded(source_name, None));
+        }
         return Ok(bytes);
-    };
-    #[cfg(feature = "compression")]
-    {
-        use std::io::Read;
-        let mut out = Vec::with_capacity(bytes.len() * 4);
-        let res = match format {
-            Compression::Xz => xz2::read::XzDecoder::new_multi_decoder(&bytes[..])
-                .read_to_end(&mut out)
-                .map(|_| ()),
-            Compression::Gzip => flate2::read::MultiGzDecoder::new(&bytes[..])
-                .read_to_end(&mut out)
-                .map(|_| ()),
-            Compression::Zstd => zstd::stream::read::Decoder::new(&bytes[..])
-                .and_then(|mut d| d.read_to_end(&mut out))
-                .map(|_| ()),
-        };
-        res.map_err(|e| Error::Decompress {
-            source_name: source_name.to_string(),
-            format: format.name(),
-            message: e.to_string(),
-        })?;
-        Ok(out)
     }
-    #[cfg(not(feature = "compression"))]
-    {
-        Err(Error::CompressionDisabled {
-            source_name: source_name.to_string(),
-            format: format.name(),
-        })
-    }
+    read_stream(source_name, &bytes[..], limit, true, &mut |_| Ok(()))
 }
 
 /// The error of a failed read of `path`.
@@ -80,8 +79,184 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Reads a file whole and decompresses it by its magic bytes.
+/// Reads a binary file (or `-`) whole, decompressed by its magic bytes,
+/// held to the default bound on binary files.
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    decompress(&path.display().to_string(), bytes)
+    read_file_within(path, Limit::binary(None), &mut |_| Ok(()))
+}
+
+/// Reads a file (or standard input for `-`) whole, decompressed by its
+/// magic bytes, held to `limit` while it streams. `head` sees the first
+/// [`HEAD_BYTES`] (or all, when shorter) as soon as they are in, and may
+/// refuse the input then.
+pub fn read_file_within(
+    path: &Path,
+    limit: Limit,
+    head: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<Vec<u8>> {
+    read_path(path, limit, true, head)
+}
+
+/// Reads a file (or `-`) whole as it is, without decompressing it (a
+/// kernel image unwraps itself), held to `limit.max_bytes`.
+pub fn read_raw_within(path: &Path, limit: Limit) -> Result<Vec<u8>> {
+    read_path(path, limit, false, &mut |_| Ok(()))
+}
+
+/// Reads at most `max` bytes of a small file (a sysfs or procfs attribute,
+/// a `modules.dep`); more is an error, not a truncation.
+pub fn read_small(path: &Path, max: u64) -> Result<Vec<u8>> {
+    read_path(path, Limit::chosen(max), false, &mut |_| Ok(()))
+}
+
+fn read_path(
+    path: &Path,
+    limit: Limit,
+    unpack: bool,
+    head: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<Vec<u8>> {
+    let name = source_name(path);
+    if path == Path::new(STDIN) {
+        return read_stream(&name, std::io::stdin().lock(), limit, unpack, head)
+            .map_err(|e| stdin_error(path, e));
+    }
+    let file = File::open(path).map_err(io_err(path))?;
+    let meta = file.metadata().map_err(io_err(path))?;
+    if meta.is_dir() {
+        return Err(io_err(path)(std::io::Error::from(
+            std::io::ErrorKind::IsADirectory,
+        )));
+    }
+    if meta.is_file() && meta.len() > limit.max_bytes {
+        return Err(limit.exceeded(&name, None));
+    }
+    read_stream(&name, file, limit, unpack, head).map_err(|e| match e {
+        Error::Io { source, .. } => io_err(path)(source),
+        e => e,
+    })
+}
+
+fn stdin_error(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Io { source, .. } => io_err(path)(source),
+        e => e,
+    }
+}
+
+/// Counts the bytes read through it, for the expansion ratio.
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Reads `input` to its end, decompressing it (with `unpack`) when its
+/// first bytes say so, and stops as soon as it passes `limit`.
+fn read_stream<'a>(
+    source_name: &str,
+    mut input: impl Read + 'a,
+    limit: Limit,
+    unpack: bool,
+    head: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<Vec<u8>> {
+    // The magic first (a pipe may deliver it in pieces), then put back.
+    let mut magic = [0u8; 6];
+    let mut got = 0;
+    while got < magic.len() {
+        match input.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(source_name, None, e)),
+        }
+    }
+    let format = Compression::detect(&magic[..got]).filter(|_| unpack);
+    let compressed_in = Rc::new(Cell::new(0u64));
+    let counted = Counting {
+        inner: std::io::Cursor::new(magic[..got].to_vec()).chain(input),
+        count: compressed_in.clone(),
+    };
+    let mut reader: Box<dyn Read + 'a> = match format {
+        None => Box::new(counted),
+        Some(f) => decoder(source_name, f, counted)?,
+    };
+    let mut out: Vec<u8> = Vec::new();
+    let mut head_seen = false;
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(source_name, format, e)),
+        };
+        out.extend_from_slice(&chunk[..n]);
+        let packed = format.map(|_| compressed_in.get());
+        let max = packed.map_or(limit.max_bytes, |p| limit.expanded_max(p));
+        if out.len() as u64 > max {
+            return Err(limit.exceeded(source_name, packed));
+        }
+        if !head_seen && out.len() >= HEAD_BYTES {
+            head_seen = true;
+            head(&out[..HEAD_BYTES])?;
+        }
+    }
+    if !head_seen {
+        head(&out)?;
+    }
+    Ok(out)
+}
+
+fn read_error(source_name: &str, format: Option<Compression>, e: std::io::Error) -> Error {
+    match format {
+        Some(f) => Error::Decompress {
+            source_name: source_name.to_string(),
+            format: f.name(),
+            message: e.to_string(),
+        },
+        None => Error::Io {
+            path: source_name.into(),
+            source: e,
+        },
+    }
+}
+
+#[cfg(feature = "compression")]
+fn decoder<'r>(
+    source_name: &str,
+    format: Compression,
+    input: impl Read + 'r,
+) -> Result<Box<dyn Read + 'r>> {
+    Ok(match format {
+        Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(input)),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Compression::Zstd => {
+            Box::new(
+                zstd::stream::read::Decoder::new(input).map_err(|e| Error::Decompress {
+                    source_name: source_name.to_string(),
+                    format: format.name(),
+                    message: e.to_string(),
+                })?,
+            )
+        }
+    })
+}
+
+#[cfg(not(feature = "compression"))]
+fn decoder<'r>(
+    source_name: &str,
+    format: Compression,
+    _input: impl Read + 'r,
+) -> Result<Box<dyn Read + 'r>> {
+    Err(Error::CompressionDisabled {
+        source_name: source_name.to_string(),
+        format: format.name(),
+    })
 }

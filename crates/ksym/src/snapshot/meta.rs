@@ -40,6 +40,7 @@ fn kind_code(kind: LineErrorKind) -> String {
         LineErrorKind::NotUtf8 => "not-utf8".into(),
         LineErrorKind::UnexpectedField => "unexpected-field".into(),
         LineErrorKind::NulByte => "nul-byte".into(),
+        LineErrorKind::LineTooLong(n) => format!("line-too-long:{n}"),
     }
 }
 
@@ -51,7 +52,11 @@ fn kind_from_code(code: &str) -> Option<LineErrorKind> {
         "not-utf8" => LineErrorKind::NotUtf8,
         "unexpected-field" => LineErrorKind::UnexpectedField,
         "nul-byte" => LineErrorKind::NulByte,
-        other => LineErrorKind::NameTooLong(other.strip_prefix("name-too-long:")?.parse().ok()?),
+        other => match other.split_once(':')? {
+            ("name-too-long", n) => LineErrorKind::NameTooLong(n.parse().ok()?),
+            ("line-too-long", n) => LineErrorKind::LineTooLong(n.parse().ok()?),
+            _ => return None,
+        },
     })
 }
 

@@ -40,7 +40,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::error::Error;
 
-pub use open::{from_bytes, open, OpenOptions};
+pub use open::{from_bytes, open, open_within, OpenOptions};
 pub use write::{save, to_bytes, write, write_atomically};
 
 const MAGIC: &[u8; 8] = b"KSYMSNAP";

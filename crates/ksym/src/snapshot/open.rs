@@ -14,6 +14,7 @@ use super::{
     DIR_ENTRY_LEN, FORMAT_VERSION, HEADER_LEN, MAGIC,
 };
 use crate::error::{Error, Result};
+use crate::read::{read_raw_within, source_name, Limit, STDIN};
 use crate::table::column::{Backing, Column};
 use crate::table::{NameIndex, SymbolTable, FENCE, NONE};
 
@@ -24,13 +25,41 @@ pub struct OpenOptions {
     pub verify: bool,
 }
 
-/// Opens a snapshot file by mapping it.
+/// Opens a snapshot file by mapping it (standard input for `-`, or a pipe,
+/// is read into memory), held to the default bound of a binary file.
 pub fn open(path: &Path, opts: OpenOptions) -> Result<(SymbolTable, Identity)> {
-    let source = path.display().to_string();
-    let file = File::open(path).map_err(|source| Error::Io {
+    open_within(path, opts, Limit::binary(None))
+}
+
+/// [`open`] held to `limit` (`Limit::binary(opts.max_input_bytes)`): a
+/// larger file is refused before it is mapped.
+pub fn open_within(
+    path: &Path,
+    opts: OpenOptions,
+    limit: Limit,
+) -> Result<(SymbolTable, Identity)> {
+    let source = source_name(path);
+    let file = if path == Path::new(STDIN) {
+        None
+    } else {
+        Some(File::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?)
+    };
+    let meta = file.as_ref().map(|f| f.metadata()).transpose();
+    let meta = meta.map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    let (Some(file), Some(meta)) = (file, meta.filter(|m| m.is_file())) else {
+        // Not a file that can be mapped: read it, bounded.
+        let bytes = read_raw_within(path, limit)?;
+        return from_bytes(&source, &bytes, opts);
+    };
+    if meta.len() > limit.max_bytes {
+        return Err(limit.exceeded(&source, None));
+    }
     // SAFETY: the mapping is read-only and private. The file could still be
     // changed by another process while mapped; ksym writes snapshots only by
     // rename (never in place), so its own files never change under a reader.

@@ -64,6 +64,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::read::{read_raw_within, source_name, Limit};
 
 mod addresses;
 mod elf;
@@ -85,12 +86,6 @@ const KSYM_NAME_LEN: usize = 512;
 const MIN_ENTRY: usize = 2;
 /// The most: a two-byte length and one token per character.
 const MAX_ENTRY: usize = 2 + KSYM_NAME_LEN;
-/// Decompressed images larger than this are refused (a stripped x86_64
-/// vmlinux is 30-80 MiB).
-#[cfg(not(fuzzing))]
-const MAX_UNPACKED: u64 = 1 << 30;
-#[cfg(fuzzing)]
-const MAX_UNPACKED: u64 = 16 << 20;
 /// At most this many token index candidates are looked at, and this many
 /// token tables that fit one (each costs a search of the file).
 const MAX_INDEX_CANDIDATES: usize = 4096;
@@ -219,16 +214,27 @@ impl ImageKallsyms {
 /// Decodes the kallsyms tables of a kernel image held in memory (see the
 /// module documentation for what it may be).
 pub fn kallsyms_from_image(bytes: &[u8]) -> Result<ImageKallsyms> {
-    decode("kernel image", bytes)
+    decode("kernel image", bytes, Limit::kernel(None))
 }
 
-/// Reads and decodes a kernel image file.
+/// Reads and decodes a kernel image file (or `-`), held to the default
+/// bounds of a binary file: a stripped x86_64 vmlinux is 30-80 MiB, and
+/// its payload expands 4-5 times.
 pub fn read_image(path: &Path) -> Result<ImageKallsyms> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    decode(&path.display().to_string(), &bytes)
+    read_image_within(path, Limit::binary(None))
+}
+
+/// [`read_image`] held to `limit` (`Limit::binary(opts.max_input_bytes)`):
+/// by default the file to the bound of a binary file and the kernel it
+/// unpacks to [`Limit::kernel`]'s; a bound the caller chose, both.
+pub fn read_image_within(path: &Path, limit: Limit) -> Result<ImageKallsyms> {
+    let bytes = read_raw_within(path, limit)?;
+    let unpacked = if limit.is_chosen() {
+        limit
+    } else {
+        Limit::kernel(None)
+    };
+    decode(&source_name(path), &bytes, unpacked)
 }
 
 fn image_err(source_name: &str, reason: impl Into<String>) -> Error {
@@ -238,8 +244,8 @@ fn image_err(source_name: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-fn decode(source_name: &str, bytes: &[u8]) -> Result<ImageKallsyms> {
-    let unpacked = unpack(source_name, bytes, 0)?;
+fn decode(source_name: &str, bytes: &[u8], limit: Limit) -> Result<ImageKallsyms> {
+    let unpacked = unpack(source_name, bytes, 0, limit)?;
     let data: &[u8] = &unpacked.data;
     let elf = elf_info(source_name, data)?;
     let found = find_tables(data, elf.as_ref()).map_err(|why| {

@@ -4,10 +4,9 @@
 #[cfg(feature = "compression")]
 use std::io::Read;
 
-#[cfg(feature = "compression")]
-use super::MAX_UNPACKED;
 use super::{image_err, Container, MAX_NESTING};
 use crate::error::{Error, Result};
+use crate::read::Limit;
 
 pub(super) struct Unpacked<'a> {
     pub(super) data: std::borrow::Cow<'a, [u8]>,
@@ -108,7 +107,14 @@ fn bzimage_header(source_name: &str, b: &[u8]) -> Result<Option<BzHeader>> {
     }))
 }
 
-pub(super) fn unpack<'a>(source_name: &str, bytes: &'a [u8], depth: u32) -> Result<Unpacked<'a>> {
+/// Unwraps `bytes` (at most `depth` times over already), each
+/// decompression held to `limit`.
+pub(super) fn unpack<'a>(
+    source_name: &str,
+    bytes: &'a [u8],
+    depth: u32,
+    limit: Limit,
+) -> Result<Unpacked<'a>> {
     if let Some(h) = bzimage_header(source_name, bytes)? {
         let payload = &bytes[h.payload_start..h.payload_start + h.payload_len];
         let Some(packing) = Packing::detect(payload) else {
@@ -127,7 +133,7 @@ pub(super) fn unpack<'a>(source_name: &str, bytes: &'a [u8], depth: u32) -> Resu
             .len()
             .checked_sub(4)
             .map(|at| u32::from_le_bytes(payload[at..].try_into().unwrap()) as usize);
-        let data = decompress(source_name, packing, payload, size)?;
+        let data = decompress(source_name, packing, payload, size, limit)?;
         return Ok(Unpacked {
             data: data.into(),
             container: Container::BzImage {
@@ -146,8 +152,8 @@ pub(super) fn unpack<'a>(source_name: &str, bytes: &'a [u8], depth: u32) -> Resu
             if depth >= MAX_NESTING {
                 return Err(image_err(source_name, "compressed too many times over"));
             }
-            let data = decompress(source_name, packing, bytes, None)?;
-            let inner = unpack(source_name, &data, depth + 1)?;
+            let data = decompress(source_name, packing, bytes, None, limit)?;
+            let inner = unpack(source_name, &data, depth + 1, limit)?;
             let container = match inner.container {
                 Container::Raw | Container::Elf => Container::Compressed {
                     compression: packing.name(),
@@ -181,48 +187,45 @@ fn decompress(
     packing: Packing,
     data: &[u8],
     size_hint: Option<usize>,
+    limit: Limit,
 ) -> Result<Vec<u8>> {
     let fail = |message: String| Error::Decompress {
         source_name: source_name.to_string(),
         format: packing.name(),
         message,
     };
+    // Stops at the bound: a bomb costs what the bound allows, no more.
+    let max = limit.expanded_max(data.len() as u64);
     let mut out = Vec::new();
-    if let Some(size) = size_hint.filter(|&n| n >= data.len() && n as u64 <= MAX_UNPACKED) {
+    if let Some(size) = size_hint.filter(|&n| n >= data.len() && n as u64 <= max) {
         out.reserve_exact(size + 1);
     }
     // One stream or frame: the kernel build appends the decompressed size
     // after it, which is not another stream.
     let res = match packing {
         Packing::Gzip => flate2::read::GzDecoder::new(data)
-            .take(MAX_UNPACKED + 1)
+            .take(max + 1)
             .read_to_end(&mut out),
         Packing::Xz => xz2::stream::Stream::new_stream_decoder(u64::MAX, 0)
             .map_err(std::io::Error::other)
-            .and_then(|s| run_lzma(s, data, &mut out)),
+            .and_then(|s| run_lzma(s, data, &mut out, max)),
         Packing::Lzma => xz2::stream::Stream::new_lzma_decoder(u64::MAX)
             .map_err(std::io::Error::other)
-            .and_then(|s| run_lzma(s, data, &mut out)),
-        Packing::Zstd => zstd::stream::read::Decoder::new(data).and_then(|d| {
-            d.single_frame()
-                .take(MAX_UNPACKED + 1)
-                .read_to_end(&mut out)
-        }),
-        Packing::Lz4Legacy => unlz4_legacy(data, &mut out),
+            .and_then(|s| run_lzma(s, data, &mut out, max)),
+        Packing::Zstd => zstd::stream::read::Decoder::new(data)
+            .and_then(|d| d.single_frame().take(max + 1).read_to_end(&mut out)),
+        Packing::Lz4Legacy => unlz4_legacy(data, &mut out, max),
         Packing::Bzip2 | Packing::Lzo => {
             return Err(fail(
                 "not supported (ksym reads gzip, xz, lzma, zstd and lz4 kernels)".to_string(),
             ))
         }
     };
+    if out.len() as u64 > max || res.as_ref().is_err_and(|e| e.kind() == TOO_LARGE) {
+        return Err(limit.exceeded(source_name, Some(data.len() as u64)));
+    }
     if let Err(e) = res {
         return Err(fail(e.to_string()));
-    }
-    if out.len() as u64 > MAX_UNPACKED {
-        return Err(fail(format!(
-            "it decompresses to more than {} MiB, more than any kernel",
-            MAX_UNPACKED >> 20
-        )));
     }
     if out.is_empty() {
         return Err(fail("it decompresses to nothing".to_string()));
@@ -236,12 +239,17 @@ fn decompress(
     packing: Packing,
     _data: &[u8],
     _size_hint: Option<usize>,
+    _limit: Limit,
 ) -> Result<Vec<u8>> {
     Err(Error::CompressionDisabled {
         source_name: source_name.to_string(),
         format: packing.name(),
     })
 }
+
+/// The error kind a decoder stopped at the bound returns.
+#[cfg(feature = "compression")]
+const TOO_LARGE: std::io::ErrorKind = std::io::ErrorKind::FileTooLarge;
 
 /// Runs an xz or lzma decoder to the end of its one stream (the reader
 /// types of `xz2` call what follows the stream, here the size the kernel
@@ -251,11 +259,12 @@ fn run_lzma(
     mut stream: xz2::stream::Stream,
     data: &[u8],
     out: &mut Vec<u8>,
+    max: u64,
 ) -> std::io::Result<usize> {
     let mut input = data;
     loop {
-        if out.len() as u64 > MAX_UNPACKED {
-            return Err(std::io::Error::other("too large"));
+        if out.len() as u64 > max {
+            return Err(TOO_LARGE.into());
         }
         if out.capacity() - out.len() < 1 << 20 {
             out.reserve(8 << 20);
@@ -283,9 +292,12 @@ fn run_lzma(
 /// to at most 8 MiB. The kernel appends the total size, read here as a
 /// block size larger than what is left, which ends the stream.
 #[cfg(feature = "compression")]
-fn unlz4_legacy(data: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
+fn unlz4_legacy(data: &[u8], out: &mut Vec<u8>, max: u64) -> std::io::Result<usize> {
     const BLOCK: usize = 8 << 20;
     const MAGIC: u32 = 0x184c_2102;
+    // Each block into one scratch buffer, then appended: nothing is
+    // zero-filled per block.
+    let mut block = vec![0u8; BLOCK];
     let mut at = 4;
     while at + 4 <= data.len() {
         let size = u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
@@ -297,14 +309,12 @@ fn unlz4_legacy(data: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
         if size == 0 || size > data.len() - at {
             break;
         }
-        let start = out.len();
-        if (start + BLOCK) as u64 > MAX_UNPACKED + BLOCK as u64 {
-            return Err(std::io::Error::other("too large"));
+        if out.len() as u64 > max {
+            return Err(TOO_LARGE.into());
         }
-        out.resize(start + BLOCK, 0);
-        let n = lz4_flex::block::decompress_into(&data[at..at + size], &mut out[start..])
+        let n = lz4_flex::block::decompress_into(&data[at..at + size], &mut block)
             .map_err(std::io::Error::other)?;
-        out.truncate(start + n);
+        out.extend_from_slice(&block[..n]);
         at += size;
     }
     Ok(out.len())
