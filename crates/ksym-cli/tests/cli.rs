@@ -774,3 +774,89 @@ fn live_addr_same_with_and_without_the_cache() {
         }
     }
 }
+
+/// `-` reads standard input for `--kallsyms`, `--modules` and `--snapshot`,
+/// with the same answers as the files.
+#[test]
+fn dash_reads_standard_input() {
+    let data = extract();
+    let modules_file = k612_modules();
+    let want = ok(&run(&[
+        "--kallsyms",
+        path_str(data),
+        "--modules",
+        path_str(&modules_file),
+        "addr",
+        "ffffffffc02b5123",
+    ]));
+    let text = std::fs::read_to_string(data).unwrap();
+    let args = [
+        "--kallsyms",
+        "-",
+        "--modules",
+        path_str(&modules_file),
+        "addr",
+        "ffffffffc02b5123",
+    ];
+    assert_eq!(ok(&run_stdin(&args, &text)), want);
+    let modules = std::fs::read_to_string(&modules_file).unwrap();
+    let args = [
+        "--kallsyms",
+        path_str(data),
+        "--modules",
+        "-",
+        "addr",
+        "ffffffffc02b5123",
+    ];
+    assert_eq!(ok(&run_stdin(&args, &modules)), want);
+    // A snapshot through a pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("t.ksym");
+    let args = [
+        "--kallsyms",
+        path_str(data),
+        "--modules",
+        path_str(&modules_file),
+        "snapshot",
+        "save",
+        "-o",
+        path_str(&snap),
+    ];
+    ok(&run(&args));
+    let mut child = ksym()
+        .args(["--snapshot", "-", "addr", "ffffffffc02b5123"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(&snap).unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    assert_eq!(ok(&child.wait_with_output().unwrap()), want);
+    // Two options cannot both read it.
+    let o = run_stdin(&["--kallsyms", "-", "--modules", "-", "info"], "");
+    assert!(fails(&o).contains("standard input"), "{}", stderr(&o));
+}
+
+/// Usage errors speak as every other error does (`ksym: ...`) and exit 2;
+/// help exits 0 and documents the exit status.
+#[test]
+fn usage_errors_and_exit_status() {
+    for args in [
+        &["--bogus"][..],
+        &["addr", "--nope"],
+        &["nosuchcommand"],
+        &[],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("ksym: "), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("error:"), "{args:?}: {}", stderr(&o));
+    }
+    let help = ok(&run(&["--help"]));
+    assert!(help.contains("Exit status: 0 answered"), "{help}");
+    assert!(help.contains("--max-input-size"), "{help}");
+    let o = run(&["--max-input-size", "lots", "info"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a size"), "{}", stderr(&o));
+}

@@ -46,6 +46,7 @@ use std::io::{Read, Write};
 
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
+use ksym::read::Limit;
 use ksym::{SymbolId, SymbolTable};
 use prost::Message;
 
@@ -75,6 +76,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 pub enum Error {
     #[error("the profile looks gzip-compressed but does not decompress: {0}")]
     Gzip(#[source] std::io::Error),
+    /// Past the bound on what one input may bring in (a decompression bomb).
+    #[error("{0}")]
+    TooLarge(#[source] ksym::Error),
     #[error("not a pprof profile (profile.proto) message: {0}")]
     Decode(#[from] prost::DecodeError),
     #[error("invalid pprof profile: {0}")]
@@ -126,12 +130,22 @@ impl fmt::Display for Stats {
 
 /// Reads a profile from gzip-compressed (as pprof writes them) or plain
 /// `profile.proto` bytes.
+/// Decompression is held to ksym's bound on binary files: 4 GiB, and 64
+/// times the compressed size past 16 MiB.
 pub fn decode(bytes: &[u8]) -> Result<Profile> {
     if bytes.starts_with(&GZIP_MAGIC) {
+        let limit = Limit::binary(None);
+        let cap = limit.expanded_max(bytes.len() as u64);
         let mut raw = Vec::with_capacity(bytes.len() * 4);
         MultiGzDecoder::new(bytes)
+            .take(cap + 1)
             .read_to_end(&mut raw)
             .map_err(Error::Gzip)?;
+        if raw.len() as u64 > cap {
+            return Err(Error::TooLarge(
+                limit.exceeded("profile", Some(bytes.len() as u64)),
+            ));
+        }
         Ok(Profile::decode(&raw[..])?)
     } else {
         Ok(Profile::decode(bytes)?)

@@ -10,7 +10,12 @@
 //!   core occurrence of each marker, pair kept only when start < end) and
 //!   module extents from `/proc/modules`;
 //! - a start that is the end of a kept section pair (`_etext`, `_end`, ...)
-//!   and lies in no range has size zero;
+//!   and lies in no range has size zero, and a symbol of size zero holds no
+//!   address;
+//! - a core symbol answers only inside the addresses the kernel names:
+//!   `[_stext, _end)` when both markers are there, else `[_stext, _etext)`
+//!   and `[_sinittext, _einittext)`; without `_stext` (or `_end` and
+//!   `_etext`), anywhere;
 //! - otherwise a cap applies: 16 MiB for the core, 64 KiB for a module, up to
 //!   the end of the page for `[bpf]` and `[__builtin__*]` pseudo-modules;
 //! - name-only symbols are found by name: absolute ones sized to the next
@@ -403,14 +408,26 @@ struct Oracle<'a> {
 impl<'a> Oracle<'a> {
     /// `modules`: (name, base, size) from the `/proc/modules` given to the table.
     fn new(lines: &'a [Line], modules: &[(String, u64, u64)]) -> Oracle<'a> {
-        let mut ans: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].answers()).collect();
-        ans.sort_by_key(|&i| lines[i].addr); // stable
+        // Markers are read before anything is unnamed.
         let marker = |name: &str| {
-            ans.iter()
-                .filter(|&&i| lines[i].module.is_none() && lines[i].name == name)
-                .map(|&i| lines[i].addr)
+            lines
+                .iter()
+                .filter(|l| l.answers() && l.module.is_none() && l.name == name)
+                .map(|l| l.addr)
                 .min()
         };
+        let named = kernel_ranges(&marker);
+        let mut ans: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].answers())
+            .filter(|&i| {
+                lines[i].module.is_some()
+                    || named.as_ref().is_none_or(|r| {
+                        r.iter()
+                            .any(|&(s, e)| s <= lines[i].addr && lines[i].addr < e)
+                    })
+            })
+            .collect();
+        ans.sort_by_key(|&i| lines[i].addr); // stable
         let mut bounds: Vec<(u64, u64)> = Vec::new();
         let mut ends: Vec<u64> = Vec::new();
         for (s, e) in SECTIONS {
@@ -483,7 +500,7 @@ impl<'a> Oracle<'a> {
 
     fn lookup(&self, addr: u64) -> Option<Answer> {
         let g = self.groups.iter().rev().find(|g| g.start <= addr)?;
-        if addr < g.end || (addr == g.start && g.end == g.start) {
+        if addr < g.end {
             Some(self.make(g.members[0], g.start, addr - g.start, g.end - g.start))
         } else {
             None
@@ -504,8 +521,11 @@ impl<'a> Oracle<'a> {
 
     fn size_of_line(&self, i: usize) -> u64 {
         let l = &self.lines[i];
-        if l.answers() {
-            let g = self.groups.iter().find(|g| g.start == l.addr).unwrap();
+        if let Some(g) = self
+            .groups
+            .iter()
+            .find(|g| g.start == l.addr && g.members.contains(&i))
+        {
             return g.end - g.start;
         }
         if !l.absolute() {
@@ -526,11 +546,27 @@ impl<'a> Oracle<'a> {
             .filter(|&i| self.lines[i].name == name)
             .filter(|&i| module.is_none_or(|m| self.lines[i].module.as_deref() == m))
             .collect();
-        hits.sort_by_key(|&i| (self.lines[i].addr, !self.lines[i].answers(), i));
+        let answering = |i: usize| self.groups.iter().any(|g| g.members.contains(&i));
+        hits.sort_by_key(|&i| (self.lines[i].addr, !answering(i), i));
         hits.iter()
             .map(|&i| self.make(i, self.lines[i].addr, 0, self.size_of_line(i)))
             .collect()
     }
+}
+
+/// The core addresses the kernel names: `[_stext, _end)` with
+/// `CONFIG_KALLSYMS_ALL`, else text and init text; `None` when the markers
+/// do not say.
+fn kernel_ranges(marker: &dyn Fn(&str) -> Option<u64>) -> Option<Vec<(u64, u64)>> {
+    let stext = marker("_stext")?;
+    if let Some(end) = marker("_end").filter(|&e| e > stext) {
+        return Some(vec![(stext, end)]);
+    }
+    let mut ranges = vec![(stext, marker("_etext").filter(|&e| e > stext)?)];
+    if let (Some(s), Some(e)) = (marker("_sinittext"), marker("_einittext")) {
+        ranges.push((s, e));
+    }
+    Some(ranges)
 }
 
 fn render(lines: &[Line], final_newline: bool) -> String {

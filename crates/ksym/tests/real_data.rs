@@ -5,75 +5,17 @@
 //! library.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+mod common;
+
+use common::{data_dir, may_answer, named_ranges, parse_kallsyms, xz_text, Line};
 use ksym::host::X86_64_TEXT_LINK_ADDR;
 use ksym::table::{CORE_SIZE_CAP, MODULE_SIZE_CAP};
 use ksym::{Error, LoadOptions, ModuleMap, ResolveErrorKind, Symbol, SymbolTable};
 
 const PAGE: u64 = 4096;
-
-fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.join("README.md").is_file(),
-        "the real kernel data is missing: expected {} (shared/ beside the clone)",
-        dir.display()
-    );
-    dir
-}
-
-fn xz_text(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut out = String::new();
-    xz2::read::XzDecoder::new_multi_decoder(&bytes[..])
-        .read_to_string(&mut out)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    out
-}
-
-/// One line of kallsyms text, parsed by the test (not the library).
-#[derive(Debug, Clone)]
-struct Line {
-    addr: u64,
-    kind: char,
-    name: String,
-    module: Option<String>,
-}
-
-fn parse_kallsyms(text: &str) -> Vec<Line> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let (head, module) = match l.split_once('\t') {
-                Some((h, m)) => (
-                    h,
-                    Some(
-                        m.trim()
-                            .strip_prefix('[')
-                            .and_then(|m| m.strip_suffix(']'))
-                            .unwrap_or_else(|| panic!("module tag in {l:?}"))
-                            .to_string(),
-                    ),
-                ),
-                None => (l, None),
-            };
-            let mut f = head.split(' ');
-            let addr = u64::from_str_radix(f.next().unwrap(), 16).unwrap();
-            let kind = f.next().unwrap().chars().next().unwrap();
-            let name = f.next().unwrap().to_string();
-            assert!(f.next().is_none(), "extra field in {l:?}");
-            Line {
-                addr,
-                kind,
-                name,
-                module,
-            }
-        })
-        .collect()
-}
 
 /// `/proc/modules` extents parsed by the test: name -> (base, size).
 fn parse_proc_modules(text: &str) -> HashMap<String, (u64, u64)> {
@@ -92,6 +34,8 @@ struct Kernel {
     lines: Vec<Line>,
     /// From `proc-modules`, empty for the live capture.
     extents: HashMap<String, (u64, u64)>,
+    /// The core addresses the kernel names (see [`named_ranges`]).
+    named: Vec<(u64, u64)>,
     table: SymbolTable,
 }
 
@@ -113,6 +57,7 @@ fn load(dir: &'static str) -> Kernel {
         .unwrap_or_else(|e| panic!("loading {}: {e}", kallsyms.display()));
     Kernel {
         dir,
+        named: named_ranges(&lines),
         lines,
         extents,
         table,
@@ -142,11 +87,13 @@ fn is_pseudo(module: &str) -> bool {
     module.starts_with("__builtin__") || module == "bpf"
 }
 
-fn answers(l: &Line) -> bool {
-    !(matches!(l.kind, 'A' | 'a' | 'U' | 'u' | 'N' | 'n')
-        || l.name.starts_with(".L")
-        || l.name.starts_with("L0")
-        || l.name.starts_with('$'))
+impl Kernel {
+    /// Whether a line answers addresses: by its kind and name, and for the
+    /// core, by lying where the kernel names addresses.
+    fn answers(&self, l: &Line) -> bool {
+        may_answer(l)
+            && (l.module.is_some() || self.named.iter().any(|&(s, e)| s <= l.addr && l.addr < e))
+    }
 }
 
 fn answering(t: &SymbolTable) -> impl Iterator<Item = Symbol<'_>> {
@@ -170,7 +117,7 @@ fn line_counts_match_the_files() {
         assert_eq!(k.table.len(), k.lines.len(), "{dir}: one symbol a line");
         assert_eq!(k.table.info().skipped.count, 0, "{dir}: nothing skipped");
         assert!(k.table.info().skipped.first.is_empty());
-        let want = k.lines.iter().filter(|l| answers(l)).count();
+        let want = k.lines.iter().filter(|l| k.answers(l)).count();
         assert_eq!(
             k.table.answering_len(),
             want,
@@ -204,7 +151,7 @@ fn starts_and_offsets_look_up_to_their_symbol() {
     for k in kernels() {
         let t = &k.table;
         let mut by_addr: HashMap<u64, Vec<&str>> = HashMap::new();
-        for l in k.lines.iter().filter(|l| answers(l)) {
+        for l in k.lines.iter().filter(|l| k.answers(l)) {
             by_addr.entry(l.addr).or_default().push(&l.name);
         }
         let mut last_start = None;
@@ -316,14 +263,14 @@ fn last_symbol_of_a_module_text_ends_at_the_extent() {
     let last = k
         .lines
         .iter()
-        .filter(|l| l.module.as_deref() == Some("ext4") && answers(l))
+        .filter(|l| l.module.as_deref() == Some("ext4") && k.answers(l))
         .filter(|l| base <= l.addr && l.addr < base + size)
         .max_by_key(|l| l.addr)
         .unwrap();
     let next_any = k
         .lines
         .iter()
-        .filter(|l| answers(l) && l.addr > last.addr)
+        .filter(|l| k.answers(l) && l.addr > last.addr)
         .map(|l| l.addr)
         .min();
     let s = k.table.lookup(last.addr).unwrap();
@@ -522,7 +469,7 @@ fn pseudo_modules_have_page_bounded_sizes() {
             let mut v: Vec<u64> = k
                 .lines
                 .iter()
-                .filter(|l| answers(l))
+                .filter(|l| k.answers(l))
                 .map(|l| l.addr)
                 .collect();
             v.sort_unstable();

@@ -16,14 +16,8 @@ pub(crate) fn run(
     output: &Path,
     out: &mut dyn Write,
 ) -> CliResult<ExitCode> {
-    let read_err = |e| format!("reading {}: {e}", input.display());
-    let bytes = if input == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(read_err)?;
-        buf
-    } else {
-        std::fs::read(input).map_err(read_err)?
-    };
+    // Bounded like every other binary input (`-` is standard input).
+    let bytes = ksym::read::read_raw_within(input, ksym::read::Limit::binary(None))?;
     let (named, stats) = ksym_pprof::symbolize_bytes(&bytes, table, &Default::default())
         .map_err(|e| format!("{}: {e}", input.display()))?;
     if output == Path::new("-") {

@@ -487,6 +487,59 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<RawSymbol<'_>, LineErrorKind> {
 mod tests {
     use super::*;
 
+    /// Collects the names of the lines a parser reads.
+    #[derive(Default)]
+    struct Names(Vec<String>);
+
+    impl SymbolSink for Names {
+        fn push(&mut self, sym: &RawSymbol<'_>) {
+            self.0.push(String::from_utf8_lossy(sym.name).into_owned());
+        }
+    }
+
+    #[test]
+    fn overlong_lines_stream_past_in_any_chunking() {
+        // Line 2 is far longer than any real line; it is one bad line,
+        // never kept whole, however the input is cut.
+        let mut text = b"ffffffff81000000 T first\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE_LEN));
+        text.extend(b"\nffffffff81000010 T after\nffffffff81000020 T last");
+        for chunk in [1, 7, 4096, MAX_LINE_LEN - 1, MAX_LINE_LEN + 3, text.len()] {
+            let mut p = Parser::new(false);
+            let mut names = Names::default();
+            for piece in text.chunks(chunk) {
+                p.feed(piece, &mut names).unwrap();
+                assert!(p.carry.len() <= MAX_LINE_LEN + chunk, "chunk {chunk}");
+            }
+            p.finish(&mut names).unwrap();
+            assert_eq!(names.0, ["first", "after", "last"], "chunk {chunk}");
+            assert_eq!(p.skipped.count, 1, "chunk {chunk}");
+            let bad = &p.skipped.first[0];
+            assert_eq!(bad.line, 2, "chunk {chunk}");
+            assert!(
+                matches!(bad.kind, LineErrorKind::LineTooLong(n) if n > MAX_LINE_LEN),
+                "chunk {chunk}: {bad}"
+            );
+            assert!(bad.text.starts_with("xxxx"), "{bad}");
+            assert_eq!(p.lines(), 4, "chunk {chunk}");
+        }
+        // Strict mode stops there.
+        let mut p = Parser::new(true);
+        let err = p.feed(&text, &mut Names::default()).unwrap_err();
+        assert_eq!(err.line, 2);
+        // An endless last line is bad at the end too.
+        let mut p = Parser::new(false);
+        let mut names = Names::default();
+        for _ in 0..8 {
+            p.feed(&[b'y'; 4096], &mut names).unwrap();
+        }
+        p.finish(&mut names).unwrap();
+        assert!(matches!(
+            p.skipped.first[0].kind,
+            LineErrorKind::LineTooLong(32768)
+        ));
+    }
+
     #[test]
     fn kallsyms_lines() {
         let s = parse_line(b"ffffffff81000000 T _stext").unwrap();

@@ -100,8 +100,9 @@ impl Limit {
         }
     }
 
-    /// Why `source_name` was refused past this bound: what it holds.
-    pub(crate) fn exceeded(&self, source_name: &str, compressed_in: Option<u64>) -> Error {
+    /// The error of `source_name` refused past this bound
+    /// (`compressed_in`: the compressed bytes it had read, if compressed).
+    pub fn exceeded(&self, source_name: &str, compressed_in: Option<u64>) -> Error {
         let reason = match compressed_in {
             Some(n) if self.expanded_max(n) < self.max_bytes => format!(
                 "its {n} compressed bytes expand to more than {} ({MAX_RATIO} times, beyond \

@@ -300,7 +300,7 @@ mod tests {
                         let (first, last) = group_of(i);
                         let size = group_size(first, last);
                         let start = addrs[first];
-                        if addr - start < size || (addr == start && size == 0) {
+                        if addr - start < size {
                             Some((first, start, size))
                         } else {
                             (first.saturating_sub(COVER)..first)

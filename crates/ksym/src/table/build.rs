@@ -9,7 +9,7 @@ use crate::table::{hash_bytes, Extra, NONE};
 
 /// Pairs of core kernel markers that delimit sections: a core symbol inside
 /// one never extends past its end.
-const CORE_SECTIONS: &[(&str, &str)] = &[
+pub(super) const CORE_SECTIONS: &[(&str, &str)] = &[
     ("_stext", "_etext"),
     ("_sinittext", "_einittext"),
     ("__start_rodata", "__end_rodata"),

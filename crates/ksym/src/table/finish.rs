@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use crate::error::{Error, Result};
 use crate::table::address_index::{buckets, fences_lo};
 use crate::table::bounds::flatten_bounds;
+use crate::table::build::CORE_SECTIONS;
 use crate::table::column::Column;
 use crate::table::{
     Block, Extra, ModuleRun, NameOnly, SlotRec, SymbolTable, TableBuilder, TableInfo, FENCE, NONE,
@@ -22,6 +23,7 @@ impl TableBuilder {
                 what: "more than 4 GiB of names or 2^32 symbols",
             });
         }
+        self.unname_outside_kernel_ranges();
         let mut order: Vec<u32> = Vec::with_capacity(n);
         let mut others: Vec<u32> = Vec::new();
         for i in 0..n {
@@ -253,4 +255,47 @@ fn sort_by_address(ids: &[u32], addrs: &[u64]) -> Vec<u32> {
         std::mem::swap(&mut keys, &mut spare);
     }
     keys.into_iter().map(|k| k as u32).collect()
+}
+
+impl TableBuilder {
+    /// The core addresses the kernel names (see "Which addresses name a
+    /// symbol" in the module doc): `[_stext, _end)` when the symbols reach
+    /// `_end` (`CONFIG_KALLSYMS_ALL`), else the text and init text; `None`
+    /// when the markers are missing (a partial or synthetic input).
+    fn kernel_ranges(&self) -> Option<Vec<(u64, u64)>> {
+        let marker = |name: &str| {
+            CORE_SECTIONS
+                .iter()
+                .enumerate()
+                .find_map(|(k, (start, end))| match name {
+                    n if n == *start => self.markers[k][0],
+                    n if n == *end => self.markers[k][1],
+                    _ => None,
+                })
+        };
+        let stext = marker("_stext")?;
+        if let Some(end) = marker("_end").filter(|&e| e > stext) {
+            return Some(vec![(stext, end)]);
+        }
+        let mut ranges = vec![(stext, marker("_etext").filter(|&e| e > stext)?)];
+        if let (Some(s), Some(e)) = (marker("_sinittext"), marker("_einittext")) {
+            ranges.push((s, e));
+        }
+        Some(ranges)
+    }
+
+    /// Core symbols outside the addresses the kernel names are kept, found
+    /// by name, but answer no address (as `%pS` prints those raw).
+    fn unname_outside_kernel_ranges(&mut self) {
+        let Some(ranges) = self.kernel_ranges() else {
+            return;
+        };
+        let inside = |a: u64| ranges.iter().any(|&(s, e)| s <= a && a < e);
+        for i in 0..self.addrs.len() {
+            let core = !self.slots[self.slot_of[i] as usize].loadable;
+            if self.answers[i] && core && !inside(self.addrs[i]) {
+                self.answers[i] = false;
+            }
+        }
+    }
 }

@@ -57,14 +57,15 @@ impl SymbolTable {
         }
         let end = self.end_of(block, last, start);
         let first = self.group_first(last, start);
+        // A symbol of size zero (a section end marker) holds no address.
         if self.real_sizes.is_empty() {
-            if !(addr < end || (addr == start && end == start)) {
+            if addr >= end {
                 return None;
             }
             return Some(self.make_symbol(first, start, addr - start, end - start));
         }
         let size = self.group_size(first, last, end - start);
-        if addr - start < size || (addr == start && size == 0) {
+        if addr - start < size {
             return Some(self.make_symbol(first, start, addr - start, size));
         }
         self.covering_before(first, addr)
@@ -159,7 +160,7 @@ impl SymbolTable {
     fn locate_from(&self, addr: u64, (block, last): (usize, usize)) -> Option<(usize, u64, u64)> {
         let start = self.addr_in_block(block, last);
         let end = self.end_of(block, last, start);
-        if !(addr < end || (addr == start && end == start)) || addr < start {
+        if addr >= end || addr < start {
             return None;
         }
         Some((self.group_first(last, start), start, end - start))

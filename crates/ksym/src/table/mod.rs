@@ -4,6 +4,40 @@
 //!
 //! The symbol table: built once from parsed lines, then immutable and shared.
 //!
+//! # Which addresses name a symbol
+//!
+//! As the kernel's `%pS` draws it (`kallsyms_lookup_buildid` in
+//! kernel/kallsyms.c):
+//! - Core kernel: only addresses `is_ksym_addr` accepts
+//!   (include/linux/kallsyms.h; half-open since 5.16, "kallsyms: Fix
+//!   address-checks for kernel related range"). With
+//!   `CONFIG_KALLSYMS_ALL`, `[_stext, _end)` (`is_kernel`,
+//!   include/asm-generic/sections.h); without it, `[_stext, _etext)` and
+//!   `[_sinittext, _einittext)` (`is_kernel_text`, `is_kernel_inittext`).
+//!   The table tells the two apart by whether its symbols reach `_end`
+//!   (scripts/kallsyms.c keeps only text symbols without `--all-symbols`).
+//!   Core symbols outside are kept, found by name, and answer no address:
+//!   `_end` itself, `[_text, _stext)` where it is not empty, and the
+//!   symbols some kernels place past `_end` (`sme_workarea` on x86_64).
+//!   Inside, a symbol runs to the next higher start (`get_symbol_pos`),
+//!   bounded by the section holding it.
+//! - Modules (`module_address_lookup`, kernel/module/kallsyms.c): the
+//!   module's highest symbol at or below the address, `.L` labels and
+//!   mapping symbols aside, up to the next one or the end of its area. The
+//!   kernel sizes every module symbol against the end of the text area
+//!   (`find_kallsyms_symbol`), which makes sizes of data symbols smaller
+//!   than their offsets; the table bounds each by its own area instead, so
+//!   text answers are the kernel's and data answers are self-consistent.
+//! - `[bpf]` (`bpf_address_lookup`) and `[__builtin__*]` pseudo-modules
+//!   (ftrace trampolines, kprobe instruction pages): their lines, each up to
+//!   the next or the end of its page.
+//! - A symbol of size zero (a section end marker with nothing after it)
+//!   holds no address.
+//!
+//! `tests/edges.rs` checks every edge of the real Debian 6.12 and 6.1 data
+//! (and the live 6.18 capture, built without `CONFIG_KALLSYMS_ALL`) against
+//! the kernel's algorithm.
+//!
 //! # Layout
 //!
 //! Laid out like the kernel's own kallsyms, for the cache rather than for

@@ -96,9 +96,12 @@ fn sizes_aliases_and_bounds() {
     let s = t.lookup(0xffffffff81000035).unwrap();
     assert_eq!((s.name, s.offset, s.size), ("foo", 0x15, 0x20));
     assert_eq!(s.to_string(), "foo+0x15/0x20");
-    // `_etext` ends the text section: zero size, answers itself only.
-    assert_eq!(t.lookup(0xffffffff81000040).unwrap().size, 0);
+    // Without `_end` (no CONFIG_KALLSYMS_ALL) the kernel names only
+    // `[_stext, _etext)` of the core: `_etext` itself prints raw.
+    assert!(t.lookup(0xffffffff81000040).is_none());
+    assert!(t.lookup(0xffffffff8100003f).is_some());
     assert!(t.lookup(0xffffffff81000041).is_none());
+    assert_eq!(t.find("_etext").next().unwrap().start, 0xffffffff81000040);
     assert!(t.lookup(0xffffffff80000000).is_none());
     assert!(t.lookup(0x10).is_none());
     assert_eq!(t.lookup_absolute(0x10).unwrap().name, "fixed_percpu_data");
@@ -106,7 +109,7 @@ fn sizes_aliases_and_bounds() {
     assert_eq!(m.to_string(), "modfn+0x10/0x10000 [m]");
     assert!(t.lookup(u64::MAX).is_none());
     // With `_end` known (CONFIG_KALLSYMS_ALL), `_etext` lies inside
-    // `[_text, _end)` and reaches the next symbol; `_end` itself is a marker.
+    // `[_stext, _end)` and reaches the next symbol; `_end` names nothing.
     let t2 = table(&[
         (0xffffffff81000000, 'T', "_text", None),
         (0xffffffff81000000, 'T', "_stext", None),
@@ -114,7 +117,8 @@ fn sizes_aliases_and_bounds() {
         (0xffffffff81000080, 'D', "_end", None),
     ]);
     assert_eq!(t2.lookup(0xffffffff81000050).unwrap().size, 0x40);
-    assert_eq!(t2.lookup(0xffffffff81000080).unwrap().size, 0);
+    assert_eq!(t2.lookup(0xffffffff8100007f).unwrap().name, "_etext");
+    assert!(t2.lookup(0xffffffff81000080).is_none());
     assert!(t2.lookup(0xffffffff81000081).is_none());
     let a: Vec<_> = t.aliases(0xffffffff81000000).map(|s| s.name).collect();
     assert_eq!(a, ["_text", "_stext"]);

@@ -37,12 +37,12 @@ pub(super) fn fill(
     found: &mut Vec<PackedSymbol>,
 ) -> u64 {
     let mut resolved = 0u64;
-    // The last symbol found, `[start, start + size)` (a zero-size symbol
-    // answers its start only): a pointer inside it needs no search.
+    // The last symbol found, `[start, start + size)`: a pointer inside it
+    // needs no search.
     let (mut cur, mut start, mut size) = (NONE, 1u64, 0u64);
     for (i, w) in which.iter_mut().enumerate().take(n) {
         let a = look(i);
-        let inside = a.wrapping_sub(start) < size || (a == start && size == 0);
+        let inside = a.wrapping_sub(start) < size;
         if !(inside && cur != NONE) {
             match table.locate(a) {
                 Some(hit) => {

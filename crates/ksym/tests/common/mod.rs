@@ -1,0 +1,96 @@
+//! What the tests over `../shared/data` share: finding the data, reading
+//! its xz files, and kallsyms lines parsed by the test, not the library.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub fn data_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    assert!(
+        dir.join("README.md").is_file(),
+        "the real kernel data is missing: expected {} (shared/ beside the clone)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn xz_text(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = String::new();
+    xz2::read::XzDecoder::new_multi_decoder(&bytes[..])
+        .read_to_string(&mut out)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    out
+}
+
+/// One line of kallsyms text, parsed by the test (not the library).
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub addr: u64,
+    pub kind: char,
+    pub name: String,
+    pub module: Option<String>,
+}
+
+pub fn parse_kallsyms(text: &str) -> Vec<Line> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (head, module) = match l.split_once('\t') {
+                Some((h, m)) => (
+                    h,
+                    Some(
+                        m.trim()
+                            .strip_prefix('[')
+                            .and_then(|m| m.strip_suffix(']'))
+                            .unwrap_or_else(|| panic!("module tag in {l:?}"))
+                            .to_string(),
+                    ),
+                ),
+                None => (l, None),
+            };
+            let mut f = head.split(' ');
+            let addr = u64::from_str_radix(f.next().unwrap(), 16).unwrap();
+            let kind = f.next().unwrap().chars().next().unwrap();
+            let name = f.next().unwrap().to_string();
+            assert!(f.next().is_none(), "extra field in {l:?}");
+            Line {
+                addr,
+                kind,
+                name,
+                module,
+            }
+        })
+        .collect()
+}
+
+/// Whether a line's kind and name let it answer an address at all.
+pub fn may_answer(l: &Line) -> bool {
+    !(matches!(l.kind, 'A' | 'a' | 'U' | 'u' | 'N' | 'n')
+        || l.name.starts_with(".L")
+        || l.name.starts_with("L0")
+        || l.name.starts_with('$'))
+}
+
+/// The core addresses the kernel names (`is_ksym_addr`): `[_stext, _end)`
+/// with `CONFIG_KALLSYMS_ALL` (the lines reach `_end`), else `[_stext,
+/// _etext)` and `[_sinittext, _einittext)`.
+pub fn named_ranges(lines: &[Line]) -> Vec<(u64, u64)> {
+    let marker = |name: &str| {
+        lines
+            .iter()
+            .filter(|l| l.module.is_none() && l.name == name)
+            .map(|l| l.addr)
+            .min()
+    };
+    let stext = marker("_stext").expect("every kernel has _stext");
+    match marker("_end") {
+        Some(end) => vec![(stext, end)],
+        None => vec![
+            (stext, marker("_etext").unwrap()),
+            (marker("_sinittext").unwrap(), marker("_einittext").unwrap()),
+        ],
+    }
+}
