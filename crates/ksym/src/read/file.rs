@@ -68,7 +68,7 @@ pub fn decompress_within(source_name: &str, bytes: Vec<u8>, limit: Limit) -> Res
         }
         return Ok(bytes);
     }
-    read_stream(source_name, &bytes[..], limit, true, &mut |_| Ok(()))
+    read_stream(source_name, &bytes[..], 0, limit, true, &mut |_| Ok(()))
 }
 
 /// The error of a failed read of `path`.
@@ -116,31 +116,25 @@ fn read_path(
     head: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<Vec<u8>> {
     let name = source_name(path);
-    if path == Path::new(STDIN) {
-        return read_stream(&name, std::io::stdin().lock(), limit, unpack, head)
-            .map_err(|e| stdin_error(path, e));
-    }
-    let file = File::open(path).map_err(io_err(path))?;
-    let meta = file.metadata().map_err(io_err(path))?;
-    if meta.is_dir() {
-        return Err(io_err(path)(std::io::Error::from(
-            std::io::ErrorKind::IsADirectory,
-        )));
-    }
-    if meta.is_file() && meta.len() > limit.max_bytes {
-        return Err(limit.exceeded(&name, None));
-    }
-    read_stream(&name, file, limit, unpack, head).map_err(|e| match e {
+    let read = if path == Path::new(STDIN) {
+        read_stream(&name, std::io::stdin().lock(), 0, limit, unpack, head)
+    } else {
+        let file = File::open(path).map_err(io_err(path))?;
+        let meta = file.metadata().map_err(io_err(path))?;
+        if meta.is_dir() {
+            let e = std::io::Error::from(std::io::ErrorKind::IsADirectory);
+            return Err(io_err(path)(e));
+        }
+        if meta.is_file() && meta.len() > limit.max_bytes {
+            return Err(limit.exceeded(&name, None));
+        }
+        read_stream(&name, file, meta.len(), limit, unpack, head)
+    };
+    // A failed read names the path as given (`-` for standard input).
+    read.map_err(|e| match e {
         Error::Io { source, .. } => io_err(path)(source),
         e => e,
     })
-}
-
-fn stdin_error(path: &Path, e: Error) -> Error {
-    match e {
-        Error::Io { source, .. } => io_err(path)(source),
-        e => e,
-    }
 }
 
 /// Counts the bytes read through it, for the expansion ratio.
@@ -158,10 +152,13 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Reads `input` to its end, decompressing it (with `unpack`) when its
-/// first bytes say so, and stops as soon as it passes `limit`.
+/// first bytes say so, and stops as soon as it passes `limit`. `size` (0
+/// when unknown) sizes the buffer of plain input, which is read into in
+/// place.
 fn read_stream<'a>(
     source_name: &str,
     mut input: impl Read + 'a,
+    size: u64,
     limit: Limit,
     unpack: bool,
     head: &mut dyn FnMut(&[u8]) -> Result<()>,
@@ -187,32 +184,49 @@ fn read_stream<'a>(
         None => Box::new(counted),
         Some(f) => decoder(source_name, f, counted)?,
     };
+    let max_now = || {
+        let packed = format.map(|_| compressed_in.get());
+        (
+            packed,
+            packed.map_or(limit.max_bytes, |p| limit.expanded_max(p)),
+        )
+    };
     let mut out: Vec<u8> = Vec::new();
+    if format.is_none() {
+        out.reserve_exact(size.min(limit.max_bytes) as usize + 1);
+    }
     let mut head_seen = false;
-    let mut chunk = vec![0u8; 64 << 10];
     loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+        // The head first, then steps of at most 8 MiB, one byte past the
+        // bound at most.
+        let step = if head_seen {
+            STEP
+        } else {
+            HEAD_BYTES - out.len()
+        };
+        let room = (max_now().1 + 1)
+            .saturating_sub(out.len() as u64)
+            .min(step as u64);
+        let n = match (&mut reader).take(room).read_to_end(&mut out) {
+            Ok(n) => n as u64,
             Err(e) => return Err(read_error(source_name, format, e)),
         };
-        out.extend_from_slice(&chunk[..n]);
-        let packed = format.map(|_| compressed_in.get());
-        let max = packed.map_or(limit.max_bytes, |p| limit.expanded_max(p));
+        let (packed, max) = max_now();
         if out.len() as u64 > max {
             return Err(limit.exceeded(source_name, packed));
         }
-        if !head_seen && out.len() >= HEAD_BYTES {
+        if !head_seen && (out.len() >= HEAD_BYTES || n < room) {
             head_seen = true;
-            head(&out[..HEAD_BYTES])?;
+            head(&out[..out.len().min(HEAD_BYTES)])?;
+        }
+        if n < room {
+            return Ok(out); // the end of the input
         }
     }
-    if !head_seen {
-        head(&out)?;
-    }
-    Ok(out)
 }
+
+/// How much a read takes in one step once past the head.
+const STEP: usize = 8 << 20;
 
 fn read_error(source_name: &str, format: Option<Compression>, e: std::io::Error) -> Error {
     match format {
