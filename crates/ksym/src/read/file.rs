@@ -164,9 +164,12 @@ fn read_stream<'a>(
     head: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<Vec<u8>> {
     // The magic first (a pipe may deliver it in pieces), then put back.
+    // Not for input taken as it is: a sysfs attribute such as
+    // `/sys/module/*/sections/.text` fails a read that does not start at
+    // offset 0 and end past its last byte.
     let mut magic = [0u8; 6];
     let mut got = 0;
-    while got < magic.len() {
+    while unpack && got < magic.len() {
         match input.read(&mut magic[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
@@ -174,7 +177,7 @@ fn read_stream<'a>(
             Err(e) => return Err(read_error(source_name, None, e)),
         }
     }
-    let format = Compression::detect(&magic[..got]).filter(|_| unpack);
+    let format = Compression::detect(&magic[..got]);
     let compressed_in = Rc::new(Cell::new(0u64));
     let counted = Counting {
         inner: std::io::Cursor::new(magic[..got].to_vec()).chain(input),
@@ -273,4 +276,60 @@ fn decoder<'r>(
         source_name: source_name.to_string(),
         format: format.name(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads as a sysfs binary attribute does (`module_sect_read`): a read
+    /// must start at offset 0, and one at or past the end is the end.
+    struct FromStartOnly {
+        data: &'static [u8],
+        pos: usize,
+    }
+
+    impl Read for FromStartOnly {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.pos >= self.data.len() {
+                return Ok(0);
+            }
+            if self.pos != 0 {
+                return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            let n = buf.len().min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.pos = n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn attributes_are_read_from_offset_zero_in_one_read() {
+        let data = b"0xffffffffc048f000\n";
+        let input = FromStartOnly { data, pos: 0 };
+        let limit = Limit::chosen(4096);
+        let got = read_stream("attr", input, data.len() as u64, limit, false, &mut |_| {
+            Ok(())
+        });
+        assert_eq!(got.unwrap(), data);
+    }
+
+    #[test]
+    fn bounds_hold_while_streaming() {
+        let text = b"ffffffff81000000 T x\n".repeat(1000);
+        let limit = Limit::chosen(1000);
+        let e = read_stream("t", &text[..], 0, limit, true, &mut |_| Ok(())).unwrap_err();
+        assert!(
+            e.to_string().contains("more than 1000 bytes of input"),
+            "{e}"
+        );
+        let mut seen = 0;
+        let out = read_stream("t", &text[..], 0, Limit::text(None), true, &mut |h| {
+            seen = h.len();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((out.len(), seen), (text.len(), text.len()));
+    }
 }
