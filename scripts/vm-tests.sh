@@ -151,6 +151,8 @@ build_initramfs() {
         [ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
     done
     copy_with_libs "$stage" "$TARGET/release/ksym" usr/bin/ksym
+    # debuginfo is most of the release binary; the guest does not need it
+    if command -v strip >/dev/null; then strip "$stage/usr/bin/ksym"; fi
     : >"$stage/lib/modules/$kver/modules.dep"
     for m in "${MODULES[@]}"; do
         add_module "$root" "$kver" "$stage" "$m"
