@@ -4,7 +4,7 @@
 #
 # Usage: scripts/vm-tests.sh [KERNEL...]
 #   KERNEL: 6.1 and/or 6.12 (default: both). For each kernel two boots:
-#   "normal" (scenarios a, b, c, e of scripts/vm/init.sh) and "lockdown"
+#   "normal" (scenarios a, b, c, e, f, g of scripts/vm/init.sh) and "lockdown"
 #   (lockdown=confidentiality on the command line; scenario a again).
 #   Prints the guest's `KSYM-TEST PASS|FAIL` lines, per-boot timings, and
 #   last a line `N passed, N failed`; exits 1 when anything failed, a boot
@@ -157,6 +157,8 @@ build_initramfs() {
     for m in "${MODULES[@]}"; do
         add_module "$root" "$kver" "$stage" "$m"
     done
+    # the running kernel's image, for `ksym --image` (scenario g)
+    install -D -m 0644 "$root/boot/vmlinuz-$kver" "$stage/boot/vmlinuz-$kver"
     install -m 0755 "$REPO/scripts/vm/init.sh" "$stage/init"
     (cd "$stage" && find . -print0 | LC_ALL=C sort -z |
         cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 >"$out"

@@ -5,7 +5,7 @@
 #   KSYM-TEST PASS <name>
 #   KSYM-TEST FAIL <name>: <why>
 # then `KSYM-TEST DONE` and powers off. The kernel command line chooses the
-# boot: ksym.boot=normal (scenarios a, b, c, e) or ksym.boot=lockdown
+# boot: ksym.boot=normal (scenarios a, b, c, e, f, g) or ksym.boot=lockdown
 # (lockdown=confidentiality is on the command line too; scenario a again).
 
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -85,6 +85,7 @@ scenario_a() {
 check_all_module_text() {
     awk '$4 ~ /^\[/ && ($2 == "t" || $2 == "T") { print $1 }' /proc/kallsyms | sort -u >$T/addrs
     n=$(wc -l <$T/addrs)
+    note "$1: $n module text addresses"
     if ! ksym --no-cache addr <$T/addrs >$T/named 2>$T/err; then
         fail "$1" "ksym addr on stdin failed: $(head -c 300 $T/err)"
         return
@@ -126,6 +127,7 @@ scenario_b() {
 # address no longer names its function.
 scenario_c() {
     out=$(ksym --no-cache info 2>&1) || { fail c-info "exit $?: $out"; return; }
+    echo "$out"    # into the console log, for reading later
     want=$(wc -l </proc/modules)
     case $out in
         *"modules:           $want"*) pass c-info ;;
@@ -161,14 +163,66 @@ scenario_e() {
     echo "$old" >/proc/sys/kernel/kptr_restrict
 }
 
-# Scenario d: under lockdown=confidentiality (no /proc/kcore), scenario a.
+# Scenario d: under lockdown=confidentiality (no /proc/kcore), scenario a;
+# `ksym info` reports the lockdown.
 scenario_d() {
     mode=$(cat /sys/kernel/security/lockdown 2>/dev/null)
     case $mode in
-        *"[confidentiality]"*) pass d-lockdown-on ;;
+        *"[confidentiality]"*) ;;
         *) fail d-lockdown-on "/sys/kernel/security/lockdown is '$mode'"; return ;;
     esac
+    if head -c 16 /proc/kcore >/dev/null 2>&1; then
+        fail d-lockdown-on "/proc/kcore is readable under lockdown=confidentiality"
+        return
+    fi
+    pass d-lockdown-on
     scenario_a
+    out=$(ksym --no-cache info 2>&1) || { fail d-info "exit $?: $out"; return; }
+    echo "$out"
+    case $out in
+        *"lockdown:"*confidentiality*) pass d-info ;;
+        *) fail d-info "no 'lockdown: ... confidentiality' in: $(echo "$out" | grep -i lockdown)" ;;
+    esac
+}
+
+# Scenario f: the snapshot cache: a miss stores, the next run maps it, a
+# module load makes it stale, and the answers after it are right.
+scenario_f() {
+    export KSYM_CACHE_DIR=$T/cache
+    c1=$(ksym info 2>&1 | grep 'snapshot cache:')
+    c2=$(ksym info 2>&1 | grep 'snapshot cache:')
+    case "$c1|$c2" in
+        *miss*stored*"|"*hit*) pass f-cache-hit ;;
+        *) fail f-cache-hit "first run '$c1', second '$c2'" ;;
+    esac
+    out=$(load_mod xfs 2>&1) || { fail f-cache-stale "insmod xfs: $out"; unset KSYM_CACHE_DIR; return; }
+    set -- $(mod_fn xfs)
+    c3=$(ksym info 2>&1 | grep 'snapshot cache:')
+    a1=$(ksym addr "$1" 2>&1)
+    a2=$(ksym addr "$1" 2>&1)
+    want="0x$1 $2+0x0/0x"
+    case "$c3|$a1|$a2" in
+        *miss*"|$want"*" [xfs]|$want"*" [xfs]") pass f-cache-stale ;;
+        *) fail f-cache-stale "after insmod xfs: cache '$c3', ksym addr $1: '$a1' then '$a2', want '$want... [xfs]'" ;;
+    esac
+    unset KSYM_CACHE_DIR
+}
+
+# Scenario g: the running kernel's own image (--image /boot/vmlinuz-*): its
+# build-id is the running kernel's, so it answers at the running addresses.
+scenario_g() {
+    img=/boot/vmlinuz-$KVER
+    [ -f "$img" ] || { fail g-image "no $img in the initramfs"; return; }
+    for fn in schedule vfs_read; do
+        want=$(awk -v f=$fn '$3 == f && NF == 3 { print $1; exit }' /proc/kallsyms)
+        [ -n "$want" ] || { fail g-image "no $fn in /proc/kallsyms"; return; }
+        out=$(ksym --image "$img" addr "$want" 2>&1)
+        case $out in
+            "0x$want $fn+0x0/0x"*) ;;
+            *) fail g-image "ksym --image $img addr $want: '$out', want '$fn+0x0/...'"; return ;;
+        esac
+    done
+    pass g-image
 }
 
 note "boot $BOOT kernel $KVER, init at uptime $(uptime_s) s"
@@ -178,6 +232,8 @@ case $BOOT in
         scenario_b
         scenario_c
         scenario_e
+        scenario_f
+        scenario_g
         ;;
     lockdown) scenario_d ;;
     *) fail boot "unknown ksym.boot=$BOOT" ;;
