@@ -133,6 +133,17 @@ scenario_c() {
         *"modules:           $want"*) pass c-info ;;
         *) fail c-info "want 'modules: $want' in: $(echo "$out" | head -n 8 | tr '\n' ';')" ;;
     esac
+    # As root the module sections under /sys/module are readable, so every
+    # loaded module's text area should be bounded by them.
+    secs=0
+    for m in $(cut -d' ' -f1 /proc/modules); do
+        a=$(cat /sys/module/$m/sections/.text 2>/dev/null)
+        case $a in 0x*[1-9a-f]*) secs=$((secs + 1)) ;; esac
+    done
+    case $out in
+        *" $secs text areas from /sys/module sections"*) pass c-sysfs-sections ;;
+        *) fail c-sysfs-sections "$secs modules have a readable /sys/module/*/sections/.text, ksym info says: $(echo "$out" | grep 'bounded by' | tr -s ' ')" ;;
+    esac
     [ -n "${XFS_ADDR:-}" ] || { fail c-rmmod "scenario a found no xfs function"; return; }
     rmmod xfs || { fail c-rmmod "rmmod xfs failed"; return; }
     out=$(ksym --no-cache addr "$XFS_ADDR" 2>&1)
