@@ -198,12 +198,13 @@ boot() {
             *KSYM-TEST\ DONE*) done=yes ;;
             *KSYM-INFO*) say "  ${line#*KSYM-INFO }" ;;
         esac
-    done < <(timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
+    done < <(q=0; timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
         -nographic -no-reboot -monitor none -serial stdio \
         -kernel "$kernel" -initrd "$initrd" \
-        -append "console=ttyS0 panic=-1 quiet ksym.boot=$bname $extra" </dev/null 2>&1; echo "QEMU-EXIT $?")
+        -append "console=ttyS0 panic=-1 quiet ksym.boot=$bname $extra" </dev/null 2>&1 || q=$?
+        printf '\nQEMU-EXIT %s\n' "$q")
     end=$(now)
-    rc=$(sed -n 's/^QEMU-EXIT //p' "$log" | tail -n 1)
+    rc=$(sed -n 's/.*QEMU-EXIT //p' "$log" | tail -n 1)
     if [ "$rc" = 124 ]; then
         FAILED=$((FAILED + 1))
         echo "FAIL $kname/$bname/boot: timed out after $TIMEOUT s (console: $log)"
