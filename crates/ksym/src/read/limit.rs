@@ -46,31 +46,24 @@ pub struct Limit {
 impl Limit {
     /// The default bound on symbol text, or the caller's.
     pub fn text(chosen: Option<u64>) -> Limit {
-        chosen.map_or(
-            Limit {
-                max_bytes: TEXT_LIMIT,
-                ratio_cap: true,
-            },
-            Limit::chosen,
-        )
+        Limit::default_or(TEXT_LIMIT, chosen)
     }
 
     /// The default bound on a binary file, or the caller's.
     pub fn binary(chosen: Option<u64>) -> Limit {
-        chosen.map_or(
-            Limit {
-                max_bytes: BINARY_LIMIT,
-                ratio_cap: true,
-            },
-            Limit::chosen,
-        )
+        Limit::default_or(BINARY_LIMIT, chosen)
     }
 
     /// The default bound on a kernel unpacked from an image, or the caller's.
     pub fn kernel(chosen: Option<u64>) -> Limit {
+        Limit::default_or(KERNEL_LIMIT, chosen)
+    }
+
+    /// `max_bytes` with the ratio cap, unless the caller chose a bound.
+    fn default_or(max_bytes: u64, chosen: Option<u64>) -> Limit {
         chosen.map_or(
             Limit {
-                max_bytes: KERNEL_LIMIT,
+                max_bytes,
                 ratio_cap: true,
             },
             Limit::chosen,
