@@ -252,7 +252,19 @@ fn decoder<'r>(
     input: impl Read + 'r,
 ) -> Result<Box<dyn Read + 'r>> {
     Ok(match format {
-        Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(input)),
+        Compression::Xz => {
+            // Concatenated streams, and a dictionary no larger than the bound.
+            let stream = xz2::stream::Stream::new_stream_decoder(
+                super::limit::DECODER_MEMORY,
+                xz2::stream::CONCATENATED,
+            )
+            .map_err(|e| Error::Decompress {
+                source_name: source_name.to_string(),
+                format: format.name(),
+                message: e.to_string(),
+            })?;
+            Box::new(xz2::read::XzDecoder::new_stream(input, stream))
+        }
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
         Compression::Zstd => {
             Box::new(

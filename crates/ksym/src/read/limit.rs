@@ -29,6 +29,10 @@ pub const KERNEL_LIMIT: u64 = 160 << 20;
 pub const MAX_RATIO: u64 = 64;
 /// ...once it is past this many bytes.
 pub const RATIO_FLOOR: u64 = 16 << 20;
+/// The most memory an xz or lzma decoder may take (its dictionary, which the
+/// stream's header chooses: up to 4 GiB). Kernel payloads use 32 MiB (xz)
+/// or 64 MiB (lzma -9); `xz -6` files, 8 MiB.
+pub const DECODER_MEMORY: u64 = 128 << 20;
 /// A text source whose first this many bytes hold no symbol line is
 /// refused then, not after reading the rest.
 pub const HEAD_BYTES: usize = 1 << 20;

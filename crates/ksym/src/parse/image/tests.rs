@@ -344,3 +344,14 @@ fn truncated_bzimage_header() {
     let e = kallsyms_from_image(&b).unwrap_err().to_string();
     assert!(e.contains("truncated or damaged bzImage"), "{e}");
 }
+
+#[test]
+fn a_decoder_asking_for_a_huge_dictionary_is_refused() {
+    // An lzma header whose dictionary is nearly 4 GiB (found by the image
+    // fuzz target: the decoder allocated it): refused by the memory limit.
+    let mut b = vec![0x5d, 0, 0, 0xff, 0xff];
+    b.extend([0xff; 8]); // size unknown
+    b.extend([0u8; 64]);
+    let e = kallsyms_from_image(&b).unwrap_err().to_string();
+    assert!(e.contains("lzma") && e.contains("emory"), "{e}");
+}

@@ -6,6 +6,7 @@ use std::io::Read;
 
 use super::{image_err, Container, MAX_NESTING};
 use crate::error::{Error, Result};
+use crate::read::limit::DECODER_MEMORY;
 use crate::read::Limit;
 
 pub(super) struct Unpacked<'a> {
@@ -206,10 +207,10 @@ fn decompress(
         Packing::Gzip => flate2::read::GzDecoder::new(data)
             .take(max + 1)
             .read_to_end(&mut out),
-        Packing::Xz => xz2::stream::Stream::new_stream_decoder(u64::MAX, 0)
+        Packing::Xz => xz2::stream::Stream::new_stream_decoder(DECODER_MEMORY, 0)
             .map_err(std::io::Error::other)
             .and_then(|s| run_lzma(s, data, &mut out, max)),
-        Packing::Lzma => xz2::stream::Stream::new_lzma_decoder(u64::MAX)
+        Packing::Lzma => xz2::stream::Stream::new_lzma_decoder(DECODER_MEMORY)
             .map_err(std::io::Error::other)
             .and_then(|s| run_lzma(s, data, &mut out, max)),
         Packing::Zstd => zstd::stream::read::Decoder::new(data)
