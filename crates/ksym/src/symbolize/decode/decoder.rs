@@ -174,7 +174,9 @@ impl<'t> Decoder<'t> {
         if register {
             return Some((start..trimmed.len(), addr));
         }
-        if !self.in_trace {
+        // A user-space register line inside a trace (`RIP: 0033:0x7f...`
+        // after SysRq `l`) is no kernel frame.
+        if !self.in_trace || before.contains("RIP: ") {
             return None;
         }
         // What precedes must be the line's prefix, maybe `? `: a timestamp

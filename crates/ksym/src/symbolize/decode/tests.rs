@@ -156,3 +156,18 @@ fn json_escapes() {
     json_str(&mut s, "a\"b\\c\n\u{1}");
     assert_eq!(s, r#""a\"b\\c\n\u0001""#);
 }
+
+#[test]
+fn user_registers_inside_a_trace_are_no_frames() {
+    // SysRq `l` prints each CPU's user registers between <TASK> and </TASK>.
+    let t = table();
+    let mut d = Decoder::new(&t);
+    d.decode_line("Call Trace:");
+    d.decode_line(" <TASK>");
+    for user in ["RIP: 0033:0x7f7033d1138f", "[ 5.1] RIP: 0023:0x460a63"] {
+        assert!(d.decode_line(user).frames.is_empty(), "{user}");
+    }
+    // A bare address in the same trace still is one.
+    assert_eq!(d.decode_line(" 0xffffffff81000115").frames.len(), 1);
+    d.decode_line(" </TASK>");
+}
