@@ -57,9 +57,9 @@ pub fn kallsyms_unusable(lines: &io::Result<Vec<KallsymsLine>>) -> Option<String
     match lines {
         Err(e) => Some(format!("/proc/kallsyms is unreadable: {e}")),
         Ok(l) if l.is_empty() => Some("/proc/kallsyms is empty".into()),
-        Ok(l) if l.iter().take(1000).all(|l| l.addr == 0) => Some(
-            "/proc/kallsyms shows only zero addresses (kptr_restrict, or not root)".into(),
-        ),
+        Ok(l) if l.iter().take(1000).all(|l| l.addr == 0) => {
+            Some("/proc/kallsyms shows only zero addresses (kptr_restrict, or not root)".into())
+        }
         Ok(_) => None,
     }
 }
@@ -189,7 +189,10 @@ pub fn ensure_unloaded(module: &str) -> Result<(), String> {
 
 /// `/sys/module/<module>/sections/<section>`, as an address.
 pub fn section_addr(module: &str, section: &str) -> Option<u64> {
-    let path = Path::new("/sys/module").join(module).join("sections").join(section);
+    let path = Path::new("/sys/module")
+        .join(module)
+        .join("sections")
+        .join(section);
     let text = fs::read_to_string(path).ok()?;
     let hex = text.trim().trim_start_matches("0x");
     u64::from_str_radix(hex, 16).ok()

@@ -25,7 +25,21 @@ pub struct Options {
 }
 
 type Step<T> = Result<T, Outcome>;
-type Scenario = fn(&Options, &mut Vec<String>) -> Step<()>;
+
+/// What a scenario tells besides its outcome: measurements, and results of
+/// checks it makes on the side (reported as `<scenario>-<name>`).
+#[derive(Debug, Default)]
+pub struct Notes {
+    lines: Vec<String>,
+    extra: Vec<(&'static str, Outcome)>,
+}
+
+impl Notes {
+    fn push(&mut self, line: String) {
+        self.lines.push(line);
+    }
+}
+type Scenario = fn(&Options, &mut Notes) -> Step<()>;
 
 /// Name, what it checks, the function; run in this order.
 pub const SCENARIOS: &[(&str, &str, Scenario)] = &[
@@ -67,15 +81,18 @@ pub fn run<W: std::io::Write>(opts: &Options, wanted: &[String], out: &mut Repor
         if !wanted.is_empty() && !wanted.iter().any(|w| w == name) {
             continue;
         }
-        let mut notes = Vec::new();
+        let mut notes = Notes::default();
         let start = Instant::now();
         let outcome = match f(opts, &mut notes) {
             Ok(()) => Outcome::Pass,
             Err(o) => o,
         };
         notes.push(format!("took {:.2} s", start.elapsed().as_secs_f64()));
-        out.info(name, &notes.join("; "));
+        out.info(name, &notes.lines.join("; "));
         out.outcome(name, &outcome);
+        for (sub, o) in &notes.extra {
+            out.outcome(&format!("{name}-{sub}"), o);
+        }
     }
 }
 
@@ -166,7 +183,14 @@ fn handle_state(ks: &KernelSymbols) -> String {
     )
 }
 
-/// Checks that each line resolves in `table` to itself or an alias (a
+/// The kernel's `is_mapping_symbol`: `.L*` local labels (`.LC0` string
+/// literals), `L0*` and `$x`-style names never name an address, in the
+/// kernel's `%pS` as in `ksym`; they are not checked.
+fn is_mapping_symbol(name: &str) -> bool {
+    name.starts_with(".L") || name.starts_with("L0") || name.starts_with('$')
+}
+
+/// Checks that each line (mapping symbols aside) resolves in `table` to itself or an alias (a
 /// name at the same address in the same module) at offset 0; the number
 /// checked, and the first few failures.
 fn check_lines<'a>(
@@ -175,7 +199,7 @@ fn check_lines<'a>(
     by_addr: &HashMap<u64, Vec<(&str, Option<&str>)>>,
 ) -> (usize, usize, Vec<String>) {
     let (mut checked, mut bad, mut examples) = (0, 0, Vec::new());
-    for l in lines {
+    for l in lines.filter(|l| !is_mapping_symbol(&l.name)) {
         checked += 1;
         let ok = table.lookup(l.addr).is_some_and(|s| {
             s.offset == 0
@@ -190,11 +214,11 @@ fn check_lines<'a>(
                 let got = table
                     .lookup(l.addr)
                     .map_or_else(|| "nothing".to_string(), |s| s.to_string());
-                let m = l.module.as_deref().map_or(String::new(), |m| format!(" [{m}]"));
-                examples.push(format!(
-                    "{:x} {} {}{m} is {got}",
-                    l.addr, l.kind, l.name
-                ));
+                let m = l
+                    .module
+                    .as_deref()
+                    .map_or(String::new(), |m| format!(" [{m}]"));
+                examples.push(format!("{:x} {} {}{m} is {got}", l.addr, l.kind, l.name));
             }
         }
     }
@@ -216,7 +240,7 @@ const END_MARKERS: &[&str] = &[
 /// Every core-kernel text symbol resolves to itself or an alias (the
 /// section end markers aside). Runs wherever `/proc/kallsyms` shows
 /// addresses.
-fn core_symbols(_: &Options, notes: &mut Vec<String>) -> Step<()> {
+fn core_symbols(_: &Options, notes: &mut Notes) -> Step<()> {
     let lines = kallsyms()?;
     let ks = open_still()?;
     let table = ks.snapshot();
@@ -244,7 +268,7 @@ fn core_symbols(_: &Options, notes: &mut Vec<String>) -> Step<()> {
 
 /// (d) Every module symbol of `/proc/kallsyms` (text and data, BPF and
 /// ftrace's pseudo-modules too) resolves to itself or an alias.
-fn module_symbols(_: &Options, notes: &mut Vec<String>) -> Step<()> {
+fn module_symbols(_: &Options, notes: &mut Notes) -> Step<()> {
     let loaded = kernel::loaded_modules().map_err(|e| {
         skip(format!(
             "no /proc/modules ({e}): a kernel without loadable modules"
@@ -264,7 +288,9 @@ fn module_symbols(_: &Options, notes: &mut Vec<String>) -> Step<()> {
         loaded.len()
     ));
     if text + data == 0 {
-        return Err(skip("no module symbols in /proc/kallsyms (no module loaded)"));
+        return Err(skip(
+            "no module symbols in /proc/kallsyms (no module loaded)",
+        ));
     }
     if text_bad + data_bad > 0 {
         return Err(fail(format!(
@@ -278,18 +304,24 @@ fn module_symbols(_: &Options, notes: &mut Vec<String>) -> Step<()> {
 const WAIT: Duration = Duration::from_secs(10);
 
 /// insmod `module` and wait until the handle names one of its functions;
-/// the function, and how long after insmod returned.
-fn load_and_wait(ks: &KernelSymbols, module: &str) -> Step<(KallsymsLine, Duration, Duration)> {
+/// the function, how long insmod took, how long after insmod returned the
+/// name answered (this program reads /proc/kallsyms meanwhile), and when
+/// the answering table started loading relative to insmod's return.
+fn load_and_wait(
+    ks: &KernelSymbols,
+    module: &str,
+) -> Step<(KallsymsLine, Duration, Duration, String)> {
     let start = Instant::now();
     kernel::insmod(module).map_err(fail)?;
     let took = start.elapsed();
+    let returned = Instant::now();
     let f = kernel::unique_function(&kallsyms()?, module).ok_or_else(|| {
         fail(format!(
             "no text symbol of [{module}] with an address and name of its own in /proc/kallsyms"
         ))
     })?;
-    let lat = kernel::wait_for(WAIT, || resolves_to(ks, f.addr, &f.name, module)).ok_or_else(
-        || {
+    let lat =
+        kernel::wait_for(WAIT, || resolves_to(ks, f.addr, &f.name, module)).ok_or_else(|| {
             fail(format!(
                 "{WAIT:?} after insmod {module}, {:#x} is {}, want {}+0x0 [{module}] ({})",
                 f.addr,
@@ -297,9 +329,18 @@ fn load_and_wait(ks: &KernelSymbols, module: &str) -> Step<(KallsymsLine, Durati
                 f.name,
                 handle_state(ks)
             ))
-        },
-    )?;
-    Ok((f, took, lat))
+        })?;
+    // When the table that answered started loading, against insmod's return
+    // (the uevent comes before insmod returns, so it may be before).
+    let load_started = Instant::now().checked_sub(ks.age());
+    let wake = load_started.map_or(String::from("?"), |t| {
+        if t >= returned {
+            format!("+{}", ms(t - returned))
+        } else {
+            format!("-{}", ms(returned - t))
+        }
+    });
+    Ok((f, took, lat, wake))
 }
 
 /// rmmod `module` and wait until `f` no longer names anything of it; how
@@ -322,17 +363,16 @@ fn ms(d: Duration) -> String {
 
 /// (a) A watching handle follows insmod and rmmod as they happen, woken by
 /// the module uevents alone (it polls once an hour).
-fn follow_insmod_rmmod(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
+fn follow_insmod_rmmod(opts: &Options, notes: &mut Notes) -> Step<()> {
     module_precheck(opts, &["dummy"])?;
     kernel::ensure_unloaded("dummy").map_err(fail)?;
     let ks = open_watching()?;
     let before = ks.refresh_count();
-    let (f, took, lat) = load_and_wait(&ks, "dummy")?;
+    let (f, took, lat, wake) = load_and_wait(&ks, "dummy")?;
     let after_load = ks.refresh_count();
     notes.push(format!(
-        "insmod dummy took {}, {} named {} [dummy] {} after it returned ({} refreshes)",
+        "insmod dummy took {}; the table naming {} [dummy] started loading {wake} from insmod's return, answered {} after it ({} refreshes)",
         ms(took),
-        f.name,
         f.name,
         ms(lat),
         after_load - before
@@ -359,7 +399,7 @@ fn check_new_owner(
     old: &str,
     old_lines: &[KallsymsLine],
     new: &str,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> Step<()> {
     let lines = kallsyms()?;
     let by_addr = kernel::names_by_addr(&lines);
@@ -378,13 +418,19 @@ fn check_new_owner(
         .collect();
     let range = |ls: &mut dyn Iterator<Item = &KallsymsLine>| {
         ls.filter(|l| l.is_text())
-            .fold((u64::MAX, 0), |(lo, hi), l| (lo.min(l.addr), hi.max(l.addr)))
+            .fold((u64::MAX, 0), |(lo, hi), l| {
+                (lo.min(l.addr), hi.max(l.addr))
+            })
     };
     let (olo, ohi) = range(&mut old_lines.iter());
     let (nlo, nhi) = range(&mut new_lines.iter().copied());
     let reused = old_lines
         .iter()
-        .filter(|l| by_addr.get(&l.addr).is_some_and(|v| v.iter().any(|&(_, m)| m == Some(new))))
+        .filter(|l| {
+            by_addr
+                .get(&l.addr)
+                .is_some_and(|v| v.iter().any(|&(_, m)| m == Some(new)))
+        })
         .count();
     notes.push(format!(
         "{old} text was {olo:#x}..={ohi:#x}, {new} text is {nlo:#x}..={nhi:#x} ({}overlapping; {reused} of {old}'s {} addresses now hold {new} symbols); {checked} {new} symbols checked",
@@ -405,20 +451,20 @@ fn check_new_owner(
 /// (b) Address reuse: insmod dummy, rmmod it, insmod loop; then rmmod loop
 /// and insmod dummy again. Each time the new module's addresses name the
 /// new module, never the old one.
-fn address_reuse(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
+fn address_reuse(opts: &Options, notes: &mut Notes) -> Step<()> {
     module_precheck(opts, &["dummy", "loop"])?;
     kernel::ensure_unloaded("dummy").map_err(fail)?;
     kernel::ensure_unloaded("loop").map_err(fail)?;
     let ks = open_watching()?;
     let mut old = "dummy";
-    let (mut f, _, _) = load_and_wait(&ks, old)?;
+    let (mut f, ..) = load_and_wait(&ks, old)?;
     for new in ["loop", "dummy"] {
         let old_lines: Vec<KallsymsLine> = kallsyms()?
             .into_iter()
             .filter(|l| l.module.as_deref() == Some(old))
             .collect();
         unload_and_wait(&ks, old, &f)?;
-        let (g, _, _) = load_and_wait(&ks, new)?;
+        let (g, ..) = load_and_wait(&ks, new)?;
         check_new_owner(&ks, old, &old_lines, new, notes)?;
         (old, f) = (new, g);
     }
@@ -428,7 +474,7 @@ fn address_reuse(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
 /// (c) After a module's load, the symbols of its `.init.text` (named in its
 /// `.ko`, placed by `/sys/module/<m>/sections/.init.text`) do not answer:
 /// not by name, not by address.
-fn init_text_freed(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
+fn init_text_freed(opts: &Options, notes: &mut Notes) -> Step<()> {
     module_precheck(opts, &["dummy", "loop"])?;
     let mut checks = 0;
     for m in ["dummy", "loop"] {
@@ -482,7 +528,10 @@ fn init_text_freed(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
         }
         if let Some(base) = base {
             checks += 1;
-            notes.push(format!("{m}: {base:#x} (freed .init.text) is {}", who(&ks, base)));
+            notes.push(format!(
+                "{m}: {base:#x} (freed .init.text) is {}",
+                who(&ks, base)
+            ));
             if table.lookup(base).is_some_and(|f| f.module == Some(m)) {
                 return Err(fail(format!(
                     "{base:#x}, the freed .init.text of {m}, is {}",
@@ -504,9 +553,9 @@ fn init_text_freed(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
 /// CPUs) and `t` (every task's stack), read back from `/dev/kmsg` and
 /// decoded against the live table; every frame checks out. Without
 /// `--guest`, what the kernel log already holds is decoded instead.
-fn sysrq_traces(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
-    let mut kmsg = Kmsg::open(opts.guest)
-        .map_err(|e| skip(format!("cannot read /dev/kmsg: {e}")))?;
+fn sysrq_traces(opts: &Options, notes: &mut Notes) -> Step<()> {
+    let mut kmsg =
+        Kmsg::open(opts.guest).map_err(|e| skip(format!("cannot read /dev/kmsg: {e}")))?;
     if opts.guest {
         let old = std::fs::read_to_string("/proc/sys/kernel/sysrq").unwrap_or_default();
         kernel::write_proc("/proc/sys/kernel/sysrq", "1").map_err(fail)?;
@@ -529,6 +578,7 @@ fn sysrq_traces(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
     let mut decoder = Decoder::new(&table).table_release(release);
     let (mut frames, mut ok, mut raw, mut in_modules) = (0, 0, 0, 0);
     let mut bad = Vec::new();
+    let mut user = Vec::new();
     let mut warnings = Vec::new();
     for text in &log {
         let line = decoder.decode_line(text);
@@ -536,6 +586,18 @@ fn sysrq_traces(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
             warnings.push(w.to_string());
         }
         for f in &line.frames {
+            // A user-space address given bare (`RIP: 0033:0x7f...` inside a
+            // call trace) is no kernel frame; the decoder should not take it
+            // for one (reported apart, below).
+            if f.reference.is_none() && f.given_addr.is_some_and(|a| a < 1 << 63) {
+                user.push(format!(
+                    "{} # {} {}",
+                    text.trim(),
+                    f.status.as_str(),
+                    f.note()
+                ));
+                continue;
+            }
             frames += 1;
             if f.symbol.is_some_and(|s| s.module.is_some()) {
                 in_modules += 1;
@@ -543,9 +605,28 @@ fn sysrq_traces(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
             match f.status {
                 Status::Ok => ok += 1,
                 Status::Raw if f.symbol.is_some() => raw += 1,
-                _ => bad.push(format!("{:?}: {} # {}", f.status.as_str(), text.trim(), f.note())),
+                _ => bad.push(format!(
+                    "{}: {} # {}",
+                    f.status.as_str(),
+                    text.trim(),
+                    f.note()
+                )),
             }
         }
+    }
+    if frames > 0 || !user.is_empty() {
+        notes.extra.push((
+            "user-rip",
+            if user.is_empty() {
+                Outcome::Pass
+            } else {
+                fail(format!(
+                    "the decoder took {} user-space addresses for kernel frames (a `RIP: 0033:` line inside a call trace passes as a bare trace frame and comes out unresolved): {}",
+                    user.len(),
+                    user.iter().take(2).cloned().collect::<Vec<_>>().join("; ")
+                ))
+            },
+        ));
     }
     notes.push(format!(
         "{} log lines ({} records lost), {frames} frames: {ok} ok, {raw} raw named, {in_modules} in modules, {} bad",
@@ -558,7 +639,9 @@ fn sysrq_traces(opts: &Options, notes: &mut Vec<String>) -> Step<()> {
             "{} of {frames} frames do not check out: {}{}",
             bad.len(),
             bad.iter().take(4).cloned().collect::<Vec<_>>().join("; "),
-            warnings.first().map_or(String::new(), |w| format!("; warning: {w}"))
+            warnings
+                .first()
+                .map_or(String::new(), |w| format!("; warning: {w}"))
         )));
     }
     if frames == 0 {
@@ -600,7 +683,12 @@ mod tests {
             );
         }
         if !std::path::Path::new("/proc/modules").exists() {
-            for name in ["module-symbols", "follow-insmod-rmmod", "address-reuse", "init-text-freed"] {
+            for name in [
+                "module-symbols",
+                "follow-insmod-rmmod",
+                "address-reuse",
+                "init-text-freed",
+            ] {
                 assert!(
                     text.contains(&format!("KSYM-TEST SKIP host/{name}: ")),
                     "{name} did not skip without /proc/modules: {text}"
