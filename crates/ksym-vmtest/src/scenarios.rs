@@ -320,16 +320,15 @@ fn load_and_wait(
             "no text symbol of [{module}] with an address and name of its own in /proc/kallsyms"
         ))
     })?;
-    let lat =
-        kernel::wait_for(WAIT, || resolves_to(ks, f.addr, &f.name, module)).ok_or_else(|| {
-            fail(format!(
-                "{WAIT:?} after insmod {module}, {:#x} is {}, want {}+0x0 [{module}] ({})",
-                f.addr,
-                who(ks, f.addr),
-                f.name,
-                handle_state(ks)
-            ))
-        })?;
+    kernel::wait_for(WAIT, || resolves_to(ks, f.addr, &f.name, module)).ok_or_else(|| {
+        fail(format!(
+            "{WAIT:?} after insmod {module}, {:#x} is {}, want {}+0x0 [{module}] ({})",
+            f.addr,
+            who(ks, f.addr),
+            f.name,
+            handle_state(ks)
+        ))
+    })?;
     let lat = returned.elapsed();
     let wake = load_start(ks, returned);
     Ok((f, took, lat, wake))
