@@ -198,6 +198,22 @@ pub fn section_addr(module: &str, section: &str) -> Option<u64> {
     u64::from_str_radix(hex, 16).ok()
 }
 
+/// Every `/sys/module/<module>/sections/*` with its address, by address.
+pub fn sections(module: &str) -> Vec<(u64, String)> {
+    let dir = Path::new("/sys/module").join(module).join("sections");
+    let mut out: Vec<(u64, String)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            Some((section_addr(module, &name)?, name))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Polls `cond` every millisecond or so until it holds or `limit` passes;
 /// how long it took, if it held.
 pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {

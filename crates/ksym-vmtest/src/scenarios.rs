@@ -475,6 +475,28 @@ fn address_reuse(opts: &Options, notes: &mut Notes) -> Step<()> {
     Ok(())
 }
 
+/// Which of `module`'s sections (`/sys/module`) hold `start` and `addr`.
+fn where_in_sections(module: &str, start: u64, addr: u64) -> String {
+    let secs = kernel::sections(module);
+    let holder = |a: u64| {
+        secs.iter()
+            .rev()
+            .find(|(s, _)| *s <= a)
+            .map_or("below every section".to_string(), |(s, n)| {
+                format!("{n} at {s:#x}")
+            })
+    };
+    let next = secs
+        .iter()
+        .find(|(s, _)| *s > start)
+        .map_or("none".to_string(), |(s, n)| format!("{n} at {s:#x}"));
+    format!(
+        "the symbol's start is in {}, the next section {next}; the address is in {}",
+        holder(start),
+        holder(addr)
+    )
+}
+
 /// (c) After a module's load, the symbols of its `.init.text` (named in its
 /// `.ko`, placed by `/sys/module/<m>/sections/.init.text`) do not answer:
 /// not by name, not by address.
@@ -525,8 +547,9 @@ fn init_text_freed(opts: &Options, notes: &mut Notes) -> Step<()> {
             checks += 1;
             if let Some(found) = table.lookup(addr).filter(|f| f.module == Some(m)) {
                 problems.push(format!(
-                    "{addr:#x}, where init symbol {} of {m} was, is {found}",
-                    s.name
+                    "{addr:#x}, where init symbol {} of {m} was, is {found} ({})",
+                    s.name,
+                    where_in_sections(m, found.start, addr)
                 ));
             }
         }
