@@ -574,7 +574,12 @@ fn init_text_freed(opts: &Options, notes: &mut Notes) -> Step<()> {
     }
     notes.push(format!("{checks} checks, {} wrong", problems.len()));
     if !problems.is_empty() {
-        return Err(fail(problems.join("; ")));
+        let more = problems.len().saturating_sub(3);
+        let mut why = problems[..problems.len().min(3)].join("; ");
+        if more > 0 {
+            why.push_str(&format!("; and {more} more"));
+        }
+        return Err(fail(why));
     }
     Ok(())
 }
