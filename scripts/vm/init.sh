@@ -5,7 +5,8 @@
 #   KSYM-TEST PASS <name>
 #   KSYM-TEST FAIL <name>: <why>
 # then `KSYM-TEST DONE` and powers off. The kernel command line chooses the
-# boot: ksym.boot=normal (scenarios a, b, c, e, f, g) or ksym.boot=lockdown
+# boot: ksym.boot=normal (scenarios a, b, c, e, f, g, then the ksym-vmtest
+# program's: the library on the live kernel) or ksym.boot=lockdown
 # (lockdown=confidentiality is on the command line too; scenario a again).
 
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -236,6 +237,18 @@ scenario_g() {
     pass g-image
 }
 
+# The ksym-vmtest program (crates/ksym-vmtest): the library's live handle
+# following insmod and rmmod, address reuse, freed init text, every module
+# symbol, SysRq stack traces decoded. It prints its own KSYM-TEST lines.
+scenario_vmtest() {
+    ksym-vmtest --guest "$KNAME/$BOOT"
+    rc=$?
+    case $rc in
+        0 | 1) ;;
+        *) fail vmtest "ksym-vmtest exited with status $rc" ;;
+    esac
+}
+
 note "boot $BOOT kernel $KVER, init at uptime $(uptime_s) s"
 case $BOOT in
     normal)
@@ -245,6 +258,7 @@ case $BOOT in
         scenario_e
         scenario_f
         scenario_g
+        scenario_vmtest
         ;;
     lockdown) scenario_d ;;
     *) fail boot "unknown ksym.boot=$BOOT" ;;

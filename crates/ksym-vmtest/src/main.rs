@@ -1,0 +1,74 @@
+//! `ksym-vmtest`: scenarios run against the live kernel this program runs
+//! on, through the `ksym` library (not the CLI). Used in the guest of
+//! `scripts/vm-tests.sh`, and runnable on any host, where the scenarios that
+//! cannot run there say `SKIP` and why.
+//!
+//! ```text
+//! ksym-vmtest [--guest] PREFIX [SCENARIO...]
+//! ```
+//!
+//! Prints `KSYM-TEST PASS PREFIX/NAME`, `KSYM-TEST FAIL PREFIX/NAME: why` or
+//! `KSYM-TEST SKIP PREFIX/NAME: why` for each scenario (all, or the ones
+//! named), with `KSYM-INFO` lines of measurements; exits 1 when one failed,
+//! 2 on a usage error. `--guest` allows changing the kernel: `insmod` and
+//! `rmmod` (busybox's, from `PATH`) of the `dummy` and `loop` modules found
+//! through `/lib/modules/$(uname -r)/modules.dep`, and SysRq triggers.
+//! Without it, only what reads the kernel runs.
+
+mod kernel;
+mod report;
+mod scenarios;
+
+use std::process::ExitCode;
+
+use report::Reporter;
+use scenarios::{Options, SCENARIOS};
+
+const USAGE: &str = "usage: ksym-vmtest [--guest] PREFIX [SCENARIO...]";
+
+fn main() -> ExitCode {
+    let mut guest = false;
+    let mut rest = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--guest" => guest = true,
+            "-h" | "--help" => {
+                println!("{USAGE}\nscenarios:");
+                for (name, about, _) in SCENARIOS {
+                    println!("  {name:20} {about}");
+                }
+                return ExitCode::SUCCESS;
+            }
+            a if a.starts_with('-') => {
+                eprintln!("ksym-vmtest: unknown option {a}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            _ => rest.push(arg),
+        }
+    }
+    let Some(prefix) = rest.first().cloned() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let wanted = &rest[1..];
+    if let Some(bad) = wanted
+        .iter()
+        .find(|w| !SCENARIOS.iter().any(|(n, _, _)| n == w))
+    {
+        eprintln!("ksym-vmtest: no scenario {bad}\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let mut out = Reporter::new(prefix, std::io::stdout());
+    scenarios::run(&Options { guest }, wanted, &mut out);
+    eprintln!(
+        "ksym-vmtest: {} passed, {} failed, {} skipped",
+        out.passed(),
+        out.failed(),
+        out.skipped()
+    );
+    if out.failed() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
