@@ -16,6 +16,7 @@
 //! Without it, only what reads the kernel runs.
 
 mod kernel;
+mod lifecycle;
 mod report;
 mod scenarios;
 
