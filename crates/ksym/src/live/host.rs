@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 pub use crate::parse::notes::{gnu_build_id, hex};
+use crate::read::limit::ATTRIBUTE_LIMIT;
 use crate::read::read_small;
 
 /// The link-time address of `_text` on x86_64 with the default
@@ -42,7 +43,7 @@ pub struct HostKernel {
 
 /// A one-line sysfs or procfs fact (at most a page), trimmed.
 fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
-    let s = String::from_utf8(read_small(path.as_ref(), 4096).ok()?).ok()?;
+    let s = String::from_utf8(read_small(path.as_ref(), ATTRIBUTE_LIMIT).ok()?).ok()?;
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_string())
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::text::{finish, first_bad_line, parse_in_parts};
+use super::text::{finish, no_symbols_ahead, parse_in_parts};
 use super::LoadOptions;
 use crate::error::{Error, LineError, Result};
 use crate::parse::{separate_module_areas, ModuleMap, Parser};
@@ -56,11 +56,7 @@ pub fn load_streaming(
         if !head_checked && taken >= HEAD_BYTES as u64 {
             head_checked = true;
             if builder.is_empty() {
-                return Err(Stop::Other(Error::NoSymbolsAhead {
-                    source_name: name.clone(),
-                    looked_at: taken,
-                    first: first_bad_line(&parser),
-                }));
+                return Err(Stop::Other(no_symbols_ahead(&name, taken, &parser)));
             }
         }
         Ok(())

@@ -46,22 +46,22 @@ pub(super) fn check_head(source_name: &str, head: &[u8]) -> Result<()> {
     if found.0 {
         return Ok(());
     }
-    Err(Error::NoSymbolsAhead {
-        source_name: source_name.to_string(),
-        looked_at: head.len() as u64,
-        first: first_bad_line(&parser),
-    })
+    Err(no_symbols_ahead(source_name, head.len() as u64, &parser))
 }
 
-/// The first line a parser gave up on; for text of blank lines only, the
-/// last one.
-pub(super) fn first_bad_line(parser: &Parser) -> LineError {
-    parser
-        .skipped
-        .first
-        .first()
-        .cloned()
-        .unwrap_or_else(|| LineError::new(parser.lines().max(1), LineErrorKind::TooFewFields, b""))
+/// The refusal of text whose first `looked_at` bytes gave `parser` no
+/// symbol: it names the first line given up on (for blank lines only, the
+/// last one).
+pub(super) fn no_symbols_ahead(source_name: &str, looked_at: u64, parser: &Parser) -> Error {
+    let first =
+        parser.skipped.first.first().cloned().unwrap_or_else(|| {
+            LineError::new(parser.lines().max(1), LineErrorKind::TooFewFields, b"")
+        });
+    Error::NoSymbolsAhead {
+        source_name: source_name.to_string(),
+        looked_at,
+        first,
+    }
 }
 
 /// How the parse of some text went: every line read (`Ok`), or the first

@@ -31,10 +31,8 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::read::limit::LIST_LIMIT;
 use crate::read::read_small;
-
-/// The most a `modules.builtin*` file may hold (a distro's are under 1 MiB).
-const MAX_LIST_BYTES: u64 = 64 << 20;
 
 /// An address range `[start, end)` whose core symbols belong to built-in
 /// `modules` (usually one; an object linked into several modules names them
@@ -141,7 +139,7 @@ impl BuiltinRanges {
 
     /// Reads a `modules.builtin.ranges` file.
     pub fn read(path: &Path) -> Result<BuiltinRanges> {
-        let bytes = read_small(path, MAX_LIST_BYTES)?;
+        let bytes = read_small(path, LIST_LIMIT)?;
         let text = String::from_utf8(bytes).map_err(|_| Error::Io {
             path: path.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"),
@@ -212,10 +210,10 @@ pub fn read_builtin_modules(builtin: Option<&[u8]>, modinfo: Option<&[u8]>) -> V
 
 /// Reads `modules.builtin` at `path` and `path.modinfo` beside it when present.
 pub fn read_builtin_files(path: &Path) -> Result<Vec<BuiltinModule>> {
-    let builtin = read_small(path, MAX_LIST_BYTES)?;
+    let builtin = read_small(path, LIST_LIMIT)?;
     let mut modinfo_path = path.as_os_str().to_owned();
     modinfo_path.push(".modinfo");
-    let modinfo = read_small(Path::new(&modinfo_path), MAX_LIST_BYTES).ok();
+    let modinfo = read_small(Path::new(&modinfo_path), LIST_LIMIT).ok();
     Ok(read_builtin_modules(Some(&builtin), modinfo.as_deref()))
 }
 

@@ -14,6 +14,7 @@ use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind, Sym
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::read::limit::LIST_LIMIT;
 use crate::read::{read_file_within, read_small, source_name, Limit};
 
 const SHF_WRITE: u64 = 0x1;
@@ -239,9 +240,6 @@ pub fn parse_elf(source: &str, bytes: &[u8]) -> Result<ElfSymbols> {
     })
 }
 
-/// The most a `modules.dep` may hold (a distro's is ~1 MiB).
-const MAX_LIST_BYTES: u64 = 64 << 20;
-
 /// The default `modules.dep` directory of a release: `/lib/modules/R`.
 pub fn modules_dir(release: &str) -> PathBuf {
     Path::new("/lib/modules").join(release)
@@ -254,7 +252,7 @@ pub fn modules_dep_paths<'m>(
     modules: impl IntoIterator<Item = &'m str>,
 ) -> Result<Vec<(String, PathBuf)>> {
     let dep = dir.join("modules.dep");
-    let text = String::from_utf8_lossy(&read_small(&dep, MAX_LIST_BYTES)?).into_owned();
+    let text = String::from_utf8_lossy(&read_small(&dep, LIST_LIMIT)?).into_owned();
     let mut by_name: FxHashMap<String, &str> = FxHashMap::default();
     for line in text.lines() {
         let Some((ko, _deps)) = line.split_once(':') else {

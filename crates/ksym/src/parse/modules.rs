@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::read::limit::ATTRIBUTE_LIMIT;
 use crate::read::read_small;
 
 /// The page size the module loader aligns areas to, and the guard page
@@ -178,7 +179,7 @@ impl ModuleMap {
             };
             for file in files.flatten() {
                 // An address: a sysfs attribute of one line.
-                let Ok(text) = read_small(&file.path(), 4096) else {
+                let Ok(text) = read_small(&file.path(), ATTRIBUTE_LIMIT) else {
                     continue;
                 };
                 let text = String::from_utf8_lossy(&text);

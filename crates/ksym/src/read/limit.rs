@@ -29,6 +29,11 @@ pub const KERNEL_LIMIT: u64 = 160 << 20;
 pub const MAX_RATIO: u64 = 64;
 /// ...once it is past this many bytes.
 pub const RATIO_FLOOR: u64 = 16 << 20;
+/// The most a list file may hold (`modules.dep`, `modules.builtin*`,
+/// `modules.builtin.ranges`; a distro's are 1 MiB at most).
+pub const LIST_LIMIT: u64 = 64 << 20;
+/// The most a one-line sysfs or procfs attribute may hold (a page).
+pub const ATTRIBUTE_LIMIT: u64 = 4096;
 /// The most memory an xz or lzma decoder may take (its dictionary, which the
 /// stream's header chooses: up to 4 GiB). Kernel payloads use 32 MiB (xz)
 /// or 64 MiB (lzma -9); `xz -6` files, 8 MiB.
