@@ -48,6 +48,11 @@ pub struct ModuleInfo {
     /// guard page, when areas are allocated apart). At least the real text
     /// area, never less.
     pub text_area: Option<ModuleArea>,
+    /// Every other section `/sys/module/<m>/sections` lists (kind: its
+    /// name), each up to where the next section of any module begins: a
+    /// module's last data symbol ends there, not a size cap later over
+    /// freed init code or the next module.
+    pub section_areas: Vec<ModuleArea>,
 }
 
 impl ModuleInfo {
@@ -65,7 +70,12 @@ impl ModuleInfo {
                 bounds.push((base, base.saturating_add(size)));
             }
         }
-        bounds.extend(self.text_area.iter().map(|a| (a.start, a.end())));
+        bounds.extend(
+            self.text_area
+                .iter()
+                .chain(&self.section_areas)
+                .map(|a| (a.start, a.end())),
+        );
         bounds
     }
 }
@@ -92,6 +102,7 @@ impl ModuleMap {
             state: None,
             areas: Vec::new(),
             text_area: None,
+            section_areas: Vec::new(),
         });
         self.modules.last_mut().expect("just pushed")
     }
@@ -238,6 +249,36 @@ impl ModuleMap {
                 size: end - first,
             });
         }
+        self.set_section_areas(sections);
+    }
+
+    /// Bounds every non-text section by the next higher section start of any
+    /// module (sections never overlap). The highest section of all has no
+    /// such bound and is left out.
+    fn set_section_areas(&mut self, sections: &[(String, String, u64)]) {
+        let mut starts: Vec<u64> = sections.iter().map(|s| s.2).collect();
+        starts.sort_unstable();
+        starts.dedup();
+        for m in &mut self.modules {
+            m.section_areas.clear();
+        }
+        for (module, name, start) in sections {
+            if is_text_section(name) {
+                continue; // the text area bounds these, guard page and all
+            }
+            let next = starts.partition_point(|&a| a <= *start);
+            let Some(&end) = starts.get(next) else {
+                continue;
+            };
+            self.entry(module).section_areas.push(ModuleArea {
+                kind: name.clone(),
+                start: *start,
+                size: end - start,
+            });
+        }
+        for m in &mut self.modules {
+            m.section_areas.sort_by_key(|a| a.start);
+        }
     }
 
     /// Whether every base address is zero (what an unprivileged reader of
@@ -320,6 +361,45 @@ mod tests {
             "b's own rodata, a guard page before"
         );
         assert_eq!(end("c"), None, "no text");
+    }
+
+    /// Found on Debian's 6.12 kernel in QEMU: `dummy`'s last data symbol,
+    /// `orc_header` in `.orc_header`, reached 64 KiB over the module's
+    /// freed `.init.text`. Every section now ends where the next begins.
+    #[test]
+    fn section_areas_end_at_the_next_section() {
+        const X: u64 = 0xffff_ffff_c000_0000;
+        let sec = |m: &str, name: &str, addr: u64| (m.to_string(), name.to_string(), addr);
+        let mut m = ModuleMap::default();
+        m.set_text_areas(
+            &[
+                sec("dummy", ".text", X),
+                sec("dummy", ".orc_header", X + 0x3000),
+                sec("dummy", ".rodata", X + 0x3000),
+                sec("dummy", ".init.text", X + 0x5000),
+                sec("other", ".data", X + 0x9000),
+            ],
+            true,
+        );
+        let areas = |name: &str| {
+            m.get(name)
+                .into_iter()
+                .flat_map(|i| &i.section_areas)
+                .map(|a| (a.kind.as_str(), a.start, a.end()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            areas("dummy"),
+            vec![
+                (".orc_header", X + 0x3000, X + 0x5000),
+                (".rodata", X + 0x3000, X + 0x5000),
+                (".init.text", X + 0x5000, X + 0x9000),
+            ],
+            "sections sharing a start end together; text is the text area's"
+        );
+        assert_eq!(areas("other"), vec![], "the highest section has no end");
+        let bounds = m.get("dummy").unwrap().bounds();
+        assert!(bounds.contains(&(X + 0x3000, X + 0x5000)), "{bounds:x?}");
     }
 
     #[test]

@@ -128,6 +128,16 @@ pub(super) fn meta_text(table: &SymbolTable, id: &Identity, tagged: bool) -> Str
                 a.size
             );
         }
+        for a in &module.section_areas {
+            let _ = writeln!(
+                m,
+                "section-area\t{}\t{}\t{:x}\t{:x}",
+                escape(&module.name),
+                escape(&a.kind),
+                a.start,
+                a.size
+            );
+        }
     }
     m
 }
@@ -208,17 +218,19 @@ pub(super) fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
                 state: text_opt(state),
                 areas: Vec::new(),
                 text_area: None,
+                section_areas: Vec::new(),
             }),
-            ["area", name, kind, start, size] => {
+            [tag @ ("area" | "section-area"), name, kind, start, size] => {
                 let area = ModuleArea {
                     kind: unescape(kind),
                     start: hex(start)?.ok_or_else(bad)?,
                     size: hex(size)?.ok_or_else(bad)?,
                 };
-                module_named(&mut modules, &unescape(name))
-                    .ok_or_else(bad)?
-                    .areas
-                    .push(area);
+                let module = module_named(&mut modules, &unescape(name)).ok_or_else(bad)?;
+                match *tag {
+                    "area" => module.areas.push(area),
+                    _ => module.section_areas.push(area),
+                }
             }
             ["text-area", name, start, size] => {
                 let area = ModuleArea {

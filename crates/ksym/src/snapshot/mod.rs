@@ -46,8 +46,9 @@ pub use write::{save, to_bytes, write, write_atomically};
 const MAGIC: &[u8; 8] = b"KSYMSNAP";
 /// Bumped whenever the layout of any section changes, or what the sections
 /// mean (6: core symbols outside the addresses the kernel names moved to the
-/// name-only group).
-pub const FORMAT_VERSION: u32 = 6;
+/// name-only group; 7: module section areas in META, and the bounds they
+/// add).
+pub const FORMAT_VERSION: u32 = 7;
 const BYTE_ORDER_MARK: u32 = 0x0102_0304;
 const HEADER_LEN: usize = 64;
 const DIR_ENTRY_LEN: usize = 32;

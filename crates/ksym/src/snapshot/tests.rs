@@ -27,10 +27,12 @@ ffffffffc0000100 t fs/ext4/x.c:pathfn\t[m]
         &[
             section(".text", 0xffffffffc0000000),
             section(".data", 0xffffffffc0002000),
+            section(".bss", 0xffffffffc0003000),
         ],
         true,
     );
     assert!(mods.get("m").unwrap().text_area.is_some());
+    assert_eq!(mods.get("m").unwrap().section_areas.len(), 1, ".data");
     opts.modules = Some(mods);
     parse_bytes("sample", text.as_bytes(), &opts).unwrap()
 }

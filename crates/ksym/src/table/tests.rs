@@ -165,3 +165,36 @@ fn symbol_refs() {
     assert!(SymbolRef::parse("foo+zz").is_err());
     assert!(SymbolRef::parse("").is_err());
 }
+
+/// A module's last data symbol ends where `/sys/module` puts the next
+/// section (here the freed `.init.text`), not a size cap later.
+#[test]
+fn module_sections_bound_data_symbols() {
+    const X: u64 = 0xffff_ffff_c000_0000;
+    let text = format!(
+        "{X:016x} t dummy_fn\t[dummy]\n{:016x} r orc_header\t[dummy]\n",
+        X + 0x3000
+    );
+    let mut modules = crate::parse::ModuleMap::default();
+    modules
+        .add_text("t", format!("dummy 28672 0 - Live {X:#x}\n").as_bytes())
+        .unwrap();
+    let sec = |name: &str, addr: u64| ("dummy".to_string(), name.to_string(), addr);
+    modules.set_text_areas(
+        &[
+            sec(".text", X),
+            sec(".orc_header", X + 0x3000),
+            sec(".init.text", X + 0x3100),
+        ],
+        true,
+    );
+    let opts = crate::LoadOptions {
+        modules: Some(modules),
+        ..Default::default()
+    };
+    let t = crate::parse_bytes("t", text.as_bytes(), &opts).unwrap();
+    let s = t.lookup(X + 0x30ff).unwrap();
+    assert_eq!(s.to_string(), "orc_header+0xff/0x100 [dummy]");
+    assert!(t.lookup(X + 0x3100).is_none(), "freed init text");
+    assert!(t.lookup(X + 0x4000).is_none(), "freed init text");
+}
