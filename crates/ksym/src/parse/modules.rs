@@ -48,10 +48,12 @@ pub struct ModuleInfo {
     /// guard page, when areas are allocated apart). At least the real text
     /// area, never less.
     pub text_area: Option<ModuleArea>,
-    /// Every other section `/sys/module/<m>/sections` lists (kind: its
-    /// name), each up to where the next section of any module begins: a
-    /// module's last data symbol ends there, not a size cap later over
-    /// freed init code or the next module.
+    /// Every section `/sys/module/<m>/sections` lists (kind: its name), in
+    /// address order, each up to where the next section of any module
+    /// begins (size 0 for the highest of all: nothing says where it ends).
+    /// A module's last data symbol ends there, not a size cap later over
+    /// freed init code or the next module; source lines map an address to
+    /// its section through them.
     pub section_areas: Vec<ModuleArea>,
 }
 
@@ -73,7 +75,7 @@ impl ModuleInfo {
         bounds.extend(
             self.text_area
                 .iter()
-                .chain(&self.section_areas)
+                .chain(self.section_areas.iter().filter(|a| bounds_data(a)))
                 .map(|a| (a.start, a.end())),
         );
         bounds
@@ -252,9 +254,8 @@ impl ModuleMap {
         self.set_section_areas(sections);
     }
 
-    /// Bounds every non-text section by the next higher section start of any
-    /// module (sections never overlap). The highest section of all has no
-    /// such bound and is left out.
+    /// Bounds every section by the next higher section start of any module
+    /// (sections never overlap).
     fn set_section_areas(&mut self, sections: &[(String, String, u64)]) {
         let mut starts: Vec<u64> = sections.iter().map(|s| s.2).collect();
         starts.sort_unstable();
@@ -263,13 +264,8 @@ impl ModuleMap {
             m.section_areas.clear();
         }
         for (module, name, start) in sections {
-            if is_text_section(name) {
-                continue; // the text area bounds these, guard page and all
-            }
             let next = starts.partition_point(|&a| a <= *start);
-            let Some(&end) = starts.get(next) else {
-                continue;
-            };
+            let end = starts.get(next).copied().unwrap_or(*start);
             self.entry(module).section_areas.push(ModuleArea {
                 kind: name.clone(),
                 start: *start,
@@ -304,6 +300,13 @@ fn is_text_section(name: &str) -> bool {
         || name.starts_with(".text.")
         || name.ends_with(".text")
         || matches!(name, ".altinstr_replacement" | ".fixup" | ".plt")
+}
+
+/// Whether a section area bounds the symbols in it: data, not code. The
+/// kernel names module code up to the end of its text area (or init text
+/// area), across section boundaries, so the text area bounds code.
+fn bounds_data(area: &ModuleArea) -> bool {
+    area.size > 0 && !is_text_section(&area.kind) && area.kind != ".init.text"
 }
 
 /// Whether a kernel release (`uname -r`) allocates each module area apart
@@ -391,15 +394,24 @@ mod tests {
         assert_eq!(
             areas("dummy"),
             vec![
+                (".text", X, X + 0x3000),
                 (".orc_header", X + 0x3000, X + 0x5000),
                 (".rodata", X + 0x3000, X + 0x5000),
                 (".init.text", X + 0x5000, X + 0x9000),
             ],
-            "sections sharing a start end together; text is the text area's"
+            "sections sharing a start end together"
         );
-        assert_eq!(areas("other"), vec![], "the highest section has no end");
+        assert_eq!(
+            areas("other"),
+            vec![(".data", X + 0x9000, X + 0x9000)],
+            "the highest section has no end"
+        );
         let bounds = m.get("dummy").unwrap().bounds();
         assert!(bounds.contains(&(X + 0x3000, X + 0x5000)), "{bounds:x?}");
+        // Code is named across its sections up to the text area's end, as
+        // the kernel names it.
+        assert!(!bounds.contains(&(X, X + 0x3000)), "{bounds:x?}");
+        assert!(!bounds.contains(&(X + 0x5000, X + 0x9000)), "{bounds:x?}");
     }
 
     #[test]

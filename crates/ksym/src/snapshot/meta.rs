@@ -109,10 +109,12 @@ pub(super) fn meta_text(table: &SymbolTable, id: &Identity, tagged: bool) -> Str
             num(module.size),
             module.state.as_deref().map(escape).unwrap_or_default()
         );
-        for a in &module.areas {
+        let areas = module.areas.iter().map(|a| ("area", a));
+        let sections = module.section_areas.iter().map(|a| ("section-area", a));
+        for (tag, a) in areas.chain(sections) {
             let _ = writeln!(
                 m,
-                "area\t{}\t{}\t{:x}\t{:x}",
+                "{tag}\t{}\t{}\t{:x}\t{:x}",
                 escape(&module.name),
                 escape(&a.kind),
                 a.start,
@@ -124,16 +126,6 @@ pub(super) fn meta_text(table: &SymbolTable, id: &Identity, tagged: bool) -> Str
                 m,
                 "text-area\t{}\t{:x}\t{:x}",
                 escape(&module.name),
-                a.start,
-                a.size
-            );
-        }
-        for a in &module.section_areas {
-            let _ = writeln!(
-                m,
-                "section-area\t{}\t{}\t{:x}\t{:x}",
-                escape(&module.name),
-                escape(&a.kind),
                 a.start,
                 a.size
             );

@@ -32,7 +32,7 @@ ffffffffc0000100 t fs/ext4/x.c:pathfn\t[m]
         true,
     );
     assert!(mods.get("m").unwrap().text_area.is_some());
-    assert_eq!(mods.get("m").unwrap().section_areas.len(), 1, ".data");
+    assert_eq!(mods.get("m").unwrap().section_areas.len(), 3);
     opts.modules = Some(mods);
     parse_bytes("sample", text.as_bytes(), &opts).unwrap()
 }
