@@ -3,10 +3,13 @@
 # in QEMU (TCG, no KVM needed) and run ksym's live code paths inside.
 #
 # Usage: scripts/vm-tests.sh [KERNEL...]
-#   KERNEL: 6.1 and/or 6.12 (default: both). For each kernel two boots:
-#   "normal" (scenarios a, b, c, e, f, g of scripts/vm/init.sh, then the
-#   ksym-vmtest program's, crates/ksym-vmtest) and "lockdown"
-#   (lockdown=confidentiality on the command line; scenario a again).
+#   KERNEL: 6.1 and/or 6.12 (default: both). For each kernel three boots,
+#   each running the scenarios of the ksym-vmtest program
+#   (crates/ksym-vmtest; scripts/vm/init.sh chooses them): "normal" (all),
+#   then "confidentiality" and "integrity" (lockdown=<mode> on the command
+#   line). A small ext4 disk image is attached to every boot of a kernel,
+#   so each boot after the first checks that the snapshot cache replaced
+#   the previous boot's snapshot.
 #   Prints the guest's `KSYM-TEST PASS|FAIL|SKIP` lines, per-boot timings,
 #   and last a line `N passed, N failed`; exits 1 when anything failed, a
 #   boot timed out or a boot ended without its DONE line.
@@ -15,7 +18,7 @@
 #   KSYM_VM_CACHE    where packages, extracted kernels and initramfs go
 #                    (default $HOME/.cache/ksym-vm; outside the repository)
 #   KSYM_VM_TIMEOUT  seconds per boot (default 300)
-#   KSYM_VM_BOOTS    which boots (default "normal lockdown")
+#   KSYM_VM_BOOTS    which boots (default "normal confidentiality integrity")
 #   CARGO_TARGET_DIR as for cargo (the ksym binary is taken from there)
 #
 # Needs: a Debian/Ubuntu host with APT sources for bookworm-security,
@@ -38,13 +41,17 @@ KERNELS=(
     "6.1|linux-image-6.1.0-57-cloud-amd64-unsigned|6.1.192-3|e31a28be852fe1faec3cdbb0d19a25818f3b951d15dc13e331aeca4f991c52fe"
     "6.12|linux-image-6.12.117+deb12-cloud-amd64-unsigned|6.12.117-1~deb12u1|670b2688bcf94c24693f7c7e1fc9776ff2e202ff15553a2614f79415d48a6607"
 )
-# Modules put into the initramfs (with their dependencies).
-MODULES=(xfs dummy loop)
+# Modules put into the initramfs (with their dependencies); the optional
+# ones are built into some kernels (virtio_pci is in 6.12).
+MODULES=(xfs dummy loop virtio_blk)
+OPTIONAL_MODULES=(virtio_pci)
 # boot name | extra kernel command line
 BOOTS=(
     "normal|"
-    "lockdown|lockdown=confidentiality"
+    "confidentiality|lockdown=confidentiality"
+    "integrity|lockdown=integrity"
 )
+ALL_BOOTS="normal confidentiality integrity"
 
 say() { printf 'vm-tests: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 2; }
@@ -56,6 +63,7 @@ install_deps() {
         ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
     command -v cpio >/dev/null || need+=(cpio)
     command -v xz >/dev/null || need+=(xz-utils)
+    command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
     [ ${#need[@]} = 0 ] && return
     [ "$(id -u)" = 0 ] || die "missing ${need[*]}: install them (apt-get install ${need[*]}) or run as root"
     say "installing ${need[*]}"
@@ -147,6 +155,7 @@ copy_with_libs() {
 build_initramfs() {
     local root=$1 kver=$2 out=$3 stage applet m
     stage=$(mktemp -d "$CACHE/stage.XXXXXX")
+    chmod 0755 "$stage" # the guest's /: mktemp made it 0700, shut to `nobody`
     mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,lib/modules/"$kver"}
     install -m 0755 /bin/busybox "$stage/bin/busybox"
     for applet in $(/bin/busybox --list-full); do
@@ -162,6 +171,11 @@ build_initramfs() {
     for m in "${MODULES[@]}"; do
         add_module "$root" "$kver" "$stage" "$m"
     done
+    for m in "${OPTIONAL_MODULES[@]}"; do
+        if find "$root/lib/modules/$kver/kernel" -name "$m.ko*" | grep -q .; then
+            add_module "$root" "$kver" "$stage" "$m"
+        fi
+    done
     # the running kernel's image, for `ksym --image` (scenario g)
     install -D -m 0644 "$root/boot/vmlinuz-$kver" "$stage/boot/vmlinuz-$kver"
     install -m 0755 "$REPO/scripts/vm/init.sh" "$stage/init"
@@ -175,12 +189,13 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 PASSED=0
 FAILED=0
+REPLACED=0
 SKIPPED=0
 TIMINGS=()
 
-# boot NAME VMLINUZ INITRD BOOTNAME EXTRA
+# boot NAME VMLINUZ INITRD DISK BOOTNAME EXTRA
 boot() {
-    local kname=$1 kernel=$2 initrd=$3 bname=$4 extra=$5
+    local kname=$1 kernel=$2 initrd=$3 disk=$4 bname=$5 extra=$6
     local log=$CACHE/log/$kname-$bname.log
     local start first="" end line rc=0 done=no
     mkdir -p "$CACHE/log"
@@ -191,6 +206,11 @@ boot() {
         line=${line%$'\r'}
         printf '%s\n' "$line" >>"$log"
         case $line in
+            *KSYM-TEST\ PASS\ */cache-across-boots-replaced)
+                REPLACED=$((REPLACED + 1))
+                PASSED=$((PASSED + 1))
+                printf '%s\n' "${line#*KSYM-TEST }"
+                ;;
             *KSYM-TEST\ PASS\ *)
                 [ -n "$first" ] || first=$(now)
                 PASSED=$((PASSED + 1))
@@ -211,6 +231,7 @@ boot() {
     done < <(q=0; timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
         -nographic -no-reboot -monitor none -serial stdio \
         -kernel "$kernel" -initrd "$initrd" \
+        -drive "file=$disk,format=raw,if=virtio" \
         -append "console=ttyS0 panic=-1 quiet ksym.boot=$bname $extra" </dev/null 2>&1 || q=$?
         printf '\nQEMU-EXIT %s\n' "$q")
     end=$(now)
@@ -244,11 +265,24 @@ main() {
         initrd=$CACHE/initramfs-$kver.cpio.gz
         say "initramfs for $kver: $initrd"
         build_initramfs "$dir" "$kver" "$initrd"
+        # A fresh state disk for this kernel's boots: the first stores a
+        # snapshot, each later one must replace it.
+        disk=$CACHE/state-$kname.img
+        rm -f "$disk"
+        truncate -s 16M "$disk"
+        mkfs.ext4 -q -F "$disk" >&2
+        REPLACED=0
+        booted=0
         for b in "${BOOTS[@]}"; do
             IFS='|' read -r bname extra <<<"$b"
-            case " ${KSYM_VM_BOOTS:-normal lockdown} " in *" $bname "*) ;; *) continue ;; esac
-            boot "$kname" "$kernel" "$initrd" "$bname" "$extra"
+            case " ${KSYM_VM_BOOTS:-$ALL_BOOTS} " in *" $bname "*) ;; *) continue ;; esac
+            boot "$kname" "$kernel" "$initrd" "$disk" "$bname" "$extra"
+            booted=$((booted + 1))
         done
+        if [ "$booted" -gt 1 ] && [ "$REPLACED" != $((booted - 1)) ]; then
+            FAILED=$((FAILED + 1))
+            echo "FAIL $kname/cache-across-boots: $booted boots on one disk, but $REPLACED reported the previous boot's snapshot replaced (want $((booted - 1)))"
+        fi
     done
     for b in "${TIMINGS[@]}"; do echo "timing $b"; done
     [ "$SKIPPED" = 0 ] || echo "$SKIPPED skipped"

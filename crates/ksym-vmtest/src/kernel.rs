@@ -78,6 +78,15 @@ pub fn names_by_addr(lines: &[KallsymsLine]) -> HashMap<u64, Vec<(&str, Option<&
 /// A text symbol of `module` whose address no other symbol shares and whose
 /// name no other symbol carries: the one right answer is clear.
 pub fn unique_function(lines: &[KallsymsLine], module: &str) -> Option<KallsymsLine> {
+    unique_function_in(lines, Some(module))
+}
+
+/// [`unique_function`] of the core kernel.
+pub fn unique_core_function(lines: &[KallsymsLine]) -> Option<KallsymsLine> {
+    unique_function_in(lines, None)
+}
+
+fn unique_function_in(lines: &[KallsymsLine], module: Option<&str>) -> Option<KallsymsLine> {
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut addrs: HashMap<u64, usize> = HashMap::new();
     for l in lines {
@@ -86,7 +95,7 @@ pub fn unique_function(lines: &[KallsymsLine], module: &str) -> Option<KallsymsL
     }
     lines
         .iter()
-        .filter(|l| l.module.as_deref() == Some(module) && l.is_text())
+        .filter(|l| l.module.as_deref() == module && l.is_text())
         .filter(|l| l.name.starts_with(|c: char| c.is_ascii_lowercase()))
         .find(|l| names[l.name.as_str()] == 1 && addrs[&l.addr] == 1)
         .cloned()

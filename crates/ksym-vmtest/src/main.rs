@@ -4,7 +4,7 @@
 //! cannot run there say `SKIP` and why.
 //!
 //! ```text
-//! ksym-vmtest [--guest] PREFIX [SCENARIO...]
+//! ksym-vmtest [--guest] [--ksym PATH] [--state DIR] PREFIX [SCENARIO...]
 //! ```
 //!
 //! Prints `KSYM-TEST PASS PREFIX/NAME`, `KSYM-TEST FAIL PREFIX/NAME: why` or
@@ -12,12 +12,18 @@
 //! named), with `KSYM-INFO` lines of measurements; exits 1 when one failed,
 //! 2 on a usage error. `--guest` allows changing the kernel: `insmod` and
 //! `rmmod` (busybox's, from `PATH`) of the `dummy` and `loop` modules found
-//! through `/lib/modules/$(uname -r)/modules.dep`, and SysRq triggers.
-//! Without it, only what reads the kernel runs.
+//! through `/lib/modules/$(uname -r)/modules.dep`, a BPF program, SysRq
+//! triggers, `kptr_restrict`. Without it, only what reads the kernel runs.
+//! `--ksym` names the `ksym` binary the CLI scenarios run; `--state` a
+//! directory kept across boots (the cache-across-boots scenario).
 
+mod boots;
+mod bpf;
+mod cli;
 mod kernel;
 mod lifecycle;
 mod report;
+mod restrict;
 mod scenarios;
 
 use std::process::ExitCode;
@@ -25,14 +31,27 @@ use std::process::ExitCode;
 use report::Reporter;
 use scenarios::{Options, SCENARIOS};
 
-const USAGE: &str = "usage: ksym-vmtest [--guest] PREFIX [SCENARIO...]";
+const USAGE: &str = "usage: ksym-vmtest [--guest] [--ksym PATH] [--state DIR] PREFIX [SCENARIO...]";
 
 fn main() -> ExitCode {
-    let mut guest = false;
+    let mut opts = Options::default();
     let mut rest = Vec::new();
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--guest" => guest = true,
+            "--guest" => opts.guest = true,
+            "--ksym" | "--state" => {
+                let Some(v) = args.next() else {
+                    eprintln!("ksym-vmtest: {arg} needs a path\n{USAGE}");
+                    return ExitCode::from(2);
+                };
+                let v = Some(std::path::PathBuf::from(v));
+                if arg == "--ksym" {
+                    opts.ksym = v;
+                } else {
+                    opts.state = v;
+                }
+            }
             "-h" | "--help" => {
                 println!("{USAGE}\nscenarios:");
                 for (name, about, _) in SCENARIOS {
@@ -60,7 +79,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let mut out = Reporter::new(prefix, std::io::stdout());
-    scenarios::run(&Options { guest }, wanted, &mut out);
+    scenarios::run(&opts, wanted, &mut out);
     eprintln!(
         "ksym-vmtest: {} passed, {} failed, {} skipped",
         out.passed(),

@@ -14,15 +14,25 @@ use ksym::decode::{Decoder, Status};
 use ksym::live::LiveConfig;
 use ksym::{KernelSymbols, SymbolTable};
 
+use crate::boots::cache_across_boots;
+use crate::bpf::bpf_ksymbol;
+use crate::cli::{cli_addr_name, cli_cache, cli_image, cli_info_rmmod, cli_module_symbols};
 use crate::kernel::{self, KallsymsLine, Kmsg};
 use crate::lifecycle::{address_reuse, follow_insmod_rmmod, init_text_freed};
 use crate::report::{Outcome, Reporter};
+use crate::restrict::{kptr_restrict, lockdown};
 
-/// What the program may do.
-#[derive(Debug, Clone, Copy, Default)]
+/// What the program may do, and with what.
+#[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Change the kernel: load and unload modules, trigger SysRq.
+    /// Change the kernel: load and unload modules, load BPF, trigger SysRq,
+    /// set `kptr_restrict`.
     pub guest: bool,
+    /// The `ksym` binary the CLI scenarios run (else found on `PATH` or
+    /// beside this program).
+    pub ksym: Option<std::path::PathBuf>,
+    /// A directory that outlives the boot, for the cache across reboots.
+    pub state: Option<std::path::PathBuf>,
 }
 
 pub(crate) type Step<T> = Result<T, Outcome>;
@@ -38,6 +48,11 @@ pub struct Notes {
 impl Notes {
     pub(crate) fn push(&mut self, line: String) {
         self.lines.push(line);
+    }
+
+    /// A side check's outcome, reported as `<scenario>-<name>`.
+    pub(crate) fn add(&mut self, name: &'static str, outcome: Outcome) {
+        self.extra.push((name, outcome));
     }
 }
 type Scenario = fn(&Options, &mut Notes) -> Step<()>;
@@ -73,6 +88,51 @@ pub const SCENARIOS: &[(&str, &str, Scenario)] = &[
         "sysrq-traces",
         "the kernel's own stack traces (SysRq l and t) decode with no mismatch",
         sysrq_traces,
+    ),
+    (
+        "bpf-ksymbol",
+        "a watching handle, woken by perf ksymbol events only, follows a BPF program's load and unload",
+        bpf_ksymbol,
+    ),
+    (
+        "cli-addr-name",
+        "ksym addr and ksym name agree with /proc/kallsyms on a module function",
+        cli_addr_name,
+    ),
+    (
+        "cli-module-symbols",
+        "ksym addr names every module text address (with and without .ko files); ksym dump has every module line",
+        cli_module_symbols,
+    ),
+    (
+        "cli-info-rmmod",
+        "ksym info counts modules and sysfs text areas; after rmmod the module's function is gone",
+        cli_info_rmmod,
+    ),
+    (
+        "cli-cache",
+        "ksym's snapshot cache: a miss stores, a hit maps, insmod makes it stale",
+        cli_cache,
+    ),
+    (
+        "cli-image",
+        "ksym --image /boot/vmlinuz-<release> answers at the running addresses",
+        cli_image,
+    ),
+    (
+        "kptr-restrict",
+        "kptr_restrict 0/1/2, perf_event_paranoid 1/2, root and nobody: works, or says the fix",
+        kptr_restrict,
+    ),
+    (
+        "lockdown",
+        "under kernel lockdown: no /proc/kcore, the live handle and ksym info work",
+        lockdown,
+    ),
+    (
+        "cache-across-boots",
+        "on a disk kept across boots: a new boot's snapshot replaces the old boot's",
+        cache_across_boots,
     ),
 ];
 
@@ -124,15 +184,35 @@ pub(crate) fn open_still() -> Step<KernelSymbols> {
 /// A watching handle that only a module uevent can wake: polls once an
 /// hour, no perf ksymbol events (module loads make none anyway).
 pub(crate) fn open_watching() -> Step<KernelSymbols> {
+    open_woken_by(true)
+}
+
+/// A watching handle that polls once an hour, woken only by module uevents
+/// (`uevents`) or only by perf ksymbol events (BPF, else).
+pub(crate) fn open_woken_by(uevents: bool) -> Step<KernelSymbols> {
     let ks = KernelSymbols::open(
         LiveConfig::new()
             .poll_interval(Duration::from_secs(3600))
-            .ksymbol_events(false)
+            .uevents(uevents)
+            .ksymbol_events(!uevents)
             .cache_dir(None),
     )
     .map_err(|e| fail(format!("KernelSymbols::open: {e}")))?;
-    if !ks.listening_for_uevents() {
-        return Err(fail("the handle is not listening for uevents"));
+    let listening = if uevents {
+        ks.listening_for_uevents()
+    } else {
+        ks.listening_for_ksymbol_events()
+    };
+    if !listening {
+        let what = if uevents {
+            "uevents"
+        } else {
+            "perf ksymbol events"
+        };
+        return Err(fail(format!(
+            "the handle is not listening for {what} ({})",
+            handle_state(&ks)
+        )));
     }
     Ok(ks)
 }
@@ -370,7 +450,7 @@ fn sysrq_traces(opts: &Options, notes: &mut Notes) -> Step<()> {
         }
     }
     if frames > 0 || !user.is_empty() {
-        notes.extra.push((
+        notes.add(
             "user-rip",
             if user.is_empty() {
                 Outcome::Pass
@@ -381,7 +461,7 @@ fn sysrq_traces(opts: &Options, notes: &mut Notes) -> Step<()> {
                     user.iter().take(2).cloned().collect::<Vec<_>>().join("; ")
                 ))
             },
-        ));
+        );
     }
     notes.push(format!(
         "{} log lines ({} records lost), {frames} frames: {ok} ok, {raw} raw named, {in_modules} in modules, {} bad",

@@ -171,7 +171,34 @@ pub fn store(dir: &Path, identity: &Identity, table: &SymbolTable) -> Result<Pat
         .ok()
         .map(|d| d.as_secs());
     snapshot::save(table, &identity, &path)?;
+    remove_other_boots(dir, &path);
     Ok(path)
+}
+
+/// Removes the snapshots of earlier boots from `dir` (all but `keep`): a
+/// boot id never comes back, so they can never match again, and each holds
+/// addresses that defeat that boot's KASLR. Only our own plain files named
+/// like cache entries go; the number removed.
+pub fn remove_other_boots(dir: &Path, keep: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let uid = current_uid();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if path == keep || !name.starts_with("kallsyms-") || !name.ends_with(".ksym") {
+            continue;
+        }
+        let ours = std::fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.file_type().is_file() && m.uid() == uid);
+        if ours && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// The cache in one call: a mapped snapshot when one matches `now`, else
@@ -263,6 +290,37 @@ mod tests {
         })
         .unwrap();
         assert!(built && matches!(o, CacheOutcome::Stored(_)), "{o:?}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// After a reboot the old boot's snapshot is stale for good: storing the
+    /// new one removes it, and nothing else in the directory.
+    #[test]
+    fn a_new_boot_replaces_the_old_snapshot() {
+        let root = temp_dir("reboot");
+        let dir = root.join("cache");
+        let first = identity();
+        load_or_build(Some(&dir), &first, || Ok(table())).unwrap();
+        let old = cache_file(&dir, &first);
+        assert!(old.is_file());
+        let other = root.join("other");
+        std::fs::write(&other, b"x").unwrap();
+        let planted = dir.join("kallsyms-planted.ksym");
+        std::os::unix::fs::symlink(&other, &planted).unwrap();
+        std::fs::write(dir.join("notes.txt"), b"keep").unwrap();
+        let next = Identity {
+            boot_id: Some("b00t-2".into()),
+            ..first.clone()
+        };
+        let (_, o) = load_or_build(Some(&dir), &next, || Ok(table())).unwrap();
+        assert!(matches!(o, CacheOutcome::Stored(_)), "{o:?}");
+        assert!(!old.exists(), "the old boot's snapshot is still there");
+        assert!(cache_file(&dir, &next).is_file());
+        assert!(dir.join("notes.txt").is_file() && other.is_file());
+        assert!(
+            std::fs::symlink_metadata(&planted).is_ok(),
+            "a symlink is left alone"
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 
