@@ -270,8 +270,21 @@ pub(crate) fn cli_info_rmmod(opts: &Options, notes: &mut Notes) -> Step<()> {
     if !info.contains(&want) {
         return Err(fail(format!("ksym info lacks {want:?}: {info}")));
     }
+    let with_notes = loaded
+        .iter()
+        .filter(|m| {
+            Path::new("/sys/module")
+                .join(m)
+                .join("notes/.note.gnu.build-id")
+                .is_file()
+        })
+        .count();
+    let want = format!("  build-ids:       {with_notes} from /sys/module notes");
+    if !info.contains(&want) {
+        return Err(fail(format!("ksym info lacks {want:?}: {info}")));
+    }
     notes.push(format!(
-        "{} modules, {with_sections} with sections",
+        "{} modules, {with_sections} with sections, {with_notes} with build-id notes",
         loaded.len()
     ));
     if !opts.guest || !kernel::is_loaded(MODULE) {

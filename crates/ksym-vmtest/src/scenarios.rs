@@ -373,6 +373,7 @@ fn module_symbols(_: &Options, notes: &mut Notes) -> Step<()> {
             "no module symbols in /proc/kallsyms (no module loaded)",
         ));
     }
+    notes.add("build-ids", module_build_ids(&table, &loaded));
     if text_bad + data_bad > 0 {
         return Err(fail(format!(
             "{text_bad} of {text} text and {data_bad} of {data} other module symbols resolve wrongly: {}",
@@ -380,6 +381,38 @@ fn module_symbols(_: &Options, notes: &mut Notes) -> Step<()> {
         )));
     }
     Ok(())
+}
+
+/// Each loaded module's build-id in the table (read from
+/// `/sys/module/<m>/notes`) is the one in its `.ko` file.
+fn module_build_ids(table: &SymbolTable, loaded: &[String]) -> Outcome {
+    let (mut same, mut problems) = (0, Vec::new());
+    for m in loaded {
+        let Some(ko) = kernel::module_files(m).ok().and_then(|f| f.last().cloned()) else {
+            continue;
+        };
+        let want = match ksym::elf::read_elf(&ko) {
+            Ok(elf) => elf.build_id.map(|id| ksym::parse::notes::hex(&id)),
+            Err(e) => {
+                problems.push(format!("{}: {e}", ko.display()));
+                continue;
+            }
+        };
+        let got = table.module_map().get(m).and_then(|i| i.build_id.clone());
+        if got.is_some() && got == want {
+            same += 1;
+        } else {
+            problems.push(format!(
+                "{m}: the table says {got:?}, {} has {want:?}",
+                ko.display()
+            ));
+        }
+    }
+    match (same, problems.is_empty()) {
+        (0, true) => skip("no loaded module with its .ko in modules.dep"),
+        (_, true) => Outcome::Pass,
+        _ => fail(format!("{same} build-ids agree; {}", problems.join("; "))),
+    }
 }
 
 pub(crate) const WAIT: Duration = Duration::from_secs(10);

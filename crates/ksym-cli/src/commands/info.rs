@@ -62,6 +62,11 @@ fn print_info(out: &mut dyn Write, table: &SymbolTable, live: bool) -> std::io::
             count(|m| m.text_area.is_some()),
             count(|m| !m.areas.is_empty()),
         )?;
+        writeln!(
+            out,
+            "  build-ids:       {} from /sys/module notes",
+            count(|m| m.build_id.is_some())
+        )?;
     }
     writeln!(out, "repeated names:    {}", repeated.len())?;
     writeln!(out, "skipped lines:     {}", info.skipped.count)?;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::LiveConfig;
 use crate::error::{Error, Result};
-use crate::parse::notes::{gnu_build_id, hex};
+use crate::parse::notes::build_id_of_file;
 use crate::read::limit::TEXT_LIMIT;
 use crate::read::read_small;
 use crate::snapshot::Identity;
@@ -78,10 +78,7 @@ pub fn identity_of(fingerprint: &Fingerprint, root: &Path) -> Identity {
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty()),
-        build_id: std::fs::read(p("sys/kernel/notes"))
-            .ok()
-            .and_then(|b| gnu_build_id(&b))
-            .map(|id| hex(&id)),
+        build_id: build_id_of_file(&p("sys/kernel/notes")),
         boot_id: fingerprint.boot_id.clone(),
         modules: fingerprint
             .modules

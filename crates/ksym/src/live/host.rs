@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::parse::notes::build_id_of_file;
 pub use crate::parse::notes::{gnu_build_id, hex};
 use crate::read::limit::ATTRIBUTE_LIMIT;
 use crate::read::read_small;
@@ -64,10 +65,7 @@ impl HostKernel {
                 .find(|w| w.starts_with('['))
                 .map(|w| w.trim_matches(|c| c == '[' || c == ']').to_string())
         });
-        let build_id = std::fs::read(p("/sys/kernel/notes"))
-            .ok()
-            .and_then(|b| gnu_build_id(&b))
-            .map(|id| hex(&id));
+        let build_id = build_id_of_file(&p("/sys/kernel/notes"));
         let existing = |paths: Vec<PathBuf>| -> Vec<PathBuf> {
             paths.into_iter().filter(|q| q.is_file()).collect()
         };

@@ -55,6 +55,10 @@ pub struct ModuleInfo {
     /// freed init code or the next module; source lines map an address to
     /// its section through them.
     pub section_areas: Vec<ModuleArea>,
+    /// The GNU build-id of the loaded `.ko`, in hex, from
+    /// `/sys/module/<m>/notes/.note.gnu.build-id`: what matches the module
+    /// to its debug info.
+    pub build_id: Option<String>,
 }
 
 impl ModuleInfo {
@@ -105,6 +109,7 @@ impl ModuleMap {
             areas: Vec::new(),
             text_area: None,
             section_areas: Vec::new(),
+            build_id: None,
         });
         self.modules.last_mut().expect("just pushed")
     }
@@ -190,6 +195,11 @@ impl ModuleMap {
             let Ok(files) = std::fs::read_dir(dir.path().join("sections")) else {
                 continue; // a built-in module: no sections
             };
+            // A binary attribute holding the ELF note; root only.
+            let note = dir.path().join("notes/.note.gnu.build-id");
+            if let Some(id) = crate::parse::notes::build_id_of_file(&note) {
+                self.entry(&module).build_id = Some(id);
+            }
             for file in files.flatten() {
                 // An address: a sysfs attribute of one line.
                 let Ok(text) = read_small(&file.path(), ATTRIBUTE_LIMIT) else {
@@ -412,6 +422,30 @@ mod tests {
         // the kernel names it.
         assert!(!bounds.contains(&(X, X + 0x3000)), "{bounds:x?}");
         assert!(!bounds.contains(&(X + 0x5000, X + 0x9000)), "{bounds:x?}");
+    }
+
+    /// `/sys/module/<m>/notes/.note.gnu.build-id` gives the module's
+    /// build-id; a module without one (or unreadable) has none.
+    #[test]
+    fn build_ids_from_sysfs_notes() {
+        let root = std::env::temp_dir().join(format!("ksym-sysmod-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for m in ["a", "b"] {
+            std::fs::create_dir_all(root.join(m).join("sections")).unwrap();
+            std::fs::write(root.join(m).join("sections/.text"), "0xffffffffc0000000\n").unwrap();
+        }
+        let mut note = Vec::new();
+        for word in [4u32, 4, 3] {
+            note.extend_from_slice(&word.to_ne_bytes());
+        }
+        note.extend_from_slice(b"GNU\0\xde\xad\xbe\xef");
+        std::fs::create_dir_all(root.join("a/notes")).unwrap();
+        std::fs::write(root.join("a/notes/.note.gnu.build-id"), &note).unwrap();
+        let mut m = ModuleMap::default();
+        m.add_sysfs_sections(&root, true).unwrap();
+        assert_eq!(m.get("a").unwrap().build_id.as_deref(), Some("deadbeef"));
+        assert_eq!(m.get("b").unwrap().build_id, None);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -2,6 +2,20 @@
 //! `/sys/kernel/notes`, `/sys/module/*/notes` and an image's `.notes`
 //! section hold it.
 
+use std::path::Path;
+
+use crate::read::limit::NOTES_LIMIT;
+use crate::read::read_small;
+
+/// The GNU build-id, in hex, of a file of native-endian notes such as
+/// `/sys/kernel/notes` or `/sys/module/<m>/notes/.note.gnu.build-id`;
+/// `None` when unreadable, too large or without one.
+pub fn build_id_of_file(path: &Path) -> Option<String> {
+    let notes = read_small(path, NOTES_LIMIT).ok()?;
+    let id = gnu_build_id(&notes)?;
+    (!id.is_empty()).then(|| hex(&id))
+}
+
 /// `NT_GNU_BUILD_ID`.
 const NT_GNU_BUILD_ID: u32 = 3;
 

@@ -34,6 +34,9 @@ pub const RATIO_FLOOR: u64 = 16 << 20;
 pub const LIST_LIMIT: u64 = 64 << 20;
 /// The most a one-line sysfs or procfs attribute may hold (a page).
 pub const ATTRIBUTE_LIMIT: u64 = 4096;
+/// The most an ELF notes file may hold (`/sys/kernel/notes`, a few hundred
+/// bytes on x86; `/sys/module/*/notes/*`).
+pub const NOTES_LIMIT: u64 = 64 << 10;
 /// The most memory an xz or lzma decoder may take (its dictionary, which the
 /// stream's header chooses: up to 4 GiB). Kernel payloads use 32 MiB (xz)
 /// or 64 MiB (lzma -9); `xz -6` files, 8 MiB.

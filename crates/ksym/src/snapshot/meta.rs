@@ -121,6 +121,14 @@ pub(super) fn meta_text(table: &SymbolTable, id: &Identity, tagged: bool) -> Str
                 a.size
             );
         }
+        if let Some(id) = &module.build_id {
+            let _ = writeln!(
+                m,
+                "module-build-id\t{}\t{}",
+                escape(&module.name),
+                escape(id)
+            );
+        }
         if let Some(a) = &module.text_area {
             let _ = writeln!(
                 m,
@@ -211,6 +219,7 @@ pub(super) fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
                 areas: Vec::new(),
                 text_area: None,
                 section_areas: Vec::new(),
+                build_id: None,
             }),
             [tag @ ("area" | "section-area"), name, kind, start, size] => {
                 let area = ModuleArea {
@@ -233,6 +242,11 @@ pub(super) fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
                 module_named(&mut modules, &unescape(name))
                     .ok_or_else(bad)?
                     .text_area = Some(area);
+            }
+            ["module-build-id", name, id] => {
+                module_named(&mut modules, &unescape(name))
+                    .ok_or_else(bad)?
+                    .build_id = Some(unescape(id));
             }
             [""] => {}
             _ => return Err(bad()),

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use super::{image_err, ImageKallsyms};
 use crate::error::{Error, Result};
-use crate::parse::notes::hex;
 use crate::read::procfs::{kptr_restrict, perf_event_paranoid, PROC_KALLSYMS};
 
 /// The running kernel's `_text`, read from the first lines of
@@ -65,7 +64,6 @@ pub fn slide_from_live(image: &ImageKallsyms) -> Result<i64> {
 /// Whether the image is the running kernel: its build-id equals the one in
 /// `/sys/kernel/notes`. `None` when either is unknown.
 pub fn matches_running_kernel(image: &ImageKallsyms) -> Option<bool> {
-    let notes = std::fs::read("/sys/kernel/notes").ok()?;
-    let live = hex(&crate::parse::notes::gnu_build_id(&notes)?);
+    let live = crate::parse::notes::build_id_of_file(Path::new("/sys/kernel/notes"))?;
     Some(image.build_id.as_ref()? == &live)
 }
