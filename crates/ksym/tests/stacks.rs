@@ -530,6 +530,7 @@ fn sources_arc_live_handle_and_failures() {
     ));
     let st = s.stats();
     assert_eq!((st.failed_other, st.raw, st.resolved), (3, 3, 0));
+    assert_eq!((st.batches, st.failed_batches), (1, 1));
 }
 
 fn load_small() -> SymbolTable {

@@ -148,6 +148,21 @@ impl<'s> Frames<'s> {
         self.which.get(i).is_some_and(|&w| w != NONE)
     }
 
+    /// The buffer without its frames or its hold on the table, ready for
+    /// another source: keeps the capacity. For callers that store one
+    /// buffer across calls on sources of shorter life (the C ABI's result).
+    pub fn recycle(mut self) -> Frames<'static> {
+        self.clear();
+        Frames {
+            table: None,
+            failure: None,
+            addrs: std::mem::take(&mut self.addrs),
+            which: std::mem::take(&mut self.which),
+            found: std::mem::take(&mut self.found),
+            scratch: std::mem::take(&mut self.scratch),
+        }
+    }
+
     /// Drops the frames and the hold on the table, keeping the capacity.
     pub fn clear(&mut self) {
         self.addrs.clear();

@@ -13,6 +13,7 @@ use crate::table::NONE;
 #[derive(Debug, Default)]
 struct Counters {
     batches: AtomicU64,
+    failed_batches: AtomicU64,
     ips: AtomicU64,
     resolved: AtomicU64,
     raw: AtomicU64,
@@ -29,6 +30,8 @@ struct Counters {
 pub struct Stats {
     /// Batches symbolized.
     pub batches: u64,
+    /// Batches the source gave no table for (every frame raw).
+    pub failed_batches: u64,
     /// Pointers given, over all batches (equal to the frames returned).
     pub ips: u64,
     /// Frames that got a symbol.
@@ -103,6 +106,7 @@ impl<S: SymbolSource> Symbolizer<S> {
             Ok(t) => t,
             Err(cause) => {
                 out.failure = Some(cause);
+                c.failed_batches.fetch_add(1, Relaxed);
                 let n = ips.len() as u64;
                 c.raw.fetch_add(n, Relaxed);
                 match cause {
@@ -149,6 +153,7 @@ impl<S> Symbolizer<S> {
         let c = &self.counters;
         Stats {
             batches: c.batches.load(Relaxed),
+            failed_batches: c.failed_batches.load(Relaxed),
             ips: c.ips.load(Relaxed),
             resolved: c.resolved.load(Relaxed),
             raw: c.raw.load(Relaxed),

@@ -1,0 +1,240 @@
+//! Opening a symbol source: the live kernel (through the snapshot cache,
+//! with or without the watcher that follows modules and BPF), a kallsyms
+//! or System.map file, a snapshot, a kernel image. The handle,
+//! `ksym_symbolizer`, answers every later call.
+
+use std::ffi::c_char;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ksym_core::live::LiveConfig;
+use ksym_core::stack::{FailureCause, SymbolSource, TableRef};
+use ksym_core::{KernelSymbols, LoadOptions, SymbolTable, Symbolizer};
+
+use crate::error::*;
+
+/// `ksym_open_options.cache`: the default private cache
+/// (`$KSYM_CACHE_DIR`, else `$XDG_CACHE_HOME/ksym` or `~/.cache/ksym`).
+pub const KSYM_CACHE_DEFAULT: u8 = 0;
+/// `ksym_open_options.cache`: no snapshot cache.
+pub const KSYM_CACHE_OFF: u8 = 1;
+/// `ksym_open_options.cache`: the directory in `cache_dir`.
+pub const KSYM_CACHE_DIR: u8 = 2;
+
+/// How to open a source. Zero it, set `size = sizeof(ksym_open_options)`,
+/// then the fields wanted; a NULL pointer means all defaults.
+#[repr(C)]
+pub struct ksym_open_options {
+    /// `sizeof(ksym_open_options)` as the caller was compiled with.
+    pub size: usize,
+    /// Live kernel: follow module loads and unloads and BPF programs (a
+    /// watcher thread, woken by uevents and perf ksymbol events). 0: the
+    /// table of the moment.
+    pub watch: u8,
+    /// Live kernel: `KSYM_CACHE_DEFAULT`, `KSYM_CACHE_OFF` or
+    /// `KSYM_CACHE_DIR`.
+    pub cache: u8,
+    pub reserved0: [u8; 6],
+    /// With `KSYM_CACHE_DIR`: the cache directory (made 0700 if missing).
+    pub cache_dir: *const c_char,
+    /// The most bytes an input may hold after decompression; 0 for the
+    /// library's bounds (256 MiB of text, 4 GiB of binary input).
+    pub max_input_bytes: u64,
+    /// Must be zero.
+    pub reserved: [u8; 32],
+}
+
+/// Where a handle's tables come from.
+pub(crate) enum Source {
+    Live(KernelSymbols),
+    Table(Arc<SymbolTable>),
+}
+
+impl SymbolSource for Source {
+    #[inline]
+    fn table(&self) -> Result<TableRef<'_>, FailureCause> {
+        match self {
+            Source::Live(k) => k.table(),
+            Source::Table(t) => Ok(TableRef::Borrowed(t)),
+        }
+    }
+}
+
+impl Source {
+    /// The table of the moment.
+    pub(crate) fn current(&self) -> Arc<SymbolTable> {
+        match self {
+            Source::Live(k) => k.snapshot(),
+            Source::Table(t) => t.clone(),
+        }
+    }
+}
+
+/// An open symbol source and its counters. Every function taking a
+/// `const ksym_symbolizer *` may be called from many threads at once on one
+/// handle (the live handle is lock-free for readers); `ksym_close` must not
+/// race with any of them.
+pub struct ksym_symbolizer {
+    pub(crate) symbolizer: Symbolizer<Source>,
+}
+
+struct Options {
+    watch: bool,
+    cache: Option<PathBuf>,
+    max_input_bytes: Option<u64>,
+}
+
+/// The options as given, checked.
+///
+/// # Safety
+/// `opts` is NULL or points at `opts->size` readable bytes.
+unsafe fn options(opts: *const ksym_open_options) -> Result<Options, Failure> {
+    // SAFETY: as the caller promises.
+    let Some(o) = (unsafe { opts.as_ref() }) else {
+        return Ok(Options {
+            watch: false,
+            cache: ksym_core::cache::default_dir(),
+            max_input_bytes: None,
+        });
+    };
+    let known = std::mem::size_of::<ksym_open_options>();
+    let mut reserved = o.reserved0.to_vec();
+    reserved.extend_from_slice(&o.reserved);
+    // SAFETY: `size` bytes are readable, as the caller promises.
+    unsafe {
+        check_input(
+            opts.cast(),
+            o.size,
+            known,
+            known,
+            &reserved,
+            "ksym_open_options",
+        )?
+    };
+    let cache = match o.cache {
+        KSYM_CACHE_DEFAULT => ksym_core::cache::default_dir(),
+        KSYM_CACHE_OFF => None,
+        KSYM_CACHE_DIR => {
+            // SAFETY: a NUL-terminated string or NULL, as documented.
+            Some(PathBuf::from(unsafe { str_arg(o.cache_dir, "cache_dir") }?))
+        }
+        other => return Err(Failure::invalid(format!("unknown cache mode {other}"))),
+    };
+    Ok(Options {
+        watch: o.watch != 0,
+        cache,
+        max_input_bytes: (o.max_input_bytes != 0).then_some(o.max_input_bytes),
+    })
+}
+
+fn into_handle(source: Source, out: *mut *mut ksym_symbolizer) -> Result<(), Failure> {
+    if out.is_null() {
+        return Err(Failure::invalid("out is NULL"));
+    }
+    let handle = Box::new(ksym_symbolizer {
+        symbolizer: Symbolizer::new(source),
+    });
+    // SAFETY: `out` is a valid pointer to write the handle to.
+    unsafe { *out = Box::into_raw(handle) };
+    Ok(())
+}
+
+/// Opens the running kernel's symbols (`/proc/kallsyms`, `/proc/modules`,
+/// `/sys/module`), through the snapshot cache unless told otherwise, and
+/// stores a new handle in `*out`. Needs root (CAP_SYSLOG) or a kernel that
+/// shows addresses: else `KSYM_ERR_REDACTED` with the setting to change.
+/// Thread-safe.
+///
+/// # Safety
+/// `opts` is NULL or a valid `ksym_open_options`; `out` is writable; `err`
+/// is NULL or a `ksym_error` with its `size` set.
+#[no_mangle]
+pub unsafe extern "C" fn ksym_open_live(
+    opts: *const ksym_open_options,
+    out: *mut *mut ksym_symbolizer,
+    err: *mut ksym_error,
+) -> ksym_status {
+    guard(err, || {
+        // SAFETY: as the caller promises.
+        let o = unsafe { options(opts) }?;
+        let config = LiveConfig::new().watch(o.watch).cache_dir(o.cache);
+        let live = KernelSymbols::open(config)?;
+        into_handle(Source::Live(live), out)
+    })
+}
+
+/// Opens a file: a kallsyms or System.map text (plain or compressed), a
+/// ksym snapshot, or a kernel image (`vmlinuz`, `vmlinux`), told apart by
+/// their first bytes, and stores a new handle in `*out`. Thread-safe.
+///
+/// # Safety
+/// `path` is a NUL-terminated string; the rest as for `ksym_open_live`.
+#[no_mangle]
+pub unsafe extern "C" fn ksym_open_file(
+    path: *const c_char,
+    opts: *const ksym_open_options,
+    out: *mut *mut ksym_symbolizer,
+    err: *mut ksym_error,
+) -> ksym_status {
+    guard(err, || {
+        // SAFETY: as the caller promises.
+        let (path, o) = unsafe { (str_arg(path, "path")?, options(opts)?) };
+        let table = open_path(Path::new(path), o.max_input_bytes)?;
+        into_handle(Source::Table(Arc::new(table)), out)
+    })
+}
+
+/// A file of any kind the library reads, by its first bytes.
+fn open_path(path: &Path, max_input_bytes: Option<u64>) -> Result<SymbolTable, Failure> {
+    let mut head = [0u8; 8];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|source| ksym_core::Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        f.read(&mut head).unwrap_or(0)
+    };
+    let opts = LoadOptions {
+        max_input_bytes,
+        ..LoadOptions::default()
+    };
+    let limit = ksym_core::read::limit::Limit::binary(max_input_bytes);
+    Ok(if head[..n].starts_with(b"KSYMSNAP") {
+        let verify = ksym_core::snapshot::OpenOptions { verify: true };
+        ksym_core::snapshot::open_within(path, verify, limit)?.0
+    } else if is_kernel_image(&head[..n]) {
+        ksym_core::load_image(path, &opts)?
+    } else {
+        ksym_core::load_file(path, &opts)?
+    })
+}
+
+/// An ELF file (`vmlinux`) or a boot image (`vmlinuz`: the bzImage boot
+/// sector's `MZ`, or the ELF or compressed payload the image reader finds).
+fn is_kernel_image(head: &[u8]) -> bool {
+    head.starts_with(b"\x7fELF") || head.starts_with(b"MZ")
+}
+
+/// Closes a handle and frees what it holds (the watcher thread stops).
+/// NULL is allowed. No call on the handle may run at the same time or
+/// after.
+///
+/// # Safety
+/// `handle` is NULL or came from a `ksym_open_*` call and is not used again.
+#[no_mangle]
+pub unsafe extern "C" fn ksym_close(handle: *mut ksym_symbolizer) {
+    if !handle.is_null() {
+        // SAFETY: a handle from Box::into_raw, closed once.
+        drop(unsafe { Box::from_raw(handle) });
+    }
+}
+
+/// The handle behind a `const ksym_symbolizer *`.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+pub(crate) unsafe fn handle<'a>(h: *const ksym_symbolizer) -> Result<&'a ksym_symbolizer, Failure> {
+    // SAFETY: as the caller promises.
+    unsafe { h.as_ref() }.ok_or_else(|| Failure::invalid("the handle is NULL"))
+}

@@ -1,0 +1,245 @@
+//! Batch symbolization into a result buffer the caller keeps and reuses:
+//! one `ksym_frame` per address, in order, with the names copied into the
+//! buffer's own string space (NUL-terminated, each symbol once per batch).
+//! Once the buffer has grown to the largest batch, a call allocates
+//! nothing.
+
+use std::ffi::c_char;
+
+use ksym_core::stack::{AddrKind, FailureCause, Frame, Frames, RawReason};
+use rustc_hash::FxHashMap;
+
+use crate::error::*;
+use crate::open::{handle, ksym_symbolizer};
+
+/// `ksym_symbolize`'s `kind`: each address as it is (sampled IPs, a RIP).
+pub const KSYM_ADDR_EXACT: u32 = 0;
+/// Each address is a return address: `ip - 1` is looked up, as the
+/// kernel's `%pB` does.
+pub const KSYM_ADDR_RETURN: u32 = 1;
+/// A stack as unwound: the first exact, the others return addresses.
+pub const KSYM_ADDR_STACK: u32 = 2;
+
+/// `ksym_frame.status`: named by a symbol.
+pub const KSYM_FRAME_NAMED: u32 = 0;
+/// Raw: no symbol holds the address (a gap, user space, unknown JIT code).
+pub const KSYM_FRAME_NO_SYMBOL: u32 = 1;
+/// Raw: the source hid its addresses (`kptr_restrict`).
+pub const KSYM_FRAME_REDACTED: u32 = 2;
+/// Raw: reading the symbols was not permitted.
+pub const KSYM_FRAME_PERMISSION_DENIED: u32 = 3;
+/// Raw: the symbols could not be read otherwise.
+pub const KSYM_FRAME_UNAVAILABLE: u32 = 4;
+
+/// One frame. The strings live in the `ksym_result` the frame came from,
+/// until its next use or `ksym_result_free`.
+#[repr(C)]
+pub struct ksym_frame {
+    /// The address as given.
+    pub addr: u64,
+    /// The symbol's first address (0 when raw).
+    pub start: u64,
+    /// How far into the symbol `addr` is, as `%pS` prints it.
+    pub offset: u64,
+    /// The symbol's size (its real size when an ELF gave it; else to the
+    /// next symbol, bounded).
+    pub size: u64,
+    /// The symbol's name, NULL when raw.
+    pub name: *const c_char,
+    /// The module (`xfs`, `bpf`, ...), NULL for the core kernel or raw.
+    pub module: *const c_char,
+    /// `KSYM_FRAME_NAMED` or why the frame is raw.
+    pub status: u32,
+    /// The type letter (`'T'`, `'t'`, ...), 0 when raw.
+    pub kind: u8,
+    pub reserved0: [u8; 3],
+    /// Source file, line and column of the innermost frame, and the
+    /// inlined frames: NULL and 0 until source lines are built in.
+    pub file: *const c_char,
+    pub line: u32,
+    pub column: u32,
+    pub reserved: [u64; 4],
+}
+
+/// A reusable result buffer: frames and their strings. Use one per thread
+/// (or per goroutine); it is not shared.
+#[derive(Default)]
+pub struct ksym_result {
+    frames_buf: Frames<'static>,
+    frames: Vec<ksym_frame>,
+    /// NUL-terminated names and modules, back to back.
+    strings: Vec<u8>,
+    /// Each frame's name and module offsets in `strings`.
+    offsets: Vec<(usize, usize)>,
+    /// Where a symbol's strings are in `strings`, by symbol id, this batch.
+    placed: FxHashMap<u32, (usize, usize)>,
+    modules: FxHashMap<*const u8, usize>,
+}
+
+/// A new, empty result buffer (never NULL; aborts when out of memory like
+/// any Rust allocation).
+#[no_mangle]
+pub extern "C" fn ksym_result_new() -> *mut ksym_result {
+    Box::into_raw(Box::default())
+}
+
+/// Frees a result buffer; NULL is allowed.
+///
+/// # Safety
+/// `result` is NULL or came from `ksym_result_new` and is not used again.
+#[no_mangle]
+pub unsafe extern "C" fn ksym_result_free(result: *mut ksym_result) {
+    if !result.is_null() {
+        // SAFETY: from Box::into_raw, freed once.
+        drop(unsafe { Box::from_raw(result) });
+    }
+}
+
+/// The frames of the last `ksym_symbolize` into this buffer.
+///
+/// # Safety
+/// `result` is a live result buffer; `len` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ksym_result_frames(
+    result: *const ksym_result,
+    len: *mut usize,
+) -> *const ksym_frame {
+    // SAFETY: as the caller promises.
+    let Some(r) = (unsafe { result.as_ref() }) else {
+        return std::ptr::null();
+    };
+    // SAFETY: as the caller promises.
+    if let Some(len) = unsafe { len.as_mut() } {
+        *len = r.frames.len();
+    }
+    r.frames.as_ptr()
+}
+
+fn raw_status(why: RawReason) -> u32 {
+    match why {
+        RawReason::NoSymbol => KSYM_FRAME_NO_SYMBOL,
+        RawReason::Unavailable(FailureCause::Redacted) => KSYM_FRAME_REDACTED,
+        RawReason::Unavailable(FailureCause::PermissionDenied) => KSYM_FRAME_PERMISSION_DENIED,
+        RawReason::Unavailable(FailureCause::Other) => KSYM_FRAME_UNAVAILABLE,
+    }
+}
+
+fn push_str(strings: &mut Vec<u8>, s: &str) -> usize {
+    let at = strings.len();
+    strings.extend_from_slice(s.as_bytes());
+    strings.push(0);
+    at
+}
+
+/// `ksym_result.offsets`: no module.
+const NO_MODULE: usize = usize::MAX;
+
+impl ksym_result {
+    /// Turns the batch in `frames` into C frames and strings.
+    fn fill(&mut self, frames: &Frames<'_>) {
+        self.frames.clear();
+        self.strings.clear();
+        self.offsets.clear();
+        self.placed.clear();
+        self.modules.clear();
+        for f in frames.iter() {
+            let mut frame = ksym_frame {
+                addr: f.addr(),
+                start: 0,
+                offset: 0,
+                size: 0,
+                name: std::ptr::null(),
+                module: std::ptr::null(),
+                status: KSYM_FRAME_NAMED,
+                kind: 0,
+                reserved0: [0; 3],
+                file: std::ptr::null(),
+                line: 0,
+                column: 0,
+                reserved: [0; 4],
+            };
+            match f {
+                Frame::Symbol(s) => {
+                    let strings = &mut self.strings;
+                    let modules = &mut self.modules;
+                    let placed = *self.placed.entry(s.id.0).or_insert_with(|| {
+                        let name = push_str(strings, s.name);
+                        let module = s.module.map_or(NO_MODULE, |m| {
+                            *modules
+                                .entry(m.as_ptr())
+                                .or_insert_with(|| push_str(strings, m))
+                        });
+                        (name, module)
+                    });
+                    frame.start = s.start;
+                    frame.offset = s.offset;
+                    frame.size = s.size;
+                    frame.kind = s.kind as u8;
+                    self.offsets.push(placed);
+                }
+                Frame::Raw { why, .. } => {
+                    frame.status = raw_status(why);
+                    self.offsets.push((NO_MODULE, NO_MODULE));
+                }
+            }
+            self.frames.push(frame);
+        }
+        // Pointers only now: `strings` may have moved while it grew.
+        let base = self.strings.as_ptr();
+        for (f, &(name, module)) in self.frames.iter_mut().zip(&self.offsets) {
+            if name != NO_MODULE {
+                f.name = base.wrapping_add(name).cast();
+            }
+            if module != NO_MODULE {
+                f.module = base.wrapping_add(module).cast();
+            }
+        }
+    }
+}
+
+/// Names `n` addresses into `result` (reused: the frames of its last call
+/// are replaced), one frame per address, in order. A frame without a
+/// symbol is still a frame, with the reason in its status; when the source
+/// could give no table at all every frame is raw and the call still
+/// returns `KSYM_OK`. `kind`: `KSYM_ADDR_EXACT`, `KSYM_ADDR_RETURN` or
+/// `KSYM_ADDR_STACK`. Thread-safe on one handle, each thread with its own
+/// `result`.
+///
+/// # Safety
+/// `handle` is a live handle; `addrs` points at `n` addresses (or is NULL
+/// with `n` 0); `result` is a live result buffer no other thread uses now;
+/// `err` is NULL or a `ksym_error` with its `size` set.
+#[no_mangle]
+pub unsafe extern "C" fn ksym_symbolize(
+    handle_ptr: *const ksym_symbolizer,
+    addrs: *const u64,
+    n: usize,
+    kind: u32,
+    result: *mut ksym_result,
+    err: *mut ksym_error,
+) -> ksym_status {
+    guard(err, || {
+        // SAFETY: as the caller promises.
+        let h = unsafe { handle(handle_ptr) }?;
+        // SAFETY: as the caller promises.
+        let r = unsafe { result.as_mut() }.ok_or_else(|| Failure::invalid("result is NULL"))?;
+        let ips: &[u64] = match (addrs.is_null(), n) {
+            (_, 0) => &[],
+            (true, _) => return Err(Failure::invalid("addrs is NULL")),
+            // SAFETY: `n` readable addresses, as the caller promises.
+            (false, n) => unsafe { std::slice::from_raw_parts(addrs, n) },
+        };
+        let kind = match kind {
+            KSYM_ADDR_EXACT => AddrKind::Exact,
+            KSYM_ADDR_RETURN => AddrKind::Return,
+            KSYM_ADDR_STACK => AddrKind::Stack,
+            k => return Err(Failure::invalid(format!("unknown address kind {k}"))),
+        };
+        // The buffer's capacity moves in and out of the borrow of `h`.
+        let mut frames: Frames<'_> = std::mem::take(&mut r.frames_buf);
+        h.symbolizer.symbolize_as(ips, kind, &mut frames);
+        r.fill(&frames);
+        r.frames_buf = frames.recycle();
+        Ok(())
+    })
+}

@@ -1,0 +1,264 @@
+//! The C ABI called as C would call it, on a small kallsyms file: frames and
+//! their strings, reuse of a result, names, counters, and every argument
+//! check. Runs under Miri too (`cargo +nightly miri test -p ksym-capi`,
+//! with `MIRIFLAGS=-Zmiri-disable-isolation` for the file).
+
+use std::ffi::{c_char, CStr, CString};
+use std::ptr::{null, null_mut};
+
+use super::*;
+
+const KALLSYMS: &str = "\
+ffffffff81000000 T _text
+ffffffff81000000 T _stext
+ffffffff81000100 T foo
+ffffffff81000200 t bar
+ffffffff81000300 T _etext
+ffffffffc0000000 t modfn\t[m]
+ffffffffc0000100 t foo\t[m]
+";
+
+fn new_error() -> ksym_error {
+    ksym_error {
+        size: std::mem::size_of::<ksym_error>(),
+        status: -1,
+        reserved: 0,
+        message: [0; KSYM_ERROR_MESSAGE_LEN],
+    }
+}
+
+fn message(e: &ksym_error) -> String {
+    // SAFETY: the library NUL-terminates it.
+    unsafe { CStr::from_ptr(e.message.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn cstr(p: *const c_char) -> Option<String> {
+    // SAFETY: NULL or a string the result holds.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+fn open_sample(tag: &str) -> *mut ksym_symbolizer {
+    let path = std::env::temp_dir().join(format!("ksym-capi-{tag}-{}", std::process::id()));
+    std::fs::write(&path, KALLSYMS).unwrap();
+    let c = CString::new(path.to_str().unwrap()).unwrap();
+    let mut h = null_mut();
+    let mut e = new_error();
+    // SAFETY: valid arguments.
+    let st = unsafe { ksym_open_file(c.as_ptr(), null(), &mut h, &mut e) };
+    assert_eq!(st, KSYM_OK, "{}", message(&e));
+    assert_eq!(e.status, KSYM_OK);
+    std::fs::remove_file(&path).unwrap();
+    h
+}
+
+#[test]
+fn symbolize_find_and_count() {
+    let h = open_sample("batch");
+    let r = ksym_result_new();
+    let mut e = new_error();
+    let ips = [
+        0xffffffff81000110u64,
+        0xffffffffc0000104,
+        0x1234,
+        0xffffffff81000105,
+    ];
+    // SAFETY: valid handle, addresses, result and record.
+    let st = unsafe { ksym_symbolize(h, ips.as_ptr(), ips.len(), KSYM_ADDR_EXACT, r, &mut e) };
+    assert_eq!(st, KSYM_OK, "{}", message(&e));
+    let mut n = 0;
+    // SAFETY: a live result.
+    let frames = unsafe { std::slice::from_raw_parts(ksym_result_frames(r, &mut n), n) };
+    let text: Vec<String> = frames
+        .iter()
+        .map(|f| match cstr(f.name) {
+            Some(name) => format!(
+                "{name}+{:#x}/{:#x}{}",
+                f.offset,
+                f.size,
+                cstr(f.module).map_or(String::new(), |m| format!(" [{m}]"))
+            ),
+            None => format!("{:#x} status {}", f.addr, f.status),
+        })
+        .collect();
+    assert_eq!(
+        text,
+        [
+            "foo+0x10/0x100",
+            "foo+0x4/0x10000 [m]",
+            "0x1234 status 1",
+            "foo+0x5/0x100"
+        ]
+    );
+    assert_eq!(frames[0].kind, b'T');
+    // Return addresses: ip - 1 is looked up, the offset stays from ip.
+    let ret = [0xffffffff81000200u64];
+    // SAFETY: as above; the result is reused.
+    let st = unsafe { ksym_symbolize(h, ret.as_ptr(), 1, KSYM_ADDR_RETURN, r, null_mut()) };
+    assert_eq!(st, KSYM_OK);
+    // SAFETY: a live result.
+    let f = unsafe { &*ksym_result_frames(r, &mut n) };
+    assert_eq!(
+        (n, cstr(f.name).as_deref(), f.offset),
+        (1, Some("foo"), 0x100)
+    );
+
+    let mut addrs = [0u64; 1];
+    let mut count = 0;
+    let name = CString::new("foo").unwrap();
+    // SAFETY: room for one address.
+    let st = unsafe {
+        ksym_find(
+            h,
+            name.as_ptr(),
+            null(),
+            addrs.as_mut_ptr(),
+            1,
+            &mut count,
+            &mut e,
+        )
+    };
+    assert_eq!(
+        (st, count, addrs[0]),
+        (KSYM_ERR_BUFFER_TOO_SMALL, 2, 0xffffffff81000100)
+    );
+    assert!(message(&e).contains("2 addresses"), "{}", message(&e));
+    let core = CString::new("").unwrap();
+    // SAFETY: as above.
+    let st = unsafe {
+        ksym_find(
+            h,
+            name.as_ptr(),
+            core.as_ptr(),
+            addrs.as_mut_ptr(),
+            1,
+            &mut count,
+            &mut e,
+        )
+    };
+    assert_eq!((st, count), (KSYM_OK, 1));
+    let missing = CString::new("nope").unwrap();
+    // SAFETY: as above.
+    let st = unsafe {
+        ksym_find(
+            h,
+            missing.as_ptr(),
+            null(),
+            null_mut(),
+            0,
+            &mut count,
+            &mut e,
+        )
+    };
+    assert_eq!((st, count), (KSYM_ERR_NOT_FOUND, 0));
+    assert_eq!(message(&e), "no symbol named nope");
+
+    // SAFETY: zeroed plain data.
+    let mut stats: ksym_stats = unsafe { std::mem::zeroed() };
+    stats.size = std::mem::size_of::<ksym_stats>();
+    // SAFETY: valid handle and record.
+    assert_eq!(
+        unsafe { ksym_stats_get(h, &mut stats, null_mut()) },
+        KSYM_OK
+    );
+    assert_eq!(
+        (stats.batches, stats.ips, stats.resolved, stats.no_symbol),
+        (2, 5, 4, 1)
+    );
+    assert_eq!((stats.symbols, stats.modules), (7, 1));
+    // SAFETY: freed once each.
+    unsafe {
+        ksym_result_free(r);
+        ksym_close(h);
+    }
+}
+
+#[test]
+fn bad_arguments_are_errors_not_crashes() {
+    let mut e = new_error();
+    let mut h = null_mut();
+    // SAFETY: NULL path: refused.
+    let st = unsafe { ksym_open_file(null(), null(), &mut h, &mut e) };
+    assert_eq!(
+        (st, message(&e).as_str()),
+        (KSYM_ERR_INVALID_ARGUMENT, "path is NULL")
+    );
+    let missing = CString::new("/nonexistent/kallsyms").unwrap();
+    // SAFETY: valid arguments.
+    let st = unsafe { ksym_open_file(missing.as_ptr(), null(), &mut h, &mut e) };
+    assert_eq!(st, KSYM_ERR_NOT_FOUND, "{}", message(&e));
+    assert!(message(&e).contains("/nonexistent/kallsyms"));
+    assert!(h.is_null());
+
+    // Options: too small a size, reserved bytes set.
+    // SAFETY: zeroed plain data.
+    let mut o: ksym_open_options = unsafe { std::mem::zeroed() };
+    o.size = 8;
+    let path = CString::new("/proc/kallsyms").unwrap();
+    // SAFETY: valid pointers.
+    let st = unsafe { ksym_open_file(path.as_ptr(), &o, &mut h, &mut e) };
+    assert_eq!(st, KSYM_ERR_INVALID_ARGUMENT);
+    assert!(
+        message(&e).contains("sizeof(ksym_open_options)"),
+        "{}",
+        message(&e)
+    );
+    o.size = std::mem::size_of::<ksym_open_options>();
+    o.reserved[3] = 1;
+    // SAFETY: valid pointers.
+    let st = unsafe { ksym_open_file(path.as_ptr(), &o, &mut h, &mut e) };
+    assert_eq!(
+        (st, message(&e).as_str()),
+        (
+            KSYM_ERR_INVALID_ARGUMENT,
+            "ksym_open_options: reserved bytes must be zero"
+        )
+    );
+
+    // A NULL handle, NULL result, unknown kind.
+    let r = ksym_result_new();
+    // SAFETY: NULL handle: refused.
+    let st = unsafe { ksym_symbolize(null(), null(), 0, 0, r, &mut e) };
+    assert_eq!(st, KSYM_ERR_INVALID_ARGUMENT);
+    let h = open_sample("args");
+    // SAFETY: bad kind and NULL addresses with n > 0: refused.
+    unsafe {
+        assert_eq!(
+            ksym_symbolize(h, null(), 0, 9, r, &mut e),
+            KSYM_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            ksym_symbolize(h, null(), 3, 0, r, &mut e),
+            KSYM_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            ksym_symbolize(h, null(), 0, 0, null_mut(), &mut e),
+            KSYM_ERR_INVALID_ARGUMENT
+        );
+    }
+
+    // A record smaller than this library's: the message is cut to fit.
+    let mut small = new_error();
+    small.size = std::mem::offset_of!(ksym_error, message) + 8;
+    // SAFETY: bad kind: refused, into a short record.
+    let st = unsafe { ksym_symbolize(h, null(), 0, 9, r, &mut small) };
+    assert_eq!(
+        (st, small.status),
+        (KSYM_ERR_INVALID_ARGUMENT, KSYM_ERR_INVALID_ARGUMENT)
+    );
+    assert_eq!(message(&small), "unknown");
+    assert_eq!(small.message[9], 0, "nothing written past size");
+    // SAFETY: freed once each; NULL is allowed.
+    unsafe {
+        ksym_result_free(r);
+        ksym_close(h);
+        ksym_close(null_mut());
+        ksym_result_free(null_mut());
+    }
+    // SAFETY: a static string.
+    assert_eq!(
+        unsafe { CStr::from_ptr(ksym_version()) }.to_str().unwrap(),
+        env!("CARGO_PKG_VERSION")
+    );
+}

@@ -1,0 +1,146 @@
+/* The C ABI from C: open a source (a file, or the live kernel), symbolize
+ * the addresses read from standard input (one hex address a line) in
+ * batches of a chosen size, reusing one result buffer, and print each
+ * frame as JSON the way `ksym addr --json` does. Then check names and
+ * argument errors, and print the counters on standard error.
+ *
+ * usage: ksym_test (FILE | --live) BATCH < addresses
+ * Built and run by tests/c_abi.rs against libksym.a and libksym.so. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ksym.h"
+
+static void fail(const char *what, ksym_status st, const ksym_error *err) {
+    fprintf(stderr, "ksym_test: %s: status %d: %s\n", what, (int)st, err->message);
+    exit(1);
+}
+
+static void print_json_string(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            putchar('\\');
+        }
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_frame(const ksym_frame *f) {
+    printf("{\"addr\":\"0x%" PRIx64 "\",\"symbol\":", f->addr);
+    if (f->status != KSYM_FRAME_NAMED) {
+        printf("null}\n");
+        return;
+    }
+    printf("{\"module\":");
+    if (f->module) {
+        print_json_string(f->module);
+    } else {
+        printf("null");
+    }
+    printf(",\"name\":");
+    print_json_string(f->name);
+    printf(",\"offset\":%" PRIu64 ",\"size\":%" PRIu64 ",\"start\":\"0x%" PRIx64
+           "\",\"type\":\"%c\"}}\n",
+           f->offset, f->size, f->start, (char)f->kind);
+}
+
+static void flush_batch(const ksym_symbolizer *h, ksym_result *r, const uint64_t *addrs,
+                        size_t n) {
+    ksym_error err;
+    memset(&err, 0, sizeof err);
+    err.size = sizeof err;
+    ksym_status st = ksym_symbolize(h, addrs, n, KSYM_ADDR_EXACT, r, &err);
+    if (st != KSYM_OK) {
+        fail("ksym_symbolize", st, &err);
+    }
+    size_t len = 0;
+    const ksym_frame *frames = ksym_result_frames(r, &len);
+    if (len != n) {
+        fprintf(stderr, "ksym_test: %zu frames for %zu addresses\n", len, n);
+        exit(1);
+    }
+    for (size_t i = 0; i < len; i++) {
+        print_frame(&frames[i]);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: ksym_test (FILE | --live) BATCH < addresses\n");
+        return 2;
+    }
+    size_t batch = (size_t)strtoul(argv[2], NULL, 10);
+    if (batch == 0) {
+        batch = 1;
+    }
+    ksym_error err;
+    memset(&err, 0, sizeof err);
+    err.size = sizeof err;
+    ksym_open_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.size = sizeof opts;
+    opts.cache = KSYM_CACHE_OFF;
+    ksym_symbolizer *h = NULL;
+    ksym_status st = strcmp(argv[1], "--live") == 0
+                         ? ksym_open_live(&opts, &h, &err)
+                         : ksym_open_file(argv[1], &opts, &h, &err);
+    if (st != KSYM_OK) {
+        fail("open", st, &err);
+    }
+
+    ksym_result *r = ksym_result_new();
+    uint64_t *addrs = calloc(batch, sizeof *addrs);
+    if (!addrs) {
+        return 1;
+    }
+    size_t n = 0;
+    char line[128];
+    while (fgets(line, sizeof line, stdin)) {
+        errno = 0;
+        addrs[n++] = strtoull(line, NULL, 16);
+        if (errno) {
+            fprintf(stderr, "ksym_test: bad address %s", line);
+            return 1;
+        }
+        if (n == batch) {
+            flush_batch(h, r, addrs, n);
+            n = 0;
+        }
+    }
+    if (n > 0) {
+        flush_batch(h, r, addrs, n);
+    }
+
+    /* A name that is not there, and a NULL handle: statuses and sentences. */
+    size_t count = 99;
+    st = ksym_find(h, "no_such_symbol_anywhere", NULL, NULL, 0, &count, &err);
+    if (st != KSYM_ERR_NOT_FOUND || count != 0 || err.status != st ||
+        strstr(err.message, "no_such_symbol_anywhere") == NULL) {
+        fail("ksym_find of a missing name", st, &err);
+    }
+    st = ksym_symbolize(NULL, addrs, 1, KSYM_ADDR_EXACT, r, &err);
+    if (st != KSYM_ERR_INVALID_ARGUMENT || strcmp(err.message, "the handle is NULL") != 0) {
+        fail("ksym_symbolize on NULL", st, &err);
+    }
+
+    ksym_stats stats;
+    memset(&stats, 0, sizeof stats);
+    stats.size = sizeof stats;
+    st = ksym_stats_get(h, &stats, &err);
+    if (st != KSYM_OK) {
+        fail("ksym_stats_get", st, &err);
+    }
+    fprintf(stderr, "batches %" PRIu64 " ips %" PRIu64 " resolved %" PRIu64 " raw %" PRIu64
+                    " symbols %" PRIu64 "\n",
+            stats.batches, stats.ips, stats.resolved, stats.raw, stats.symbols);
+    free(addrs);
+    ksym_result_free(r);
+    ksym_close(h);
+    return 0;
+}
