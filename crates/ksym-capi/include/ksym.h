@@ -264,6 +264,11 @@ typedef struct ksym_frame {
    */
   const char *module;
   /*
+   The lengths of `name` and `module` without their NULs (0 when NULL).
+   */
+  uint32_t name_len;
+  uint32_t module_len;
+  /*
    `KSYM_FRAME_NAMED` or why the frame is raw.
    */
   uint32_t status;

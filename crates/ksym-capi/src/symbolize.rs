@@ -48,6 +48,9 @@ pub struct ksym_frame {
     pub name: *const c_char,
     /// The module (`xfs`, `bpf`, ...), NULL for the core kernel or raw.
     pub module: *const c_char,
+    /// The lengths of `name` and `module` without their NULs (0 when NULL).
+    pub name_len: u32,
+    pub module_len: u32,
     /// `KSYM_FRAME_NAMED` or why the frame is raw.
     pub status: u32,
     /// The type letter (`'T'`, `'t'`, ...), 0 when raw.
@@ -150,6 +153,8 @@ impl ksym_result {
                 size: 0,
                 name: std::ptr::null(),
                 module: std::ptr::null(),
+                name_len: 0,
+                module_len: 0,
                 status: KSYM_FRAME_NAMED,
                 kind: 0,
                 reserved0: [0; 3],
@@ -175,6 +180,8 @@ impl ksym_result {
                     frame.offset = s.offset;
                     frame.size = s.size;
                     frame.kind = s.kind as u8;
+                    frame.name_len = s.name.len() as u32;
+                    frame.module_len = s.module.map_or(0, |m| m.len() as u32);
                     self.offsets.push(placed);
                 }
                 Frame::Raw { why, .. } => {

@@ -92,6 +92,7 @@ fn symbolize_find_and_count() {
         ]
     );
     assert_eq!(frames[0].kind, b'T');
+    assert_eq!((frames[1].name_len, frames[1].module_len, frames[2].name_len), (3, 1, 0));
     // Return addresses: ip - 1 is looked up, the offset stays from ip.
     let ret = [0xffffffff81000200u64];
     // SAFETY: as above; the result is reused.

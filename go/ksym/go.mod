@@ -1,0 +1,3 @@
+module example.invalid/ksym/go/ksym
+
+go 1.19

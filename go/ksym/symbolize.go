@@ -1,0 +1,174 @@
+package ksym
+
+/*
+#include <stdlib.h>
+#include "ksym.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+)
+
+// freeResults is how many idle result buffers a Symbolizer keeps.
+const freeResults = 64
+
+// AddrKind says how addresses are looked up.
+type AddrKind uint32
+
+const (
+	// Exact: each address as it is (sampled IPs, a RIP).
+	Exact AddrKind = C.KSYM_ADDR_EXACT
+	// Return: each a return address; ip-1 is looked up, as %pB does.
+	Return AddrKind = C.KSYM_ADDR_RETURN
+	// Stack: the first exact, the others return addresses.
+	Stack AddrKind = C.KSYM_ADDR_STACK
+)
+
+// FrameStatus says whether a frame is named, or why it is raw.
+type FrameStatus uint32
+
+const (
+	Named                 FrameStatus = C.KSYM_FRAME_NAMED
+	NoSymbol              FrameStatus = C.KSYM_FRAME_NO_SYMBOL
+	RawRedacted           FrameStatus = C.KSYM_FRAME_REDACTED
+	RawPermissionDenied   FrameStatus = C.KSYM_FRAME_PERMISSION_DENIED
+	RawSymbolsUnavailable FrameStatus = C.KSYM_FRAME_UNAVAILABLE
+)
+
+// Frame is one address, named or raw.
+type Frame struct {
+	Addr   uint64
+	Start  uint64 // the symbol's first address (0 when raw)
+	Offset uint64 // Addr's distance into the symbol, as %pS prints it
+	Size   uint64
+	Name   string // "" when raw
+	Module string // "" for the core kernel
+	Kind   byte   // 'T', 't', ...; 0 when raw
+	Status FrameStatus
+}
+
+// result is a C result buffer and error record (in C memory, so no call
+// allocates on the Go heap), with the Go strings already made from its
+// names: a symbol's name is made once per result, not once per frame.
+type result struct {
+	c       *C.ksym_result
+	err     *C.ksym_error
+	strings map[string]string
+}
+
+// getResult takes a free result, or makes one. Results are kept in a
+// bounded free list rather than a sync.Pool, which empties at every
+// garbage collection and would throw away the buffers' grown capacity.
+func (s *Symbolizer) getResult() *result {
+	select {
+	case r := <-s.results:
+		return r
+	default:
+	}
+	r := &result{
+		c:       C.ksym_result_new(),
+		err:     (*C.ksym_error)(C.calloc(1, C.size_t(unsafe.Sizeof(C.ksym_error{})))),
+		strings: make(map[string]string),
+	}
+	r.err.size = C.size_t(unsafe.Sizeof(*r.err))
+	setResultFinalizer(r)
+	return r
+}
+
+// putResult gives a result back (or leaves it to the finalizer when the
+// free list is full).
+func (s *Symbolizer) putResult(r *result) {
+	select {
+	case s.results <- r:
+	default:
+	}
+}
+
+// view is a string over C memory, valid until the result is used again:
+// only for map lookups, never kept.
+func view(p *C.char, n C.uint32_t) string {
+	if n == 0 {
+		return ""
+	}
+	type header struct {
+		data unsafe.Pointer
+		len  int
+	}
+	h := header{unsafe.Pointer(p), int(n)}
+	return *(*string)(unsafe.Pointer(&h))
+}
+
+// intern gives the Go string for a C string, made once per result.
+func (r *result) intern(p *C.char, n C.uint32_t) string {
+	if n == 0 {
+		return ""
+	}
+	if s, ok := r.strings[view(p, n)]; ok {
+		return s
+	}
+	s := C.GoStringN(p, C.int(n))
+	r.strings[s] = s
+	return s
+}
+
+// Symbolize names ips, one frame per address in order, into frames
+// (reused: pass the slice returned last time to avoid allocation) and
+// returns it. A frame without a symbol is still a frame, its Status says
+// why.
+func (s *Symbolizer) Symbolize(ips []uint64, frames []Frame) ([]Frame, error) {
+	return s.SymbolizeAs(ips, Exact, frames)
+}
+
+// SymbolizeAs is Symbolize with the lookup kind given.
+func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([]Frame, error) {
+	frames = frames[:0]
+	if len(ips) == 0 {
+		return frames, nil
+	}
+	h, err := s.handle()
+	if err != nil {
+		return frames, err
+	}
+	defer s.mu.RUnlock()
+	r := s.getResult()
+	defer s.putResult(r)
+	st := C.ksym_symbolize(h, (*C.uint64_t)(unsafe.Pointer(&ips[0])), C.size_t(len(ips)), C.uint32_t(kind), r.c, r.err)
+	if err := toError(st, r.err); err != nil {
+		return frames, err
+	}
+	var n C.size_t
+	p := C.ksym_result_frames(r.c, &n)
+	cframes := unsafe.Slice(p, int(n))
+	if cap(frames) < len(cframes) {
+		frames = make([]Frame, 0, len(cframes))
+	}
+	frames = frames[:len(cframes)]
+	for i := range cframes {
+		c := &cframes[i]
+		f := &frames[i]
+		f.Addr = uint64(c.addr)
+		f.Start = uint64(c.start)
+		f.Offset = uint64(c.offset)
+		f.Size = uint64(c.size)
+		f.Kind = byte(c.kind)
+		f.Status = FrameStatus(c.status)
+		f.Name = r.intern(c.name, c.name_len)
+		f.Module = r.intern(c.module, c.module_len)
+	}
+	return frames, nil
+}
+
+// symbolizeOnly runs the C call alone, without making Go frames: the
+// benchmark's measure of the library's own share of Symbolize.
+func (s *Symbolizer) symbolizeOnly(ips []uint64) error {
+	h, err := s.handle()
+	if err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	r := s.getResult()
+	defer s.putResult(r)
+	st := C.ksym_symbolize(h, (*C.uint64_t)(unsafe.Pointer(&ips[0])), C.size_t(len(ips)), C.KSYM_ADDR_EXACT, r.c, r.err)
+	return toError(st, r.err)
+}
