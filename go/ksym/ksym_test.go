@@ -229,3 +229,24 @@ func TestLiveKernel(t *testing.T) {
 	}
 	same(t, "live", frames, reference(t, addrs, "--no-cache"))
 }
+
+// A redacted kallsyms (every address zero, as an unprivileged reader sees
+// it): the error reaches Go whole, with the CLI's sentence.
+func TestRedactedFile(t *testing.T) {
+	need(t, ksymBin)
+	path := filepath.Join(t.TempDir(), "kallsyms")
+	text := "0000000000000000 T _text\n0000000000000000 T foo\n0000000000000000 t bar\t[m]\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenFile(path, nil)
+	var ke *Error
+	if !errors.As(err, &ke) || ke.Status != Redacted {
+		t.Fatalf("OpenFile of a redacted file: %v", err)
+	}
+	out, _ := exec.Command(ksymBin, "--kallsyms", path, "info").CombinedOutput()
+	cli := strings.TrimPrefix(strings.TrimSpace(string(out)), "ksym: ")
+	if ke.Message != cli {
+		t.Fatalf("Go error %q, the CLI says %q", ke.Message, cli)
+	}
+}

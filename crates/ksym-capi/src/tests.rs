@@ -92,7 +92,10 @@ fn symbolize_find_and_count() {
         ]
     );
     assert_eq!(frames[0].kind, b'T');
-    assert_eq!((frames[1].name_len, frames[1].module_len, frames[2].name_len), (3, 1, 0));
+    assert_eq!(
+        (frames[1].name_len, frames[1].module_len, frames[2].name_len),
+        (3, 1, 0)
+    );
     // Return addresses: ip - 1 is looked up, the offset stays from ip.
     let ret = [0xffffffff81000200u64];
     // SAFETY: as above; the result is reused.
@@ -261,5 +264,101 @@ fn bad_arguments_are_errors_not_crashes() {
     assert_eq!(
         unsafe { CStr::from_ptr(ksym_version()) }.to_str().unwrap(),
         env!("CARGO_PKG_VERSION")
+    );
+}
+
+/// `_Static_assert`s of a struct's size and every field's offset, as Rust
+/// lays them out.
+macro_rules! layout {
+    ($t:ident, $($f:ident),+) => {{
+        let mut c = format!(
+            "_Static_assert(sizeof({}) == {}, \"sizeof {}\");\n",
+            stringify!($t),
+            std::mem::size_of::<$t>(),
+            stringify!($t)
+        );
+        $(c.push_str(&format!(
+            "_Static_assert(offsetof({t}, {f}) == {o}, \"{t}.{f}\");\n",
+            t = stringify!($t),
+            f = stringify!($f),
+            o = std::mem::offset_of!($t, $f)
+        ));)+
+        c
+    }};
+}
+
+/// The header's structs have the sizes and field offsets of this crate's:
+/// a C file of static assertions, compiled against include/ksym.h.
+#[test]
+#[cfg_attr(miri, ignore)] // runs the C compiler
+fn header_layout_matches_rust() {
+    let mut c = String::from("#include <stddef.h>\n#include \"ksym.h\"\n");
+    c += &layout!(ksym_error, size, status, reserved, message);
+    c += &layout!(
+        ksym_open_options,
+        size,
+        watch,
+        cache,
+        reserved0,
+        cache_dir,
+        max_input_bytes,
+        reserved
+    );
+    c += &layout!(
+        ksym_frame, addr, start, offset, size, name, module, name_len, module_len, status, kind,
+        reserved0, file, line, column, reserved
+    );
+    c += &layout!(
+        ksym_stats,
+        size,
+        batches,
+        failed_batches,
+        ips,
+        resolved,
+        raw,
+        no_symbol,
+        failed_redacted,
+        failed_permission,
+        failed_other,
+        symbols,
+        modules,
+        refreshes,
+        reserved
+    );
+    c += &layout!(
+        ksym_host,
+        size,
+        release,
+        build_id,
+        boot_id,
+        lockdown,
+        kptr_restrict,
+        perf_event_paranoid,
+        has_modules,
+        reserved0,
+        reserved
+    );
+    let dir = std::env::temp_dir().join(format!("ksym-capi-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("layout.c");
+    std::fs::write(&file, &c).unwrap();
+    let include = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    let out = match std::process::Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-fsyntax-only", "-I"])
+        .arg(&include)
+        .arg(&file)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            println!("SKIP: no C compiler (cc): {e}");
+            return;
+        }
+    };
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{c}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
