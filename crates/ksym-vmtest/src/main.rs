@@ -17,6 +17,7 @@
 //! `--ksym` names the `ksym` binary the CLI scenarios run; `--state` a
 //! directory kept across boots (the cache-across-boots scenario).
 
+mod agent;
 mod boots;
 mod bpf;
 mod cli;

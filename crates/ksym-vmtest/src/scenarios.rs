@@ -14,6 +14,7 @@ use ksym::decode::{Decoder, Status};
 use ksym::live::LiveConfig;
 use ksym::{KernelSymbols, SymbolTable};
 
+use crate::agent::go_agent;
 use crate::boots::cache_across_boots;
 use crate::bpf::bpf_ksymbol;
 use crate::cli::{cli_addr_name, cli_cache, cli_image, cli_info_rmmod, cli_module_symbols};
@@ -118,6 +119,11 @@ pub const SCENARIOS: &[(&str, &str, Scenario)] = &[
         "cli-image",
         "ksym --image /boot/vmlinuz-<release> answers at the running addresses",
         cli_image,
+    ),
+    (
+        "go-agent",
+        "go/ksym's ksym-agent (libksym through cgo) names addresses as ksym addr does",
+        go_agent,
     ),
     (
         "kptr-restrict",

@@ -1,7 +1,7 @@
 // Command ksym-agent reads kernel addresses (hex, one a line) from standard
 // input, names them in batches the way a profiling agent does, prints one
-// line per address (`0xaddr name+0xoff/0xsize [module]`, or the raw
-// address), and serves its counters on /metrics in the Prometheus text
+// line per address (`0xaddr name+0xoff/0xsize [module]`, or
+// `0xaddr (no symbol)`), and serves its counters on /metrics in the Prometheus text
 // format: batches, input IPs, failed batches, raw-address frames,
 // permission denied, other errors.
 //
@@ -25,7 +25,7 @@ import (
 func main() {
 	file := flag.String("file", "", "a kallsyms, System.map, snapshot or image file (default: the live kernel)")
 	batch := flag.Int("batch", 64, "addresses per batch")
-	listen := flag.String("listen", "127.0.0.1:9877", "where /metrics is served")
+	listen := flag.String("listen", "127.0.0.1:9877", "where /metrics is served (\"\": nowhere)")
 	serve := flag.Bool("serve", false, "keep serving /metrics after standard input ends")
 	flag.Parse()
 
@@ -50,7 +50,9 @@ func main() {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		io.WriteString(w, metricsText(st))
 	})
-	go func() { log.Fatal(http.ListenAndServe(*listen, nil)) }()
+	if *listen != "" {
+		go func() { log.Fatal(http.ListenAndServe(*listen, nil)) }()
+	}
 
 	if err := run(s, os.Stdin, os.Stdout, *batch); err != nil {
 		log.Fatal(err)
@@ -104,10 +106,15 @@ func run(s *ksym.Symbolizer, in io.Reader, out io.Writer, batch int) error {
 	return sc.Err()
 }
 
-// format prints a frame as the kernel's %pS does.
+// format prints a frame as `ksym addr` does: the symbol as the kernel's
+// %pS prints it, or why there is none.
 func format(f ksym.Frame) string {
-	if f.Status != ksym.Named {
-		return fmt.Sprintf("0x%x 0x%x", f.Addr, f.Addr)
+	switch f.Status {
+	case ksym.Named:
+	case ksym.NoSymbol:
+		return fmt.Sprintf("0x%x (no symbol)", f.Addr)
+	default:
+		return fmt.Sprintf("0x%x (raw: the symbols are unavailable, status %d)", f.Addr, f.Status)
 	}
 	s := fmt.Sprintf("0x%x %s+0x%x/0x%x", f.Addr, f.Name, f.Offset, f.Size)
 	if f.Module != "" {

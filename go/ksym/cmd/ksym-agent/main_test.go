@@ -29,7 +29,7 @@ func TestRunAndMetrics(t *testing.T) {
 	if err := run(s, strings.NewReader(in), &out, 2); err != nil {
 		t.Fatal(err)
 	}
-	want := "0xffffffff81000110 foo+0x10/0x200\n0xffffffffc0000004 modfn+0x4/0x10000 [m]\n0x10 0x10\n"
+	want := "0xffffffff81000110 foo+0x10/0x200\n0xffffffffc0000004 modfn+0x4/0x10000 [m]\n0x10 (no symbol)\n"
 	if out.String() != want {
 		t.Fatalf("output %q, want %q", out.String(), want)
 	}
