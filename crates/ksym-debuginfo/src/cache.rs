@@ -176,7 +176,10 @@ impl Cache {
     }
 
     fn make_dir(&self, dir: &Path) -> io::Result<()> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
     }
 
     /// Refuses a cache directory or entry directory that is a symbolic link.
@@ -184,7 +187,10 @@ impl Cache {
         let dirs = std::iter::once(self.dir.clone()).chain(hex.map(|h| self.dir.join(h)));
         for dir in dirs {
             if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(format!("{} is a symbolic link, not followed", dir.display()));
+                return Err(format!(
+                    "{} is a symbolic link, not followed",
+                    dir.display()
+                ));
             }
         }
         Ok(())

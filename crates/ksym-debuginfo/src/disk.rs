@@ -21,14 +21,17 @@ pub fn build_id_link(root: &Path, build_id: &[u8]) -> Option<PathBuf> {
 /// Where a vmlinux with DWARF of release `release` may be, most specific first.
 pub fn vmlinux_paths(root: &Path, release: &str, build_id: Option<&[u8]>) -> Vec<PathBuf> {
     let r = release;
-    let mut paths: Vec<PathBuf> = build_id.and_then(|b| build_id_link(root, b)).into_iter().collect();
+    let mut paths: Vec<PathBuf> = build_id
+        .and_then(|b| build_id_link(root, b))
+        .into_iter()
+        .collect();
     paths.extend(
         [
             format!("/usr/lib/debug/boot/vmlinux-{r}"), // Debian, Ubuntu
             format!("/usr/lib/debug/lib/modules/{r}/vmlinux"), // Fedora, RHEL
             format!("/usr/lib/debug/lib/modules/{r}/vmlinux.debug"), // SUSE
             format!("/usr/lib/debug/boot/vmlinux-{r}.debug"), // SUSE
-            format!("/lib/modules/{r}/build/vmlinux"), // a kernel built here
+            format!("/lib/modules/{r}/build/vmlinux"),  // a kernel built here
             format!("/boot/vmlinux-{r}"),
         ]
         .iter()
@@ -101,17 +104,25 @@ impl ModuleIndex {
             for entry in entries.flatten() {
                 seen += 1;
                 if seen > MAX_ENTRIES {
-                    index.unreadable.push((dir, format!("more than {MAX_ENTRIES} entries")));
+                    index
+                        .unreadable
+                        .push((dir, format!("more than {MAX_ENTRIES} entries")));
                     return index;
                 }
-                let Ok(kind) = entry.file_type() else { continue };
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
                 let path = entry.path();
                 if kind.is_dir() {
                     if depth < MAX_DEPTH {
                         stack.push((path, depth + 1));
                     }
                 } else if let Some(module) = entry.file_name().to_str().and_then(module_of_file) {
-                    index.by_key.entry(module_key(module)).or_default().push(path);
+                    index
+                        .by_key
+                        .entry(module_key(module))
+                        .or_default()
+                        .push(path);
                 }
             }
         }
@@ -123,7 +134,9 @@ impl ModuleIndex {
 
     /// The files that may hold module `name`'s debug info.
     pub fn files(&self, name: &str) -> &[PathBuf] {
-        self.by_key.get(&module_key(name)).map_or(&[], Vec::as_slice)
+        self.by_key
+            .get(&module_key(name))
+            .map_or(&[], Vec::as_slice)
     }
 }
 

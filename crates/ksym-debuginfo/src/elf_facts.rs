@@ -49,9 +49,8 @@ pub fn facts_of(bytes: &[u8]) -> Result<ElfFacts, String> {
         .map_err(|e| format!("unreadable build-id note: {e}"))?
         .map(<[u8]>::to_vec);
     let has_dwarf = [".debug_info", ".zdebug_info"].iter().any(|name| {
-        elf.section_by_name(name).is_some_and(|s| {
-            s.size() > 0 && s.kind() != object::SectionKind::UninitializedData
-        })
+        elf.section_by_name(name)
+            .is_some_and(|s| s.size() > 0 && s.kind() != object::SectionKind::UninitializedData)
     });
     Ok(ElfFacts {
         build_id,
@@ -62,7 +61,7 @@ pub fn facts_of(bytes: &[u8]) -> Result<ElfFacts, String> {
 /// Parses a build-id written as hex (`01d2640d...`).
 pub fn parse_build_id(hex: &str) -> Option<Vec<u8>> {
     let hex = hex.trim();
-    if hex.is_empty() || hex.len() % 2 != 0 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())

@@ -86,13 +86,16 @@ pub fn download(
         .and_then(|l| l.trim().parse().ok());
     if let (Some(len), Some(max)) = (length, limits.max_size) {
         if len > max {
-            return Answer::TooBig(format!(
-                "{len} bytes, more than DEBUGINFOD_MAXSIZE ({max})"
-            ));
+            return Answer::TooBig(format!("{len} bytes, more than DEBUGINFOD_MAXSIZE ({max})"));
         }
     }
     let mut progress = Progress::new(limits.progress, url, length);
-    let got = copy_body(&mut response.into_reader(), temp.file(), limits, &mut progress);
+    let got = copy_body(
+        &mut response.into_reader(),
+        temp.file(),
+        limits,
+        &mut progress,
+    );
     progress.finish();
     let got = match got {
         Ok(n) => n,
@@ -181,7 +184,11 @@ impl Progress {
     }
 
     fn update(&mut self, done: u64) {
-        if !self.on || self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+        if !self.on
+            || self
+                .last
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+        {
             return;
         }
         self.last = Some(Instant::now());

@@ -148,7 +148,10 @@ impl Search {
         }
         match (wanted, facts.build_id.as_deref()) {
             (Some(w), Some(b)) if w != b => {
-                self.note(path.display(), format!("build-id {}, not {}", hex(b), hex(w)));
+                self.note(
+                    path.display(),
+                    format!("build-id {}, not {}", hex(b), hex(w)),
+                );
                 self.mismatched.push(Mismatch {
                     path: path.to_path_buf(),
                     found: hex(b),
@@ -227,7 +230,10 @@ impl DebugInfoFinder {
         let files = index.files(name);
         if files.is_empty() {
             for dir in module_dirs(&self.config.root, release) {
-                search.note(dir.display(), format!("no {name}.ko or {name}.ko.debug below"));
+                search.note(
+                    dir.display(),
+                    format!("no {name}.ko or {name}.ko.debug below"),
+                );
             }
         }
         for path in files {
@@ -249,7 +255,9 @@ impl DebugInfoFinder {
     fn module_index(&self, release: &str) -> Arc<ModuleIndex> {
         let mut map = self.modules.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(release.to_string())
-            .or_insert_with(|| Arc::new(ModuleIndex::build(&module_dirs(&self.config.root, release))))
+            .or_insert_with(|| {
+                Arc::new(ModuleIndex::build(&module_dirs(&self.config.root, release)))
+            })
             .clone()
     }
 

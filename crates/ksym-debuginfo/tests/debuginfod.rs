@@ -65,19 +65,28 @@ fn fetched_once_then_served_from_the_cache_both_clients_agree() {
 
     // Ours fetches; the bytes are the served file's.
     let start = Instant::now();
-    let found = finder(&[&server.url], &cache).fetch_debuginfo(&xfs_id).unwrap();
+    let found = finder(&[&server.url], &cache)
+        .fetch_debuginfo(&xfs_id)
+        .unwrap();
     let fetched_in = start.elapsed();
     let entry = cache.join(&xfs_hex).join("debuginfo");
     assert_eq!(found.path, entry);
     assert!(matches!(&found.origin, Origin::Debuginfod { url } if url.starts_with(&server.url)));
     assert_eq!(std::fs::read(&entry).unwrap(), std::fs::read(&xfs).unwrap());
-    assert_eq!((mode(&entry), mode(entry.parent().unwrap())), (0o400, 0o700));
-    let leftovers: Vec<_> = std::fs::read_dir(entry.parent().unwrap()).unwrap().collect();
+    assert_eq!(
+        (mode(&entry), mode(entry.parent().unwrap())),
+        (0o400, 0o700)
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(entry.parent().unwrap())
+        .unwrap()
+        .collect();
     assert_eq!(leftovers.len(), 1, "a temporary file was left behind");
 
     // The second call is served by the cache.
     let start = Instant::now();
-    let again = finder(&[&server.url], &cache).fetch_debuginfo(&xfs_id).unwrap();
+    let again = finder(&[&server.url], &cache)
+        .fetch_debuginfo(&xfs_id)
+        .unwrap();
     let cached_in = start.elapsed();
     assert_eq!((again.path, again.origin), (entry.clone(), Origin::Cache));
     eprintln!(
@@ -87,14 +96,19 @@ fn fetched_once_then_served_from_the_cache_both_clients_agree() {
 
     // elfutils' client fetches virtio into the same cache...
     let virtio_hex = readelf_build_id(&virtio);
-    let by_elfutils = debuginfod_find(&cache, &server.url, &virtio_hex).expect("debuginfod-find fetches");
+    let by_elfutils =
+        debuginfod_find(&cache, &server.url, &virtio_hex).expect("debuginfod-find fetches");
     server.stop();
     // ...and, the server gone, ours finds it, and elfutils finds ours.
     let found = finder(&[&server.url], &cache)
         .fetch_debuginfo(&bytes_of(&virtio_hex))
         .unwrap();
-    assert_eq!((found.path.display().to_string(), found.origin), (by_elfutils, Origin::Cache));
-    let from_cache = debuginfod_find(&cache, &server.url, &xfs_hex).expect("debuginfod-find reads our entry");
+    assert_eq!(
+        (found.path.display().to_string(), found.origin),
+        (by_elfutils, Origin::Cache)
+    );
+    let from_cache =
+        debuginfod_find(&cache, &server.url, &xfs_hex).expect("debuginfod-find reads our entry");
     assert_eq!(Path::new(&from_cache), entry);
 }
 
@@ -104,7 +118,8 @@ fn a_miss_is_remembered_by_both_clients() {
         return;
     }
     let not_found = RawServer::start(|s| {
-        let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = s
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     });
     let cache = tempfile::tempdir().unwrap();
     let ours = "00112233445566778899aabbccddeeff00112233";
@@ -114,14 +129,22 @@ fn a_miss_is_remembered_by_both_clients() {
     assert!(e.to_string().contains("HTTP 404"), "{e}");
     assert_eq!(not_found.connections(), 1);
     let entry = cache.path().join(ours).join("debuginfo");
-    assert_eq!(std::fs::metadata(&entry).unwrap().len(), 0, "no zero-length miss entry");
+    assert_eq!(
+        std::fs::metadata(&entry).unwrap().len(),
+        0,
+        "no zero-length miss entry"
+    );
     // Asked again: no connection, by ours or by elfutils.
     let e = finder(&[&not_found.url], cache.path())
         .fetch_debuginfo(&bytes_of(ours))
         .unwrap_err();
     assert!(e.to_string().contains("a remembered miss"), "{e}");
     assert_eq!(debuginfod_find(cache.path(), &not_found.url, ours), None);
-    assert_eq!(not_found.connections(), 1, "a remembered miss asked the server again");
+    assert_eq!(
+        not_found.connections(),
+        1,
+        "a remembered miss asked the server again"
+    );
 
     // elfutils' miss is honoured by ours.
     let theirs = "ffeeddccbbaa99887766554433221100ffeeddcc";
@@ -166,7 +189,64 @@ fn a_silent_server_times_out() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(e.to_string().to_lowercase().contains("timed out"), "{e}");
     // A timeout is not a miss: nothing remembered.
-    assert!(!cache.path().join("0123456789abcdef0123456789abcdef01234567/debuginfo").exists());
+    assert!(!cache
+        .path()
+        .join("0123456789abcdef0123456789abcdef01234567/debuginfo")
+        .exists());
+}
+
+#[test]
+fn a_body_that_stalls_times_out() {
+    let stalls = RawServer::start(|s| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n\x7fELF");
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let mut config = finder(&[&stalls.url], cache.path()).config().clone();
+    config.timeout = Some(Duration::from_secs(1));
+    let id = "0123456789abcdef0123456789abcdef01234567";
+    let start = Instant::now();
+    let e = DebugInfoFinder::new(config)
+        .fetch_debuginfo(&bytes_of(id))
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(e.to_string().contains("after 4 bytes"), "{e}");
+    let left = std::fs::read_dir(cache.path().join(id)).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "a partial download was kept");
+}
+
+#[test]
+fn servers_are_asked_in_order_until_one_has_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let ko = scratch.path().join("llc.ko");
+    unpack_ko("llc", &ko);
+    if !have("readelf", "servers_are_asked_in_order_until_one_has_it") {
+        return;
+    }
+    let hex = readelf_build_id(&ko);
+    let body = std::fs::read(&ko).unwrap();
+    let not_found = RawServer::start(|s| {
+        let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    });
+    let has_it = RawServer::start(move |s| {
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(&body);
+    });
+    let cache = scratch.path().join("cache");
+    // A trailing slash is joined as elfutils joins it.
+    let second = format!("{}/", has_it.url);
+    let found = finder(&[&not_found.url, &second], &cache)
+        .fetch_debuginfo(&bytes_of(&hex))
+        .unwrap();
+    let url = format!("{}/buildid/{hex}/debuginfo", has_it.url);
+    assert_eq!(found.origin, Origin::Debuginfod { url });
+    assert_eq!((not_found.connections(), has_it.connections()), (1, 1));
+    assert_eq!(
+        std::fs::read(found.path).unwrap(),
+        std::fs::read(&ko).unwrap()
+    );
 }
 
 #[test]
@@ -185,13 +265,19 @@ fn max_size_refuses_early_and_while_streaming() {
         let chunk = vec![0u8; 64 << 10];
         while s.write_all(&chunk).is_ok() {}
     });
-    for (server, says) in [(&announced, "1000000000 bytes, more than"), (&endless, "bytes arrived")] {
+    for (server, says) in [
+        (&announced, "1000000000 bytes, more than"),
+        (&endless, "bytes arrived"),
+    ] {
         config.debuginfod_urls = vec![server.url.clone()];
         let e = DebugInfoFinder::new(config.clone())
             .fetch_debuginfo(&bytes_of(id))
             .unwrap_err();
         assert!(e.to_string().contains(says), "{e}");
-        assert!(e.to_string().contains("DEBUGINFOD_MAXSIZE (1048576)"), "{e}");
+        assert!(
+            e.to_string().contains("DEBUGINFOD_MAXSIZE (1048576)"),
+            "{e}"
+        );
         // Neither a file nor a miss is kept, nor a temporary file.
         let dir = cache.path().join(id);
         let left = std::fs::read_dir(&dir).map_or(0, |d| d.count());
@@ -213,11 +299,16 @@ fn max_size_with_the_real_server() {
     let mut config = finder(&[&server.url], &cache).config().clone();
     config.max_size = Some(1000);
     let id = bytes_of(&readelf_build_id(&ko));
-    let e = DebugInfoFinder::new(config).fetch_debuginfo(&id).unwrap_err();
+    let e = DebugInfoFinder::new(config)
+        .fetch_debuginfo(&id)
+        .unwrap_err();
     assert!(e.to_string().contains("DEBUGINFOD_MAXSIZE"), "{e}");
     // Under a bound it fits, it arrives.
     let found = finder(&[&server.url], &cache).fetch_debuginfo(&id).unwrap();
-    assert_eq!(std::fs::read(found.path).unwrap(), std::fs::read(&ko).unwrap());
+    assert_eq!(
+        std::fs::read(found.path).unwrap(),
+        std::fs::read(&ko).unwrap()
+    );
 }
 
 #[test]
@@ -261,6 +352,8 @@ fn the_cache_is_not_read_through_a_symbolic_link() {
     }
     let hex = readelf_build_id(&ko);
     std::os::unix::fs::symlink(&elsewhere, cache.join(&hex)).unwrap();
-    let e = finder(&[], &cache).fetch_debuginfo(&bytes_of(&hex)).unwrap_err();
+    let e = finder(&[], &cache)
+        .fetch_debuginfo(&bytes_of(&hex))
+        .unwrap_err();
     assert!(e.to_string().contains("symbolic link"), "{e}");
 }

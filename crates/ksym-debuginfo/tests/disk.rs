@@ -32,29 +32,44 @@ fn debian_module_plain_and_by_build_id() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let ko = root
-        .path()
-        .join(format!("usr/lib/debug/lib/modules/{R}/kernel/net/bridge/bridge.ko"));
+    let ko = root.path().join(format!(
+        "usr/lib/debug/lib/modules/{R}/kernel/net/bridge/bridge.ko"
+    ));
     unpack_ko("bridge", &ko);
     let id = bytes_of(&readelf_build_id(&ko));
-    let found = finder(root.path()).find_module(R, "bridge", Some(&id)).unwrap();
+    let found = finder(root.path())
+        .find_module(R, "bridge", Some(&id))
+        .unwrap();
     assert_eq!((found.path, found.origin), (ko.clone(), Origin::Disk));
     assert_eq!(found.build_id.as_deref(), Some(&id[..]));
     // Without a build-id (a kernel that does not show it), the file still
     // counts; with another release, nothing.
-    assert_eq!(finder(root.path()).find_module(R, "bridge", None).unwrap().path, ko);
-    let e = finder(root.path()).find_module("6.1.0-1-amd64", "bridge", Some(&id)).unwrap_err();
+    assert_eq!(
+        finder(root.path())
+            .find_module(R, "bridge", None)
+            .unwrap()
+            .path,
+        ko
+    );
+    let e = finder(root.path())
+        .find_module("6.1.0-1-amd64", "bridge", Some(&id))
+        .unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e}");
     assert!(e.to_string().contains("6.1.0-1-amd64"), "{e}");
 }
 
 #[test]
 fn fedora_and_compressed_modules_with_dash_or_underscore() {
-    if !have("readelf", "fedora_and_compressed_modules_with_dash_or_underscore") {
+    if !have(
+        "readelf",
+        "fedora_and_compressed_modules_with_dash_or_underscore",
+    ) {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join(format!("usr/lib/debug/lib/modules/{R}/kernel"));
+    let dir = root
+        .path()
+        .join(format!("usr/lib/debug/lib/modules/{R}/kernel"));
     // Fedora's name, and the shared data's .ko.xz kept compressed.
     let plain = dir.join("drivers/net/net_failover.ko.debug");
     unpack_ko("net_failover", &plain);
@@ -64,7 +79,10 @@ fn fedora_and_compressed_modules_with_dash_or_underscore() {
     unpack_ko("virtio_ring", &unpacked);
     let f = finder(root.path());
     let id = bytes_of(&readelf_build_id(&plain));
-    assert_eq!(f.find_module(R, "net-failover", Some(&id)).unwrap().path, plain);
+    assert_eq!(
+        f.find_module(R, "net-failover", Some(&id)).unwrap().path,
+        plain
+    );
     let id = bytes_of(&readelf_build_id(&unpacked));
     let found = f.find_module(R, "virtio-ring", Some(&id)).unwrap();
     assert_eq!(found.path, xz);
@@ -78,9 +96,9 @@ fn another_build_is_refused_and_named() {
     }
     let root = tempfile::tempdir().unwrap();
     // `fat` installed where `vfat` belongs: the kernel's vfat has another id.
-    let wrong = root
-        .path()
-        .join(format!("usr/lib/debug/lib/modules/{R}/kernel/fs/fat/vfat.ko"));
+    let wrong = root.path().join(format!(
+        "usr/lib/debug/lib/modules/{R}/kernel/fs/fat/vfat.ko"
+    ));
     unpack_ko("fat", &wrong);
     let real = root.path().join("vfat.ko");
     unpack_ko("vfat", &real);
@@ -112,7 +130,12 @@ fn vmlinux_in_each_layout_stripped_ones_passed_over() {
     let elf = scratch.path().join("fat.ko");
     unpack_ko("fat", &elf);
     let stripped = scratch.path().join("fat-stripped.ko");
-    let st = Command::new("objcopy").arg("--strip-debug").arg(&elf).arg(&stripped).status().unwrap();
+    let st = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(&elf)
+        .arg(&stripped)
+        .status()
+        .unwrap();
     assert!(st.success());
     let hex = readelf_build_id(&elf);
     let id = bytes_of(&hex);
@@ -142,8 +165,14 @@ fn vmlinux_in_each_layout_stripped_ones_passed_over() {
     copy(&stripped, &boot);
     let e = finder(root.path()).find_vmlinux(R, Some(&id)).unwrap_err();
     let text = e.to_string();
-    assert!(text.contains(&format!("{}: no DWARF", boot.display())), "{text}");
-    assert!(text.contains("/usr/lib/debug/boot/vmlinux-6.1.0-57-cloud-amd64: absent"), "{text}");
+    assert!(
+        text.contains(&format!("{}: no DWARF", boot.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("/usr/lib/debug/boot/vmlinux-6.1.0-57-cloud-amd64: absent"),
+        "{text}"
+    );
 }
 
 /// The real Debian vmlinux with DWARF (590 MB), when fetched: found in

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub fn ko_debug_dir() -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.1.0-57-cloud/ko-debug");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/debian-6.1.0-57-cloud/ko-debug");
     assert!(
         dir.is_dir(),
         "the real kernel data is missing: expected {} (shared/ beside the clone)",
@@ -57,7 +57,11 @@ pub fn have(tool: &str, test: &str) -> bool {
 
 /// The GNU build-id of a plain ELF file as binutils' `readelf -n` prints it.
 pub fn readelf_build_id(path: &Path) -> String {
-    let out = Command::new("readelf").arg("-n").arg(path).output().expect("readelf runs");
+    let out = Command::new("readelf")
+        .arg("-n")
+        .arg(path)
+        .output()
+        .expect("readelf runs");
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| l.trim().strip_prefix("Build ID: "))
@@ -74,7 +78,11 @@ pub fn bytes_of(hex: &str) -> Vec<u8> {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Debian's `debuginfod` serving `dir` on a loopback port; stopped on drop.
@@ -109,7 +117,10 @@ impl Debuginfod {
             if server.scanned() >= files {
                 return server;
             }
-            assert!(Instant::now() < deadline, "debuginfod did not scan {files} files in 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "debuginfod did not scan {files} files in 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
