@@ -6,6 +6,7 @@
 //! that file says otherwise) after its mtime, as elfutils keeps it. Nothing
 //! here follows a symbolic link.
 
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -22,7 +23,12 @@ pub const MISS_SECONDS_FILE: &str = "cache_miss_s";
 /// exists (elfutils' older default, still preferred by it); else
 /// `$XDG_CACHE_HOME/debuginfod_client`; else `$HOME/.cache/debuginfod_client`.
 pub fn default_cache_dir() -> PathBuf {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    cache_dir_from(|name| std::env::var_os(name))
+}
+
+/// [`default_cache_dir`] with the variables `var` gives.
+pub fn cache_dir_from(var: impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    let var = |name| var(name).filter(|v| !v.is_empty());
     if let Some(dir) = var("DEBUGINFOD_CACHE_PATH") {
         return PathBuf::from(dir);
     }
@@ -244,4 +250,38 @@ fn leading_number(text: &str) -> Option<u64> {
     let t = text.trim_start();
     let end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     t[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_dir_as_elfutils_chooses_it() {
+        let home = tempfile::tempdir().unwrap();
+        let home_s = home.path().as_os_str().to_owned();
+        let dir = |vars: &[(&str, &str)]| {
+            cache_dir_from(|name| match name {
+                "HOME" => Some(home_s.clone()),
+                _ => vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.into()),
+            })
+        };
+        let xdg = [("XDG_CACHE_HOME", "/xdg")];
+        let both = [("XDG_CACHE_HOME", "/xdg"), ("DEBUGINFOD_CACHE_PATH", "/dc")];
+        assert_eq!(dir(&[]), home.path().join(".cache/debuginfod_client"));
+        assert_eq!(dir(&xdg), PathBuf::from("/xdg/debuginfod_client"));
+        assert_eq!(dir(&both), PathBuf::from("/dc"));
+        assert_eq!(dir(&[("DEBUGINFOD_CACHE_PATH", "")]), dir(&[]));
+        // elfutils' older place wins over XDG while it exists.
+        fs::create_dir(home.path().join(".debuginfod_client_cache")).unwrap();
+        assert_eq!(dir(&xdg), home.path().join(".debuginfod_client_cache"));
+    }
+
+    #[test]
+    fn config_numbers_read_as_fscanf_reads_them() {
+        assert_eq!(leading_number("600\n"), Some(600));
+        assert_eq!(leading_number("  42abc"), Some(42));
+        assert_eq!(leading_number("abc"), None);
+        assert_eq!(leading_number(""), None);
+    }
 }

@@ -56,7 +56,12 @@ impl Config {
     /// `HOME`), `DEBUGINFOD_TIMEOUT` (seconds; 0 for none),
     /// `DEBUGINFOD_MAXSIZE` (bytes; 0 for none).
     pub fn from_env() -> Config {
-        let var = |name| std::env::var(name).ok();
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_env`] with the variables `var` gives (the cache
+    /// directory still comes from the environment).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Config {
         let mut config = Config::default();
         if let Some(urls) = var("DEBUGINFOD_URLS") {
             for url in urls.split_whitespace() {
@@ -349,5 +354,39 @@ fn what(thing: &str, release: &str, build_id: Option<&[u8]>) -> String {
     match build_id {
         Some(b) => format!("{thing} with DWARF for {release} (build-id {})", hex(b)),
         None => format!("{thing} with DWARF for {release}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_from_elfutils_variables() {
+        let config = |vars: &[(&str, &str)]| {
+            Config::from_vars(|name| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            })
+        };
+        let c = config(&[]);
+        assert!(c.debuginfod_urls.is_empty());
+        assert_eq!(
+            (c.timeout, c.max_size),
+            (Some(Duration::from_secs(90)), None)
+        );
+        let c = config(&[
+            ("DEBUGINFOD_URLS", " http://a  https://b/ http://a "),
+            ("DEBUGINFOD_TIMEOUT", "5"),
+            ("DEBUGINFOD_MAXSIZE", "1000"),
+        ]);
+        assert_eq!(c.debuginfod_urls, ["http://a", "https://b/"]);
+        assert_eq!(
+            (c.timeout, c.max_size),
+            (Some(Duration::from_secs(5)), Some(1000))
+        );
+        let c = config(&[("DEBUGINFOD_TIMEOUT", "0"), ("DEBUGINFOD_MAXSIZE", "0")]);
+        assert_eq!((c.timeout, c.max_size), (None, None));
     }
 }
