@@ -4,7 +4,7 @@
 //! then made 0400 as elfutils leaves them. A zero-length `debuginfo` is a
 //! remembered miss, good for `<cache>/cache_miss_s` seconds (600 unless
 //! that file says otherwise) after its mtime, as elfutils keeps it. Nothing
-//! here follows a symbolic link.
+//! here follows a symbolic link below the cache directory.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -70,7 +70,7 @@ impl Cache {
 
     /// What the cache has for `hex`. A stale miss is removed, as elfutils does.
     pub fn lookup(&self, hex: &str) -> Lookup {
-        if let Err(why) = self.refuse_links(Some(hex)) {
+        if let Err(why) = self.refuse_links(hex) {
             return Lookup::Unusable(why);
         }
         let path = self.entry(hex);
@@ -176,7 +176,7 @@ impl Cache {
         self.make_dir(&self.dir)?;
         let dir = self.dir.join(hex);
         self.make_dir(&dir)?;
-        self.refuse_links(Some(hex))
+        self.refuse_links(hex)
             .map_err(|why| io::Error::new(io::ErrorKind::PermissionDenied, why))?;
         Ok(dir)
     }
@@ -188,16 +188,16 @@ impl Cache {
             .create(dir)
     }
 
-    /// Refuses a cache directory or entry directory that is a symbolic link.
-    fn refuse_links(&self, hex: Option<&str>) -> Result<(), String> {
-        let dirs = std::iter::once(self.dir.clone()).chain(hex.map(|h| self.dir.join(h)));
-        for dir in dirs {
-            if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(format!(
-                    "{} is a symbolic link, not followed",
-                    dir.display()
-                ));
-            }
+    /// Refuses an entry directory that is a symbolic link (one planted to
+    /// make a download land elsewhere). The cache directory itself may be
+    /// one: users link `~/.cache` to other disks.
+    fn refuse_links(&self, hex: &str) -> Result<(), String> {
+        let dir = self.dir.join(hex);
+        if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(format!(
+                "{} is a symbolic link, not followed",
+                dir.display()
+            ));
         }
         Ok(())
     }

@@ -18,26 +18,20 @@ pub fn build_id_link(root: &Path, build_id: &[u8]) -> Option<PathBuf> {
     })
 }
 
-/// Where a vmlinux with DWARF of release `release` may be, most specific first.
-pub fn vmlinux_paths(root: &Path, release: &str, build_id: Option<&[u8]>) -> Vec<PathBuf> {
+/// Where distributions put the vmlinux with DWARF of release `release`.
+pub fn vmlinux_paths(root: &Path, release: &str) -> Vec<PathBuf> {
     let r = release;
-    let mut paths: Vec<PathBuf> = build_id
-        .and_then(|b| build_id_link(root, b))
-        .into_iter()
-        .collect();
-    paths.extend(
-        [
-            format!("/usr/lib/debug/boot/vmlinux-{r}"), // Debian, Ubuntu
-            format!("/usr/lib/debug/lib/modules/{r}/vmlinux"), // Fedora, RHEL
-            format!("/usr/lib/debug/lib/modules/{r}/vmlinux.debug"), // SUSE
-            format!("/usr/lib/debug/boot/vmlinux-{r}.debug"), // SUSE
-            format!("/lib/modules/{r}/build/vmlinux"),  // a kernel built here
-            format!("/boot/vmlinux-{r}"),
-        ]
-        .iter()
-        .map(|p| under(root, p)),
-    );
-    paths
+    [
+        format!("/usr/lib/debug/boot/vmlinux-{r}"), // Debian, Ubuntu
+        format!("/usr/lib/debug/lib/modules/{r}/vmlinux"), // Fedora, RHEL
+        format!("/usr/lib/debug/lib/modules/{r}/vmlinux.debug"), // SUSE
+        format!("/usr/lib/debug/boot/vmlinux-{r}.debug"), // SUSE
+        format!("/lib/modules/{r}/build/vmlinux"),  // a kernel built here
+        format!("/boot/vmlinux-{r}"),
+    ]
+    .iter()
+    .map(|p| under(root, p))
+    .collect()
 }
 
 /// The directories holding a release's unstripped modules (`/lib` and the

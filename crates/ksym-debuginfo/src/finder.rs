@@ -176,6 +176,20 @@ impl Search {
         }
     }
 
+    /// Whether `release` names one directory (no `/`, not `.` or `..`);
+    /// notes why the disk is not searched when not.
+    fn plain_release(&mut self, release: &str) -> bool {
+        let plain =
+            !release.is_empty() && !release.contains('/') && release != "." && release != "..";
+        if !plain {
+            self.note(
+                format!("release {release:?}"),
+                "not a plain name; disk not searched",
+            );
+        }
+        plain
+    }
+
     fn fail(self, what: String) -> Error {
         if self.mismatched.is_empty() {
             Error::NotFound {
@@ -210,7 +224,14 @@ impl DebugInfoFinder {
     /// is `build_id` when given (without one, the first file with DWARF).
     pub fn find_vmlinux(&self, release: &str, build_id: Option<&[u8]>) -> Result<Found> {
         let mut search = Search::default();
-        for path in vmlinux_paths(&self.config.root, release, build_id) {
+        let mut paths: Vec<_> = build_id
+            .and_then(|b| build_id_link(&self.config.root, b))
+            .into_iter()
+            .collect();
+        if search.plain_release(release) {
+            paths.extend(vmlinux_paths(&self.config.root, release));
+        }
+        for path in paths {
             if let Some(found) = search.judge(&path, build_id, Origin::Disk) {
                 return Ok(found);
             }
@@ -223,10 +244,25 @@ impl DebugInfoFinder {
     /// `build_id` when the kernel shows it.
     pub fn find_module(&self, release: &str, name: &str, build_id: Option<&[u8]>) -> Result<Found> {
         let mut search = Search::default();
+        self.module_on_disk(release, name, build_id, &mut search)
+            .or_else(|| self.remote(build_id, &mut search))
+            .ok_or_else(|| search.fail(what(&format!("module {name}"), release, build_id)))
+    }
+
+    fn module_on_disk(
+        &self,
+        release: &str,
+        name: &str,
+        build_id: Option<&[u8]>,
+        search: &mut Search,
+    ) -> Option<Found> {
         if let Some(link) = build_id.and_then(|b| build_id_link(&self.config.root, b)) {
             if let Some(found) = search.judge(&link, build_id, Origin::Disk) {
-                return Ok(found);
+                return Some(found);
             }
+        }
+        if !search.plain_release(release) {
+            return None;
         }
         let index = self.module_index(release);
         for (dir, why) in &index.unreadable {
@@ -235,19 +271,13 @@ impl DebugInfoFinder {
         let files = index.files(name);
         if files.is_empty() {
             for dir in module_dirs(&self.config.root, release) {
-                search.note(
-                    dir.display(),
-                    format!("no {name}.ko or {name}.ko.debug below"),
-                );
+                let none = format!("no {name}.ko or {name}.ko.debug below");
+                search.note(dir.display(), none);
             }
         }
-        for path in files {
-            if let Some(found) = search.judge(path, build_id, Origin::Disk) {
-                return Ok(found);
-            }
-        }
-        self.remote(build_id, &mut search)
-            .ok_or_else(|| search.fail(what(&format!("module {name}"), release, build_id)))
+        files
+            .iter()
+            .find_map(|path| search.judge(path, build_id, Origin::Disk))
     }
 
     /// The debug info of `build_id` from the cache or a debuginfod server.
@@ -268,7 +298,12 @@ impl DebugInfoFinder {
 
     /// The cache, then each server in order.
     fn remote(&self, build_id: Option<&[u8]>, search: &mut Search) -> Option<Found> {
-        let build_id = build_id?;
+        let Some(build_id) = build_id.filter(|b| !b.is_empty()) else {
+            if !self.config.debuginfod_urls.is_empty() {
+                search.note("debuginfod", "not asked: the kernel shows no build-id");
+            }
+            return None;
+        };
         let Some(cache) = self.config.cache_dir.clone().map(|dir| Cache { dir }) else {
             if !self.config.debuginfod_urls.is_empty() {
                 search.note("debuginfod", "no cache directory to download into");

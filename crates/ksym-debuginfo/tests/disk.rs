@@ -199,3 +199,46 @@ fn real_vmlinux_found_fast() {
     eprintln!("found the 590 MB vmlinux on disk, build-id checked, in {took:?}");
     assert_eq!(found.path, path);
 }
+
+#[test]
+fn a_release_that_is_not_one_directory_is_not_searched() {
+    let root = tempfile::tempdir().unwrap();
+    let ko = root
+        .path()
+        .join("usr/lib/debug/lib/modules/x/kernel/net/llc/llc.ko");
+    unpack_ko("llc", &ko);
+    let f = finder(root.path());
+    assert_eq!(f.find_module("x", "llc", None).unwrap().path, ko);
+    for release in ["x/../x", "..", ""] {
+        let e = f.find_module(release, "llc", None).unwrap_err();
+        assert!(e.to_string().contains("not a plain name"), "{e}");
+        let e = f.find_vmlinux(release, None).unwrap_err();
+        assert!(e.to_string().contains("not a plain name"), "{e}");
+    }
+}
+
+/// A compressed module's build-id is read through bounded decompression:
+/// the largest of the shared modules, timed.
+#[test]
+fn compressed_xfs_found_by_build_id() {
+    if !have("readelf", "compressed_xfs_found_by_build_id") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let xz = root.path().join(format!(
+        "usr/lib/debug/lib/modules/{R}/kernel/fs/xfs/xfs.ko.xz"
+    ));
+    copy(&ko_xz("xfs"), &xz);
+    let plain = root.path().join("xfs.ko");
+    unpack_ko("xfs", &plain);
+    let id = bytes_of(&readelf_build_id(&plain));
+    let start = Instant::now();
+    let found = finder(root.path())
+        .find_module(R, "xfs", Some(&id))
+        .unwrap();
+    eprintln!(
+        "found xfs.ko.xz (43 MB unpacked), build-id checked, in {:?}",
+        start.elapsed()
+    );
+    assert_eq!(found.path, xz);
+}
