@@ -72,7 +72,7 @@ fn fetched_once_then_served_from_the_cache_both_clients_agree() {
     let entry = cache.join(&xfs_hex).join("debuginfo");
     assert_eq!(found.path, entry);
     assert!(matches!(&found.origin, Origin::Debuginfod { url } if url.starts_with(&server.url)));
-    assert_eq!(std::fs::read(&entry).unwrap(), std::fs::read(&xfs).unwrap());
+    assert_same_bytes(&entry, &xfs);
     assert_eq!(
         (mode(&entry), mode(entry.parent().unwrap())),
         (0o400, 0o700)
@@ -225,15 +225,10 @@ fn servers_are_asked_in_order_until_one_has_it() {
         return;
     }
     let hex = readelf_build_id(&ko);
-    let body = std::fs::read(&ko).unwrap();
     let not_found = RawServer::start(|s| {
         let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
     });
-    let has_it = RawServer::start(move |s| {
-        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-        let _ = s.write_all(head.as_bytes());
-        let _ = s.write_all(&body);
-    });
+    let has_it = RawServer::serving(std::fs::read(&ko).unwrap());
     let cache = scratch.path().join("cache");
     // A trailing slash is joined as elfutils joins it.
     let second = format!("{}/", has_it.url);
@@ -243,10 +238,7 @@ fn servers_are_asked_in_order_until_one_has_it() {
     let url = format!("{}/buildid/{hex}/debuginfo", has_it.url);
     assert_eq!(found.origin, Origin::Debuginfod { url });
     assert_eq!((not_found.connections(), has_it.connections()), (1, 1));
-    assert_eq!(
-        std::fs::read(found.path).unwrap(),
-        std::fs::read(&ko).unwrap()
-    );
+    assert_same_bytes(&found.path, &ko);
 }
 
 #[test]
@@ -305,10 +297,7 @@ fn max_size_with_the_real_server() {
     assert!(e.to_string().contains("DEBUGINFOD_MAXSIZE"), "{e}");
     // Under a bound it fits, it arrives.
     let found = finder(&[&server.url], &cache).fetch_debuginfo(&id).unwrap();
-    assert_eq!(
-        std::fs::read(found.path).unwrap(),
-        std::fs::read(&ko).unwrap()
-    );
+    assert_same_bytes(&found.path, &ko);
 }
 
 #[test]
@@ -316,12 +305,7 @@ fn another_build_from_a_server_is_refused() {
     let scratch = tempfile::tempdir().unwrap();
     let other = scratch.path().join("stp.ko");
     unpack_ko("stp", &other);
-    let body = std::fs::read(&other).unwrap();
-    let server = RawServer::start(move |s| {
-        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-        let _ = s.write_all(head.as_bytes());
-        let _ = s.write_all(&body);
-    });
+    let server = RawServer::serving(std::fs::read(&other).unwrap());
     let cache = scratch.path().join("cache");
     let wanted = "0123456789abcdef0123456789abcdef01234567";
     let e = finder(&[&server.url], &cache)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -21,6 +21,11 @@ fn finder(root: &Path) -> DebugInfoFinder {
     })
 }
 
+/// Where Debian's -dbg package puts a module: `kernel/<rel>` of the release.
+fn in_debug_tree(root: &Path, rel: &str) -> PathBuf {
+    root.join(format!("usr/lib/debug/lib/modules/{R}/kernel/{rel}"))
+}
+
 fn copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
     std::fs::copy(from, to).unwrap();
@@ -32,9 +37,7 @@ fn debian_module_plain_and_by_build_id() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let ko = root.path().join(format!(
-        "usr/lib/debug/lib/modules/{R}/kernel/net/bridge/bridge.ko"
-    ));
+    let ko = in_debug_tree(root.path(), "net/bridge/bridge.ko");
     unpack_ko("bridge", &ko);
     let id = bytes_of(&readelf_build_id(&ko));
     let found = finder(root.path())
@@ -96,9 +99,7 @@ fn another_build_is_refused_and_named() {
     }
     let root = tempfile::tempdir().unwrap();
     // `fat` installed where `vfat` belongs: the kernel's vfat has another id.
-    let wrong = root.path().join(format!(
-        "usr/lib/debug/lib/modules/{R}/kernel/fs/fat/vfat.ko"
-    ));
+    let wrong = in_debug_tree(root.path(), "fs/fat/vfat.ko");
     unpack_ko("fat", &wrong);
     let real = root.path().join("vfat.ko");
     unpack_ko("vfat", &real);
@@ -225,9 +226,7 @@ fn compressed_xfs_found_by_build_id() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let xz = root.path().join(format!(
-        "usr/lib/debug/lib/modules/{R}/kernel/fs/xfs/xfs.ko.xz"
-    ));
+    let xz = in_debug_tree(root.path(), "fs/xfs/xfs.ko.xz");
     copy(&ko_xz("xfs"), &xz);
     let plain = root.path().join("xfs.ko");
     unpack_ko("xfs", &plain);

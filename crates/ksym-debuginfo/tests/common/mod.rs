@@ -77,6 +77,12 @@ pub fn bytes_of(hex: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Panics unless the two files hold the same bytes.
+pub fn assert_same_bytes(a: &Path, b: &Path) {
+    let same = std::fs::read(a).unwrap() == std::fs::read(b).unwrap();
+    assert!(same, "{} and {} differ", a.display(), b.display());
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -177,6 +183,15 @@ impl RawServer {
             }
         });
         RawServer { url, connections }
+    }
+
+    /// Answers every request with `body`, 200 and its Content-Length.
+    pub fn serving(body: Vec<u8>) -> RawServer {
+        RawServer::start(move |s| {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        })
     }
 
     pub fn connections(&self) -> usize {
