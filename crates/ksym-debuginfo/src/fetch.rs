@@ -192,16 +192,7 @@ impl Progress {
             return;
         }
         self.last = Some(Instant::now());
-        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
-        let line = match self.total {
-            Some(t) => format!(
-                "Downloading from {}: {:.1}/{:.1} MiB",
-                self.label,
-                mib(done),
-                mib(t)
-            ),
-            None => format!("Downloading from {}: {:.1} MiB", self.label, mib(done)),
-        };
+        let line = progress_line(&self.label, done, self.total);
         let _ = write!(std::io::stderr(), "\r{line}\x1b[K");
     }
 
@@ -209,5 +200,57 @@ impl Progress {
         if self.on && self.last.is_some() {
             let _ = write!(std::io::stderr(), "\r\x1b[K");
         }
+    }
+}
+
+/// The progress line: `Downloading from <server>: 12.5/43.3 MiB`.
+fn progress_line(label: &str, done: u64, total: Option<u64>) -> String {
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    match total {
+        Some(t) => format!(
+            "Downloading from {label}: {:.1}/{:.1} MiB",
+            mib(done),
+            mib(t)
+        ),
+        None => format!("Downloading from {label}: {:.1} MiB", mib(done)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_names_the_server_and_the_sizes() {
+        let p = Progress::new(true, "http://h:8002/buildid/ab/debuginfo", Some(3 << 20));
+        assert_eq!(p.label, "http://h:8002");
+        assert_eq!(
+            progress_line(&p.label, 1 << 19, p.total),
+            "Downloading from http://h:8002: 0.5/3.0 MiB"
+        );
+        assert_eq!(
+            progress_line("http://h", 5 << 20, None),
+            "Downloading from http://h: 5.0 MiB"
+        );
+        // Not a terminal (the test's standard error is captured): silent.
+        assert!(!Progress::new(true, "http://h", None).on || std::io::stderr().is_terminal());
+        assert!(!Progress::new(false, "http://h", None).on);
+    }
+
+    #[test]
+    fn urls_joined_as_elfutils_joins_them() {
+        let id = [0xab, 0x01];
+        assert_eq!(
+            debuginfo_url("http://h", &id),
+            "http://h/buildid/ab01/debuginfo"
+        );
+        assert_eq!(
+            debuginfo_url("http://h/", &id),
+            "http://h/buildid/ab01/debuginfo"
+        );
+        assert_eq!(
+            debuginfo_url("http://h/d", &id),
+            "http://h/d/buildid/ab01/debuginfo"
+        );
     }
 }

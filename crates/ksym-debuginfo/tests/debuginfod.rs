@@ -216,6 +216,52 @@ fn a_body_that_stalls_times_out() {
     assert_eq!(left, 0, "a partial download was kept");
 }
 
+/// elfutils' rule: under 100 KiB/s for DEBUGINFOD_TIMEOUT seconds fails,
+/// even while bytes keep coming (each read alone would not time out).
+/// elfutils' own client, on the same server, agrees.
+#[test]
+fn a_trickle_fails_as_with_elfutils() {
+    let trickle = RawServer::start(|s| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
+        for _ in 0..100 {
+            if s.write_all(&[0u8; 100]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let mut config = finder(&[&trickle.url], cache.path()).config().clone();
+    config.timeout = Some(Duration::from_secs(1));
+    let id = "0123456789abcdef0123456789abcdef01234567";
+    let start = Instant::now();
+    let e = DebugInfoFinder::new(config)
+        .fetch_debuginfo(&bytes_of(id))
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert!(e.to_string().contains("too slow"), "{e}");
+    if have(
+        "debuginfod-find",
+        "a_trickle_fails_as_with_elfutils (elfutils half)",
+    ) {
+        let start = Instant::now();
+        let out = Command::new("debuginfod-find")
+            .env("DEBUGINFOD_CACHE_PATH", cache.path().join("elfutils"))
+            .env("DEBUGINFOD_URLS", &trickle.url)
+            .env("DEBUGINFOD_TIMEOUT", "1")
+            .args(["debuginfo", id])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "debuginfod-find took the trickle");
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_secs(8),
+            "debuginfod-find took {took:?}"
+        );
+    }
+}
+
 #[test]
 fn servers_are_asked_in_order_until_one_has_it() {
     let scratch = tempfile::tempdir().unwrap();
