@@ -40,6 +40,21 @@ fn debuginfod_find(cache: &Path, url: &str, hex: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// A build-id no server here has.
+const UNSERVED: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// Asks `url` for [`UNSERVED`] with a 1 s timeout: the error and the time
+/// it took.
+fn fetch_with_1s_timeout(url: &str, cache: &Path) -> (Error, Duration) {
+    let mut config = finder(&[url], cache).config().clone();
+    config.timeout = Some(Duration::from_secs(1));
+    let start = Instant::now();
+    let e = DebugInfoFinder::new(config)
+        .fetch_debuginfo(&bytes_of(UNSERVED))
+        .unwrap_err();
+    (e, start.elapsed())
+}
+
 fn need_server(test: &str) -> bool {
     have("debuginfod", test) && have("debuginfod-find", test) && have("readelf", test)
 }
@@ -178,21 +193,11 @@ fn a_silent_server_times_out() {
         let _ = s.flush();
     });
     let cache = tempfile::tempdir().unwrap();
-    let mut config = finder(&[], cache.path()).config().clone();
-    config.debuginfod_urls = vec![silent.url.clone()];
-    config.timeout = Some(Duration::from_secs(1));
-    let start = Instant::now();
-    let e = DebugInfoFinder::new(config)
-        .fetch_debuginfo(&bytes_of("0123456789abcdef0123456789abcdef01234567"))
-        .unwrap_err();
-    let took = start.elapsed();
+    let (e, took) = fetch_with_1s_timeout(&silent.url, cache.path());
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(e.to_string().to_lowercase().contains("timed out"), "{e}");
     // A timeout is not a miss: nothing remembered.
-    assert!(!cache
-        .path()
-        .join("0123456789abcdef0123456789abcdef01234567/debuginfo")
-        .exists());
+    assert!(!cache.path().join(UNSERVED).join("debuginfo").exists());
 }
 
 #[test]
@@ -202,17 +207,10 @@ fn a_body_that_stalls_times_out() {
         std::thread::sleep(Duration::from_secs(30));
     });
     let cache = tempfile::tempdir().unwrap();
-    let mut config = finder(&[&stalls.url], cache.path()).config().clone();
-    config.timeout = Some(Duration::from_secs(1));
-    let id = "0123456789abcdef0123456789abcdef01234567";
-    let start = Instant::now();
-    let e = DebugInfoFinder::new(config)
-        .fetch_debuginfo(&bytes_of(id))
-        .unwrap_err();
-    let took = start.elapsed();
+    let (e, took) = fetch_with_1s_timeout(&stalls.url, cache.path());
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(e.to_string().contains("after 4 bytes"), "{e}");
-    let left = std::fs::read_dir(cache.path().join(id)).map_or(0, |d| d.count());
+    let left = std::fs::read_dir(cache.path().join(UNSERVED)).map_or(0, |d| d.count());
     assert_eq!(left, 0, "a partial download was kept");
 }
 
@@ -231,14 +229,7 @@ fn a_trickle_fails_as_with_elfutils() {
         }
     });
     let cache = tempfile::tempdir().unwrap();
-    let mut config = finder(&[&trickle.url], cache.path()).config().clone();
-    config.timeout = Some(Duration::from_secs(1));
-    let id = "0123456789abcdef0123456789abcdef01234567";
-    let start = Instant::now();
-    let e = DebugInfoFinder::new(config)
-        .fetch_debuginfo(&bytes_of(id))
-        .unwrap_err();
-    let took = start.elapsed();
+    let (e, took) = fetch_with_1s_timeout(&trickle.url, cache.path());
     assert!(took < Duration::from_secs(4), "took {took:?}");
     assert!(e.to_string().contains("too slow"), "{e}");
     if have(
@@ -250,7 +241,7 @@ fn a_trickle_fails_as_with_elfutils() {
             .env("DEBUGINFOD_CACHE_PATH", cache.path().join("elfutils"))
             .env("DEBUGINFOD_URLS", &trickle.url)
             .env("DEBUGINFOD_TIMEOUT", "1")
-            .args(["debuginfo", id])
+            .args(["debuginfo", UNSERVED])
             .output()
             .unwrap();
         assert!(!out.status.success(), "debuginfod-find took the trickle");
@@ -290,7 +281,7 @@ fn servers_are_asked_in_order_until_one_has_it() {
 #[test]
 fn max_size_refuses_early_and_while_streaming() {
     let cache = tempfile::tempdir().unwrap();
-    let id = "0123456789abcdef0123456789abcdef01234567";
+    let id = UNSERVED;
     let mut config = finder(&[], cache.path()).config().clone();
     config.max_size = Some(1 << 20);
     // Announced too big: refused before the body.
@@ -353,7 +344,7 @@ fn another_build_from_a_server_is_refused() {
     unpack_ko("stp", &other);
     let server = RawServer::serving(std::fs::read(&other).unwrap());
     let cache = scratch.path().join("cache");
-    let wanted = "0123456789abcdef0123456789abcdef01234567";
+    let wanted = UNSERVED;
     let e = finder(&[&server.url], &cache)
         .fetch_debuginfo(&bytes_of(wanted))
         .unwrap_err();
