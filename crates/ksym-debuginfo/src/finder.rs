@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cache::{default_cache_dir, Cache, Lookup};
-use crate::disk::{build_id_link, module_dirs, vmlinux_paths, ModuleIndex};
+use crate::disk::{build_id_link, module_dirs, under, vmlinux_paths, ModuleIndex};
 use crate::elf_facts::{elf_facts, hex};
 use crate::error::{Error, Mismatch, Result, Tried};
 use crate::fetch::{self, Answer, Limits};
+use crate::kernel::{module_build_id, running_kernel};
 
 /// elfutils' default `DEBUGINFOD_TIMEOUT`, in seconds.
 pub const DEFAULT_TIMEOUT_S: u64 = 90;
@@ -278,6 +279,35 @@ impl DebugInfoFinder {
         files
             .iter()
             .find_map(|path| search.judge(path, build_id, Origin::Disk))
+    }
+
+    /// The running kernel's vmlinux with DWARF: its release and build-id
+    /// read under the root (`/proc/sys/kernel/osrelease`, `/sys/kernel/notes`).
+    pub fn find_running_vmlinux(&self) -> Result<Found> {
+        let (release, build_id) = running_kernel(&self.config.root);
+        let release = self.running_release(release)?;
+        self.find_vmlinux(&release, build_id.as_deref())
+    }
+
+    /// Loaded module `name`'s `.ko` with DWARF, matched by the build-id the
+    /// kernel shows for it (`/sys/module/M/notes/.note.gnu.build-id`).
+    pub fn find_running_module(&self, name: &str) -> Result<Found> {
+        let (release, _) = running_kernel(&self.config.root);
+        let release = self.running_release(release)?;
+        let build_id = module_build_id(&self.config.root, name);
+        self.find_module(&release, name, build_id.as_deref())
+    }
+
+    fn running_release(&self, release: Option<String>) -> Result<String> {
+        release.ok_or_else(|| Error::NotFound {
+            what: "release of the running kernel".into(),
+            tried: vec![Tried {
+                place: under(&self.config.root, "/proc/sys/kernel/osrelease")
+                    .display()
+                    .to_string(),
+                outcome: "unreadable".into(),
+            }],
+        })
     }
 
     /// The debug info of `build_id` from the cache or a debuginfod server.

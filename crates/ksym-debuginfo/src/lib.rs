@@ -18,6 +18,10 @@
 //! A file whose build-id is not the wanted one is never returned: the error
 //! names it, its build-id and the wanted one, and every place tried.
 //!
+//! [`DebugInfoFinder::find_running_vmlinux`] and
+//! [`DebugInfoFinder::find_running_module`] read the release and build-ids
+//! the running kernel shows (under the same root) themselves.
+//!
 //! ```no_run
 //! use ksym_debuginfo::{Config, DebugInfoFinder};
 //! let finder = DebugInfoFinder::new(Config::from_env());
@@ -33,8 +37,10 @@ pub mod elf_facts;
 pub mod error;
 pub mod fetch;
 mod finder;
+pub mod kernel;
 
 pub use cache::default_cache_dir;
 pub use elf_facts::{elf_facts, hex, parse_build_id, ElfFacts};
 pub use error::{Error, Mismatch, Result, Tried};
 pub use finder::{Config, DebugInfoFinder, Found, Origin};
+pub use kernel::{module_build_id, running_kernel};

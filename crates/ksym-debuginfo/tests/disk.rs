@@ -241,3 +241,54 @@ fn compressed_xfs_found_by_build_id() {
     );
     assert_eq!(found.path, xz);
 }
+
+/// A root laid out as the running kernel shows itself: the real
+/// `/sys/kernel/notes` and release of the shared data, and module notes as
+/// sysfs holds them (the `.note.gnu.build-id` section, cut out by objcopy).
+#[test]
+fn the_running_kernel_and_its_modules_as_sysfs_shows_them() {
+    if !have("objcopy", "the_running_kernel_and_its_modules") {
+        return;
+    }
+    let data = ko_debug_dir().parent().unwrap().to_path_buf();
+    let root = tempfile::tempdir().unwrap();
+    let at = |rel: &str| {
+        let p = root.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        p
+    };
+    let release = std::fs::read_to_string(data.join("release")).unwrap();
+    std::fs::write(at("proc/sys/kernel/osrelease"), &release).unwrap();
+    std::fs::copy(data.join("notes.bin"), at("sys/kernel/notes")).unwrap();
+    let vfat = in_debug_tree(root.path(), "fs/fat/vfat.ko");
+    unpack_ko("vfat", &vfat);
+    let st = Command::new("objcopy")
+        .args(["-O", "binary", "--only-section=.note.gnu.build-id"])
+        .arg(&vfat)
+        .arg(at("sys/module/vfat/notes/.note.gnu.build-id"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // A decoy of another build, met first in the walk (sorted paths).
+    unpack_ko("fat", &in_debug_tree(root.path(), "drivers/vfat.ko"));
+    let f = finder(root.path());
+    assert_eq!(f.find_running_module("vfat").unwrap().path, vfat);
+
+    // The core kernel: a file of another build in Debian's place is refused
+    // with the running kernel's build-id (the data's vmlinux is 01d2640d...).
+    let boot = root.path().join(format!("usr/lib/debug/boot/vmlinux-{R}"));
+    copy(&vfat, &boot);
+    let e = f.find_running_vmlinux().unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("the kernel's is 01d2640d3a13145ee314eb05b155f141b7b7058b"),
+        "{text}"
+    );
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    let real = Path::new(&home).join(".cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64");
+    if real.is_file() {
+        std::fs::remove_file(&boot).unwrap();
+        std::os::unix::fs::symlink(&real, &boot).unwrap();
+        assert_eq!(f.find_running_vmlinux().unwrap().path, boot);
+    }
+}
