@@ -1,5 +1,5 @@
 //! The debuginfod protocol, client side: `GET <url>/buildid/<hex>/debuginfo`
-//! into the shared cache, with elfutils' rules for `DEBUGINFOD_TIMEOUT`
+//! ([`ask`]) and the body into the shared cache ([`receive`]), with elfutils' rules for `DEBUGINFOD_TIMEOUT`
 //! (curl's low-speed limit: under 100 KiB/s for that many seconds fails,
 //! and so does a read that waits that long) and `DEBUGINFOD_MAXSIZE` (sent
 //! as `X-DEBUGINFOD-MAXSIZE`, checked against Content-Length before the
@@ -58,29 +58,39 @@ pub fn debuginfo_url(server: &str, build_id: &[u8]) -> String {
     format!("{server}{sep}buildid/{}/debuginfo", hex(build_id))
 }
 
-/// Asks `url` for the file into `temp`.
-pub fn download(
+/// Asks `url` for the file: the response, once its status says it has it,
+/// else what the server said.
+pub fn ask(
     agent: &ureq::Agent,
+    url: &str,
+    max_size: Option<u64>,
+) -> Result<ureq::Response, Answer> {
+    let mut request = agent.get(url);
+    if let Some(max) = max_size {
+        request = request.set("X-DEBUGINFOD-MAXSIZE", &max.to_string());
+    }
+    match request.call() {
+        Ok(r) => Ok(r),
+        // 406: the server's answer to X-DEBUGINFOD-MAXSIZE.
+        Err(ureq::Error::Status(406, _)) => Err(Answer::TooBig(
+            "HTTP 406: larger than DEBUGINFOD_MAXSIZE".into(),
+        )),
+        Err(ureq::Error::Status(code, r)) => {
+            Err(Answer::NotThere(format!("HTTP {code} {}", r.status_text())))
+        }
+        Err(e) => Err(Answer::Failed(e.to_string())),
+    }
+}
+
+/// Receives the body of `response` (from `url`) into `temp`, bounded, and
+/// checks it is the debug info of `build_id`.
+pub fn receive(
+    response: ureq::Response,
     url: &str,
     build_id: &[u8],
     limits: &Limits,
     mut temp: TempEntry,
 ) -> Answer {
-    let mut request = agent.get(url);
-    if let Some(max) = limits.max_size {
-        request = request.set("X-DEBUGINFOD-MAXSIZE", &max.to_string());
-    }
-    let response = match request.call() {
-        Ok(r) => r,
-        // 406: the server's answer to X-DEBUGINFOD-MAXSIZE.
-        Err(ureq::Error::Status(406, _)) => {
-            return Answer::TooBig("HTTP 406: larger than DEBUGINFOD_MAXSIZE".into())
-        }
-        Err(ureq::Error::Status(code, r)) => {
-            return Answer::NotThere(format!("HTTP {code} {}", r.status_text()))
-        }
-        Err(e) => return Answer::Failed(e.to_string()),
-    };
     let length: Option<u64> = response
         .header("Content-Length")
         .and_then(|l| l.trim().parse().ok());

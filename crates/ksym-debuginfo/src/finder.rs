@@ -22,7 +22,7 @@ pub const DEFAULT_TIMEOUT_S: u64 = 90;
 pub struct Config {
     /// Prefix of every disk path (`/`, or `/host` in a container).
     pub root: PathBuf,
-    /// debuginfod servers, asked in order.
+    /// debuginfod servers, all asked at once (the first to have it wins).
     pub debuginfod_urls: Vec<String>,
     /// The client cache; `None`: neither read nor written.
     pub cache_dir: Option<PathBuf>,
@@ -364,18 +364,35 @@ impl DebugInfoFinder {
                 return None;
             }
         }
+        // All servers at once, as elfutils asks them; the first to answer
+        // that it has the file is read, the next one if that goes wrong.
+        // A server that never answers holds up nothing: its thread ends at
+        // its timeout, writing nothing.
         let limits = self.config.limits();
-        let mut misses = 0;
+        let (answers, arrivals) = std::sync::mpsc::channel();
         for server in &self.config.debuginfod_urls {
+            let (agent, answers) = (self.agent.clone(), answers.clone());
             let url = fetch::debuginfo_url(server, build_id);
-            let temp = match cache.temp_entry(&id) {
-                Ok(t) => t,
-                Err(e) => {
-                    search.note(cache.dir.display(), format!("cannot write the cache: {e}"));
-                    return None;
-                }
+            let max_size = limits.max_size;
+            std::thread::spawn(move || {
+                let asked = fetch::ask(&agent, &url, max_size);
+                let _ = answers.send((url, asked));
+            });
+        }
+        drop(answers);
+        let mut misses = 0;
+        for (url, asked) in arrivals {
+            let answer = match asked {
+                Ok(response) => match cache.temp_entry(&id) {
+                    Ok(temp) => fetch::receive(response, &url, build_id, &limits, temp),
+                    Err(e) => {
+                        search.note(cache.dir.display(), format!("cannot write the cache: {e}"));
+                        return None;
+                    }
+                },
+                Err(answer) => answer,
             };
-            match fetch::download(&self.agent, &url, build_id, &limits, temp) {
+            match answer {
                 Answer::Got(temp) => match temp.commit() {
                     Ok(path) => {
                         return Some(Found {

@@ -254,11 +254,14 @@ fn a_trickle_fails_as_with_elfutils() {
 }
 
 #[test]
-fn servers_are_asked_in_order_until_one_has_it() {
+fn every_server_is_asked_and_the_one_that_has_it_wins() {
     let scratch = tempfile::tempdir().unwrap();
     let ko = scratch.path().join("llc.ko");
     unpack_ko("llc", &ko);
-    if !have("readelf", "servers_are_asked_in_order_until_one_has_it") {
+    if !have(
+        "readelf",
+        "every_server_is_asked_and_the_one_that_has_it_wins",
+    ) {
         return;
     }
     let hex = readelf_build_id(&ko);
@@ -275,6 +278,31 @@ fn servers_are_asked_in_order_until_one_has_it() {
     let url = format!("{}/buildid/{hex}/debuginfo", has_it.url);
     assert_eq!(found.origin, Origin::Debuginfod { url });
     assert_eq!((not_found.connections(), has_it.connections()), (1, 1));
+    assert_same_bytes(&found.path, &ko);
+}
+
+/// A server that never answers does not hold up one that has the file:
+/// they are asked at once.
+#[test]
+fn a_silent_server_does_not_hold_up_the_others() {
+    let scratch = tempfile::tempdir().unwrap();
+    let ko = scratch.path().join("llc.ko");
+    unpack_ko("llc", &ko);
+    if !have("readelf", "a_silent_server_does_not_hold_up_the_others") {
+        return;
+    }
+    let silent = RawServer::start(|_| std::thread::sleep(Duration::from_secs(30)));
+    let has_it = RawServer::serving(std::fs::read(&ko).unwrap());
+    let cache = scratch.path().join("cache");
+    let mut config = finder(&[&silent.url, &has_it.url], &cache).config().clone();
+    config.timeout = Some(Duration::from_secs(20));
+    let start = Instant::now();
+    let found = DebugInfoFinder::new(config)
+        .fetch_debuginfo(&bytes_of(&readelf_build_id(&ko)))
+        .unwrap();
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(matches!(&found.origin, Origin::Debuginfod { url } if url.starts_with(&has_it.url)));
     assert_same_bytes(&found.path, &ko);
 }
 
