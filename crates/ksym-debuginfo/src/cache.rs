@@ -139,7 +139,7 @@ impl Cache {
 
     /// A new temporary file beside `hex`'s entry, removed unless committed.
     pub fn temp_entry(&self, hex: &str) -> io::Result<TempEntry> {
-        let dir = self.entry_dir(hex)?;
+        let mut dir = self.entry_dir(hex)?;
         let pid = std::process::id();
         for n in 0..100u32 {
             let nanos = SystemTime::now()
@@ -162,6 +162,11 @@ impl Cache {
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                // Another client removed the empty directory meanwhile (as
+                // elfutils does after a failed download): made again.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && n < 2 => {
+                    dir = self.entry_dir(hex)?;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -234,6 +239,11 @@ impl Drop for TempEntry {
     fn drop(&mut self) {
         if !self.path.as_os_str().is_empty() {
             let _ = fs::remove_file(&self.path);
+            // The entry's directory too when nothing else is in it, as
+            // elfutils leaves no empty one after a failed download.
+            if let Some(dir) = self.path.parent() {
+                let _ = fs::remove_dir(dir);
+            }
         }
     }
 }

@@ -187,7 +187,13 @@ impl RawServer {
 
     /// Answers every request with `body`, 200 and its Content-Length.
     pub fn serving(body: Vec<u8>) -> RawServer {
+        RawServer::serving_after(Duration::ZERO, body)
+    }
+
+    /// [`RawServer::serving`], each answer `delay` late.
+    pub fn serving_after(delay: Duration, body: Vec<u8>) -> RawServer {
         RawServer::start(move |s| {
+            std::thread::sleep(delay);
             let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
             let _ = s.write_all(head.as_bytes());
             let _ = s.write_all(&body);
