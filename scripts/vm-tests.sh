@@ -163,9 +163,12 @@ build_initramfs() {
     done
     copy_with_libs "$stage" "$TARGET/release/ksym" usr/bin/ksym
     copy_with_libs "$stage" "$TARGET/release/ksym-vmtest" usr/bin/ksym-vmtest
+    if [ -x "$TARGET/release/ksym-agent" ]; then
+        copy_with_libs "$stage" "$TARGET/release/ksym-agent" usr/bin/ksym-agent
+    fi
     # debuginfo is most of the release binaries; the guest does not need it
     if command -v strip >/dev/null; then
-        strip "$stage/usr/bin/ksym" "$stage/usr/bin/ksym-vmtest"
+        strip "$stage"/usr/bin/ksym*
     fi
     : >"$stage/lib/modules/$kver/modules.dep"
     for m in "${MODULES[@]}"; do
@@ -251,11 +254,19 @@ main() {
     [ ${#want[@]} -gt 0 ] || want=(6.1 6.12)
     install_deps
     mkdir -p "$CACHE"
-    say "building ksym and ksym-vmtest (cargo build --release -p ksym-cli -p ksym-vmtest)"
-    (cd "$REPO" && cargo build --release -p ksym-cli -p ksym-vmtest >&2)
+    say "building ksym, ksym-vmtest and libksym (cargo build --release -p ksym-cli -p ksym-vmtest -p ksym-capi)"
+    (cd "$REPO" && cargo build --release -p ksym-cli -p ksym-vmtest -p ksym-capi >&2)
     for b in ksym ksym-vmtest; do
         [ -x "$TARGET/release/$b" ] || die "no $TARGET/release/$b after the build"
     done
+    # go/ksym's example agent, over libksym.a: the go-agent scenario.
+    rm -f "$TARGET/release/ksym-agent"
+    if command -v go >/dev/null; then
+        say "building ksym-agent (go build ./cmd/ksym-agent in go/ksym)"
+        (cd "$REPO/go/ksym" && go build -o "$TARGET/release/ksym-agent" ./cmd/ksym-agent >&2)
+    else
+        say "no go: the go-agent scenario will skip"
+    fi
     for entry in "${KERNELS[@]}"; do
         IFS='|' read -r kname pkg ver sha <<<"$entry"
         case " ${want[*]} " in *" $kname "*) ;; *) continue ;; esac
