@@ -380,6 +380,7 @@ fn module_symbols(_: &Options, notes: &mut Notes) -> Step<()> {
         ));
     }
     notes.add("build-ids", module_build_ids(&table, &loaded));
+    notes.add("text-areas", module_text_areas(&table, &loaded));
     if text_bad + data_bad > 0 {
         return Err(fail(format!(
             "{text_bad} of {text} text and {data_bad} of {data} other module symbols resolve wrongly: {}",
@@ -418,6 +419,35 @@ fn module_build_ids(table: &SymbolTable, loaded: &[String]) -> Outcome {
         (0, true) => skip("no loaded module with its .ko in modules.dep"),
         (_, true) => Outcome::Pass,
         _ => fail(format!("{same} build-ids agree; {}", problems.join("; "))),
+    }
+}
+
+/// Each loaded module's text area in the table starts at its lowest code
+/// section in `/sys/module/<m>/sections` and holds every code section.
+fn module_text_areas(table: &SymbolTable, loaded: &[String]) -> Outcome {
+    let (mut same, mut problems) = (0, Vec::new());
+    for m in loaded {
+        let code: Vec<(u64, String)> = kernel::sections(m)
+            .into_iter()
+            .filter(|(a, n)| {
+                *a != 0
+                    && (n == ".text" || n.starts_with(".text.") || n.ends_with(".text"))
+                    && !n.starts_with(".init")
+            })
+            .collect();
+        let Some(lowest) = code.iter().map(|c| c.0).min() else {
+            continue;
+        };
+        let area = table.module_map().get(m).and_then(|i| i.text_area.clone());
+        match area {
+            Some(a) if a.start == lowest && code.iter().all(|(s, _)| *s < a.end()) => same += 1,
+            a => problems.push(format!("{m}: text area {a:x?}, code sections {code:x?}")),
+        }
+    }
+    match (same, problems.is_empty()) {
+        (0, true) => skip("no loaded module shows its sections"),
+        (_, true) => Outcome::Pass,
+        _ => fail(format!("{same} text areas agree; {}", problems.join("; "))),
     }
 }
 
