@@ -1,0 +1,1 @@
+//! Unit tests of source lines on small synthetic inputs.
