@@ -1,0 +1,268 @@
+//! Source lines of real modules (`../shared/data/debian-6.1.0-57-cloud/
+//! ko-debug/*.ko.xz`, DWARF 5 from GCC 12) against the reference tools:
+//! every executable section of every module, at function starts, inside
+//! functions and on a sweep, placed where the 6.1 loader put them.
+
+#![cfg(feature = "dwarf")]
+
+mod common;
+mod line_oracles;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ksym::lines::{module_section_addresses, DebugFile, SourceLines};
+use ksym::{ModuleArea, ModuleMap};
+use line_oracles::*;
+
+fn set_dir() -> PathBuf {
+    common::data_dir().join("debian-6.1.0-57-cloud")
+}
+
+/// The modules with DWARF: (name, path of the `.ko.xz`).
+fn modules() -> Vec<(String, PathBuf)> {
+    let dir = set_dir().join("ko-debug");
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".ko.xz"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().replace(".ko.xz", "");
+            (name, p)
+        })
+        .collect();
+    out.sort();
+    assert!(out.len() >= 15, "ko-debug holds {} modules", out.len());
+    out
+}
+
+fn layout() -> ModuleMap {
+    let path = set_dir().join("module-layout.tsv");
+    let mut map = ModuleMap::default();
+    map.add_text("module-layout.tsv", &std::fs::read(path).unwrap())
+        .unwrap();
+    map
+}
+
+/// Where each section of module `name` is: derived from its areas as the
+/// 6.1 loader lays them out, and init code (freed after load, so in no
+/// area) put at `init_at`, apart from everything, to be asked too.
+fn placed(file: &DebugFile, map: &ModuleMap, name: &str, init_at: u64) -> Vec<ModuleArea> {
+    let info = map.modules.iter().find(|m| m.name == name).unwrap();
+    let mut sections = module_section_addresses(file, &info.areas);
+    let mut at = init_at;
+    for s in file.code_sections().filter(|s| s.name.starts_with(".init")) {
+        sections.push(ModuleArea {
+            kind: s.name.clone(),
+            start: at,
+            size: s.size,
+        });
+        at += s.size.next_multiple_of(0x1000);
+    }
+    sections
+}
+
+#[test]
+fn derived_section_addresses_put_every_function_where_kallsyms_has_it() {
+    let map = layout();
+    let kallsyms = common::parse_kallsyms(&common::xz_text(&set_dir().join("kallsyms.xz")));
+    let mut checked = 0;
+    for (name, path) in modules() {
+        let file = DebugFile::open(&path).unwrap();
+        let sections = module_section_addresses(&file, &map.modules.iter().find(|m| m.name == name).unwrap().areas);
+        let elf = ksym::elf::read_elf(&path).unwrap();
+        for sym in elf.symbols.iter().filter(|s| s.function) {
+            let section = &elf.sections[sym.section.unwrap()];
+            let Some(at) = sections.iter().find(|s| s.kind == section.name) else {
+                assert!(section.name.starts_with(".init"), "{name}: {} unplaced", section.name);
+                continue;
+            };
+            let want = at.start + sym.value;
+            let found = kallsyms.iter().any(|l| {
+                l.module.as_deref() == Some(name.as_str()) && l.name == sym.name && l.addr == want
+            });
+            assert!(found, "{name}: {} not at {want:#x} in kallsyms", sym.name);
+            checked += 1;
+        }
+    }
+    assert!(checked > 3000, "only {checked} functions checked");
+}
+
+/// The addresses asked in one section of `size` bytes: every function's
+/// start, a third and two thirds in, and a sweep of about 300 steps.
+fn offsets_in(elf: &ksym::elf::ElfSymbols, index: usize, size: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    for s in elf.symbols.iter().filter(|s| s.function && s.section == Some(index)) {
+        out.extend([s.value, s.value + s.size / 3, s.value + 2 * s.size / 3]);
+    }
+    let step = (size / 300).max(1);
+    out.extend((0..size).step_by(step as usize));
+    out.retain(|o| *o < size);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn decompressed(path: &Path, dir: &Path) -> PathBuf {
+    let bytes = std::fs::read(path).unwrap();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut xz2::read::XzDecoder::new(&bytes[..]), &mut plain).unwrap();
+    let out = dir.join(path.file_name().unwrap().to_string_lossy().replace(".xz", ""));
+    std::fs::write(&out, plain).unwrap();
+    out
+}
+
+/// `ko` linked (by `ld`, which applies its relocations) with each code
+/// section at its load address: llvm-symbolizer cannot be told a section,
+/// and on a relocatable object it takes every section to start at 0.
+fn linked_copy(ko: &Path, sections: &[(String, u64)], dir: &Path) -> PathBuf {
+    let name = ko.file_name().unwrap().to_string_lossy();
+    let script = dir.join(format!("{name}.lds"));
+    let mut text = String::from("SECTIONS {\n");
+    for (section, addr) in sections {
+        text.push_str(&format!("  {section} {addr:#x} : {{ *({section}) }}\n"));
+    }
+    text.push_str("}\n");
+    std::fs::write(&script, text).unwrap();
+    let out = dir.join(format!("{name}.linked"));
+    let result = Command::new("ld")
+        .args(["--unresolved-symbols=ignore-all", "-e", "0", "--no-check-sections", "-T"])
+        .arg(&script)
+        .arg("-o")
+        .arg(&out)
+        .arg(ko)
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "ld on {}: {}",
+        ko.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    out
+}
+
+/// Counts of how the tools' answers compared.
+#[derive(Debug, Default)]
+struct Tally {
+    asked: usize,
+    with_lines: usize,
+    inlined: usize,
+    tools_disagree: usize,
+    binutils_cu_file: usize,
+    failures: Vec<String>,
+}
+
+#[test]
+fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
+    for tool in ["eu-addr2line", "llvm-symbolizer", "addr2line", "ld"] {
+        if installed(tool).is_none() {
+            eprintln!("SKIP: {tool} is not installed (.ci/install-deps installs it)");
+            return;
+        }
+    }
+    let map = layout();
+    let tmp = std::env::temp_dir().join(format!("ksym-lines-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut tally = Tally::default();
+    for (i, (name, path)) in modules().into_iter().enumerate() {
+        let file = DebugFile::open(&path).unwrap();
+        let sections = placed(&file, &map, &name, 0xffff_ffff_d000_0000 + (i as u64) * 0x10_0000);
+        let code: Vec<_> = file.code_sections().cloned().collect();
+        let mut lines = SourceLines::new();
+        lines.add_module(&name, &path, &sections, file.build_id_hex().as_deref());
+        let plain = decompressed(&path, &tmp);
+        let elf = ksym::elf::read_elf(&path).unwrap();
+        let code_at: Vec<(String, u64)> = code
+            .iter()
+            .filter_map(|c| sections.iter().find(|s| s.kind == c.name))
+            .map(|s| (s.kind.clone(), s.start))
+            .collect();
+        let llvm_copy = linked_copy(&plain, &code_at, &tmp);
+        for section in &code {
+            let base = sections.iter().find(|s| s.kind == section.name).unwrap().start;
+            let offsets = offsets_in(&elf, section.index, section.size);
+            let addrs: Vec<u64> = offsets.iter().map(|o| base + o).collect();
+            let eu = eu_addr2line(&plain, Some(&section.name), &offsets);
+            let bin = binutils_addr2line(&plain, Some(&section.name), &offsets);
+            let llvm = llvm_symbolizer(&llvm_copy, &addrs);
+            for (k, &addr) in addrs.iter().enumerate() {
+                let ours = ours(&lines.frames(addr).unwrap());
+                let place = format!("{name} {}+{:#x}", section.name, offsets[k]);
+                judge(&mut tally, &place, &ours, as_lines(&eu[k]), as_lines(&llvm[k]), as_lines(&bin[k]));
+            }
+        }
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+    eprintln!(
+        "modules: {} addresses, {} with lines, {} inlined chains; tools disagreeing: {}; binutils naming the unit's file: {}",
+        tally.asked, tally.with_lines, tally.inlined, tally.tools_disagree, tally.binutils_cu_file
+    );
+    if let Some(dump) = std::env::var_os("KSYM_LINES_DUMP") {
+        std::fs::write(dump, tally.failures.join("\n")).unwrap();
+    }
+    assert!(tally.asked > 5000 && tally.with_lines > 4000, "{tally:?}");
+    assert!(
+        tally.failures.is_empty(),
+        "{} disagreements, first ones:\n{}",
+        tally.failures.len(),
+        tally.failures.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// Compares ksym with the three tools at one address. Where the tools
+/// disagree, which is right:
+/// - no DWARF subprogram covers the address (a function GCC described
+///   without a PC range, such as an empty `br_poll_controller`; alignment
+///   padding after a function's `DW_AT_high_pc`): ksym and llvm-symbolizer
+///   give the line row with no function; eu-addr2line and binutils name the
+///   ELF symbol there (or, eu, an enclosing scope's chain). ksym keeps to
+///   DWARF (the kallsyms symbol is printed beside it anyway).
+/// - overlapping inlined-subroutine entries for one call: llvm-symbolizer
+///   and binutils (two independent readers) pick the same chain, eu-addr2line
+///   another; ksym must agree with the two.
+/// - binutils 2.40 names the unit's own `.c` file for DWARF 5 line rows
+///   before the line program's first file switch (entry 0 and 1 both name
+///   the primary file, and it takes the wrong one when a header comes
+///   first, as all of `xfs_trace.c`'s code from `xfs_trace.h`): its files
+///   are compared only where they are not the unit's `.c` file.
+fn judge(
+    tally: &mut Tally,
+    place: &str,
+    ours: &[ToolFrame],
+    eu: &[ToolFrame],
+    llvm: &[ToolFrame],
+    bin: &[ToolFrame],
+) {
+    tally.asked += 1;
+    tally.with_lines += usize::from(!ours.is_empty());
+    tally.inlined += usize::from(ours.len() > 1);
+    let no_function = ours.first().is_some_and(|f| f.function.is_none());
+    let ok = if agree(eu, llvm, true) {
+        agree(ours, eu, true)
+    } else {
+        tally.tools_disagree += 1;
+        agree(ours, llvm, true) && (no_function || agree_but_files(ours, bin))
+    };
+    // binutils, with the ELF symbol it names where DWARF has no function
+    // left out, and its unit-file answers counted apart.
+    let mut bin_ok = ours.len() == bin.len();
+    for (k, (o, b)) in ours.iter().zip(bin).enumerate() {
+        let function_ok = o.function == b.function || (k == 0 && no_function);
+        bin_ok &= function_ok && o.line == b.line;
+        if o.file != b.file {
+            tally.binutils_cu_file += 1;
+            bin_ok &= b.file.as_deref().is_some_and(|f| f.ends_with(".c"));
+        }
+    }
+    if !ok || !bin_ok {
+        tally.failures.push(format!(
+            "{place}: {}\n  ksym: {}\n  eu:   {}\n  llvm: {}\n  bin:  {}",
+            if ok { "binutils differs" } else { "ksym is not with the tools" },
+            show(ours),
+            show(eu),
+            show(llvm),
+            show(bin)
+        ));
+    }
+}
