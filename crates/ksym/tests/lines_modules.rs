@@ -27,7 +27,11 @@ fn modules() -> Vec<(String, PathBuf)> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().ends_with(".ko.xz"))
         .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().replace(".ko.xz", "");
+            let name = p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".ko.xz", "");
             (name, p)
         })
         .collect();
@@ -69,12 +73,19 @@ fn derived_section_addresses_put_every_function_where_kallsyms_has_it() {
     let mut checked = 0;
     for (name, path) in modules() {
         let file = DebugFile::open(&path).unwrap();
-        let sections = module_section_addresses(&file, &map.modules.iter().find(|m| m.name == name).unwrap().areas);
+        let sections = module_section_addresses(
+            &file,
+            &map.modules.iter().find(|m| m.name == name).unwrap().areas,
+        );
         let elf = ksym::elf::read_elf(&path).unwrap();
         for sym in elf.symbols.iter().filter(|s| s.function) {
             let section = &elf.sections[sym.section.unwrap()];
             let Some(at) = sections.iter().find(|s| s.kind == section.name) else {
-                assert!(section.name.starts_with(".init"), "{name}: {} unplaced", section.name);
+                assert!(
+                    section.name.starts_with(".init"),
+                    "{name}: {} unplaced",
+                    section.name
+                );
                 continue;
             };
             let want = at.start + sym.value;
@@ -92,7 +103,11 @@ fn derived_section_addresses_put_every_function_where_kallsyms_has_it() {
 /// start, a third and two thirds in, and a sweep of about 300 steps.
 fn offsets_in(elf: &ksym::elf::ElfSymbols, index: usize, size: u64) -> Vec<u64> {
     let mut out = Vec::new();
-    for s in elf.symbols.iter().filter(|s| s.function && s.section == Some(index)) {
+    for s in elf
+        .symbols
+        .iter()
+        .filter(|s| s.function && s.section == Some(index))
+    {
         out.extend([s.value, s.value + s.size / 3, s.value + 2 * s.size / 3]);
     }
     let step = (size / 300).max(1);
@@ -107,7 +122,12 @@ fn decompressed(path: &Path, dir: &Path) -> PathBuf {
     let bytes = std::fs::read(path).unwrap();
     let mut plain = Vec::new();
     std::io::Read::read_to_end(&mut xz2::read::XzDecoder::new(&bytes[..]), &mut plain).unwrap();
-    let out = dir.join(path.file_name().unwrap().to_string_lossy().replace(".xz", ""));
+    let out = dir.join(
+        path.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".xz", ""),
+    );
     std::fs::write(&out, plain).unwrap();
     out
 }
@@ -126,7 +146,13 @@ fn linked_copy(ko: &Path, sections: &[(String, u64)], dir: &Path) -> PathBuf {
     std::fs::write(&script, text).unwrap();
     let out = dir.join(format!("{name}.linked"));
     let result = Command::new("ld")
-        .args(["--unresolved-symbols=ignore-all", "-e", "0", "--no-check-sections", "-T"])
+        .args([
+            "--unresolved-symbols=ignore-all",
+            "-e",
+            "0",
+            "--no-check-sections",
+            "-T",
+        ])
         .arg(&script)
         .arg("-o")
         .arg(&out)
@@ -140,17 +166,6 @@ fn linked_copy(ko: &Path, sections: &[(String, u64)], dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&result.stderr)
     );
     out
-}
-
-/// Counts of how the tools' answers compared.
-#[derive(Debug, Default)]
-struct Tally {
-    asked: usize,
-    with_lines: usize,
-    inlined: usize,
-    tools_disagree: usize,
-    binutils_cu_file: usize,
-    failures: Vec<String>,
 }
 
 #[test]
@@ -167,7 +182,12 @@ fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
     let mut tally = Tally::default();
     for (i, (name, path)) in modules().into_iter().enumerate() {
         let file = DebugFile::open(&path).unwrap();
-        let sections = placed(&file, &map, &name, 0xffff_ffff_d000_0000 + (i as u64) * 0x10_0000);
+        let sections = placed(
+            &file,
+            &map,
+            &name,
+            0xffff_ffff_d000_0000 + (i as u64) * 0x10_0000,
+        );
         let code: Vec<_> = file.code_sections().cloned().collect();
         let mut lines = SourceLines::new();
         lines.add_module(&name, &path, &sections, file.build_id_hex().as_deref());
@@ -180,7 +200,11 @@ fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
             .collect();
         let llvm_copy = linked_copy(&plain, &code_at, &tmp);
         for section in &code {
-            let base = sections.iter().find(|s| s.kind == section.name).unwrap().start;
+            let base = sections
+                .iter()
+                .find(|s| s.kind == section.name)
+                .unwrap()
+                .start;
             let offsets = offsets_in(&elf, section.index, section.size);
             let addrs: Vec<u64> = offsets.iter().map(|o| base + o).collect();
             let eu = eu_addr2line(&plain, Some(&section.name), &offsets);
@@ -189,80 +213,25 @@ fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
             for (k, &addr) in addrs.iter().enumerate() {
                 let ours = ours(&lines.frames(addr).unwrap());
                 let place = format!("{name} {}+{:#x}", section.name, offsets[k]);
-                judge(&mut tally, &place, &ours, as_lines(&eu[k]), as_lines(&llvm[k]), as_lines(&bin[k]));
+                // Static-call trampolines and alternative instructions have
+                // no line rows: no frames, whatever the tools make of them.
+                if matches!(
+                    section.name.as_str(),
+                    ".static_call.text" | ".altinstr_replacement"
+                ) {
+                    assert!(ours.is_empty(), "{place}: {}", show(&ours));
+                }
+                judge(
+                    &mut tally,
+                    &place,
+                    &ours,
+                    as_lines(&eu[k]),
+                    as_lines(&llvm[k]),
+                    as_lines(&bin[k]),
+                );
             }
         }
     }
     std::fs::remove_dir_all(&tmp).ok();
-    eprintln!(
-        "modules: {} addresses, {} with lines, {} inlined chains; tools disagreeing: {}; binutils naming the unit's file: {}",
-        tally.asked, tally.with_lines, tally.inlined, tally.tools_disagree, tally.binutils_cu_file
-    );
-    if let Some(dump) = std::env::var_os("KSYM_LINES_DUMP") {
-        std::fs::write(dump, tally.failures.join("\n")).unwrap();
-    }
-    assert!(tally.asked > 5000 && tally.with_lines > 4000, "{tally:?}");
-    assert!(
-        tally.failures.is_empty(),
-        "{} disagreements, first ones:\n{}",
-        tally.failures.len(),
-        tally.failures.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
-    );
-}
-
-/// Compares ksym with the three tools at one address. Where the tools
-/// disagree, which is right:
-/// - no DWARF subprogram covers the address (a function GCC described
-///   without a PC range, such as an empty `br_poll_controller`; alignment
-///   padding after a function's `DW_AT_high_pc`): ksym and llvm-symbolizer
-///   give the line row with no function; eu-addr2line and binutils name the
-///   ELF symbol there (or, eu, an enclosing scope's chain). ksym keeps to
-///   DWARF (the kallsyms symbol is printed beside it anyway).
-/// - overlapping inlined-subroutine entries for one call: llvm-symbolizer
-///   and binutils (two independent readers) pick the same chain, eu-addr2line
-///   another; ksym must agree with the two.
-/// - binutils 2.40 names the unit's own `.c` file for DWARF 5 line rows
-///   before the line program's first file switch (entry 0 and 1 both name
-///   the primary file, and it takes the wrong one when a header comes
-///   first, as all of `xfs_trace.c`'s code from `xfs_trace.h`): its files
-///   are compared only where they are not the unit's `.c` file.
-fn judge(
-    tally: &mut Tally,
-    place: &str,
-    ours: &[ToolFrame],
-    eu: &[ToolFrame],
-    llvm: &[ToolFrame],
-    bin: &[ToolFrame],
-) {
-    tally.asked += 1;
-    tally.with_lines += usize::from(!ours.is_empty());
-    tally.inlined += usize::from(ours.len() > 1);
-    let no_function = ours.first().is_some_and(|f| f.function.is_none());
-    let ok = if agree(eu, llvm, true) {
-        agree(ours, eu, true)
-    } else {
-        tally.tools_disagree += 1;
-        agree(ours, llvm, true) && (no_function || agree_but_files(ours, bin))
-    };
-    // binutils, with the ELF symbol it names where DWARF has no function
-    // left out, and its unit-file answers counted apart.
-    let mut bin_ok = ours.len() == bin.len();
-    for (k, (o, b)) in ours.iter().zip(bin).enumerate() {
-        let function_ok = o.function == b.function || (k == 0 && no_function);
-        bin_ok &= function_ok && o.line == b.line;
-        if o.file != b.file {
-            tally.binutils_cu_file += 1;
-            bin_ok &= b.file.as_deref().is_some_and(|f| f.ends_with(".c"));
-        }
-    }
-    if !ok || !bin_ok {
-        tally.failures.push(format!(
-            "{place}: {}\n  ksym: {}\n  eu:   {}\n  llvm: {}\n  bin:  {}",
-            if ok { "binutils differs" } else { "ksym is not with the tools" },
-            show(ours),
-            show(eu),
-            show(llvm),
-            show(bin)
-        ));
-    }
+    tally.finish("modules", 5000);
 }

@@ -374,14 +374,35 @@ fn frames_at(
 }
 
 /// A path as the kernel prints it: relative to the build directory (the
-/// unit's `DW_AT_comp_dir`, relative or absolute, is taken off), with `.`
+/// unit's `DW_AT_comp_dir`, relative or absolute, is taken off) or, for an
+/// absolute path outside it, to the deepest directory above the build
+/// directory that holds it (the source tree of an out-of-tree build, as
+/// `decode_stacktrace.sh` strips it: Debian's assembler units name
+/// `/build/reproducible-path/linux-6.1.192/arch/x86/entry/entry_64.S` from
+/// `.../linux-6.1.192/debian/build/build_amd64_none_cloud-amd64`); `.`
 /// components dropped (`fs/xfs/./xfs_trace.h` is `fs/xfs/xfs_trace.h`).
+/// Paths sharing only `/` with the build directory (GCC's own headers) stay
+/// absolute.
 pub(crate) fn build_relative(path: &str, comp_dir: Option<&str>) -> String {
-    let rest = comp_dir
+    let under = |dir: &str| path.strip_prefix(dir).and_then(|r| r.strip_prefix('/'));
+    let mut rest = path;
+    if let Some(dir) = comp_dir
+        .map(|d| d.trim_end_matches('/'))
         .filter(|d| !d.is_empty())
-        .and_then(|d| path.strip_prefix(d.trim_end_matches('/')))
-        .and_then(|r| r.strip_prefix('/'))
-        .unwrap_or(path);
+    {
+        if let Some(r) = under(dir) {
+            rest = r;
+        } else if path.starts_with('/') && dir.starts_with('/') {
+            let mut above = dir;
+            while let Some(cut) = above.rfind('/').filter(|c| *c > 0) {
+                above = &above[..cut];
+                if let Some(r) = under(above) {
+                    rest = r;
+                    break;
+                }
+            }
+        }
+    }
     let mut out = String::with_capacity(rest.len());
     if rest.starts_with('/') {
         out.push('/');

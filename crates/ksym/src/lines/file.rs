@@ -211,7 +211,7 @@ impl DebugFile {
         let elf = parse_object(&self.source, self.storage.bytes())?;
         Ok(elf
             .symbols()
-            .find(|s| s.is_definition() && s.name() == Ok(name))
+            .find(|s| !s.is_undefined() && s.name() == Ok(name))
             .map(|s| s.address()))
     }
 }

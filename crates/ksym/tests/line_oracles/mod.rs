@@ -30,11 +30,13 @@ pub fn installed(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Where the tools put the build directory (the units' `DW_AT_comp_dir`),
-/// which the kernel's paths leave out. Debian's C units record it
-/// relative, its assembler units absolute.
+/// Where the tools put the build directory (the units' `DW_AT_comp_dir`)
+/// and the source tree, which the kernel's paths leave out. Debian's C
+/// units record the build directory relative, its assembler units absolute
+/// and their files under the source tree.
 const BUILD_DIRS: &[&str] = &[
     "/build/reproducible-path/linux-6.1.192/debian/build/build_amd64_none_cloud-amd64/",
+    "/build/reproducible-path/linux-6.1.192/",
     "debian/build/build_amd64_none_cloud-amd64/",
 ];
 
@@ -180,7 +182,11 @@ pub fn llvm_symbolizer(file: &Path, addrs: &[u64]) -> Vec<Vec<ToolFrame>> {
             current.push(line);
         }
     }
-    assert_eq!(blocks.len(), addrs.len(), "llvm-symbolizer: one answer per address");
+    assert_eq!(
+        blocks.len(),
+        addrs.len(),
+        "llvm-symbolizer: one answer per address"
+    );
     blocks
 }
 
@@ -222,8 +228,7 @@ pub fn agree(a: &[ToolFrame], b: &[ToolFrame], columns: bool) -> bool {
 /// aside.
 pub fn agree_but_files(a: &[ToolFrame], b: &[ToolFrame]) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b)
             .all(|(x, y)| x.function == y.function && x.line == y.line)
 }
@@ -246,4 +251,101 @@ pub fn show(frames: &[ToolFrame]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" <- ")
+}
+
+/// Counts of how the tools' answers compared.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub asked: usize,
+    pub with_lines: usize,
+    pub inlined: usize,
+    pub tools_disagree: usize,
+    pub binutils_cu_file: usize,
+    pub failures: Vec<String>,
+}
+
+impl Tally {
+    /// Prints the counts and fails on any disagreement (all of them are
+    /// written to the file `KSYM_LINES_DUMP` names, when set).
+    pub fn finish(&self, what: &str, min_asked: usize) {
+        eprintln!(
+            "{what}: {} addresses, {} with lines, {} inlined chains; tools disagreeing: {}; \
+             binutils naming the unit's file: {}",
+            self.asked, self.with_lines, self.inlined, self.tools_disagree, self.binutils_cu_file
+        );
+        if let Some(dump) = std::env::var_os("KSYM_LINES_DUMP") {
+            std::fs::write(dump, self.failures.join("\n")).unwrap();
+        }
+        assert!(
+            self.asked >= min_asked && self.with_lines * 10 >= self.asked * 8,
+            "too few addresses or too few with lines: {self:?}"
+        );
+        assert!(
+            self.failures.is_empty(),
+            "{} disagreements, first ones:\n{}",
+            self.failures.len(),
+            self.failures[..self.failures.len().min(30)].join("\n")
+        );
+    }
+}
+
+/// Compares ksym with the three tools at one address. Where the tools
+/// disagree, which is right:
+/// - no DWARF subprogram covers the address (a function GCC described
+///   without a PC range, such as an empty `br_poll_controller`; alignment
+///   padding after a function's `DW_AT_high_pc`): ksym and llvm-symbolizer
+///   give the line row with no function; eu-addr2line and binutils name the
+///   ELF symbol there (or, eu, an enclosing scope's chain). ksym keeps to
+///   DWARF (the kallsyms symbol is printed beside it anyway).
+/// - overlapping inlined-subroutine entries for one call: llvm-symbolizer
+///   and binutils (two independent readers) pick the same chain, eu-addr2line
+///   another; ksym must agree with the two.
+/// - binutils 2.40 names the unit's own `.c` file for DWARF 5 line rows
+///   before the line program's first file switch (entry 0 and 1 both name
+///   the primary file, and it takes the wrong one when a header comes
+///   first, as all of `xfs_trace.c`'s code from `xfs_trace.h`): its files
+///   are compared only where they are not the unit's `.c` file.
+pub fn judge(
+    tally: &mut Tally,
+    place: &str,
+    ours: &[ToolFrame],
+    eu: &[ToolFrame],
+    llvm: &[ToolFrame],
+    bin: &[ToolFrame],
+) {
+    tally.asked += 1;
+    tally.with_lines += usize::from(!ours.is_empty());
+    tally.inlined += usize::from(ours.len() > 1);
+    let no_function = ours.first().is_some_and(|f| f.function.is_none());
+    let ok = if agree(eu, llvm, true) {
+        agree(ours, eu, true)
+    } else {
+        tally.tools_disagree += 1;
+        agree(ours, llvm, true) && (no_function || agree_but_files(ours, bin))
+    };
+    // binutils, with the ELF symbol it names where DWARF has no function
+    // left out, and its unit-file answers counted apart.
+    let mut bin_ok = ours.len() == bin.len();
+    for (k, (o, b)) in ours.iter().zip(bin).enumerate() {
+        let function_ok = o.function == b.function || (k == 0 && no_function);
+        bin_ok &= function_ok && o.line == b.line;
+        if o.file != b.file {
+            tally.binutils_cu_file += 1;
+            bin_ok &= b.file.as_deref().is_some_and(|f| f.ends_with(".c"));
+        }
+    }
+    if !ok || !bin_ok {
+        tally.failures.push(format!(
+            "{place}: {}\n  ksym: {}\n  eu:   {}\n  llvm: {}\n  bin:  {}",
+            if ok {
+                "binutils differs"
+            } else {
+                "ksym is not with the tools"
+            },
+            show(ours),
+            show(eu),
+            show(llvm),
+            show(bin)
+        ));
+    }
 }
