@@ -90,8 +90,12 @@ fn load(file: DebugFile, placement: &Placement) -> Result<(gimli::Dwarf<Reader>,
                 continue;
             };
             let place = section_place(&source, &section)?;
+            let size = match &place {
+                Place::InFile { start, end } => end - start,
+                Place::Own(bytes) => bytes.len(),
+            };
             let patches = if relocatable {
-                section_patches(&source, &elf, &section, &base_of)?
+                section_patches(&source, &elf, &section, size as u64, &base_of)?
             } else {
                 // A linked kernel's `.rela.debug_*` (ld --emit-relocs) are
                 // already applied: applying them again costs seconds and a

@@ -41,6 +41,9 @@ pub struct FileSection {
     pub align: u64,
     /// `sh_flags`.
     pub flags: u64,
+    /// Where its bytes are in the (decompressed) file (`sh_offset`; 0 for
+    /// `.bss`-like sections).
+    pub file_offset: u64,
 }
 
 const SHF_WRITE: u64 = 0x1;
@@ -148,6 +151,7 @@ impl DebugFile {
                     size: s.size(),
                     align: s.align(),
                     flags: sh_flags,
+                    file_offset: s.file_range().map_or(0, |r| r.0),
                 });
             }
             (relocatable, build_id, sections)
@@ -186,6 +190,11 @@ impl DebugFile {
     /// one by one ([`super::Placement::sections`]).
     pub fn is_relocatable(&self) -> bool {
         self.relocatable
+    }
+
+    /// The file's bytes (decompressed when the file was compressed).
+    pub fn bytes(&self) -> &[u8] {
+        self.storage.bytes()
     }
 
     /// The section headers in index order (index 0, the null section, left out).

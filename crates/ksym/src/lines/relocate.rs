@@ -46,17 +46,17 @@ fn write_of(arch: Architecture, r_type: u32) -> Option<Write> {
     })
 }
 
-/// The patches the relocations of `section` call for. `base_of` gives the
-/// address a section of the file is placed at (0 for debug sections, whose
-/// symbols are offsets into them).
+/// The patches the relocations of `section` call for, within its `size`
+/// bytes (decompressed). `base_of` gives the address a section of the file
+/// is placed at (0 for debug sections, whose symbols are offsets into them).
 pub(crate) fn section_patches(
     source: &str,
     elf: &object::File<'_>,
     section: &object::Section<'_, '_>,
+    size: u64,
     base_of: &dyn Fn(SectionIndex) -> u64,
 ) -> Result<Vec<Patch>> {
     let name = section.name().unwrap_or("?");
-    let size = section.size();
     let arch = elf.architecture();
     let mut patches = Vec::new();
     for (offset, reloc) in section.relocations() {
