@@ -3,7 +3,6 @@
 //! `.ko`), behind the `addr2line` crate's lazy context, built on the first
 //! question.
 
-use std::io::Read;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
@@ -226,6 +225,7 @@ fn section_place(source: &str, section: &object::Section<'_, '_>) -> Result<Plac
 /// At most `want + 1` bytes of a compressed section.
 #[cfg(feature = "compression")]
 fn decompress(format: CompressionFormat, data: &[u8], want: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
     let mut out = Vec::with_capacity(want.min(64 << 20) as usize);
     let reader: Box<dyn Read> = match format {
         CompressionFormat::Zlib => Box::new(flate2::read::ZlibDecoder::new(data)),

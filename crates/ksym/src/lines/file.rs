@@ -187,7 +187,7 @@ impl DebugFile {
     }
 
     /// A relocatable object (`ET_REL`, a `.ko`): its sections are placed
-    /// one by one ([`super::Placement::sections`]).
+    /// one by one ([`super::Placement::Sections`]).
     pub fn is_relocatable(&self) -> bool {
         self.relocatable
     }
