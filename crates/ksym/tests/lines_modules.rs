@@ -99,6 +99,42 @@ fn derived_section_addresses_put_every_function_where_kallsyms_has_it() {
     assert!(checked > 3000, "only {checked} functions checked");
 }
 
+#[test]
+fn cold_parts_are_named_after_their_function_from_kallsyms_addresses() {
+    // `foo.cold` in kallsyms is code of `foo` in `.text.unlikely`, at an
+    // offset that in `.text` would be some other function: right only when
+    // the address is mapped through the section it is in.
+    let map = layout();
+    let kallsyms = common::parse_kallsyms(&common::xz_text(&set_dir().join("kallsyms.xz")));
+    let mut lines = SourceLines::new();
+    for (name, path) in modules() {
+        let info = map.modules.iter().find(|m| m.name == name).unwrap();
+        lines.add_module_info(info, &path, None).unwrap();
+    }
+    let mut checked = 0;
+    for l in kallsyms.iter().filter(|l| l.module.is_some()) {
+        // `foo.cold`, `foo.constprop.0.cold`, `foo.isra.0.cold`: DWARF says `foo`.
+        if !l.name.ends_with(".cold") {
+            continue;
+        }
+        let function = l.name.split('.').next().unwrap();
+        assert_eq!(lines.module_at(l.addr), l.module.as_deref());
+        // The first bytes of a cold part may have no line row (eu-addr2line
+        // says `??:0` there too): the first address in it that has one.
+        let Some(frames) = (l.addr..l.addr + 16)
+            .map(|a| lines.frames(a).unwrap())
+            .find(|f| !f.is_empty())
+        else {
+            continue;
+        };
+        let outer = frames.last().unwrap();
+        assert_eq!(outer.function.as_deref(), Some(function), "{}", l.name);
+        assert!(!outer.inlined);
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} .cold symbols");
+}
+
 /// The addresses asked in one section of `size` bytes: every function's
 /// start, a third and two thirds in, and a sweep of about 300 steps.
 fn offsets_in(elf: &ksym::elf::ElfSymbols, index: usize, size: u64) -> Vec<u64> {

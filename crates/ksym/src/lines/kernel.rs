@@ -9,7 +9,7 @@ use super::context::LineContext;
 use super::file::{debug_error, DebugFile};
 use super::{Placement, SourceFrame};
 use crate::error::Result;
-use crate::parse::ModuleArea;
+use crate::parse::{ModuleArea, ModuleInfo};
 
 /// What is known of the running (or saved) kernel the DWARF must match.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -168,6 +168,35 @@ impl SourceLines {
     ) {
         let pending = Pending::Path(path.to_path_buf(), build_id.map(str::to_string));
         self.push_module(name, sections, pending);
+    }
+
+    /// Adds a loaded module as a table's [`ModuleInfo`] tells it: each
+    /// section where `/sys/module/M/sections` put it (live), else, from a
+    /// saved layout, where the 6.1 loader puts it in the module's areas
+    /// ([`super::module_section_addresses`], which opens the file now).
+    pub fn add_module_info(
+        &mut self,
+        info: &ModuleInfo,
+        path: &Path,
+        build_id: Option<&str>,
+    ) -> Result<()> {
+        if !info.section_areas.is_empty() {
+            self.add_module(&info.name, path, &info.section_areas, build_id);
+            return Ok(());
+        }
+        if info.areas.is_empty() {
+            return Err(debug_error(
+                &format!("module {}", info.name),
+                "neither its section addresses nor its areas are known",
+            ));
+        }
+        let file = DebugFile::open(path)?;
+        if let Some(id) = build_id {
+            check_build_id(&file, id)?;
+        }
+        let sections = super::module_section_addresses(&file, &info.areas);
+        self.add_module_file(&info.name, file, &sections);
+        Ok(())
     }
 
     /// [`SourceLines::add_module`] with the file already open.
