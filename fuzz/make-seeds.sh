@@ -104,3 +104,9 @@ printf '\001' > "$out/snapshot/patch-none"
 # One patch: offset 0x0200 (little-endian), 4 bytes of 0xff.
 printf '\001\000\002\004\377\377\377\377' > "$out/snapshot/patch-ff"
 printf '\002KSYMSNAP' > "$out/snapshot/raw-magic"
+
+# --- lines: an ELF module with DWARF 5 (the smallest of the 6.1 cloud set) ---
+cloud=$(dirname "$data")/debian-6.1.0-57-cloud
+[ -d "$cloud" ] || cloud=/work/shared/data/debian-6.1.0-57-cloud
+mkdir -p "$out/lines"
+xz -dc "$cloud/ko-debug/nls_ascii.ko.xz" > "$out/lines/nls_ascii.ko"

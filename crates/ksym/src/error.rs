@@ -220,6 +220,11 @@ pub enum Error {
         source_name: String,
         what: &'static str,
     },
+
+    /// Debug information (the DWARF of a vmlinux or a `.ko`) that cannot
+    /// be used: damaged, unsupported, or from another build.
+    #[error("{source_name}: {reason}")]
+    DebugInfo { source_name: String, reason: String },
 }
 
 /// Bytes as `256 MiB`, `4 GiB` or `1234 bytes`.

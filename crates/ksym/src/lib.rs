@@ -20,14 +20,17 @@
 //!
 //! 1. [`read`]: bytes in (files, decompression, the live `/proc/kallsyms`).
 //! 2. [`parse`]: text and binary formats to raw symbols and facts.
-//! 3. [`table`]: the immutable table (sorted arrays, one name arena) and its lookups.
-//! 4. [`snapshot`]: the table as a mapped file, and the private cache of them.
-//! 5. [`live`]: the running kernel: a self-refreshing handle, host facts.
-//! 6. [`symbolize`]: batches of addresses, kernel logs and dumps.
+//! 3. `lines` (feature `dwarf`): source file:line and inlined frames from DWARF.
+//! 4. [`table`]: the immutable table (sorted arrays, one name arena) and its lookups.
+//! 5. [`snapshot`]: the table as a mapped file, and the private cache of them.
+//! 6. [`live`]: the running kernel: a self-refreshing handle, host facts.
+//! 7. [`symbolize`]: batches of addresses, kernel logs and dumps.
 //!
 //! [`load`] runs read -> parse -> table for each kind of source.
 
 pub mod error;
+#[cfg(feature = "dwarf")]
+pub mod lines;
 pub mod live;
 pub mod load;
 pub mod parse;

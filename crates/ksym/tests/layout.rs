@@ -10,6 +10,7 @@ const STAGES: &[&str] = &[
     "error",
     "read",
     "parse",
+    "lines",
     "table",
     "snapshot",
     "load",

@@ -1,0 +1,82 @@
+//! Source lines for a batch of addresses from nothing, in a fresh process:
+//! what a profiler pays the first time. Run under `/usr/bin/time -v` (wall
+//! time, peak RSS) side by side with the other tools:
+//!
+//! ```sh
+//! V=~/.cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64
+//! cargo build --release --example lines_first_time
+//! /usr/bin/time -v target/release/examples/lines_first_time ksym $V < addrs.txt
+//! /usr/bin/time -v target/release/examples/lines_first_time blazesym $V < addrs.txt
+//! /usr/bin/time -v llvm-addr2line -e $V -f -i < addrs.txt
+//! /usr/bin/time -v eu-addr2line -e $V -f -i < addrs.txt
+//! ```
+//!
+//! The addresses (`0x…` one a line on standard input) are the vmlinux's own
+//! (link-time). Prints how many had lines and how many frames in all.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(tool), Some(path)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: lines_first_time ksym|blazesym VMLINUX < addresses");
+        std::process::exit(2);
+    };
+    let addrs: Vec<u64> = std::io::stdin()
+        .lock()
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| u64::from_str_radix(l.trim().trim_start_matches("0x"), 16).ok())
+        .collect();
+    let (with_lines, frames) = match tool.as_str() {
+        "ksym" => ksym_lines(&PathBuf::from(path), &addrs),
+        "blazesym" => blazesym_lines(&PathBuf::from(path), &addrs),
+        other => {
+            eprintln!("unknown tool {other}");
+            std::process::exit(2);
+        }
+    };
+    println!(
+        "{tool}: {} addresses, {with_lines} with lines, {frames} frames",
+        addrs.len()
+    );
+}
+
+fn ksym_lines(path: &std::path::Path, addrs: &[u64]) -> (usize, usize) {
+    let file = ksym::lines::DebugFile::open(path).expect("open the vmlinux");
+    let context = ksym::lines::LineContext::new(file, ksym::lines::Placement::Slide(0))
+        .expect("a linked kernel");
+    let (mut with_lines, mut frames) = (0, 0);
+    for &addr in addrs {
+        let f = context.frames(addr).expect("frames");
+        with_lines += usize::from(!f.is_empty());
+        frames += f.len();
+    }
+    (with_lines, frames)
+}
+
+fn blazesym_lines(path: &std::path::Path, addrs: &[u64]) -> (usize, usize) {
+    use blazesym::symbolize::source::{Elf, Source};
+    use blazesym::symbolize::{Input, Symbolized, Symbolizer};
+    let symbolizer = Symbolizer::builder()
+        .enable_code_info(true)
+        .enable_inlined_fns(true)
+        .build();
+    let mut elf = Elf::new(path);
+    elf.debug_syms = true;
+    let source = Source::Elf(elf);
+    let results = symbolizer
+        .symbolize(&source, Input::VirtOffset(addrs))
+        .expect("blazesym symbolizes");
+    let (mut with_lines, mut frames) = (0, 0);
+    for r in results {
+        if let Symbolized::Sym(sym) = r {
+            if sym.code_info.is_some() {
+                with_lines += 1;
+                frames += 1 + sym.inlined.len();
+            }
+        }
+    }
+    (with_lines, frames)
+}

@@ -1,0 +1,245 @@
+//! The source lines of a whole kernel: the vmlinux's DWARF slid by KASLR,
+//! and each module's, placed where its sections were loaded; an address
+//! goes to the module whose section holds it, else to the core.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use super::context::LineContext;
+use super::file::{debug_error, DebugFile};
+use super::{Placement, SourceFrame};
+use crate::error::Result;
+use crate::parse::{ModuleArea, ModuleInfo};
+
+/// What is known of the running (or saved) kernel the DWARF must match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelFacts<'a> {
+    /// The kernel's GNU build-id in hex (`/sys/kernel/notes`, a snapshot's
+    /// identity); a vmlinux with another one is refused.
+    pub build_id: Option<&'a str>,
+    /// Where kallsyms puts `_text` (KASLR slides it); `None`: no slide.
+    pub text: Option<u64>,
+}
+
+/// Refuses `file` unless its build-id is `expected` (hex, any case).
+pub fn check_build_id(file: &DebugFile, expected: &str) -> Result<()> {
+    let expected = expected.trim().to_ascii_lowercase();
+    match file.build_id_hex() {
+        Some(found) if found == expected => Ok(()),
+        Some(found) => Err(debug_error(
+            file.source(),
+            &format!(
+                "build-id {found} is not the kernel's {expected}: the debug file is from \
+                 another build, refused"
+            ),
+        )),
+        None => Err(debug_error(
+            file.source(),
+            &format!(
+                "has no build-id, so it cannot be checked against the kernel's {expected}: refused"
+            ),
+        )),
+    }
+}
+
+/// The KASLR slide of a linked kernel: where kallsyms puts `_text` less
+/// the vmlinux's own `_text` (`_stext` when `_text` is missing).
+pub fn kaslr_slide(file: &DebugFile, kallsyms_text: u64) -> Result<u64> {
+    let own = match file.symbol_value("_text")? {
+        Some(v) => v,
+        None => file.symbol_value("_stext")?.ok_or_else(|| {
+            debug_error(
+                file.source(),
+                "no `_text` or `_stext` symbol, so the KASLR slide cannot be known",
+            )
+        })?,
+    };
+    Ok(kallsyms_text.wrapping_sub(own))
+}
+
+/// One module: where its sections are, and its DWARF, opened on the first
+/// address that falls in it.
+struct ModuleLines {
+    name: String,
+    sections: Vec<ModuleArea>,
+    pending: Mutex<Option<Pending>>,
+    context: OnceLock<std::result::Result<LineContext, String>>,
+}
+
+enum Pending {
+    Path(PathBuf, Option<String>),
+    File(DebugFile),
+}
+
+impl ModuleLines {
+    fn holds(&self, addr: u64) -> bool {
+        self.sections
+            .iter()
+            .any(|s| s.start <= addr && addr < s.end())
+    }
+
+    fn context(&self) -> std::result::Result<&LineContext, String> {
+        let built = self.context.get_or_init(|| {
+            let pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let file = match pending {
+                Some(Pending::File(file)) => file,
+                Some(Pending::Path(path, build_id)) => {
+                    let file = DebugFile::open(&path).map_err(|e| e.to_string())?;
+                    if let Some(id) = build_id {
+                        check_build_id(&file, &id).map_err(|e| e.to_string())?;
+                    }
+                    file
+                }
+                None => return Err(format!("module {}: opened twice", self.name)),
+            };
+            let placement = Placement::Sections(
+                self.sections
+                    .iter()
+                    .map(|s| (s.kind.clone(), s.start))
+                    .collect(),
+            );
+            LineContext::new(file, placement).map_err(|e| e.to_string())
+        });
+        built.as_ref().map_err(|e| e.clone())
+    }
+}
+
+/// Source lines for a kernel and its modules: build once, ask cheaply.
+/// Nothing is read from a file before an address that falls in it is asked.
+#[derive(Default)]
+pub struct SourceLines {
+    core: Option<LineContext>,
+    modules: Vec<ModuleLines>,
+}
+
+impl std::fmt::Debug for SourceLines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceLines")
+            .field("core", &self.core)
+            .field(
+                "modules",
+                &self.modules.iter().map(|m| &m.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl SourceLines {
+    pub fn new() -> SourceLines {
+        SourceLines::default()
+    }
+
+    /// Uses `file` (a vmlinux with DWARF) for the core kernel: refused when
+    /// its build-id is not the kernel's; slid by where kallsyms puts `_text`.
+    pub fn set_vmlinux(&mut self, file: DebugFile, kernel: KernelFacts<'_>) -> Result<()> {
+        if file.is_relocatable() {
+            return Err(debug_error(
+                file.source(),
+                "a relocatable object (a module?), not a vmlinux",
+            ));
+        }
+        if let Some(id) = kernel.build_id {
+            check_build_id(&file, id)?;
+        }
+        let slide = match kernel.text {
+            Some(text) => kaslr_slide(&file, text)?,
+            None => 0,
+        };
+        self.core = Some(LineContext::new(file, Placement::Slide(slide))?);
+        Ok(())
+    }
+
+    /// Adds module `name`, its `.ko` at `path` (plain or compressed), its
+    /// sections where they were loaded (`kind` the section name, as
+    /// [`crate::parse::ModuleInfo::section_areas`] or
+    /// [`super::module_section_addresses`] give them). The file is opened,
+    /// and checked against `build_id` (hex) when given, on the first address
+    /// in the module.
+    pub fn add_module(
+        &mut self,
+        name: &str,
+        path: &Path,
+        sections: &[ModuleArea],
+        build_id: Option<&str>,
+    ) {
+        let pending = Pending::Path(path.to_path_buf(), build_id.map(str::to_string));
+        self.push_module(name, sections, pending);
+    }
+
+    /// Adds a loaded module as a table's [`ModuleInfo`] tells it: each
+    /// section where `/sys/module/M/sections` put it (live), else, from a
+    /// saved layout, where the 6.1 loader puts it in the module's areas
+    /// ([`super::module_section_addresses`], which opens the file now).
+    pub fn add_module_info(
+        &mut self,
+        info: &ModuleInfo,
+        path: &Path,
+        build_id: Option<&str>,
+    ) -> Result<()> {
+        if !info.section_areas.is_empty() {
+            self.add_module(&info.name, path, &info.section_areas, build_id);
+            return Ok(());
+        }
+        if info.areas.is_empty() {
+            return Err(debug_error(
+                &format!("module {}", info.name),
+                "neither its section addresses nor its areas are known",
+            ));
+        }
+        let file = DebugFile::open(path)?;
+        if let Some(id) = build_id {
+            check_build_id(&file, id)?;
+        }
+        let sections = super::module_section_addresses(&file, &info.areas);
+        self.add_module_file(&info.name, file, &sections);
+        Ok(())
+    }
+
+    /// [`SourceLines::add_module`] with the file already open.
+    pub fn add_module_file(&mut self, name: &str, file: DebugFile, sections: &[ModuleArea]) {
+        self.push_module(name, sections, Pending::File(file));
+    }
+
+    fn push_module(&mut self, name: &str, sections: &[ModuleArea], pending: Pending) {
+        self.modules.retain(|m| m.name != name);
+        self.modules.push(ModuleLines {
+            name: name.to_string(),
+            sections: sections.to_vec(),
+            pending: Mutex::new(Some(pending)),
+            context: OnceLock::new(),
+        });
+    }
+
+    /// The module whose sections hold `addr`, if one does.
+    pub fn module_at(&self, addr: u64) -> Option<&str> {
+        self.module_lines(addr).map(|m| m.name.as_str())
+    }
+
+    fn module_lines(&self, addr: u64) -> Option<&ModuleLines> {
+        self.modules.iter().find(|m| m.holds(addr))
+    }
+
+    /// The source frames at `addr`, innermost first (see
+    /// [`LineContext::frames`]); empty when no file covers the address or
+    /// its DWARF has no line there. For a symbol of a table, ask for its
+    /// address (`symbol.start`, plus the offset of interest).
+    pub fn frames(&self, addr: u64) -> Result<Vec<SourceFrame>> {
+        if let Some(module) = self.module_lines(addr) {
+            let context = module
+                .context()
+                .map_err(|reason| crate::error::Error::DebugInfo {
+                    source_name: format!("module {}", module.name),
+                    reason,
+                })?;
+            return context.frames(addr);
+        }
+        match &self.core {
+            Some(core) => core.frames(addr),
+            None => Ok(Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The DWARF loader of source lines (`ksym::lines`): any bytes as an ELF
+//! file (a `.ko` is relocated, a vmlinux slid), its context built and
+//! asked at every code section's first bytes and along it. It must answer
+//! or give an error naming the file, never panic, hang or take unbounded
+//! memory (decompressed sections are held to the crate's bounds).
+//!
+//!   cargo +nightly fuzz run lines fuzz/corpus/lines fuzz/seeds/lines -- -max_len=262144
+#![no_main]
+
+use ksym::lines::{DebugFile, LineContext, Placement};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(file) = DebugFile::from_bytes("fuzz.ko", data.to_vec()) else {
+        return;
+    };
+    let mut asks = Vec::new();
+    let placement = if file.is_relocatable() {
+        let mut list = Vec::new();
+        for (i, s) in file.code_sections().enumerate() {
+            let at = 0xffff_ffff_c000_0000u64 + (i as u64) * 0x10_0000;
+            list.push((s.name.clone(), at));
+            let end = at.wrapping_add(s.size.saturating_sub(1));
+            asks.extend([at, at.wrapping_add(s.size / 2), end]);
+        }
+        Placement::Sections(list)
+    } else {
+        for s in file.code_sections() {
+            asks.extend([s.addr, s.addr.wrapping_add(s.size / 2)]);
+        }
+        Placement::Slide(0)
+    };
+    let context = LineContext::new(file, placement).expect("placement fits the file's kind");
+    for addr in asks.into_iter().take(64) {
+        match context.frames(addr) {
+            Ok(frames) => {
+                if let Some(outer) = frames.last() {
+                    assert!(!outer.inlined);
+                    assert!(frames[..frames.len() - 1].iter().all(|f| f.inlined));
+                    assert!(frames[0].line.is_some());
+                }
+            }
+            Err(e) => assert!(e.to_string().contains("fuzz.ko"), "{e}"),
+        }
+    }
+});
