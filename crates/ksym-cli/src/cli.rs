@@ -38,6 +38,11 @@ pub(crate) enum Command {
         /// Also answer from absolute (per-cpu) symbols.
         #[arg(long)]
         absolute: bool,
+        /// Source file and line from DWARF (`at fs/xfs/xfs_inode.c:123`,
+        /// and an `inlined ...` line per inlined call; with --json, a
+        /// `frames` array, innermost first).
+        #[arg(long)]
+        lines: bool,
     },
     /// Every address of a symbol name.
     Name {
@@ -72,6 +77,10 @@ pub(crate) enum Command {
         /// Where to write the profile, `-` for standard output.
         #[arg(short, long)]
         output: PathBuf,
+        /// Source file and line from DWARF: a pprof Line per source frame
+        /// (inlined calls first, then their caller).
+        #[arg(long)]
+        lines: bool,
     },
     /// Decode an oops or stack trace (dmesg text): check every frame against
     /// the symbols, name raw addresses, keep every other line as it was.
@@ -86,6 +95,10 @@ pub(crate) enum Command {
         /// (default: the live kernel's, or the snapshot's).
         #[arg(long)]
         release: Option<String>,
+        /// Source file and line from DWARF for every frame, and its
+        /// inlined calls (with --json, a `frames` array per frame).
+        #[arg(long)]
+        lines: bool,
     },
     /// Name the raw kernel addresses in `perf script` or bpftrace `kstack`
     /// output.
@@ -95,6 +108,10 @@ pub(crate) enum Command {
         /// Which tool's output: `perf`, `bpftrace`, or `auto` (both rules).
         #[arg(long, value_enum, default_value_t = AnnotateFormat::Auto)]
         format: AnnotateFormat,
+        /// Source file and line from DWARF after each named frame, and its
+        /// inlined calls, on lines of their own.
+        #[arg(long)]
+        lines: bool,
     },
     /// Print every symbol, `%016x %c %s` a line, in address order.
     Dump {

@@ -8,9 +8,11 @@ use clap::Parser;
 
 mod cli;
 mod commands;
+mod lines;
 mod source;
 
 use cli::{Cli, Command, SnapshotCommand};
+use lines::Lines;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -56,7 +58,11 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             addrs,
             json,
             absolute,
-        } => commands::addr::run(table, addrs, *json, *absolute, &mut out)?,
+            lines,
+        } => {
+            let mut lines = lines.then(|| Lines::new(&cli.source, &loaded, &cli.source.debuginfod));
+            commands::addr::run(table, addrs, *json, *absolute, lines.as_mut(), &mut out)?
+        }
         Command::Name { name, module, json } => {
             commands::name::run(table, name, module.as_deref(), *json, &mut out)?
         }
@@ -68,14 +74,38 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         }
         Command::Snapshot(SnapshotCommand::Check { .. }) => unreachable!("handled above"),
         #[cfg(feature = "pprof")]
-        Command::Pprof { input, output } => commands::pprof::run(table, input, output, &mut out)?,
+        Command::Pprof {
+            input,
+            output,
+            lines,
+        } => {
+            let mut lines = lines.then(|| Lines::new(&cli.source, &loaded, &cli.source.debuginfod));
+            commands::pprof::run(table, input, output, lines.as_mut(), &mut out)?
+        }
         Command::Decode {
             file,
             json,
             release,
-        } => commands::decode::run(&loaded, file.as_deref(), *json, release.clone(), &mut out)?,
-        Command::Annotate { file, format } => {
-            commands::annotate::run(table, file.as_deref(), *format, &mut out)?
+            lines,
+        } => {
+            let mut lines = lines.then(|| Lines::new(&cli.source, &loaded, &cli.source.debuginfod));
+            let file = file.as_deref();
+            commands::decode::run(
+                &loaded,
+                file,
+                *json,
+                release.clone(),
+                lines.as_mut(),
+                &mut out,
+            )?
+        }
+        Command::Annotate {
+            file,
+            format,
+            lines,
+        } => {
+            let mut lines = lines.then(|| Lines::new(&cli.source, &loaded, &cli.source.debuginfod));
+            commands::annotate::run(table, file.as_deref(), *format, lines.as_mut(), &mut out)?
         }
         // The dump flushes `out` itself, and a closed pipe must not be
         // flushed again: return its answer as it is.

@@ -46,12 +46,13 @@ pub(crate) struct SourceArgs {
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) threads: Option<u16>,
     /// A module's .ko (also .ko.xz, .ko.zst, .ko.gz): its symbols' real
-    /// sizes replace the guessed ones. Repeatable.
+    /// sizes replace the guessed ones, and with --lines its DWARF.
+    /// Repeatable.
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) ko: Vec<PathBuf>,
     /// A vmlinux with a symbol table: real sizes for the core symbols
-    /// (matched through the KASLR slide). To read its symbols instead of
-    /// kallsyms, pass it as --kallsyms.
+    /// (matched through the KASLR slide), and with --lines its DWARF. To
+    /// read its symbols instead of kallsyms, pass it as --kallsyms.
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) vmlinux: Option<PathBuf>,
     /// Find the loaded modules' .ko files through DIR/modules.dep (default
@@ -59,6 +60,10 @@ pub(crate) struct SourceArgs {
     /// present).
     #[arg(long, global = true, value_name = "DIR", num_args = 0..=1)]
     pub(crate) ko_from_modules_dep: Option<Option<PathBuf>>,
+    /// A debuginfod server to fetch debug info from by build-id, for
+    /// --lines (added to DEBUGINFOD_URLS). Repeatable.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) debuginfod: Vec<String>,
     /// modules.builtin.ranges: attribute core symbols to built-in modules
     /// (`name [ext4]`).
     #[arg(long, global = true, value_name = "FILE")]

@@ -102,6 +102,20 @@ impl Default for Options {
     }
 }
 
+/// One frame of source for a location, as a line provider gives it
+/// (innermost first): the function DWARF names, its file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLine {
+    pub function: String,
+    pub file: String,
+    pub line: i64,
+}
+
+/// Gives the source frames of a kernel address (in the symbol the table
+/// found for it), innermost first; empty when there is no line
+/// information.
+pub type LineProvider<'a> = dyn FnMut(u64, &ksym::Symbol<'_>) -> Vec<SourceLine> + 'a;
+
 /// What [`symbolize`] did, counted in locations (and functions added).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -113,8 +127,11 @@ pub struct Stats {
     pub already_named: u64,
     /// Locations outside the kernel (user space, other mappings): skipped.
     pub skipped: u64,
-    /// Functions added to the profile (one per symbol).
+    /// Functions added to the profile (one per symbol, and with source
+    /// lines one per function and file met).
     pub functions_added: u64,
+    /// Resolved locations that got file and line ([`symbolize_with`]).
+    pub with_lines: u64,
 }
 
 impl fmt::Display for Stats {
@@ -124,7 +141,11 @@ impl fmt::Display for Stats {
             "{} kernel locations resolved, {} unresolved (kept as they were), \
              {} already named (kept), {} not in the kernel (skipped); {} functions added",
             self.resolved, self.unresolved, self.already_named, self.skipped, self.functions_added
-        )
+        )?;
+        if self.with_lines > 0 {
+            write!(f, "; {} with source lines", self.with_lines)?;
+        }
+        Ok(())
     }
 }
 
@@ -254,6 +275,20 @@ fn string_at(strings: &[String], index: i64) -> &str {
 /// documentation for exactly what changes). Fails only on a profile whose
 /// string table does not start with `""`.
 pub fn symbolize(profile: &mut Profile, table: &SymbolTable, opts: &Options) -> Result<Stats> {
+    symbolize_with(profile, table, opts, None)
+}
+
+/// [`symbolize`], with `lines` asked for each named location's source
+/// frames: the location gets one [`Line`] per frame, innermost first (the
+/// last is the function the others were inlined into, as pprof wants),
+/// each with its function (by DWARF's name and file) and line number.
+/// Where `lines` gives nothing, the location is named by its symbol alone.
+pub fn symbolize_with(
+    profile: &mut Profile,
+    table: &SymbolTable,
+    opts: &Options,
+    mut lines: Option<&mut LineProvider<'_>>,
+) -> Result<Stats> {
     if profile.string_table.is_empty() {
         profile.string_table.push(String::new());
     } else if !profile.string_table[0].is_empty() {
@@ -286,6 +321,8 @@ pub fn symbolize(profile: &mut Profile, table: &SymbolTable, opts: &Options) -> 
 
     let mut strings = Strings::new(&mut profile.string_table);
     let mut function_of: HashMap<SymbolId, u64> = HashMap::new();
+    // With source lines: a function per (DWARF name, file).
+    let mut source_function: HashMap<(String, String), u64> = HashMap::new();
     let mut new_functions: Vec<Function> = Vec::new();
     // Kernel mapping id -> whether every kernel location in it has names now.
     let mut mapping_named: HashMap<u64, bool> = HashMap::new();
@@ -304,7 +341,7 @@ pub fn symbolize(profile: &mut Profile, table: &SymbolTable, opts: &Options) -> 
         let named_now = if has_names {
             stats.already_named += 1;
             true
-        } else if let Some(function_id) = name_location(
+        } else if let Some((function_id, sym)) = name_location(
             loc,
             table,
             &mut strings,
@@ -312,11 +349,40 @@ pub fn symbolize(profile: &mut Profile, table: &SymbolTable, opts: &Options) -> 
             &mut new_functions,
             &mut next_function_id,
         ) {
-            loc.line = vec![Line {
-                function_id,
-                line: 0,
-                column: 0,
-            }];
+            let frames = lines
+                .as_deref_mut()
+                .map_or_else(Vec::new, |f| f(loc.address, &sym));
+            loc.line = if frames.is_empty() {
+                vec![Line {
+                    function_id,
+                    line: 0,
+                    column: 0,
+                }]
+            } else {
+                stats.with_lines += 1;
+                frames
+                    .iter()
+                    .map(|f| Line {
+                        function_id: *source_function
+                            .entry((f.function.clone(), f.file.clone()))
+                            .or_insert_with(|| {
+                                let name = strings.intern(&f.function);
+                                let id = next_function_id;
+                                next_function_id += 1;
+                                new_functions.push(Function {
+                                    id,
+                                    name,
+                                    system_name: name,
+                                    filename: strings.intern(&f.file),
+                                    start_line: 0,
+                                });
+                                id
+                            }),
+                        line: f.line,
+                        column: 0,
+                    })
+                    .collect()
+            };
             stats.resolved += 1;
             true
         } else {
@@ -340,16 +406,17 @@ pub fn symbolize(profile: &mut Profile, table: &SymbolTable, opts: &Options) -> 
     Ok(stats)
 }
 
-/// The function for the symbol holding `loc.address`, added on first use;
-/// sets `is_folded`. `None` when no symbol holds the address.
-fn name_location(
+/// The function for the symbol holding `loc.address`, added on first use,
+/// and the symbol; sets `is_folded`. `None` when no symbol holds the
+/// address.
+fn name_location<'t>(
     loc: &mut Location,
-    table: &SymbolTable,
+    table: &'t SymbolTable,
     strings: &mut Strings<'_>,
     function_of: &mut HashMap<SymbolId, u64>,
     new_functions: &mut Vec<Function>,
     next_function_id: &mut u64,
-) -> Option<u64> {
+) -> Option<(u64, ksym::Symbol<'t>)> {
     let sym = table.lookup(loc.address)?;
     let mut names = table.aliases(sym.start).map(|s| s.name);
     let first = names.next();
@@ -371,7 +438,7 @@ fn name_location(
         });
         id
     });
-    Some(id)
+    Some((id, sym))
 }
 
 #[cfg(test)]
@@ -403,6 +470,84 @@ mod tests {
         ] {
             assert!(!is_kernel_mapping(u), "{u}");
         }
+    }
+
+    /// With a line provider, a named location gets one line per source
+    /// frame, innermost first, each with a function per (name, file); a
+    /// location the provider has nothing for is named by its symbol.
+    #[test]
+    fn source_lines_become_pprof_lines() {
+        let table = ksym::parse_bytes(
+            "t",
+            b"ffffffff81000000 T _text\nffffffff81000100 T foo\nffffffff81000200 T bar\nffffffff81000300 T _etext\n",
+            &ksym::LoadOptions::default(),
+        )
+        .unwrap();
+        let location = |id, address| Location {
+            id,
+            address,
+            ..Location::default()
+        };
+        let mut profile = Profile {
+            string_table: vec![String::new()],
+            location: vec![
+                location(1, 0xffffffff81000110),
+                location(2, 0xffffffff81000210),
+            ],
+            ..Profile::default()
+        };
+        let mut provider = |addr: u64, sym: &ksym::Symbol<'_>| -> Vec<SourceLine> {
+            if sym.name != "foo" {
+                return Vec::new();
+            }
+            assert_eq!(addr, 0xffffffff81000110);
+            let line = |function: &str, file: &str, line| SourceLine {
+                function: function.into(),
+                file: file.into(),
+                line,
+            };
+            vec![
+                line("inner", "include/x.h", 10),
+                line("foo", "fs/foo.c", 123),
+            ]
+        };
+        let stats = symbolize_with(
+            &mut profile,
+            &table,
+            &Options::default(),
+            Some(&mut provider),
+        )
+        .unwrap();
+        assert_eq!((stats.resolved, stats.with_lines), (2, 1));
+        let text = |i: i64| profile.string_table[i as usize].clone();
+        let function = |id: u64| profile.function.iter().find(|f| f.id == id).unwrap();
+        let lines: Vec<(String, String, i64)> = profile.location[0]
+            .line
+            .iter()
+            .map(|l| {
+                (
+                    text(function(l.function_id).name),
+                    text(function(l.function_id).filename),
+                    l.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("inner".to_string(), "include/x.h".to_string(), 10),
+                ("foo".to_string(), "fs/foo.c".to_string(), 123)
+            ]
+        );
+        let bar = &profile.location[1].line;
+        assert_eq!(
+            (
+                bar.len(),
+                text(function(bar[0].function_id).name),
+                bar[0].line
+            ),
+            (1, "bar".to_string(), 0)
+        );
     }
 
     #[test]

@@ -84,6 +84,7 @@ fn kernel_locations_get_functions_and_nothing_else_changes() {
             already_named: fx.expect_already_named.len() as u64,
             skipped: fx.expect_skipped.len() as u64,
             functions_added: symbols.len() as u64,
+            with_lines: 0,
         }
     );
     assert_eq!(

@@ -8,6 +8,7 @@ use ksym::{Symbol, SymbolTable};
 use serde_json::{json, Value};
 
 use super::common::{hex, symbol_json};
+use crate::lines::{at, frames_json, inlined_lines, Lines};
 use crate::CliResult;
 
 pub(crate) fn run(
@@ -15,6 +16,7 @@ pub(crate) fn run(
     addrs: &[String],
     json: bool,
     absolute: bool,
+    mut lines: Option<&mut Lines<'_>>,
     out: &mut dyn Write,
 ) -> CliResult<ExitCode> {
     let mut bad = 0u64;
@@ -30,7 +32,8 @@ pub(crate) fn run(
                 } else {
                     table.lookup(addr)
                 };
-                print_addr(out, addr, sym.as_ref(), json)
+                let frames = lines.as_deref_mut().map(|l| l.frames(addr, sym.as_ref()));
+                print_addr(out, addr, sym.as_ref(), frames.as_deref(), json)
             }
             None => {
                 bad += 1;
@@ -78,14 +81,24 @@ fn print_addr(
     out: &mut dyn Write,
     addr: u64,
     sym: Option<&Symbol<'_>>,
+    frames: Option<&[ksym::lines::SourceFrame]>,
     json: bool,
 ) -> std::io::Result<()> {
     if json {
         let symbol = sym.map_or(Value::Null, symbol_json);
-        return writeln!(out, "{}", json!({"addr": hex(addr), "symbol": symbol}));
+        let mut obj = json!({"addr": hex(addr), "symbol": symbol});
+        if let Some(frames) = frames {
+            obj["frames"] = frames_json(frames);
+        }
+        return writeln!(out, "{obj}");
     }
+    let frames = frames.unwrap_or_default();
     match sym {
-        Some(s) => writeln!(out, "{addr:#018x} {s}"),
-        None => writeln!(out, "{addr:#018x} (no symbol)"),
+        Some(s) => writeln!(out, "{addr:#018x} {s}{}", at(frames))?,
+        None => writeln!(out, "{addr:#018x} (no symbol)")?,
     }
+    for line in inlined_lines(frames) {
+        writeln!(out, "    {line}")?;
+    }
+    Ok(())
 }

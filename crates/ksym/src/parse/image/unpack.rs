@@ -6,6 +6,7 @@ use std::io::Read;
 
 use super::{image_err, Container, MAX_NESTING};
 use crate::error::{Error, Result};
+#[cfg(feature = "compression")]
 use crate::read::limit::DECODER_MEMORY;
 use crate::read::Limit;
 

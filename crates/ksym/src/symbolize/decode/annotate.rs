@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::{self, BufRead, Write};
 
 use super::stream::split_ending;
-use crate::table::SymbolTable;
+use crate::table::{Symbol, SymbolTable};
 
 /// Which profiler output [`rewrite_line`] expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,14 +26,31 @@ pub enum RewriteFormat {
 /// The line with its raw kernel addresses named, or `None` when nothing in
 /// it changes. Addresses are looked up exactly (as the tools do).
 pub fn rewrite_line(table: &SymbolTable, format: RewriteFormat, line: &str) -> Option<String> {
+    rewrite_line_found(table, format, line, &mut Vec::new())
+}
+
+/// [`rewrite_line`], also pushing each named address and its symbol onto
+/// `found`.
+fn rewrite_line_found<'t>(
+    table: &'t SymbolTable,
+    format: RewriteFormat,
+    line: &str,
+    found: &mut Vec<Symbol<'t>>,
+) -> Option<String> {
     match format {
-        RewriteFormat::Perf => rewrite_perf(table, line),
-        RewriteFormat::Bpftrace => rewrite_bpftrace(table, line),
-        RewriteFormat::Auto => rewrite_perf(table, line).or_else(|| rewrite_bpftrace(table, line)),
+        RewriteFormat::Perf => rewrite_perf(table, line, found),
+        RewriteFormat::Bpftrace => rewrite_bpftrace(table, line, found),
+        RewriteFormat::Auto => {
+            rewrite_perf(table, line, found).or_else(|| rewrite_bpftrace(table, line, found))
+        }
     }
 }
 
-fn rewrite_perf(table: &SymbolTable, line: &str) -> Option<String> {
+fn rewrite_perf<'t>(
+    table: &'t SymbolTable,
+    line: &str,
+    found: &mut Vec<Symbol<'t>>,
+) -> Option<String> {
     const UNKNOWN: &str = "[unknown]";
     const UNKNOWN_DSO: &str = " ([unknown])";
     let mut out = String::new();
@@ -63,6 +80,7 @@ fn rewrite_perf(table: &SymbolTable, line: &str) -> Option<String> {
         };
         out.push_str(&line[copied..at]);
         let _ = write!(out, "{}+{:#x}", s.name, s.offset);
+        found.push(s);
         let mut end = at + UNKNOWN.len();
         if line[end..].starts_with(UNKNOWN_DSO) {
             match s.module {
@@ -83,7 +101,11 @@ fn rewrite_perf(table: &SymbolTable, line: &str) -> Option<String> {
     Some(out)
 }
 
-fn rewrite_bpftrace(table: &SymbolTable, line: &str) -> Option<String> {
+fn rewrite_bpftrace<'t>(
+    table: &'t SymbolTable,
+    line: &str,
+    found: &mut Vec<Symbol<'t>>,
+) -> Option<String> {
     let token = line.trim();
     if token.is_empty() || token.contains(char::is_whitespace) {
         return None;
@@ -98,6 +120,7 @@ fn rewrite_bpftrace(table: &SymbolTable, line: &str) -> Option<String> {
     }
     let s = table.lookup(u64::from_str_radix(hex, 16).ok()?)?;
     let at = line.find(token)?;
+    found.push(s);
     Some(format!(
         "{}{}+{}{}",
         &line[..at],
@@ -119,12 +142,29 @@ pub struct RewriteSummary {
 pub fn rewrite_stream(
     table: &SymbolTable,
     format: RewriteFormat,
+    input: impl BufRead,
+    output: impl Write,
+    flush_lines: bool,
+) -> io::Result<RewriteSummary> {
+    rewrite_stream_with(table, format, input, output, flush_lines, &mut |_| {
+        Vec::new()
+    })
+}
+
+/// [`rewrite_stream`], with `extra` asked for lines to add after a
+/// rewritten line for each symbol it named (source lines, say); each comes
+/// indented like the line, two spaces further.
+pub fn rewrite_stream_with(
+    table: &SymbolTable,
+    format: RewriteFormat,
     mut input: impl BufRead,
     mut output: impl Write,
     flush_lines: bool,
+    extra: &mut dyn FnMut(&Symbol<'_>) -> Vec<String>,
 ) -> io::Result<RewriteSummary> {
     let mut summary = RewriteSummary::default();
     let mut buf = Vec::with_capacity(256);
+    let mut found = Vec::new();
     loop {
         buf.clear();
         if input.read_until(b'\n', &mut buf)? == 0 {
@@ -132,14 +172,22 @@ pub fn rewrite_stream(
         }
         summary.lines += 1;
         let (body, ending) = split_ending(&buf);
+        found.clear();
         let new = std::str::from_utf8(body)
             .ok()
-            .and_then(|t| rewrite_line(table, format, t));
+            .and_then(|t| rewrite_line_found(table, format, t, &mut found));
         match new {
             Some(t) => {
                 summary.rewritten += 1;
                 output.write_all(t.as_bytes())?;
                 output.write_all(ending)?;
+                let indent = &t[..t.len() - t.trim_start().len()];
+                for s in &found {
+                    for extra_line in extra(s) {
+                        write!(output, "{indent}  {extra_line}")?;
+                        output.write_all(if ending.is_empty() { b"\n" } else { ending })?;
+                    }
+                }
             }
             None => output.write_all(&buf)?,
         }

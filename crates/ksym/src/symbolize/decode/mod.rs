@@ -40,11 +40,13 @@ use std::ops::Range;
 
 use crate::table::{Symbol, SymbolRef};
 
-pub use annotate::{rewrite_line, rewrite_stream, RewriteFormat, RewriteSummary};
+pub use annotate::{
+    rewrite_line, rewrite_stream, rewrite_stream_with, RewriteFormat, RewriteSummary,
+};
 pub use decoder::Decoder;
 pub use json::{line_json, symbol_json};
 pub use scan::release_of;
-pub use stream::{decode_stream, Output, Summary};
+pub use stream::{decode_stream, decode_stream_with, FrameExtra, Output, Summary};
 
 /// Where in the text a frame stands, which decides how a raw address in it
 /// is looked up.

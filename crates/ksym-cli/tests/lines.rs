@@ -1,0 +1,222 @@
+//! `--lines` in the CLI on the Debian 6.1 cloud data: `addr`, `decode`,
+//! `annotate` print what the library's `SourceLines` answers (itself
+//! checked against eu-addr2line, llvm-symbolizer and addr2line in the
+//! library's tests), for module code from `ko-debug/` and, when the
+//! 590 MB vmlinux is fetched, for the core kernel; without debug info the
+//! commands still answer and say what is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use ksym::lines::{DebugFile, KernelFacts, SourceFrame, SourceLines};
+use ksym::{LoadOptions, ModuleMap, SymbolTable};
+
+fn data() -> PathBuf {
+    let d =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.1.0-57-cloud");
+    assert!(
+        d.join("kallsyms.xz").is_file(),
+        "no shared data at {}",
+        d.display()
+    );
+    d
+}
+
+fn vmlinux() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let p = Path::new(&home).join(".cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64");
+    p.is_file().then_some(p)
+}
+
+/// `ksym --kallsyms ... --modules layout --ko xfs ARGS` with `stdin`.
+fn ksym(extra: &[&str], args: &[&str], stdin: &str) -> (String, String, bool) {
+    use std::io::Write;
+    let d = data();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ksym"))
+        .arg("--kallsyms")
+        .arg(d.join("kallsyms.xz"))
+        .arg("--modules")
+        .arg(d.join("module-layout.tsv"))
+        .arg("--ko")
+        .arg(d.join("ko-debug/xfs.ko.xz"))
+        .args(extra)
+        .args(args)
+        .env("KSYM_CACHE_DIR", "off")
+        .env_remove("DEBUGINFOD_URLS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.success(),
+    )
+}
+
+fn table() -> SymbolTable {
+    let d = data();
+    let mut modules = ModuleMap::default();
+    modules
+        .add_text(
+            "layout",
+            &std::fs::read(d.join("module-layout.tsv")).unwrap(),
+        )
+        .unwrap();
+    let opts = LoadOptions {
+        modules: Some(modules),
+        ..LoadOptions::default()
+    };
+    let t = ksym::load_file(&d.join("kallsyms.xz"), &opts).unwrap();
+    // The sizes `--ko` gives, as the commands have them.
+    let ko = ksym::elf::read_elf(&d.join("ko-debug/xfs.ko.xz")).unwrap();
+    ksym::elf::apply_modules(t, &[ko]).0
+}
+
+/// The library's answer, the reference for the CLI's.
+fn library(table: &SymbolTable, vmlinux: Option<&Path>) -> SourceLines {
+    let mut lines = SourceLines::new();
+    let info = table.module_map().get("xfs").unwrap();
+    lines
+        .add_module_info(info, &data().join("ko-debug/xfs.ko.xz"), None)
+        .unwrap();
+    if let Some(v) = vmlinux {
+        let text = table.find_in(None, "_text").next().map(|s| s.start);
+        let facts = KernelFacts {
+            build_id: Some("01d2640d3a13145ee314eb05b155f141b7b7058b"),
+            text,
+        };
+        lines
+            .set_vmlinux(DebugFile::open(v).unwrap(), facts)
+            .unwrap();
+    }
+    lines
+}
+
+fn frames_json(frames: &[SourceFrame]) -> serde_json::Value {
+    frames
+        .iter()
+        .map(|f| {
+            serde_json::json!({"function": f.function, "file": f.file, "line": f.line,
+                "column": f.column, "inlined": f.inlined})
+        })
+        .collect()
+}
+
+/// Every 40th xfs function, 0x10 in: `addr --lines --json` gives the
+/// library's frames, and the text form its outermost place.
+#[test]
+fn addr_lines_for_module_code() {
+    let t = table();
+    let lines = library(&t, None);
+    let addrs: Vec<u64> = t
+        .iter()
+        .filter(|s| s.module == Some("xfs") && matches!(s.kind, 't' | 'T') && s.size > 0x10)
+        .step_by(40)
+        .map(|s| s.start + 0x10)
+        .collect();
+    assert!(addrs.len() > 20);
+    let input: String = addrs.iter().map(|a| format!("{a:x}\n")).collect();
+    let (json, err, ok) = ksym(&[], &["addr", "--lines", "--json"], &input);
+    assert!(ok, "{err}");
+    let (text, _, _) = ksym(&[], &["addr", "--lines"], &input);
+    let mut with_frames = 0;
+    let mut text_lines = text.lines().filter(|l| !l.starts_with("    "));
+    for (line, &a) in json.lines().zip(&addrs) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let want = lines.frames(a).unwrap();
+        assert_eq!(v["frames"], frames_json(&want), "{a:#x}");
+        let first = text_lines.next().unwrap();
+        if let Some(outer) = want.last() {
+            with_frames += 1;
+            let place = format!(
+                " at {}:{}",
+                outer.file.as_deref().unwrap(),
+                outer.line.unwrap()
+            );
+            assert!(first.ends_with(&place), "{first} lacks {place}");
+        }
+    }
+    assert!(
+        with_frames * 10 >= addrs.len() * 9,
+        "{with_frames} of {}",
+        addrs.len()
+    );
+}
+
+/// A call trace: each frame's place is the call's (return address less
+/// one), in the note and in the JSON; core frames without a vmlinux get
+/// none, and the command says why.
+#[test]
+fn decode_lines_and_missing_vmlinux() {
+    let t = table();
+    let lines = library(&t, None);
+    let f = t.find_in(Some("xfs"), "xfs_fs_fill_super").next().unwrap();
+    let read = t.find_in(None, "vfs_read").next().unwrap();
+    let trace = format!(
+        "Call Trace:\n <TASK>\n xfs_fs_fill_super+0x40/{:#x} [xfs]\n vfs_read+0x20/{:#x}\n </TASK>\n",
+        f.size, read.size
+    );
+    let (out, err, ok) = ksym(&[], &["decode", "--lines", "--json"], &trace);
+    assert!(ok, "{err}");
+    let frames: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let want = lines.frames(f.start + 0x40 - 1).unwrap();
+    assert!(!want.is_empty());
+    assert_eq!(frames[0]["frames"], frames_json(&want));
+    // No --vmlinux, and a saved kallsyms says no release to look one up by.
+    assert_eq!(frames[1]["frames"], serde_json::json!([]));
+    assert!(err.contains("give --vmlinux"), "{err}");
+    let (text, _, _) = ksym(&[], &["decode", "--lines"], &trace);
+    let outer = want.last().unwrap();
+    let place = format!(
+        " at {}:{}",
+        outer.file.as_deref().unwrap(),
+        outer.line.unwrap()
+    );
+    assert!(text.lines().nth(2).unwrap().contains(&place), "{text}");
+}
+
+/// With the vmlinux: core code has lines, KASLR-slid (the data's slide is
+/// 0x2c000000), and `annotate --lines` puts the place under each frame.
+#[test]
+fn core_lines_with_the_vmlinux() {
+    let Some(v) = vmlinux() else {
+        eprintln!(
+            "skipped: no vmlinux with DWARF (../shared/scripts/fetch-debug-vmlinux.sh fetches it)"
+        );
+        return;
+    };
+    let t = table();
+    let lines = library(&t, Some(&v));
+    let read = t.find_in(None, "vfs_read").next().unwrap();
+    let want = lines.frames(read.start + 0x20).unwrap();
+    assert_eq!(
+        want.last().unwrap().file.as_deref(),
+        Some("fs/read_write.c")
+    );
+    let vm = v.to_str().unwrap();
+    let perf = format!(
+        "swapper 0 [000] 1.0: cycles:\n\t{:x} [unknown] ([unknown])\n",
+        read.start + 0x20
+    );
+    let (out, err, ok) = ksym(&["--vmlinux", vm], &["annotate", "--lines"], &perf);
+    assert!(ok, "{err}");
+    let outer = want.last().unwrap();
+    let place = format!(
+        "\t  {}:{}",
+        outer.file.as_deref().unwrap(),
+        outer.line.unwrap()
+    );
+    assert_eq!(out.lines().nth(2), Some(place.as_str()), "{out}");
+}
