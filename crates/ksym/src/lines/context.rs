@@ -11,6 +11,7 @@ use object::{CompressionFormat, Object, ObjectSection, SectionIndex};
 
 use super::file::{debug_error, parse_object, DebugFile, Storage};
 use super::relocate::{apply, section_patches, Patch};
+use super::units::Units;
 use super::{Placement, SourceFrame};
 use crate::error::{Error, Result};
 use crate::read::Limit;
@@ -67,9 +68,12 @@ enum Place {
     Own(Vec<u8>),
 }
 
-/// Reads the wanted debug sections of `file` placed by `placement`: the
-/// DWARF of the file, and the slide to take off an address before asking.
-fn load(file: DebugFile, placement: &Placement) -> Result<(gimli::Dwarf<Reader>, u64)> {
+/// The debug sections read (each by its id), an empty one for those that
+/// are not there, and the slide to take off an address before asking.
+type Loaded = (Vec<(SectionId, Reader)>, Reader, u64);
+
+/// Reads the wanted debug sections of `file` placed by `placement`.
+fn load(file: DebugFile, placement: &Placement) -> Result<Loaded> {
     let source = file.source.clone();
     let relocatable = file.is_relocatable();
     let mut storage = file.storage;
@@ -153,18 +157,16 @@ fn load(file: DebugFile, placement: &Placement) -> Result<(gimli::Dwarf<Reader>,
         start: 0,
         end: 0,
     };
-    let dwarf = gimli::Dwarf::load(|id| -> std::result::Result<Reader, Error> {
-        let bytes = sections
-            .iter()
-            .find(|(s, _)| *s == id)
-            .map_or_else(|| empty.clone(), |(_, b)| b.clone());
-        Ok(gimli::EndianReader::new(bytes, endian))
-    })?;
+    let readers = sections
+        .into_iter()
+        .map(|(id, bytes)| (id, gimli::EndianReader::new(bytes, endian)))
+        .collect();
+    let empty = gimli::EndianReader::new(empty, endian);
     let slide = match placement {
         Placement::Slide(slide) => *slide,
         Placement::Sections(_) => 0,
     };
-    Ok((dwarf, slide))
+    Ok((readers, empty, slide))
 }
 
 fn is_alloc(section: &object::Section<'_, '_>) -> bool {
@@ -260,7 +262,7 @@ enum State {
 }
 
 struct Ready {
-    context: addr2line::Context<Reader>,
+    units: Units,
     slide: u64,
 }
 
@@ -319,8 +321,8 @@ impl LineContext {
                 Err(e) => State::Failed(e.to_string()),
             };
         }
-        match &*state {
-            State::Ready(ready) => frames_at(&ready.context, addr.wrapping_sub(ready.slide))
+        match &mut *state {
+            State::Ready(ready) => frames_in(&mut ready.units, addr.wrapping_sub(ready.slide))
                 .map_err(|e| debug_error(&self.source, &format!("at {addr:#x}: {e}"))),
             State::Failed(reason) => Err(debug_error(&self.source, reason)),
             State::Pending(_) | State::Empty => Err(debug_error(&self.source, "not built")),
@@ -329,11 +331,25 @@ impl LineContext {
 }
 
 fn build(file: DebugFile, placement: &Placement) -> Result<Ready> {
-    let source = file.source.clone();
-    let (dwarf, slide) = load(file, placement)?;
-    let context = addr2line::Context::from_dwarf(dwarf)
-        .map_err(|e| debug_error(&source, &format!("bad DWARF: {e}")))?;
-    Ok(Ready { context, slide })
+    let (sections, empty, slide) = load(file, placement)?;
+    Ok(Ready {
+        units: Units::new(sections, empty),
+        slide,
+    })
+}
+
+/// The frames at `probe` from the first unit that has a line there.
+fn frames_in(units: &mut Units, probe: u64) -> std::result::Result<Vec<SourceFrame>, gimli::Error> {
+    if units.whole_only() {
+        return frames_at(units.whole()?, probe);
+    }
+    for unit in units.candidates(probe) {
+        let frames = frames_at(units.context(unit)?, probe)?;
+        if !frames.is_empty() {
+            return Ok(frames);
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// The frames at `probe` (an address of the file's own layout).

@@ -45,8 +45,14 @@
 //!   whose build-id is not the kernel's is refused ([`check_build_id`]).
 //! - **Lookup** is the `addr2line` crate's lazy context over gimli (it
 //!   parses a compilation unit's lines and functions only when an address
-//!   falls in it), built on the first question, not when the file is
-//!   opened: [`LineContext`] is cheap to make for every module.
+//!   falls in it), one per unit: `.debug_aranges` says which unit holds an
+//!   address, and that unit gets a context over `.debug_info` cut to it,
+//!   made on the first address in it. One context over the whole file
+//!   would first parse every unit's abbreviations and root entry (0.49 s
+//!   of a first question on Debian's vmlinux; 0.09 s this way). Units that
+//!   may refer into other units (`DW_FORM_ref_addr`) are asked through a
+//!   whole-file context. Nothing is read when the file is opened beyond its
+//!   headers, so [`LineContext`] is cheap to make for every module.
 //! - **Names** are DWARF's for the subprogram or inlined subroutine (`foo`
 //!   where kallsyms says `foo.cold` or `foo.isra.0`); Rust names are
 //!   demangled (`rustc-demangle`, small), C++ ones are left as they are.
@@ -71,6 +77,7 @@ mod layout;
 mod relocate;
 #[cfg(test)]
 mod tests;
+mod units;
 
 pub use context::{LineContext, Reader, SectionBytes};
 pub use file::{DebugFile, FileSection};

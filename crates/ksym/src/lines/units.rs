@@ -1,0 +1,225 @@
+//! Addresses to compilation units without reading them all: the index is
+//! `.debug_aranges` (a distro vmlinux's is 160 KiB for its 2,172 units),
+//! and each unit gets its own `addr2line` context, over `.debug_info` cut
+//! to that unit, made when an address first falls in it. A context over
+//! the whole file would parse every unit's abbreviations and root entry
+//! first (half a second on Debian's vmlinux) for a question about one.
+//!
+//! A cut `.debug_info` shifts offsets: a unit that may refer into others
+//! (`DW_FORM_ref_addr`, and the forms that hide a form) is looked up in one
+//! context over the whole file instead, as are all units when the file has
+//! no usable `.debug_aranges`.
+
+use gimli::{Reader as _, Section as _, SectionId};
+
+use super::context::Reader;
+
+/// One unit: where it is in `.debug_info`, and its context once made.
+struct Unit {
+    offset: usize,
+    len: usize,
+    /// `None` until made; `Some(None)`: the unit needs the whole-file context.
+    context: Option<Option<addr2line::Context<Reader>>>,
+}
+
+/// The units of one file and the contexts made so far.
+pub(crate) struct Units {
+    /// The debug sections read, and an empty one for those not there.
+    sections: Vec<(SectionId, Reader)>,
+    empty: Reader,
+    /// All of them, for the index and the units' headers.
+    dwarf: gimli::Dwarf<Reader>,
+    /// `(begin, end, unit)`, by `begin`.
+    ranges: Vec<(u64, u64, usize)>,
+    longest: u64,
+    units: Vec<Unit>,
+    /// Units no arange names: asked when no range holds an address.
+    unindexed: Vec<usize>,
+    whole: Option<addr2line::Context<Reader>>,
+    /// No usable index: every question goes to the whole-file context.
+    whole_only: bool,
+}
+
+impl Units {
+    /// Indexes the units of `sections` by `.debug_aranges` (headers only).
+    pub(crate) fn new(sections: Vec<(SectionId, Reader)>, empty: Reader) -> Units {
+        let dwarf = make_dwarf(&sections, &empty, None);
+        let mut units = Units {
+            sections,
+            empty,
+            dwarf,
+            ranges: Vec::new(),
+            longest: 0,
+            units: Vec::new(),
+            unindexed: Vec::new(),
+            whole: None,
+            whole_only: false,
+        };
+        if units.index().is_err() {
+            units.whole_only = true;
+        }
+        units
+    }
+
+    fn index(&mut self) -> gimli::Result<()> {
+        let mut headers = self.dwarf.units();
+        while let Some(header) = headers.next()? {
+            let offset = header
+                .debug_info_offset()
+                .ok_or(gimli::Error::UnsupportedOffset)?;
+            self.units.push(Unit {
+                offset: offset.0,
+                len: header.length_including_self(),
+                context: None,
+            });
+        }
+        let mut named = vec![false; self.units.len()];
+        let mut aranges = self.dwarf.debug_aranges.headers();
+        while let Some(header) = aranges.next()? {
+            let at = header.debug_info_offset().0;
+            let unit = self
+                .units
+                .binary_search_by_key(&at, |u| u.offset)
+                .map_err(|_| gimli::Error::UnsupportedOffset)?;
+            named[unit] = true;
+            let mut entries = header.entries();
+            while let Some(entry) = entries.next()? {
+                let range = entry.range();
+                if range.end > range.begin {
+                    self.ranges.push((range.begin, range.end, unit));
+                    self.longest = self.longest.max(range.end - range.begin);
+                }
+            }
+        }
+        self.ranges.sort_unstable();
+        self.unindexed = (0..self.units.len()).filter(|u| !named[*u]).collect();
+        Ok(())
+    }
+
+    /// The units whose ranges hold `probe`, then those no arange names.
+    pub(crate) fn candidates(&self, probe: u64) -> Vec<usize> {
+        let upto = self.ranges.partition_point(|r| r.0 <= probe);
+        let mut out: Vec<usize> = self.ranges[..upto]
+            .iter()
+            .rev()
+            .take_while(|r| probe - r.0 < self.longest)
+            .filter(|r| probe < r.1)
+            .map(|r| r.2)
+            .collect();
+        out.extend(&self.unindexed);
+        out
+    }
+
+    /// Whether every question goes to the whole-file context.
+    pub(crate) fn whole_only(&self) -> bool {
+        self.whole_only
+    }
+
+    /// The context for unit `unit` (or the whole file's, when it needs it).
+    pub(crate) fn context(
+        &mut self,
+        unit: usize,
+    ) -> std::result::Result<&addr2line::Context<Reader>, gimli::Error> {
+        if self.units[unit].context.is_none() {
+            let made = self.unit_context(unit)?;
+            self.units[unit].context = Some(made);
+        }
+        if !matches!(self.units[unit].context, Some(Some(_))) {
+            return self.whole();
+        }
+        self.units[unit]
+            .context
+            .as_ref()
+            .and_then(Option::as_ref)
+            .ok_or(gimli::Error::UnsupportedOffset)
+    }
+
+    /// The whole-file context, made on first use.
+    pub(crate) fn whole(
+        &mut self,
+    ) -> std::result::Result<&addr2line::Context<Reader>, gimli::Error> {
+        if self.whole.is_none() {
+            let dwarf = make_dwarf(&self.sections, &self.empty, None);
+            self.whole = Some(addr2line::Context::from_dwarf(dwarf)?);
+        }
+        Ok(self.whole.as_ref().expect("just made"))
+    }
+
+    fn unit_context(
+        &self,
+        unit: usize,
+    ) -> std::result::Result<Option<addr2line::Context<Reader>>, gimli::Error> {
+        let Unit { offset, len, .. } = self.units[unit];
+        let header = self
+            .dwarf
+            .debug_info
+            .header_from_offset(gimli::DebugInfoOffset(offset))?;
+        let abbrev_at = header.debug_abbrev_offset().0;
+        let mut abbrevs = self.dwarf.debug_abbrev.reader().clone();
+        abbrevs.skip(abbrev_at)?;
+        if refers_outside(abbrevs)? {
+            return Ok(None);
+        }
+        let mut cut = self.dwarf.debug_info.reader().clone();
+        cut.skip(offset)?;
+        cut.truncate(len)?;
+        let dwarf = make_dwarf(&self.sections, &self.empty, Some(cut));
+        Ok(Some(addr2line::Context::from_dwarf(dwarf)?))
+    }
+}
+
+/// The DWARF of `sections`; with `unit`, `.debug_info` cut to that unit
+/// and no `.debug_aranges` (the unit's own ranges say where it is).
+fn make_dwarf(
+    sections: &[(SectionId, Reader)],
+    empty: &Reader,
+    unit: Option<Reader>,
+) -> gimli::Dwarf<Reader> {
+    let found = |id: SectionId| {
+        sections
+            .iter()
+            .find(|(s, _)| *s == id)
+            .map_or_else(|| empty.clone(), |(_, r)| r.clone())
+    };
+    let loaded = gimli::Dwarf::load(|id| -> std::result::Result<Reader, ()> {
+        Ok(match (id, &unit) {
+            (SectionId::DebugInfo, Some(cut)) => cut.clone(),
+            (SectionId::DebugAranges, Some(_)) => empty.clone(),
+            _ => found(id),
+        })
+    });
+    loaded.unwrap_or_else(|()| unreachable!("the loader never fails"))
+}
+
+/// Whether an abbreviation table (read raw, to its end: `code tag children
+/// (attribute form [constant])* 0 0`, ..., `0`) declares a form that may
+/// point into another unit.
+fn refers_outside(mut r: Reader) -> gimli::Result<bool> {
+    loop {
+        let code = r.read_uleb128()?;
+        if code == 0 {
+            return Ok(false);
+        }
+        r.read_uleb128()?; // tag
+        r.read_u8()?; // children
+        loop {
+            let name = r.read_uleb128()?;
+            let form = gimli::DwForm(r.read_uleb128_u16()?);
+            if name == 0 && form.0 == 0 {
+                break;
+            }
+            match form {
+                gimli::DW_FORM_ref_addr
+                | gimli::DW_FORM_indirect
+                | gimli::DW_FORM_GNU_ref_alt
+                | gimli::DW_FORM_ref_sup4
+                | gimli::DW_FORM_ref_sup8
+                | gimli::DW_FORM_ref_sig8 => return Ok(true),
+                gimli::DW_FORM_implicit_const => {
+                    r.read_sleb128()?;
+                }
+                _ => {}
+            }
+        }
+    }
+}
