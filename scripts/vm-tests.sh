@@ -249,6 +249,34 @@ boot() {
     TIMINGS+=("$kname/$bname: first result $( [ -n "$first" ] && elapsed "$start" "$first" || echo -) s, total $(elapsed "$start" "$end") s")
 }
 
+# guest_lines NAME DISK: source lines at the addresses of the guest's
+# normal boot (its table saved on the state disk), checked on the host
+# against eu-addr2line with the matching vmlinux and xfs.ko with DWARF
+# (../shared: the 6.1.0-57-cloud build; the vmlinux fetched by
+# ../shared/scripts/fetch-debug-vmlinux.sh).
+guest_lines() {
+    local kname=$1 disk=$2 snap vmlinux ko line
+    snap=$CACHE/guest-$kname.ksym
+    vmlinux=${KSYM_TEST_DATA:-$HOME/.cache/ksym-test-data}/vmlinux-6.1.0-57-cloud-amd64
+    ko=$REPO/../shared/data/debian-6.1.0-57-cloud/ko-debug/xfs.ko.xz
+    rm -f "$snap"
+    debugfs -R "dump /guest.ksym $snap" "$disk" >/dev/null 2>&1 || true
+    if [ ! -s "$snap" ] || [ ! -f "$vmlinux" ] || [ ! -f "$ko" ]; then
+        SKIPPED=$((SKIPPED + 1))
+        echo "SKIP $kname/host/guest-lines: needs the guest's snapshot ($snap), $vmlinux and $ko"
+        return
+    fi
+    while IFS= read -r line; do
+        case $line in
+            *KSYM-TEST\ PASS\ *) PASSED=$((PASSED + 1)); printf '%s\n' "${line#*KSYM-TEST }" ;;
+            *KSYM-TEST\ FAIL\ *) FAILED=$((FAILED + 1)); printf '%s\n' "${line#*KSYM-TEST }" ;;
+            *KSYM-TEST\ SKIP\ *) SKIPPED=$((SKIPPED + 1)); printf '%s\n' "${line#*KSYM-TEST }" ;;
+            *KSYM-INFO*) say "  ${line#*KSYM-INFO }" ;;
+        esac
+    done < <(KSYM_VMTEST_SNAPSHOT=$snap KSYM_VMTEST_VMLINUX=$vmlinux KSYM_VMTEST_KO=$ko \
+        "$TARGET/release/ksym-vmtest" --ksym "$TARGET/release/ksym" "$kname/host" guest-lines 2>&1)
+}
+
 main() {
     local want=("$@") entry kname pkg ver sha dir kver kernel initrd b bname extra
     [ ${#want[@]} -gt 0 ] || want=(6.1 6.12)
@@ -293,6 +321,9 @@ main() {
         if [ "$booted" -gt 1 ] && [ "$REPLACED" != $((booted - 1)) ]; then
             FAILED=$((FAILED + 1))
             echo "FAIL $kname/cache-across-boots: $booted boots on one disk, but $REPLACED reported the previous boot's snapshot replaced (want $((booted - 1)))"
+        fi
+        if [ "$kname" = 6.1 ]; then
+            guest_lines "$kname" "$disk"
         fi
     done
     for b in "${TIMINGS[@]}"; do echo "timing $b"; done

@@ -114,3 +114,32 @@ pub(crate) fn cache_across_boots(opts: &Options, notes: &mut Notes) -> Step<()> 
     }
     Ok(())
 }
+
+/// Leaves the live table (with xfs loaded, given `--guest`) as a snapshot
+/// on the state disk, `guest.ksym`: the host then checks source lines at
+/// this boot's real addresses (KASLR slide, module sections where
+/// `/sys/module` put them), see the guest-lines scenario.
+pub(crate) fn snapshot_for_host(opts: &Options, notes: &mut Notes) -> Step<()> {
+    let state = opts
+        .state
+        .as_deref()
+        .ok_or_else(|| skip("needs --state DIR on a disk the host reads afterwards"))?;
+    kallsyms()?;
+    if opts.guest && crate::kernel::loaded_modules().is_ok() && !crate::kernel::is_loaded("xfs") {
+        crate::kernel::insmod("xfs").map_err(fail)?;
+    }
+    let ks = open_still()?;
+    let identity = ksym::live::identity_of(&ks.fingerprint(), Path::new("/"));
+    let path = state.join("guest.ksym");
+    ksym::snapshot::save(&ks.snapshot(), &identity, &path)
+        .map_err(|e| fail(format!("saving {}: {e}", path.display())))?;
+    // SAFETY: sync(2) has no preconditions.
+    unsafe { libc::sync() };
+    notes.push(format!(
+        "{} symbols of {} saved to {}",
+        ks.snapshot().len(),
+        identity.release.unwrap_or_default(),
+        path.display()
+    ));
+    Ok(())
+}

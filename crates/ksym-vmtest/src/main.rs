@@ -21,6 +21,7 @@ mod agent;
 mod boots;
 mod bpf;
 mod cli;
+mod guest_lines;
 mod kernel;
 mod lifecycle;
 mod report;

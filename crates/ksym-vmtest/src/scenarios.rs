@@ -15,9 +15,10 @@ use ksym::live::LiveConfig;
 use ksym::{KernelSymbols, SymbolTable};
 
 use crate::agent::go_agent;
-use crate::boots::cache_across_boots;
+use crate::boots::{cache_across_boots, snapshot_for_host};
 use crate::bpf::bpf_ksymbol;
 use crate::cli::{cli_addr_name, cli_cache, cli_image, cli_info_rmmod, cli_module_symbols};
+use crate::guest_lines::guest_lines;
 use crate::kernel::{self, KallsymsLine, Kmsg};
 use crate::lifecycle::{address_reuse, follow_insmod_rmmod, init_text_freed};
 use crate::report::{Outcome, Reporter};
@@ -139,6 +140,16 @@ pub const SCENARIOS: &[(&str, &str, Scenario)] = &[
         "cache-across-boots",
         "on a disk kept across boots: a new boot's snapshot replaces the old boot's",
         cache_across_boots,
+    ),
+    (
+        "snapshot-for-host",
+        "the live table (xfs loaded) saved on the state disk for the host's guest-lines check",
+        snapshot_for_host,
+    ),
+    (
+        "guest-lines",
+        "on the host: ksym addr --lines at a guest boot's addresses agrees with eu-addr2line",
+        guest_lines,
     ),
 ];
 
