@@ -236,10 +236,11 @@ impl ModuleMap {
                 continue;
             };
             // The next section above the last text section that is not one
-            // of this module's text sections.
+            // of this module's text sections (another module's init
+            // sections aside: see `bounds_for`).
             let next = sections
                 .iter()
-                .filter(|s| s.2 > last && !text.contains(&s.2))
+                .filter(|s| bounds_for(s, module) && s.2 > last && !text.contains(&s.2))
                 .min_by_key(|s| s.2);
             // The guard page is certain only before the module's own next
             // area (allocated after its text). Another module's text may
@@ -265,17 +266,18 @@ impl ModuleMap {
     }
 
     /// Bounds every section by the next higher section start of any module
-    /// (sections never overlap).
+    /// (sections never overlap), another module's init sections aside.
     fn set_section_areas(&mut self, sections: &[(String, String, u64)]) {
-        let mut starts: Vec<u64> = sections.iter().map(|s| s.2).collect();
-        starts.sort_unstable();
-        starts.dedup();
         for m in &mut self.modules {
             m.section_areas.clear();
         }
         for (module, name, start) in sections {
-            let next = starts.partition_point(|&a| a <= *start);
-            let end = starts.get(next).copied().unwrap_or(*start);
+            let end = sections
+                .iter()
+                .filter(|s| bounds_for(s, module) && s.2 > *start)
+                .map(|s| s.2)
+                .min()
+                .unwrap_or(*start);
             self.entry(module).section_areas.push(ModuleArea {
                 kind: name.clone(),
                 start: *start,
@@ -310,6 +312,16 @@ fn is_text_section(name: &str) -> bool {
         || name.starts_with(".text.")
         || name.ends_with(".text")
         || matches!(name, ".altinstr_replacement" | ".fixup" | ".plt")
+}
+
+/// Whether `section` may end a section of `module`: any of its own, and
+/// another module's unless it is init code or data. `/sys/module` keeps
+/// showing a module's `.init*` addresses after the kernel freed them, and
+/// the next module loaded may sit there (seen on 6.1 in QEMU: libcrc32c's
+/// stale `.init.data` inside xfs's `.text`); a module's own init sections
+/// were allocated beside its other areas and never overlap them.
+fn bounds_for(section: &(String, String, u64), module: &str) -> bool {
+    section.0 == module || !section.1.starts_with(".init")
 }
 
 /// Whether a section area bounds the symbols in it: data, not code. The
@@ -446,6 +458,39 @@ mod tests {
         assert_eq!(m.get("a").unwrap().build_id.as_deref(), Some("deadbeef"));
         assert_eq!(m.get("b").unwrap().build_id, None);
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// Another module's freed init sections may lie inside this module's
+    /// areas (the loader reused the memory): they end nothing of it.
+    #[test]
+    fn stale_init_sections_of_other_modules_bound_nothing() {
+        const X: u64 = 0xffff_ffff_c03c_0000;
+        let sec = |m: &str, name: &str, addr: u64| (m.to_string(), name.to_string(), addr);
+        let mut m = ModuleMap::default();
+        m.set_text_areas(
+            &[
+                sec("libcrc32c", ".init.text", X),
+                sec("libcrc32c", ".init.data", X + 0x1000),
+                sec("xfs", ".text", X),
+                sec("xfs", ".rodata", X + 0x90000),
+                sec("xfs", ".init.text", X + 0x1f0000),
+            ],
+            false,
+        );
+        let xfs = m.get("xfs").unwrap();
+        let text = xfs.text_area.as_ref().unwrap();
+        assert_eq!((text.start, text.end()), (X, X + 0x90000));
+        let rodata = xfs
+            .section_areas
+            .iter()
+            .find(|a| a.kind == ".rodata")
+            .unwrap();
+        assert_eq!(rodata.end(), X + 0x1f0000, "its own init text ends it");
+        let crc = m.get("libcrc32c").unwrap();
+        assert!(crc
+            .section_areas
+            .iter()
+            .all(|a| a.kind.starts_with(".init")));
     }
 
     #[test]
