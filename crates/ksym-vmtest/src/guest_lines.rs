@@ -125,11 +125,17 @@ pub(crate) fn guest_lines(opts: &Options, notes: &mut Notes) -> Step<()> {
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    let got: Vec<Vec<Frame>> = String::from_utf8_lossy(&out.stdout)
+    // `None` where ksym names no symbol (the .ko's real sizes leave the
+    // padding after a function unnamed, as the kernel's own sizes would):
+    // no question of lines there.
+    let got: Vec<Option<Vec<Frame>>> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
-            v["frames"]
+            if v["symbol"].is_null() {
+                return None;
+            }
+            let frames = v["frames"]
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -140,7 +146,8 @@ pub(crate) fn guest_lines(opts: &Options, notes: &mut Notes) -> Step<()> {
                         f["line"].as_u64().unwrap_or(0),
                     )
                 })
-                .collect()
+                .collect();
+            Some(frames)
         })
         .collect();
     // The oracle's questions: link-time core addresses; module offsets by section.
@@ -206,26 +213,22 @@ pub(crate) fn guest_lines(opts: &Options, notes: &mut Notes) -> Step<()> {
     let _ = std::fs::remove_file(&plain_ko);
     let (mut same, mut asked, mut bad) = (0, 0, Vec::new());
     for (i, w) in want.iter().enumerate() {
-        let Some(w) = w else { continue };
+        let (Some(w), Some(Some(g))) = (w, got.get(i)) else {
+            continue;
+        };
         // eu-addr2line answers `??` where it has no line: ksym gives no frames.
         let w: Vec<Frame> = w.iter().filter(|f| f.2 != 0).cloned().collect();
         asked += 1;
         // Where DWARF has no function for a frame, ksym says none (`??`)
         // and eu-addr2line takes the ELF symbol's name: the same place.
-        let agrees = got.get(i).is_some_and(|g| {
-            g.len() == w.len()
-                && g.iter()
-                    .zip(&w)
-                    .all(|(a, b)| (a.0 == b.0 || a.0 == "??") && a.1 == b.1 && a.2 == b.2)
-        });
+        let agrees = g.len() == w.len()
+            && g.iter()
+                .zip(&w)
+                .all(|(a, b)| (a.0 == b.0 || a.0 == "??") && a.1 == b.1 && a.2 == b.2);
         if agrees {
             same += 1;
-        } else if bad.len() < 3 {
-            bad.push(format!(
-                "{:#x}: ksym {:?}, eu-addr2line {w:?}",
-                addrs[i],
-                got.get(i)
-            ));
+        } else if bad.len() < 12 {
+            bad.push(format!("{:#x}: ksym {g:?}, eu-addr2line {w:?}", addrs[i]));
         }
     }
     notes.push(format!(
@@ -233,8 +236,12 @@ pub(crate) fn guest_lines(opts: &Options, notes: &mut Notes) -> Step<()> {
         identity.release.unwrap_or_default()
     ));
     // The library's own tests name the few places the tools disagree with
-    // each other (functions from ELF symbols where DWARF has none, one
-    // chain of overlapping inline entries); here at most 3% may differ.
+    // each other (one chain of overlapping inline entries, where eu-addr2line
+    // drops a frame llvm-symbolizer and binutils keep); here at most 3% may
+    // differ. KSYM_VMTEST_SHOW=1 prints the differences.
+    if std::env::var_os("KSYM_VMTEST_SHOW").is_some() {
+        eprintln!("{}", bad.join("\n"));
+    }
     if asked < 100 || in_xfs * 2 < asked / 2 || same * 100 < asked * 97 {
         return Err(fail(format!("{same} of {asked} agree: {}", bad.join("; "))));
     }
