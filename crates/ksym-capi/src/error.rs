@@ -92,33 +92,45 @@ pub(crate) fn status_of(e: &Error) -> ksym_status {
     }
 }
 
+/// The `size` a caller's struct starts with, read without assuming more of
+/// the struct is there (an older, smaller version of it may be).
+///
+/// # Safety
+/// `p` is NULL or points at a struct that begins with its `size`.
+pub(crate) unsafe fn declared_size<T>(p: *const T) -> Option<usize> {
+    // SAFETY: every ksym struct begins with its size, a usize.
+    (!p.is_null()).then(|| unsafe { p.cast::<usize>().read() })
+}
+
 /// Writes `failure` into the caller's record (when there is one and it is
-/// big enough for the status) and returns its status.
+/// big enough for the status) and returns its status. Only the first
+/// `size` bytes of the record are touched: a caller built against a
+/// smaller `ksym_error` keeps its memory.
 pub(crate) fn report(err: *mut ksym_error, failure: &Failure) -> ksym_status {
-    // SAFETY: the caller passes NULL or a record whose `size` says how many
-    // bytes of it are writable.
-    if let Some(rec) = unsafe { err.as_mut() } {
-        let header = std::mem::offset_of!(ksym_error, message);
-        if rec.size >= header {
-            rec.status = failure.status;
-            let room = (rec.size - header).min(KSYM_ERROR_MESSAGE_LEN);
-            write_message(&mut rec.message[..room], &failure.message);
-        }
-    }
+    write_record(err, failure.status, &failure.message);
     failure.status
 }
 
 /// Clears the caller's record for a call that succeeded.
 fn clear(err: *mut ksym_error) {
-    // SAFETY: as in `report`.
-    if let Some(rec) = unsafe { err.as_mut() } {
+    write_record(err, KSYM_OK, "");
+}
+
+fn write_record(err: *mut ksym_error, status: ksym_status, message: &str) {
+    // SAFETY: the caller passes NULL or a record whose `size` says how many
+    // bytes of it are writable; nothing past them is written.
+    unsafe {
+        let Some(size) = declared_size(err) else {
+            return;
+        };
         let header = std::mem::offset_of!(ksym_error, message);
-        if rec.size >= header {
-            rec.status = KSYM_OK;
-            if rec.size > header {
-                rec.message[0] = 0;
-            }
+        if size < header {
+            return;
         }
+        std::ptr::addr_of_mut!((*err).status).write(status);
+        let room = (size - header).min(KSYM_ERROR_MESSAGE_LEN);
+        let buf = std::ptr::addr_of_mut!((*err).message).cast::<c_char>();
+        write_message(std::slice::from_raw_parts_mut(buf, room), message);
     }
 }
 

@@ -90,7 +90,7 @@ struct Options {
 /// `opts` is NULL or points at `opts->size` readable bytes.
 unsafe fn options(opts: *const ksym_open_options) -> Result<Options, Failure> {
     // SAFETY: as the caller promises.
-    let Some(o) = (unsafe { opts.as_ref() }) else {
+    let Some(size) = (unsafe { declared_size(opts) }) else {
         return Ok(Options {
             watch: false,
             cache: ksym_core::cache::default_dir(),
@@ -98,6 +98,13 @@ unsafe fn options(opts: *const ksym_open_options) -> Result<Options, Failure> {
         });
     };
     let known = std::mem::size_of::<ksym_open_options>();
+    if size < known {
+        return Err(Failure::invalid(format!(
+            "ksym_open_options.size is {size}, less than {known}: set it to sizeof(ksym_open_options)"
+        )));
+    }
+    // SAFETY: at least the whole struct is there (checked just above).
+    let o = unsafe { &*opts };
     let mut reserved = o.reserved0.to_vec();
     reserved.extend_from_slice(&o.reserved);
     // SAFETY: `size` bytes are readable, as the caller promises.

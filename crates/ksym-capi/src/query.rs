@@ -120,9 +120,7 @@ pub unsafe extern "C" fn ksym_stats_get(
         // SAFETY: as the caller promises.
         let h = unsafe { handle(handle_ptr) }?;
         // SAFETY: as the caller promises.
-        let size = unsafe { out.as_ref() }
-            .ok_or_else(|| Failure::invalid("out is NULL"))?
-            .size;
+        let size = unsafe { declared_size(out) }.ok_or_else(|| Failure::invalid("out is NULL"))?;
         let st = h.symbolizer.stats();
         let table = h.symbolizer.source().current();
         let refreshes = match h.symbolizer.source() {
@@ -192,9 +190,7 @@ pub struct ksym_host {
 pub unsafe extern "C" fn ksym_host_get(out: *mut ksym_host, err: *mut ksym_error) -> ksym_status {
     guard(err, || {
         // SAFETY: as the caller promises.
-        let size = unsafe { out.as_ref() }
-            .ok_or_else(|| Failure::invalid("out is NULL"))?
-            .size;
+        let size = unsafe { declared_size(out) }.ok_or_else(|| Failure::invalid("out is NULL"))?;
         let host = HostKernel::discover();
         let mut full = ksym_host {
             size,

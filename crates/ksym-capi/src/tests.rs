@@ -242,17 +242,45 @@ fn bad_arguments_are_errors_not_crashes() {
         );
     }
 
-    // A record smaller than this library's: the message is cut to fit.
-    let mut small = new_error();
-    small.size = std::mem::offset_of!(ksym_error, message) + 8;
-    // SAFETY: bad kind: refused, into a short record.
-    let st = unsafe { ksym_symbolize(h, null(), 0, 9, r, &mut small) };
+    // A record of an older, smaller layout (only 8 bytes of message): the
+    // message is cut to fit and nothing past it is touched (Miri checks).
+    #[repr(C)]
+    struct SmallError {
+        size: usize,
+        status: ksym_status,
+        reserved: u32,
+        message: [c_char; 8],
+    }
+    let mut small = SmallError {
+        size: std::mem::size_of::<SmallError>(),
+        status: -1,
+        reserved: 0,
+        message: [1; 8],
+    };
+    let small_ptr = std::ptr::addr_of_mut!(small).cast::<ksym_error>();
+    // SAFETY: bad kind: refused, into the short record.
+    let st = unsafe { ksym_symbolize(h, null(), 0, 9, r, small_ptr) };
     assert_eq!(
         (st, small.status),
         (KSYM_ERR_INVALID_ARGUMENT, KSYM_ERR_INVALID_ARGUMENT)
     );
-    assert_eq!(message(&small), "unknown");
-    assert_eq!(small.message[9], 0, "nothing written past size");
+    // SAFETY: NUL-terminated within its 8 bytes.
+    let text = unsafe { CStr::from_ptr(small.message.as_ptr()) };
+    assert_eq!(text.to_str().unwrap(), "unknown");
+    // Options of a smaller layout (just `size`): refused, not read past.
+    let tiny: usize = 8;
+    let mut h2 = null_mut();
+    // SAFETY: the options point at 8 readable bytes, as their size says.
+    let st = unsafe {
+        ksym_open_file(
+            path.as_ptr(),
+            std::ptr::addr_of!(tiny).cast(),
+            &mut h2,
+            &mut e,
+        )
+    };
+    assert_eq!(st, KSYM_ERR_INVALID_ARGUMENT);
+    assert!(message(&e).contains("less than"), "{}", message(&e));
     // SAFETY: freed once each; NULL is allowed.
     unsafe {
         ksym_result_free(r);
