@@ -308,7 +308,7 @@ main() {
         # snapshot, each later one must replace it.
         disk=$CACHE/state-$kname.img
         rm -f "$disk"
-        truncate -s 16M "$disk"
+        truncate -s 64M "$disk" # a snapshot (up to ~15 MB) twice while one replaces the other, and guest.ksym
         mkfs.ext4 -q -F "$disk" >&2
         REPLACED=0
         booted=0
