@@ -224,8 +224,7 @@ impl ModuleMap {
         separate_areas: bool,
     ) {
         let mut names: Vec<&str> = sections.iter().map(|s| s.0.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
+        sort_unique(&mut names);
         for module in names {
             let text: Vec<u64> = sections
                 .iter()
@@ -266,26 +265,43 @@ impl ModuleMap {
     }
 
     /// Bounds every section by the next higher section start of any module
-    /// (sections never overlap), another module's init sections aside.
+    /// (sections never overlap), another module's init sections aside. One
+    /// sorted list of the starts every module shares and one of each
+    /// module's own: a search each, not a scan of every section.
     fn set_section_areas(&mut self, sections: &[(String, String, u64)]) {
         for m in &mut self.modules {
             m.section_areas.clear();
         }
-        for (module, name, start) in sections {
-            let end = sections
-                .iter()
-                .filter(|s| bounds_for(s, module) && s.2 > *start)
-                .map(|s| s.2)
-                .min()
-                .unwrap_or(*start);
-            self.entry(module).section_areas.push(ModuleArea {
-                kind: name.clone(),
-                start: *start,
-                size: end - start,
-            });
-        }
-        for m in &mut self.modules {
-            m.section_areas.sort_by_key(|a| a.start);
+        let above =
+            |starts: &[u64], a: u64| starts.get(starts.partition_point(|&x| x <= a)).copied();
+        let mut shared: Vec<u64> = sections
+            .iter()
+            .filter(|s| !in_init_area(&s.1))
+            .map(|s| s.2)
+            .collect();
+        sort_unique(&mut shared);
+        let mut names: Vec<&str> = sections.iter().map(|s| s.0.as_str()).collect();
+        sort_unique(&mut names);
+        for module in names {
+            let mine = || sections.iter().filter(move |s| s.0 == module);
+            let mut own: Vec<u64> = mine().map(|s| s.2).collect();
+            sort_unique(&mut own);
+            let mut areas: Vec<ModuleArea> = mine()
+                .map(|(_, name, start)| {
+                    let end = [above(&shared, *start), above(&own, *start)]
+                        .into_iter()
+                        .flatten()
+                        .min()
+                        .unwrap_or(*start);
+                    ModuleArea {
+                        kind: name.clone(),
+                        start: *start,
+                        size: end - start,
+                    }
+                })
+                .collect();
+            areas.sort_by_key(|a| a.start);
+            self.entry(module).section_areas = areas;
         }
     }
 
@@ -322,9 +338,19 @@ fn is_text_section(name: &str) -> bool {
 /// `.symtab` and `.strtab` inside xfs's `.text`); a module's own init
 /// sections were allocated beside its other areas and never overlap them.
 fn bounds_for(section: &(String, String, u64), module: &str) -> bool {
-    let init_area =
-        section.1.starts_with(".init") || matches!(section.1.as_str(), ".symtab" | ".strtab");
-    section.0 == module || !init_area
+    section.0 == module || !in_init_area(&section.1)
+}
+
+/// Whether the loader put a section in the module's init area, freed after
+/// init: init code and data, and its full `.symtab`/`.strtab`.
+fn in_init_area(name: &str) -> bool {
+    name.starts_with(".init") || matches!(name, ".symtab" | ".strtab")
+}
+
+/// Sorts `v` and drops repeats.
+fn sort_unique<T: Ord>(v: &mut Vec<T>) {
+    v.sort_unstable();
+    v.dedup();
 }
 
 /// Whether a section area bounds the symbols in it: data, not code. The
