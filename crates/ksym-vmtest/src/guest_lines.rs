@@ -156,18 +156,10 @@ pub(crate) fn guest_lines(opts: &Options, notes: &mut Notes) -> Step<()> {
         .next()
         .map(|s| s.start)
         .unwrap_or(0);
-    let own_text = Command::new("nm")
-        .arg(&vmlinux)
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .find(|l| l.ends_with(" T _text"))
-                .and_then(|l| u64::from_str_radix(&l[..16], 16).ok())
-        })
-        .ok_or_else(|| skip("no nm (binutils) to read the vmlinux's _text"))?;
-    let slide = text.wrapping_sub(own_text);
+    // The slide as the library works it out (the vmlinux's own `_text`).
+    let slide = ksym::lines::DebugFile::open(&vmlinux)
+        .and_then(|file| ksym::lines::kaslr_slide(&file, text))
+        .map_err(|e| fail(format!("the KASLR slide: {e}")))?;
     let plain_ko = std::env::temp_dir().join(format!("ksym-vmtest-xfs-{}.ko", std::process::id()));
     let bytes = ksym::read::read_raw_within(&ko, ksym::read::Limit::binary(None))
         .map_err(|e| fail(format!("{}: {e}", ko.display())))?;
