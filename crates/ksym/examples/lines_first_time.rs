@@ -13,6 +13,10 @@
 //!
 //! The addresses (`0x…` one a line on standard input) are the vmlinux's own
 //! (link-time). Prints how many had lines and how many frames in all.
+//!
+//! `table VMLINUX TABLE` answers from the line table file TABLE, building
+//! it from VMLINUX first (and saying how long that took) when it is absent:
+//! run it twice for the second-time figures.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -32,6 +36,7 @@ fn main() {
     let (with_lines, frames) = match tool.as_str() {
         "ksym" => ksym_lines(&PathBuf::from(path), &addrs),
         "blazesym" => blazesym_lines(&PathBuf::from(path), &addrs),
+        "table" => table_lines(&PathBuf::from(path), args.get(3), &addrs),
         other => {
             eprintln!("unknown tool {other}");
             std::process::exit(2);
@@ -50,6 +55,29 @@ fn ksym_lines(path: &std::path::Path, addrs: &[u64]) -> (usize, usize) {
     let (mut with_lines, mut frames) = (0, 0);
     for &addr in addrs {
         let f = context.frames(addr).expect("frames");
+        with_lines += usize::from(!f.is_empty());
+        frames += f.len();
+    }
+    (with_lines, frames)
+}
+
+fn table_lines(vmlinux: &std::path::Path, table: Option<&String>, addrs: &[u64]) -> (usize, usize) {
+    let table_path = PathBuf::from(table.expect("usage: lines_first_time table VMLINUX TABLE"));
+    if !table_path.exists() {
+        let started = std::time::Instant::now();
+        let file = ksym::lines::DebugFile::open(vmlinux).expect("open the vmlinux");
+        let built = ksym::lines::build_line_table(file).expect("a line table");
+        ksym::snapshot::write_atomically(&table_path, built.as_bytes()).expect("saved");
+        eprintln!(
+            "built {} bytes in {:.2} s",
+            built.as_bytes().len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let table = ksym::lines::LineTable::open(&table_path).expect("a line table");
+    let (mut with_lines, mut frames) = (0, 0);
+    for &addr in addrs {
+        let f = table.frames(addr).expect("frames");
         with_lines += usize::from(!f.is_empty());
         frames += f.len();
     }

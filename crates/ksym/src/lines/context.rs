@@ -309,6 +309,17 @@ impl LineContext {
     /// then the function the code is in. Empty where the DWARF has no line
     /// for the address.
     pub fn frames(&self, addr: u64) -> Result<Vec<SourceFrame>> {
+        let mut state = self.ready()?;
+        match &mut *state {
+            State::Ready(ready) => frames_in(&mut ready.units, addr.wrapping_sub(ready.slide))
+                .map_err(|e| debug_error(&self.source, &format!("at {addr:#x}: {e}"))),
+            State::Failed(reason) => Err(debug_error(&self.source, reason)),
+            State::Pending(_) | State::Empty => Err(debug_error(&self.source, "not built")),
+        }
+    }
+
+    /// The state, built first when it is still pending.
+    fn ready(&self) -> Result<std::sync::MutexGuard<'_, State>> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let State::Pending(_) = &*state {
             let State::Pending(pending) = std::mem::replace(&mut *state, State::Empty) else {
@@ -321,9 +332,17 @@ impl LineContext {
                 Err(e) => State::Failed(e.to_string()),
             };
         }
+        Ok(state)
+    }
+}
+
+impl LineContext {
+    /// Runs `f` over the file's units (made ready first): how a line table
+    /// is built from every unit.
+    pub(crate) fn with_units<T>(&self, f: impl FnOnce(&mut Units) -> T) -> Result<T> {
+        let mut state = self.ready()?;
         match &mut *state {
-            State::Ready(ready) => frames_in(&mut ready.units, addr.wrapping_sub(ready.slide))
-                .map_err(|e| debug_error(&self.source, &format!("at {addr:#x}: {e}"))),
+            State::Ready(ready) => Ok(f(&mut ready.units)),
             State::Failed(reason) => Err(debug_error(&self.source, reason)),
             State::Pending(_) | State::Empty => Err(debug_error(&self.source, "not built")),
         }
@@ -353,7 +372,7 @@ fn frames_in(units: &mut Units, probe: u64) -> std::result::Result<Vec<SourceFra
 }
 
 /// The frames at `probe` (an address of the file's own layout).
-fn frames_at(
+pub(crate) fn frames_at(
     ctx: &addr2line::Context<Reader>,
     probe: u64,
 ) -> std::result::Result<Vec<SourceFrame>, gimli::Error> {

@@ -45,16 +45,20 @@ pub fn check_build_id(file: &DebugFile, expected: &str) -> Result<()> {
 /// The KASLR slide of a linked kernel: where kallsyms puts `_text` less
 /// the vmlinux's own `_text` (`_stext` when `_text` is missing).
 pub fn kaslr_slide(file: &DebugFile, kallsyms_text: u64) -> Result<u64> {
-    let own = match file.symbol_value("_text")? {
-        Some(v) => v,
+    Ok(kallsyms_text.wrapping_sub(own_text(file)?))
+}
+
+/// The vmlinux's own (link-time) `_text`, else `_stext`.
+pub(crate) fn own_text(file: &DebugFile) -> Result<u64> {
+    match file.symbol_value("_text")? {
+        Some(v) => Ok(v),
         None => file.symbol_value("_stext")?.ok_or_else(|| {
             debug_error(
                 file.source(),
                 "no `_text` or `_stext` symbol, so the KASLR slide cannot be known",
             )
-        })?,
-    };
-    Ok(kallsyms_text.wrapping_sub(own))
+        }),
+    }
 }
 
 /// One module: where its sections are, and its DWARF, opened on the first

@@ -75,6 +75,7 @@ mod file;
 mod kernel;
 mod layout;
 mod relocate;
+mod table;
 #[cfg(test)]
 mod tests;
 mod units;
@@ -83,6 +84,7 @@ pub use context::{LineContext, Reader, SectionBytes};
 pub use file::{DebugFile, FileSection};
 pub use kernel::{check_build_id, kaslr_slide, KernelFacts, SourceLines};
 pub use layout::module_section_addresses;
+pub use table::{build as build_line_table, LineTable, LINE_TABLE_VERSION, ROWS_PER_BLOCK};
 
 use std::fmt;
 

@@ -110,6 +110,44 @@ impl Units {
         out
     }
 
+    /// Every `(begin, end, unit)` range of the index.
+    pub(crate) fn ranges(&self) -> Vec<(u64, u64, usize)> {
+        self.ranges.clone()
+    }
+
+    /// Where unit `unit`'s functions and inlined calls begin and end,
+    /// sorted: a line row can span such a bound (a function's last row
+    /// running into the padding after it), and the frames change there.
+    pub(crate) fn function_bounds(&self, unit: usize) -> gimli::Result<Vec<u64>> {
+        let header = self
+            .dwarf
+            .debug_info
+            .header_from_offset(gimli::DebugInfoOffset(self.units[unit].offset))?;
+        let unit = self.dwarf.unit(header)?;
+        let mut bounds = Vec::new();
+        let mut entries = unit.entries();
+        while let Some(entry) = entries.next_dfs()? {
+            if !matches!(
+                entry.tag(),
+                gimli::DW_TAG_subprogram | gimli::DW_TAG_inlined_subroutine
+            ) {
+                continue;
+            }
+            let mut ranges = self.dwarf.die_ranges(&unit, entry)?;
+            while let Some(r) = ranges.next()? {
+                bounds.extend([r.begin, r.end]);
+            }
+        }
+        bounds.sort_unstable();
+        bounds.dedup();
+        Ok(bounds)
+    }
+
+    /// Drops unit `unit`'s context (made again when asked again).
+    pub(crate) fn forget(&mut self, unit: usize) {
+        self.units[unit].context = None;
+    }
+
     /// Whether every question goes to the whole-file context.
     pub(crate) fn whole_only(&self) -> bool {
         self.whole_only

@@ -140,25 +140,75 @@ pub fn cache_file(dir: &Path, identity: &Identity) -> PathBuf {
 pub fn lookup(dir: &Path, now: &Identity) -> Result<Option<SymbolTable>> {
     ensure_private_dir(dir)?;
     let path = cache_file(dir, now);
-    let m = match std::fs::symlink_metadata(&path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(Error::Io { path, source }),
-    };
-    if m.file_type().is_symlink() || !m.is_file() {
-        return Err(Error::UnsafePath {
-            path,
-            reason: "it is not a plain file",
-        });
-    }
-    if m.uid() != current_uid() || m.mode() & 0o077 != 0 {
-        return Err(Error::UnsafePath {
-            path,
-            reason: "it belongs to another user or others can read it",
-        });
+    if !is_private_file(&path)? {
+        return Ok(None);
     }
     let (table, cached) = snapshot::open(&path, snapshot::OpenOptions::default())?;
     Ok(matches(&cached, now).then_some(table))
+}
+
+/// Whether `path` is there: `false` when missing, an error unless it is a
+/// plain file of ours that no one else can read.
+fn is_private_file(path: &Path) -> Result<bool> {
+    let m = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let unsafe_path = |reason| Error::UnsafePath {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if m.file_type().is_symlink() || !m.is_file() {
+        return Err(unsafe_path("it is not a plain file"));
+    }
+    if m.uid() != current_uid() || m.mode() & 0o077 != 0 {
+        return Err(unsafe_path(
+            "it belongs to another user or others can read it",
+        ));
+    }
+    Ok(true)
+}
+
+/// The line table file for a kernel build (one per build-id: it holds
+/// link-time addresses, good for every boot of that build).
+#[cfg(feature = "dwarf")]
+pub fn line_table_file(dir: &Path, build_id: &str) -> PathBuf {
+    let id = build_id.replace(|c: char| !c.is_ascii_hexdigit(), "_");
+    dir.join(format!("lines-{}.ksymlines", id.to_ascii_lowercase()))
+}
+
+/// The cached line table of build `build_id`, mapped and checked; `None`
+/// when there is none (a damaged one is an error naming the file).
+#[cfg(feature = "dwarf")]
+pub fn lookup_line_table(dir: &Path, build_id: &str) -> Result<Option<crate::lines::LineTable>> {
+    ensure_private_dir(dir)?;
+    let path = line_table_file(dir, build_id);
+    if !is_private_file(&path)? {
+        return Ok(None);
+    }
+    let table = crate::lines::LineTable::open(&path)?;
+    if !table.build_id().eq_ignore_ascii_case(build_id) {
+        return Err(Error::UnsafePath {
+            path,
+            reason: "it holds another build's line table",
+        });
+    }
+    Ok(Some(table))
+}
+
+/// Keeps `table` in the cache (0600, written atomically) under its build-id.
+#[cfg(feature = "dwarf")]
+pub fn store_line_table(dir: &Path, table: &crate::lines::LineTable) -> Result<PathBuf> {
+    ensure_private_dir(dir)?;
+    let path = line_table_file(dir, table.build_id());
+    snapshot::write_atomically(&path, table.as_bytes())?;
+    Ok(path)
 }
 
 /// Writes `table` as the cache entry for `identity`.

@@ -1,0 +1,139 @@
+//! Building a line table from a vmlinux's DWARF: unit by unit (each
+//! unit's context dropped once done, so memory stays at one unit's worth
+//! plus the rows). The frames can change only where a line row starts or
+//! a function or inlined call begins or ends; each such address is asked
+//! for its frames exactly as a lazy lookup asks, so the table answers what
+//! the DWARF answers.
+
+use std::collections::HashMap;
+
+use super::encode::TableWriter;
+use super::{FrameKey, LineTable, MAX_DEPTH};
+use crate::error::Result;
+use crate::lines::context::{frames_at, LineContext};
+use crate::lines::file::{debug_error, DebugFile};
+use crate::lines::kernel::own_text;
+use crate::lines::units::Units;
+use crate::lines::{Placement, SourceFrame};
+
+/// The rows of a table being built, and its strings.
+struct Collected {
+    /// `strings[0]` is the build-id; a key's id `n` is `strings[n - 1]`.
+    strings: Vec<String>,
+    ids: HashMap<String, u32>,
+    /// `(address, first key, frame count)`; 0 frames: a gap.
+    rows: Vec<(u64, u32, u16)>,
+    keys: Vec<FrameKey>,
+}
+
+/// Builds the line table of `file`, a linked kernel with DWARF and a
+/// build-id. Reads every unit: seconds for a distro vmlinux, once per
+/// build-id (keep it with [`crate::snapshot::cache::store_line_table`]).
+pub fn build(file: DebugFile) -> Result<LineTable> {
+    let source = file.source().to_string();
+    if file.is_relocatable() {
+        return Err(debug_error(
+            &source,
+            "a module moves with each load: line tables are kept for a vmlinux",
+        ));
+    }
+    let build_id = file
+        .build_id_hex()
+        .ok_or_else(|| debug_error(&source, "has no build-id, which a line table is kept by"))?;
+    let text = own_text(&file)?;
+    let context = LineContext::new(file, Placement::Slide(0))?;
+    let mut collected = Collected {
+        strings: vec![build_id],
+        ids: HashMap::new(),
+        rows: Vec::new(),
+        keys: Vec::new(),
+    };
+    context
+        .with_units(|units| collected.read_units(units))?
+        .map_err(|e| debug_error(&source, &format!("while building its line table: {e}")))?;
+    let bytes = collected.write(text);
+    LineTable::from_bytes(&format!("line table of {source}"), bytes)
+}
+
+impl Collected {
+    fn read_units(&mut self, units: &mut Units) -> std::result::Result<(), gimli::Error> {
+        if units.whole_only() {
+            return Err(gimli::Error::UnsupportedOffset);
+        }
+        let mut ranges = units.ranges();
+        ranges.sort_unstable_by_key(|&(begin, end, unit)| (unit, begin, end));
+        for group in ranges.chunk_by(|a, b| a.2 == b.2) {
+            let unit = group[0].2;
+            let bounds = units.function_bounds(unit)?;
+            let context = units.context(unit)?;
+            for &(begin, end, _) in group {
+                let mut open_end = None;
+                for (addr, len, _) in context.find_location_range(begin, end)? {
+                    if open_end.is_some_and(|e| e != addr) {
+                        self.push(open_end.unwrap_or(0), &[]);
+                    }
+                    let row_end = addr.saturating_add(len);
+                    // The row itself, and every function bound inside it.
+                    let inside = bounds.partition_point(|b| *b <= addr);
+                    let splits = bounds[inside..].iter().take_while(|b| **b < row_end);
+                    for probe in std::iter::once(&addr).chain(splits) {
+                        let frames = frames_at(context, *probe)?;
+                        self.push(*probe, &frames);
+                    }
+                    open_end = Some(row_end);
+                }
+                if let Some(end) = open_end {
+                    self.push(end, &[]);
+                }
+            }
+            units.forget(unit);
+        }
+        Ok(())
+    }
+
+    fn intern(&mut self, text: Option<&str>) -> u32 {
+        let Some(text) = text else { return 0 };
+        if let Some(id) = self.ids.get(text) {
+            return *id;
+        }
+        self.strings.push(text.to_string());
+        let id = self.strings.len() as u32;
+        self.ids.insert(text.to_string(), id);
+        id
+    }
+
+    fn push(&mut self, addr: u64, frames: &[SourceFrame]) {
+        // A deeper chain is damage (the reader refuses it): keep the inner.
+        let frames = &frames[..frames.len().min(MAX_DEPTH as usize + 1)];
+        let first = self.keys.len() as u32;
+        for f in frames {
+            let key = FrameKey {
+                function: self.intern(f.function.as_deref()),
+                file: self.intern(f.file.as_deref()),
+                line: f.line.unwrap_or(0),
+                column: f.column.unwrap_or(0),
+            };
+            self.keys.push(key);
+        }
+        self.rows.push((addr, first, frames.len() as u16));
+    }
+
+    /// Sorted rows (a line row before a gap at one address, the first
+    /// unit's row where two units have one), each unlike the one before.
+    fn write(mut self, text: u64) -> Vec<u8> {
+        self.rows
+            .sort_by_key(|&(addr, first, count)| (addr, count == 0, first));
+        self.rows.dedup_by_key(|r| r.0);
+        let mut writer = TableWriter::default();
+        let mut last: Option<&[FrameKey]> = None;
+        for &(addr, first, count) in &self.rows {
+            let keys = &self.keys[first as usize..first as usize + usize::from(count)];
+            if last == Some(keys) {
+                continue;
+            }
+            writer.push(addr, keys.split_first());
+            last = Some(keys);
+        }
+        writer.finish(&self.strings, text)
+    }
+}

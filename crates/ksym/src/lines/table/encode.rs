@@ -1,0 +1,251 @@
+//! The row stream of a line table, both ways: rows written as changes from
+//! the row before (LEB128 numbers), and read back with every number
+//! checked.
+
+use super::{
+    checksum, FrameKey, HEADER_LEN, LINE_TABLE_VERSION, MAGIC, MAX_DEPTH, ROWS_PER_BLOCK, TAG_FILE,
+    TAG_FUNCTION, TAG_GAP, TAG_OUTER,
+};
+
+/// What the rows so far leave behind; a block starts from the default.
+#[derive(Default)]
+struct State {
+    addr: u64,
+    inner: FrameKey,
+    outer: Vec<FrameKey>,
+}
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn put_key(out: &mut Vec<u8>, k: &FrameKey) {
+    for v in [k.function, k.file, k.line, k.column] {
+        put(out, v.into());
+    }
+}
+
+/// Writes rows (by rising address) into blocks.
+#[derive(Default)]
+pub(super) struct TableWriter {
+    blocks: Vec<(u64, u32)>,
+    stream: Vec<u8>,
+    in_block: usize,
+    state: State,
+}
+
+impl TableWriter {
+    /// A row from `addr`: `None` for a gap, else the innermost frame and
+    /// the outer ones (innermost first).
+    pub(super) fn push(&mut self, addr: u64, frames: Option<(&FrameKey, &[FrameKey])>) {
+        if self.in_block == ROWS_PER_BLOCK || self.blocks.is_empty() {
+            let at = u32::try_from(self.stream.len()).expect("a line table under 4 GiB");
+            self.blocks.push((addr, at));
+            self.state = State {
+                addr,
+                ..State::default()
+            };
+            self.in_block = 0;
+        }
+        debug_assert!(addr >= self.state.addr, "rows by rising address");
+        put(&mut self.stream, addr - self.state.addr);
+        self.state.addr = addr;
+        self.in_block += 1;
+        let Some((inner, outer)) = frames else {
+            self.stream.push(TAG_GAP);
+            return;
+        };
+        let s = &mut self.state;
+        let mut tag = 0;
+        if inner.function != s.inner.function {
+            tag |= TAG_FUNCTION;
+        }
+        if inner.file != s.inner.file {
+            tag |= TAG_FILE;
+        }
+        if outer != s.outer.as_slice() {
+            tag |= TAG_OUTER;
+        }
+        self.stream.push(tag);
+        if tag & TAG_FUNCTION != 0 {
+            put(&mut self.stream, inner.function.into());
+        }
+        if tag & TAG_FILE != 0 {
+            put(&mut self.stream, inner.file.into());
+        }
+        put(
+            &mut self.stream,
+            zigzag(i64::from(inner.line) - i64::from(s.inner.line)),
+        );
+        put(&mut self.stream, inner.column.into());
+        if tag & TAG_OUTER != 0 {
+            put(&mut self.stream, outer.len() as u64);
+            for k in outer {
+                put_key(&mut self.stream, k);
+            }
+            s.outer = outer.to_vec();
+        }
+        s.inner = *inner;
+    }
+
+    /// The whole table: header, block index, strings (`strings[0]` the
+    /// build-id), rows.
+    pub(super) fn finish(self, strings: &[String], text: u64) -> Vec<u8> {
+        let arena: usize = strings.iter().map(String::len).sum();
+        let mut out = Vec::with_capacity(
+            HEADER_LEN + self.blocks.len() * 12 + strings.len() * 4 + arena + self.stream.len() + 4,
+        );
+        out.extend_from_slice(MAGIC);
+        let len32 = |n: usize| u32::try_from(n).expect("a line table under 4 GiB");
+        for v in [
+            LINE_TABLE_VERSION,
+            len32(self.blocks.len()),
+            len32(strings.len()),
+            len32(arena),
+            len32(self.stream.len()),
+            0,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&text.to_le_bytes());
+        out.extend_from_slice(&[0; 8]); // checksum, below
+        for (addr, at) in &self.blocks {
+            out.extend_from_slice(&addr.to_le_bytes());
+            out.extend_from_slice(&at.to_le_bytes());
+        }
+        let mut offset = 0;
+        out.extend_from_slice(&0u32.to_le_bytes());
+        for s in strings {
+            offset += s.len();
+            out.extend_from_slice(&len32(offset).to_le_bytes());
+        }
+        for s in strings {
+            out.extend_from_slice(s.as_bytes());
+        }
+        out.extend_from_slice(&self.stream);
+        let sum = checksum(&out);
+        out[40..48].copy_from_slice(&sum.to_le_bytes());
+        out
+    }
+}
+
+/// One row read back: its address and innermost frame (`None`: a gap).
+pub(super) struct Row {
+    pub(super) addr: u64,
+    pub(super) frames: Option<FrameKey>,
+}
+
+/// Reads one block's rows.
+pub(super) struct RowReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    state: State,
+}
+
+impl<'a> RowReader<'a> {
+    pub(super) fn new(bytes: &'a [u8], start: u64) -> RowReader<'a> {
+        RowReader {
+            bytes,
+            pos: 0,
+            state: State {
+                addr: start,
+                ..State::default()
+            },
+        }
+    }
+
+    /// The outer frames of the last row read.
+    pub(super) fn outer(&self) -> &[FrameKey] {
+        &self.state.outer
+    }
+
+    fn number(&mut self) -> Result<u64, String> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let Some(&b) = self.bytes.get(self.pos) else {
+                return Err(format!("rows cut short at byte {}", self.pos));
+            };
+            self.pos += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(format!("a number too long at byte {}", self.pos))
+    }
+
+    fn number32(&mut self) -> Result<u32, String> {
+        let v = self.number()?;
+        u32::try_from(v).map_err(|_| format!("{v} too large at byte {}", self.pos))
+    }
+
+    fn key(&mut self) -> Result<FrameKey, String> {
+        Ok(FrameKey {
+            function: self.number32()?,
+            file: self.number32()?,
+            line: self.number32()?,
+            column: self.number32()?,
+        })
+    }
+
+    /// The next row, `None` at the end of the block.
+    pub(super) fn next_row(&mut self) -> Result<Option<Row>, String> {
+        if self.pos == self.bytes.len() {
+            return Ok(None);
+        }
+        let delta = self.number()?;
+        let s = &mut self.state;
+        s.addr = s
+            .addr
+            .checked_add(delta)
+            .ok_or_else(|| format!("an address past the end at byte {}", self.pos))?;
+        let addr = s.addr;
+        let Some(&tag) = self.bytes.get(self.pos) else {
+            return Err(format!("rows cut short at byte {}", self.pos));
+        };
+        self.pos += 1;
+        if tag == TAG_GAP {
+            return Ok(Some(Row { addr, frames: None }));
+        }
+        if tag & !(TAG_FUNCTION | TAG_FILE | TAG_OUTER) != 0 {
+            return Err(format!("bad row tag {tag:#x} at byte {}", self.pos - 1));
+        }
+        let mut inner = self.state.inner;
+        if tag & TAG_FUNCTION != 0 {
+            inner.function = self.number32()?;
+        }
+        if tag & TAG_FILE != 0 {
+            inner.file = self.number32()?;
+        }
+        let delta = self.number()?;
+        let line = i64::from(inner.line) + ((delta >> 1) as i64 ^ -((delta & 1) as i64));
+        inner.line =
+            u32::try_from(line).map_err(|_| format!("line {line} at byte {}", self.pos))?;
+        inner.column = self.number32()?;
+        if tag & TAG_OUTER != 0 {
+            let depth = self.number()?;
+            if depth > MAX_DEPTH {
+                return Err(format!("{depth} inlined frames at byte {}", self.pos));
+            }
+            let mut outer = std::mem::take(&mut self.state.outer);
+            outer.clear();
+            for _ in 0..depth {
+                outer.push(self.key()?);
+            }
+            self.state.outer = outer;
+        }
+        self.state.inner = inner;
+        Ok(Some(Row {
+            addr,
+            frames: Some(inner),
+        }))
+    }
+}

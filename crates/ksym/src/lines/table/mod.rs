@@ -1,0 +1,337 @@
+//! The line table: a vmlinux's DWARF answers (file, line, column and the
+//! chain of inlined calls for every line row) boiled down once per
+//! build-id into a small file that later processes map and ask without
+//! touching DWARF. Building a DWARF context for a distro vmlinux costs
+//! most of a second and a few hundred MB each time; opening this costs a
+//! checksum over a few MB.
+//!
+//! ```text
+//! offset 0   header (48 bytes, little-endian)
+//!            magic "KSYMLINE", version u32, block count u32, string
+//!            count u32, arena length u32, stream length u32, reserved u32,
+//!            link-time `_text` u64, checksum u64 (XXH3-64 of every
+//!            other byte of the file)
+//! then       block index: per block {first row's address u64, its offset
+//!            in the row stream u32}, by address
+//! then       string offsets: (count + 1) u32 into the arena; string 0 is
+//!            the build-id
+//! then       the arena: every function name and path, once
+//! then       the row stream
+//! ```
+//!
+//! The rows are the DWARF line rows at link-time addresses, sorted; a row
+//! holds from its address to the next row's. Each is written as the
+//! change from the row before it (LEB128 numbers): the address delta, a
+//! tag (a gap where no line is, or which of function, file and outer
+//! frames change), then what changed: most rows cost 3-4 bytes. Rows come
+//! in blocks of [`ROWS_PER_BLOCK`] whose first row starts afresh, so a
+//! lookup is a binary search over the block index and the decoding of at
+//! most one block.
+//!
+//! A table is untrusted input: the checksum, every length and offset, the
+//! order of the blocks and of the string offsets are checked when it is
+//! opened; each number and string id is checked as it is decoded, so a
+//! damaged table is an error, never a panic or a read out of bounds.
+
+mod build;
+mod encode;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use super::file::debug_error;
+use super::SourceFrame;
+use crate::error::{Error, Result};
+
+pub use build::build;
+
+const MAGIC: &[u8; 8] = b"KSYMLINE";
+/// Bumped whenever what the bytes mean changes.
+pub const LINE_TABLE_VERSION: u32 = 1;
+const HEADER_LEN: usize = 48;
+const BLOCK_ENTRY_LEN: usize = 12;
+/// Rows per block: a lookup decodes at most this many.
+pub const ROWS_PER_BLOCK: usize = 32;
+
+/// Row tags: a gap (no line from here), or which parts of a line row are
+/// written because they changed.
+const TAG_GAP: u8 = 1;
+const TAG_FUNCTION: u8 = 2;
+const TAG_FILE: u8 = 4;
+const TAG_OUTER: u8 = 8;
+/// Deeper inline chains than this are damage, not code.
+const MAX_DEPTH: u64 = 256;
+
+/// One frame as stored: string ids plus one (0 for none), line and column
+/// (0 for none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct FrameKey {
+    function: u32,
+    file: u32,
+    line: u32,
+    column: u32,
+}
+
+enum Bytes {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+/// A line table, opened and checked: see the module documentation.
+pub struct LineTable {
+    source: String,
+    bytes: Bytes,
+    blocks: usize,
+    strings: usize,
+    arena_at: usize,
+    stream_at: usize,
+    text: u64,
+}
+
+impl std::fmt::Debug for LineTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineTable")
+            .field("source", &self.source)
+            .field("bytes", &self.as_bytes().len())
+            .field("blocks", &self.blocks)
+            .finish_non_exhaustive()
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+impl LineTable {
+    /// Opens the table at `path` by mapping it (checked in full).
+    pub fn open(path: &Path) -> Result<LineTable> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: read-only private mapping; ksym replaces these files only
+        // by rename, never in place, so its own files never change under it.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        LineTable::from_storage(&path.display().to_string(), Bytes::Map(map))
+    }
+
+    /// A table from bytes in memory (checked in full).
+    pub fn from_bytes(source: &str, bytes: Vec<u8>) -> Result<LineTable> {
+        LineTable::from_storage(source, Bytes::Owned(bytes))
+    }
+
+    fn from_storage(source: &str, bytes: Bytes) -> Result<LineTable> {
+        let b = match &bytes {
+            Bytes::Map(m) => &m[..],
+            Bytes::Owned(v) => &v[..],
+        };
+        let bad = |why: String| debug_error(source, &format!("line table refused: {why}"));
+        if b.len() < HEADER_LEN || &b[..8] != MAGIC {
+            return Err(bad("not a ksym line table (too short or bad magic)".into()));
+        }
+        let version = u32_at(b, 8);
+        if version != LINE_TABLE_VERSION {
+            return Err(bad(format!(
+                "version {version}, this ksym reads version {LINE_TABLE_VERSION}"
+            )));
+        }
+        let field = |at| u32_at(b, at) as usize;
+        let (blocks, strings, arena, stream) = (field(12), field(16), field(20), field(24));
+        let text = u64_at(b, 32);
+        let arena_at = HEADER_LEN + blocks * BLOCK_ENTRY_LEN + (strings + 1) * 4;
+        let stream_at = arena_at + arena;
+        if stream_at + stream != b.len() {
+            return Err(bad(format!(
+                "its header describes {} bytes, the file has {}",
+                stream_at + stream,
+                b.len()
+            )));
+        }
+        if u32_at(b, 28) != 0 {
+            return Err(bad("reserved header bytes are not zero".into()));
+        }
+        if checksum(b) != u64_at(b, 40) {
+            return Err(bad("checksum mismatch (damaged or truncated)".into()));
+        }
+        let table = LineTable {
+            source: source.to_string(),
+            bytes,
+            blocks,
+            strings,
+            arena_at,
+            stream_at,
+            text,
+        };
+        table.check_index(stream, arena).map_err(bad)?;
+        Ok(table)
+    }
+
+    /// Blocks by address with offsets in the stream; string offsets in
+    /// order and inside the arena; a build-id.
+    fn check_index(&self, stream: usize, arena: usize) -> std::result::Result<(), String> {
+        let mut last: Option<(u64, usize)> = None;
+        for i in 0..self.blocks {
+            let (addr, at) = self.block(i);
+            if at > stream || last.is_some_and(|(a, o)| addr <= a || at < o) {
+                return Err(format!("block {i} is out of order or past the rows"));
+            }
+            last = Some((addr, at));
+        }
+        if self.blocks > 0 && self.block(0).1 != 0 {
+            return Err("the first block does not start the rows".into());
+        }
+        let mut prev = 0;
+        for i in 0..=self.strings {
+            let at = self.string_offset(i);
+            if at < prev || at > arena {
+                return Err(format!("string {i} is out of order or past the arena"));
+            }
+            prev = at;
+        }
+        if self.strings == 0 {
+            return Err("no build-id".into());
+        }
+        Ok(())
+    }
+
+    /// All of the table, as written.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.bytes {
+            Bytes::Map(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+
+    /// Where the table came from (for messages).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The GNU build-id (hex) of the vmlinux the table was built from.
+    pub fn build_id(&self) -> &str {
+        self.string(0).unwrap_or("")
+    }
+
+    /// The vmlinux's own `_text` (or `_stext`): the KASLR slide is where
+    /// kallsyms puts it less this.
+    pub fn text(&self) -> u64 {
+        self.text
+    }
+
+    fn block(&self, i: usize) -> (u64, usize) {
+        let at = HEADER_LEN + i * BLOCK_ENTRY_LEN;
+        let b = self.as_bytes();
+        (u64_at(b, at), u32_at(b, at + 8) as usize)
+    }
+
+    fn string_offset(&self, i: usize) -> usize {
+        let at = HEADER_LEN + self.blocks * BLOCK_ENTRY_LEN + i * 4;
+        u32_at(self.as_bytes(), at) as usize
+    }
+
+    fn string(&self, id: usize) -> Option<&str> {
+        if id >= self.strings {
+            return None;
+        }
+        let (from, to) = (self.string_offset(id), self.string_offset(id + 1));
+        let all = self.as_bytes();
+        std::str::from_utf8(all.get(self.arena_at + from..self.arena_at + to)?).ok()
+    }
+
+    fn stream(&self) -> &[u8] {
+        &self.as_bytes()[self.stream_at..]
+    }
+
+    /// The source frames at `addr` (a link-time address: less the KASLR
+    /// slide), innermost first, as [`super::LineContext::frames`] gives
+    /// them; empty where the DWARF had no line.
+    pub fn frames(&self, addr: u64) -> Result<Vec<SourceFrame>> {
+        let found = self
+            .row_at(addr)
+            .map_err(|why| debug_error(&self.source, &format!("line table at {addr:#x}: {why}")))?;
+        let Some((inner, outer)) = found else {
+            return Ok(Vec::new());
+        };
+        let mut frames = Vec::with_capacity(1 + outer.len());
+        for key in std::iter::once(&inner).chain(&outer) {
+            frames.push(self.frame(key, true).ok_or_else(|| {
+                debug_error(
+                    &self.source,
+                    &format!("line table at {addr:#x}: bad string id"),
+                )
+            })?);
+        }
+        if let Some(last) = frames.last_mut() {
+            last.inlined = false;
+        }
+        Ok(frames)
+    }
+
+    fn frame(&self, key: &FrameKey, inlined: bool) -> Option<SourceFrame> {
+        let text = |id: u32| match id {
+            0 => Some(None),
+            id => self.string(id as usize - 1).map(|s| Some(s.to_string())),
+        };
+        Some(SourceFrame {
+            function: text(key.function)?,
+            file: text(key.file)?,
+            line: (key.line != 0).then_some(key.line),
+            column: (key.column != 0).then_some(key.column),
+            inlined,
+        })
+    }
+
+    /// The row holding `addr`: its innermost frame and outer ones, or
+    /// `None` in a gap.
+    fn row_at(&self, addr: u64) -> std::result::Result<Option<(FrameKey, Vec<FrameKey>)>, String> {
+        let upto = partition_point(self.blocks, |i| self.block(i).0 <= addr);
+        if upto == 0 {
+            return Ok(None);
+        }
+        let (start, from) = self.block(upto - 1);
+        let to = if upto < self.blocks {
+            self.block(upto).1
+        } else {
+            self.stream().len()
+        };
+        let mut rows = encode::RowReader::new(&self.stream()[from..to], start);
+        let mut found = None;
+        while let Some(row) = rows.next_row()? {
+            if row.addr > addr {
+                break;
+            }
+            found = Some(row.frames.map(|inner| (inner, rows.outer().to_vec())));
+        }
+        Ok(found.flatten())
+    }
+}
+
+/// XXH3-64 of the table but its checksum field (header bytes 40..48).
+fn checksum(bytes: &[u8]) -> u64 {
+    let mut sum = Xxh3::new();
+    sum.update(&bytes[..40]);
+    sum.update(&bytes[HEADER_LEN..]);
+    sum.digest()
+}
+
+/// `slice::partition_point` over indices `0..len`.
+fn partition_point(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}

@@ -1,0 +1,125 @@
+//! The row stream and the table's checks, against a plain list of rows.
+
+use super::encode::TableWriter;
+use super::{checksum, FrameKey, LineTable, HEADER_LEN};
+
+/// A pseudo-random table: rows (address, frames) where `None` is a gap;
+/// the oracle is a search in this list.
+fn rows(seed: u64, n: usize) -> Vec<(u64, Option<Vec<FrameKey>>)> {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut addr = 0xffff_ffff_8100_0000u64;
+    (0..n)
+        .map(|_| {
+            addr += 1 + next() % 40;
+            let frames = (next() % 7 != 0).then(|| {
+                (0..1 + next() % 4)
+                    .map(|_| FrameKey {
+                        function: (next() % 5) as u32,
+                        file: (next() % 5) as u32,
+                        line: (next() % 3000) as u32,
+                        column: (next() % 30) as u32,
+                    })
+                    .collect()
+            });
+            (addr, frames)
+        })
+        .collect()
+}
+
+fn table_of(rows: &[(u64, Option<Vec<FrameKey>>)]) -> Vec<u8> {
+    let mut writer = TableWriter::default();
+    for (addr, frames) in rows {
+        writer.push(*addr, frames.as_deref().and_then(<[_]>::split_first));
+    }
+    let strings: Vec<String> = ["0123abcd", "f", "g", "a.c", "b.h"]
+        .map(String::from)
+        .to_vec();
+    writer.finish(&strings, 0xffff_ffff_8100_0000)
+}
+
+#[test]
+fn every_address_answers_what_the_rows_say() {
+    for seed in [1, 7, 99] {
+        let rows = rows(seed, 500);
+        let table = LineTable::from_bytes("test", table_of(&rows)).unwrap();
+        assert_eq!(table.build_id(), "0123abcd");
+        let (first, last) = (rows[0].0 - 3, rows.last().unwrap().0 + 3);
+        for addr in first..last {
+            let want = rows
+                .iter()
+                .rev()
+                .find(|r| r.0 <= addr)
+                .and_then(|r| r.1.clone())
+                .unwrap_or_default();
+            let got = table.frames(addr).unwrap();
+            assert_eq!(got.len(), want.len(), "at {addr:#x}");
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                let name = |id: u32| {
+                    (id != 0)
+                        .then(|| ["0123abcd", "f", "g", "a.c", "b.h"][id as usize - 1].to_string())
+                };
+                assert_eq!(g.function, name(w.function), "at {addr:#x}");
+                assert_eq!(g.file, name(w.file), "at {addr:#x}");
+                assert_eq!(g.line.unwrap_or(0), w.line);
+                assert_eq!(g.column.unwrap_or(0), w.column);
+                assert_eq!(g.inlined, i + 1 < want.len());
+            }
+        }
+    }
+}
+
+#[test]
+fn damage_is_refused_when_opened_or_asked() {
+    let bytes = table_of(&rows(3, 300));
+    for cut in [
+        0,
+        7,
+        HEADER_LEN - 1,
+        HEADER_LEN,
+        bytes.len() / 2,
+        bytes.len() - 1,
+    ] {
+        assert!(
+            LineTable::from_bytes("cut", bytes[..cut].to_vec()).is_err(),
+            "cut at {cut}"
+        );
+    }
+    for at in (0..bytes.len()).step_by(7) {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x5a;
+        assert!(
+            LineTable::from_bytes("flip", bad).is_err(),
+            "byte {at} flipped"
+        );
+    }
+    let mut old = bytes.clone();
+    old[8] = 99;
+    let err = LineTable::from_bytes("old", old).unwrap_err().to_string();
+    assert!(err.contains("version 99"), "{err}");
+}
+
+/// Damage the checksum cannot see (a writer's bug, a fuzzer fixing the
+/// sum): every lookup is an answer or an error, never a panic.
+#[test]
+fn damaged_rows_with_a_good_checksum_never_panic() {
+    let bytes = table_of(&rows(5, 200));
+    let stream_at = bytes.len() - 1500.min(bytes.len() - HEADER_LEN);
+    for at in stream_at..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[at] = bad[at].wrapping_add(0x81);
+        let sum = checksum(&bad);
+        bad[40..48].copy_from_slice(&sum.to_le_bytes());
+        let Ok(table) = LineTable::from_bytes("fuzzed", bad) else {
+            continue;
+        };
+        for addr in (0xffff_ffff_8100_0000u64..).step_by(97).take(100) {
+            let _ = table.frames(addr);
+        }
+    }
+}

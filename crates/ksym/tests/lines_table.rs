@@ -1,0 +1,109 @@
+//! The line table built from Debian's 6.1 cloud vmlinux (fetched by
+//! `../shared/scripts/fetch-debug-vmlinux.sh` into `~/.cache/ksym-test-data/`;
+//! skipped, saying so, without it): it answers every address exactly as the
+//! DWARF does, is at most a tenth of the DWARF, and survives the private
+//! cache.
+
+#![cfg(feature = "dwarf")]
+
+use std::path::PathBuf;
+
+use ksym::lines::{build_line_table, DebugFile, LineContext, LineTable, Placement};
+
+fn vmlinux() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let path = PathBuf::from(home).join(".cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64");
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIP: {} is absent (../shared/scripts/fetch-debug-vmlinux.sh fetches it)",
+            path.display()
+        );
+        None
+    }
+}
+
+/// Addresses all over the text: a pseudo-random walk, and every byte of
+/// a stretch of code, link-time.
+fn addresses(file: &DebugFile) -> Vec<u64> {
+    let text = file
+        .sections()
+        .iter()
+        .find(|s| s.name == ".text")
+        .expect("a .text");
+    let mut out: Vec<u64> = (0..20_000u64)
+        .map(|i| text.addr + (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) % text.size)
+        .collect();
+    let middle = text.addr + text.size / 2;
+    out.extend(middle..middle + 20_000);
+    out
+}
+
+#[test]
+fn the_table_answers_as_the_dwarf_does_in_a_tenth_of_its_size() {
+    let Some(path) = vmlinux() else { return };
+    let started = std::time::Instant::now();
+    let table = build_line_table(DebugFile::open(&path).unwrap()).unwrap();
+    let built = started.elapsed();
+    let file = DebugFile::open(&path).unwrap();
+    let dwarf: u64 = file
+        .sections()
+        .iter()
+        .filter(|s| s.name.starts_with(".debug_"))
+        .map(|s| s.size)
+        .sum();
+    let bytes = table.as_bytes().len() as u64;
+    println!(
+        "line table: {bytes} bytes from {dwarf} bytes of DWARF ({:.1}%), built in {:.2} s",
+        bytes as f64 * 100.0 / dwarf as f64,
+        built.as_secs_f64()
+    );
+    assert!(
+        bytes * 10 <= dwarf,
+        "{bytes} bytes is more than a tenth of {dwarf}"
+    );
+    assert_eq!(Some(table.build_id().to_string()), file.build_id_hex());
+    assert_eq!(Some(table.text()), file.symbol_value("_text").unwrap());
+
+    let addrs = addresses(&file);
+    let context = LineContext::new(file, Placement::Slide(0)).unwrap();
+    let (mut differ, mut with_lines) = (Vec::new(), 0);
+    for &addr in &addrs {
+        let want = context.frames(addr).unwrap();
+        let got = table.frames(addr).unwrap();
+        with_lines += usize::from(!want.is_empty());
+        if got != want {
+            differ.push(format!("{addr:#x}: table {got:?}\n  dwarf {want:?}"));
+        }
+    }
+    println!("{} addresses, {with_lines} with lines", addrs.len());
+    assert!(with_lines > addrs.len() / 2, "most of the text has lines");
+    assert!(
+        differ.is_empty(),
+        "{} of {} differ:\n{}",
+        differ.len(),
+        addrs.len(),
+        differ[..differ.len().min(8)].join("\n")
+    );
+
+    // Through the private cache and back: the same bytes, mapped.
+    let dir = std::env::temp_dir().join(format!("ksym-line-table-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let saved = ksym::snapshot::cache::store_line_table(&dir, &table).unwrap();
+    let loaded = ksym::snapshot::cache::lookup_line_table(&dir, table.build_id())
+        .unwrap()
+        .expect("found by build-id");
+    assert_eq!(loaded.as_bytes(), table.as_bytes());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", saved.display());
+    let mut damaged = std::fs::read(&saved).unwrap();
+    let at = damaged.len() / 2;
+    damaged[at] ^= 1;
+    std::fs::write(&saved, damaged).unwrap();
+    let err = ksym::snapshot::cache::lookup_line_table(&dir, table.build_id()).unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+    let _ = LineTable::open(&saved).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
