@@ -68,6 +68,15 @@ pub(crate) enum Command {
     /// Save or inspect snapshot files.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Boil the vmlinux's DWARF (--vmlinux, or found as --lines finds it)
+    /// down to a line table in the private cache, once per build-id:
+    /// `--lines` then answers the core kernel from it without reading
+    /// DWARF. The first `--lines` run that reads DWARF starts this itself.
+    LineTable {
+        /// Say nothing; leave quietly when another build is under way.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Name the kernel frames of a pprof profile (gzip'd or plain
     /// profile.proto); writes a gzip'd profile, counts to standard error.
     #[cfg(feature = "pprof")]

@@ -36,6 +36,10 @@ pub(crate) struct Lines<'a> {
     /// `--ko` files by module name.
     ko: HashMap<String, PathBuf>,
     core: Wanted,
+    /// Where line tables are kept (`None`: `--no-cache`, or the cache off).
+    cache_dir: Option<PathBuf>,
+    /// The vmlinux whose DWARF answered the core (no line table yet).
+    read_dwarf_of: Option<PathBuf>,
     modules: HashMap<String, Wanted>,
     /// Addresses answered with at least one frame, and without.
     pub(crate) found: u64,
@@ -76,6 +80,10 @@ impl<'a> Lines<'a> {
             vmlinux: args.vmlinux.clone(),
             ko: args.ko.iter().map(|p| (module_of(p), p.clone())).collect(),
             core: Wanted::NotYet,
+            cache_dir: (!args.no_cache)
+                .then(ksym::snapshot::cache::default_dir)
+                .flatten(),
+            read_dwarf_of: None,
             modules: HashMap::new(),
             found: 0,
             missing: 0,
@@ -119,35 +127,85 @@ impl<'a> Lines<'a> {
         matches!(self.core, Wanted::Ready)
     }
 
+    /// The core's lines: the cached line table of the kernel's build when
+    /// there is one (no DWARF read), else the vmlinux's DWARF.
     fn open_vmlinux(&mut self) -> Result<(), String> {
-        let path = match (&self.vmlinux, &self.release) {
-            (Some(p), _) => p.clone(),
+        if let Some(id) = self.build_id.clone() {
+            if self.use_line_table(&id) {
+                return Ok(());
+            }
+        }
+        let path = self.vmlinux_path()?;
+        let file = DebugFile::open(&path).map_err(|e| e.to_string())?;
+        if self.build_id.is_none() {
+            if let Some(id) = file.build_id_hex() {
+                if self.use_line_table(&id) {
+                    return Ok(());
+                }
+            }
+        }
+        let facts = KernelFacts {
+            build_id: self.build_id.as_deref(),
+            text: self.kernel_text(),
+        };
+        self.lines
+            .set_vmlinux(file, facts)
+            .map_err(|e| e.to_string())?;
+        self.read_dwarf_of = Some(path);
+        Ok(())
+    }
+
+    /// Where kallsyms puts `_text` (or `_stext`).
+    fn kernel_text(&self) -> Option<u64> {
+        self.table
+            .find_in(None, "_text")
+            .next()
+            .or_else(|| self.table.find_in(None, "_stext").next())
+            .map(|s| s.start)
+    }
+
+    /// Answers the core from the cached line table of build `id`, if there
+    /// is a good one.
+    fn use_line_table(&mut self, id: &str) -> bool {
+        let Some(dir) = &self.cache_dir else {
+            return false;
+        };
+        let table = match ksym::snapshot::cache::lookup_line_table(dir, id) {
+            Ok(Some(table)) => table,
+            Ok(None) => return false,
+            Err(e) => {
+                eprintln!("ksym: the cached line table is not used: {e}");
+                return false;
+            }
+        };
+        let facts = KernelFacts {
+            build_id: Some(id),
+            text: self.kernel_text(),
+        };
+        match self.lines.set_line_table(table, facts) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("ksym: the cached line table is not used: {e}");
+                false
+            }
+        }
+    }
+
+    /// The vmlinux with DWARF: `--vmlinux`, else found for the kernel's
+    /// release and build-id.
+    pub(crate) fn vmlinux_path(&self) -> Result<PathBuf, String> {
+        match (&self.vmlinux, &self.release) {
+            (Some(p), _) => Ok(p.clone()),
             (None, Some(release)) => {
                 let id = self.build_id.as_deref().and_then(parse_build_id);
                 let found = self
                     .finder
                     .find_vmlinux(release, id.as_deref())
                     .map_err(|e| e.to_string())?;
-                found.path
+                Ok(found.path)
             }
-            (None, None) => {
-                return Err("the kernel's release is unknown: give --vmlinux FILE".into());
-            }
-        };
-        let file = DebugFile::open(&path).map_err(|e| e.to_string())?;
-        let text = self
-            .table
-            .find_in(None, "_text")
-            .next()
-            .or_else(|| self.table.find_in(None, "_stext").next())
-            .map(|s| s.start);
-        let facts = KernelFacts {
-            build_id: self.build_id.as_deref(),
-            text,
-        };
-        self.lines
-            .set_vmlinux(file, facts)
-            .map_err(|e| e.to_string())
+            (None, None) => Err("the kernel's release is unknown: give --vmlinux FILE".into()),
+        }
     }
 
     fn module_ready(&mut self, module: &str) -> bool {
@@ -189,6 +247,16 @@ impl<'a> Lines<'a> {
         self.lines
             .add_module_info(info, &path, info.build_id.as_deref())
             .map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Lines<'_> {
+    /// After a run that read a vmlinux's DWARF, its line table is built in
+    /// the background for the next runs.
+    fn drop(&mut self) {
+        if let (Some(path), Some(_)) = (&self.read_dwarf_of, &self.cache_dir) {
+            crate::commands::line_table::build_in_background(path);
+        }
     }
 }
 

@@ -49,6 +49,9 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
     if let Command::Snapshot(SnapshotCommand::Check { file }) = &cli.command {
         return commands::snapshot::check(file);
     }
+    if let (Command::LineTable { quiet }, Some(vmlinux)) = (&cli.command, &cli.source.vmlinux) {
+        return commands::line_table::run(vmlinux, *quiet, &mut std::io::stdout().lock());
+    }
     let loaded = source::load(&cli.source)?;
     let table = &loaded.table;
     let stdout = std::io::stdout();
@@ -73,6 +76,10 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             commands::snapshot::save(&loaded, output, &mut out)?
         }
         Command::Snapshot(SnapshotCommand::Check { .. }) => unreachable!("handled above"),
+        Command::LineTable { quiet } => {
+            let lines = Lines::new(&cli.source, &loaded, &cli.source.debuginfod);
+            commands::line_table::run(&lines.vmlinux_path()?, *quiet, &mut out)?
+        }
         #[cfg(feature = "pprof")]
         Command::Pprof {
             input,

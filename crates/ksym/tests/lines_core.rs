@@ -18,20 +18,6 @@ fn set_dir() -> PathBuf {
     common::data_dir().join("debian-6.1.0-57-cloud")
 }
 
-fn vmlinux() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    let path = PathBuf::from(home).join(".cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64");
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIP: {} is absent (../shared/scripts/fetch-debug-vmlinux.sh fetches it)",
-            path.display()
-        );
-        None
-    }
-}
-
 /// The kernel's build-id as `/sys/kernel/notes` tells it.
 fn kernel_build_id() -> String {
     let notes = std::fs::read(set_dir().join("notes.bin")).unwrap();
@@ -64,7 +50,9 @@ fn core_lines(path: &std::path::Path) -> (SourceLines, u64) {
 
 #[test]
 fn a_vmlinux_of_another_build_is_refused() {
-    let Some(path) = vmlinux() else { return };
+    let Some(path) = common::debug_vmlinux() else {
+        return;
+    };
     let file = DebugFile::open(&path).unwrap();
     assert_eq!(file.build_id_hex().unwrap(), kernel_build_id());
     let other = "00d2640d3a13145ee314eb05b155f141b7b7058b";
@@ -122,7 +110,9 @@ fn sample_functions(n: usize) -> Vec<(u64, u64)> {
 
 #[test]
 fn core_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
-    let Some(path) = vmlinux() else { return };
+    let Some(path) = common::debug_vmlinux() else {
+        return;
+    };
     for tool in ["eu-addr2line", "llvm-symbolizer", "addr2line"] {
         if installed(tool).is_none() {
             eprintln!("SKIP: {tool} is not installed (.ci/install-deps installs it)");

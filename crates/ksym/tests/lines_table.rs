@@ -6,23 +6,9 @@
 
 #![cfg(feature = "dwarf")]
 
-use std::path::PathBuf;
+mod common;
 
 use ksym::lines::{build_line_table, DebugFile, LineContext, LineTable, Placement};
-
-fn vmlinux() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    let path = PathBuf::from(home).join(".cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64");
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIP: {} is absent (../shared/scripts/fetch-debug-vmlinux.sh fetches it)",
-            path.display()
-        );
-        None
-    }
-}
 
 /// Addresses all over the text: a pseudo-random walk, and every byte of
 /// a stretch of code, link-time.
@@ -42,7 +28,9 @@ fn addresses(file: &DebugFile) -> Vec<u64> {
 
 #[test]
 fn the_table_answers_as_the_dwarf_does_in_a_tenth_of_its_size() {
-    let Some(path) = vmlinux() else { return };
+    let Some(path) = common::debug_vmlinux() else {
+        return;
+    };
     let started = std::time::Instant::now();
     let table = build_line_table(DebugFile::open(&path).unwrap()).unwrap();
     let built = started.elapsed();

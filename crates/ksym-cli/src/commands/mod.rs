@@ -8,6 +8,7 @@ pub(crate) mod decode;
 pub(crate) mod dump;
 pub(crate) mod dups;
 pub(crate) mod info;
+pub(crate) mod line_table;
 pub(crate) mod name;
 #[cfg(feature = "pprof")]
 pub(crate) mod pprof;

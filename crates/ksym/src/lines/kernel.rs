@@ -7,6 +7,7 @@ use std::sync::{Mutex, OnceLock};
 
 use super::context::LineContext;
 use super::file::{debug_error, DebugFile};
+use super::table::LineTable;
 use super::{Placement, SourceFrame};
 use crate::error::Result;
 use crate::parse::{ModuleArea, ModuleInfo};
@@ -116,8 +117,16 @@ impl ModuleLines {
 /// Nothing is read from a file before an address that falls in it is asked.
 #[derive(Default)]
 pub struct SourceLines {
-    core: Option<LineContext>,
+    core: Option<Core>,
     modules: Vec<ModuleLines>,
+}
+
+/// Where the core kernel's lines come from.
+#[derive(Debug)]
+enum Core {
+    Dwarf(LineContext),
+    /// A line table (link-time addresses) and the KASLR slide.
+    Table(LineTable, u64),
 }
 
 impl std::fmt::Debug for SourceLines {
@@ -153,7 +162,30 @@ impl SourceLines {
             Some(text) => kaslr_slide(&file, text)?,
             None => 0,
         };
-        self.core = Some(LineContext::new(file, Placement::Slide(slide))?);
+        self.core = Some(Core::Dwarf(LineContext::new(
+            file,
+            Placement::Slide(slide),
+        )?));
+        Ok(())
+    }
+
+    /// Uses a line table ([`super::build_line_table`]) for the core kernel
+    /// instead of a vmlinux's DWARF: refused when its build-id is not the
+    /// kernel's; slid by where kallsyms puts `_text`.
+    pub fn set_line_table(&mut self, table: LineTable, kernel: KernelFacts<'_>) -> Result<()> {
+        if let Some(id) = kernel.build_id {
+            if !table.build_id().eq_ignore_ascii_case(id.trim()) {
+                return Err(debug_error(
+                    table.source(),
+                    &format!(
+                        "build-id {} is not the kernel's {id}: refused",
+                        table.build_id()
+                    ),
+                ));
+            }
+        }
+        let slide = kernel.text.map_or(0, |t| t.wrapping_sub(table.text()));
+        self.core = Some(Core::Table(table, slide));
         Ok(())
     }
 
@@ -242,7 +274,8 @@ impl SourceLines {
             return context.frames(addr);
         }
         match &self.core {
-            Some(core) => core.frames(addr),
+            Some(Core::Dwarf(context)) => context.frames(addr),
+            Some(Core::Table(table, slide)) => table.frames(addr.wrapping_sub(*slide)),
             None => Ok(Vec::new()),
         }
     }

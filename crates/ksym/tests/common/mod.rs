@@ -94,3 +94,20 @@ pub fn named_ranges(lines: &[Line]) -> Vec<(u64, u64)> {
         ],
     }
 }
+
+/// Debian's 6.1 cloud vmlinux with DWARF, which
+/// `../shared/scripts/fetch-debug-vmlinux.sh` fetches; `None`, saying so,
+/// when it is absent.
+pub fn debug_vmlinux() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let path = PathBuf::from(home).join(".cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64");
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIP: {} is absent (../shared/scripts/fetch-debug-vmlinux.sh fetches it)",
+            path.display()
+        );
+        None
+    }
+}

@@ -303,14 +303,16 @@ impl LineTable {
             self.stream().len()
         };
         let mut rows = encode::RowReader::new(&self.stream()[from..to], start);
-        let mut found = None;
+        let (mut found, mut outer) = (None, Vec::new());
         while let Some(row) = rows.next_row()? {
             if row.addr > addr {
                 break;
             }
-            found = Some(row.frames.map(|inner| (inner, rows.outer().to_vec())));
+            found = row.frames;
+            outer.clear();
+            outer.extend_from_slice(rows.outer());
         }
-        Ok(found.flatten())
+        Ok(found.map(|inner| (inner, outer)))
     }
 }
 

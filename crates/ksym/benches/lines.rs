@@ -1,0 +1,284 @@
+//! Source lines on Debian's 6.1 cloud vmlinux (590 MB, DWARF 5; fetched by
+//! `../shared/scripts/fetch-debug-vmlinux.sh`), 1,000 random core text
+//! addresses, side by side with blazesym 0.2.7 (in process) and
+//! eu-addr2line / llvm-addr2line (processes), in one run:
+//! - first time: a context built from nothing for the batch;
+//! - warm: per address once built (ksym's line table, ksym's DWARF
+//!   context, blazesym's symbolizer);
+//! - the line table: build time and size against the DWARF;
+//! - whole processes: the tools, and `ksym addr --lines` answering from
+//!   the cached line table (when `target/release/ksym` is built).
+//!
+//! `cargo bench -p ksym --bench lines` (peak memory of processes from
+//! `/usr/bin/time`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{median, print_table, time, Rng};
+use ksym::lines::{build_line_table, DebugFile, LineContext, LineTable, Placement};
+
+fn main() {
+    let Some(home) = std::env::var_os("HOME") else {
+        return;
+    };
+    let vmlinux = PathBuf::from(home).join(".cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64");
+    if !vmlinux.is_file() {
+        println!(
+            "SKIP: {} is absent (fetch-debug-vmlinux.sh)",
+            vmlinux.display()
+        );
+        return;
+    }
+    let file = DebugFile::open(&vmlinux).expect("the vmlinux");
+    let text = file
+        .sections()
+        .iter()
+        .find(|s| s.name == ".text")
+        .expect(".text")
+        .clone();
+    let dwarf: u64 = file
+        .sections()
+        .iter()
+        .filter(|s| s.name.starts_with(".debug_"))
+        .map(|s| s.size)
+        .sum();
+    let mut rng = Rng(0x1234_5678);
+    let addrs: Vec<u64> = (0..1000)
+        .map(|_| text.addr + rng.below(text.size))
+        .collect();
+    let mut rows = Vec::new();
+
+    // First time, in process: three batches each from nothing.
+    let cold_ksym = median(
+        (0..3)
+            .map(|_| time(|| ksym_batch(&vmlinux, &addrs)).1)
+            .collect(),
+    );
+    let cold_blaze = median(
+        (0..3)
+            .map(|_| time(|| blazesym_batch(&vmlinux, &addrs)).1)
+            .collect(),
+    );
+    rows.push(row(
+        "first time, 1,000 addresses",
+        "ksym DWARF",
+        cold_ksym,
+        Some(cold_blaze),
+    ));
+    rows.push(row(
+        "first time, 1,000 addresses",
+        "blazesym",
+        cold_blaze,
+        None,
+    ));
+
+    // The table.
+    let (table, built) = time(|| build_line_table(DebugFile::open(&vmlinux).unwrap()).unwrap());
+    let bytes = table.as_bytes().len() as u64;
+    println!(
+        "line table: {bytes} bytes from {dwarf} bytes of DWARF ({:.1}%), built in {:.2} s",
+        bytes as f64 * 100.0 / dwarf as f64,
+        built.as_secs_f64()
+    );
+
+    // Warm, per address.
+    let context = LineContext::new(file, Placement::Slide(0)).unwrap();
+    ksym_frames(&context, &addrs);
+    let blaze = blazesym::symbolize::Symbolizer::builder()
+        .enable_code_info(true)
+        .enable_inlined_fns(true)
+        .build();
+    blazesym_frames(&blaze, &vmlinux, &addrs);
+    let per = |d: Duration| d / addrs.len() as u32;
+    let warm_blaze = per(median(
+        (0..5)
+            .map(|_| time(|| blazesym_frames(&blaze, &vmlinux, &addrs)).1)
+            .collect(),
+    ));
+    let warm_table = per(median(
+        (0..5)
+            .map(|_| time(|| table_frames(&table, &addrs)).1)
+            .collect(),
+    ));
+    let warm_dwarf = per(median(
+        (0..5)
+            .map(|_| time(|| ksym_frames(&context, &addrs)).1)
+            .collect(),
+    ));
+    rows.push(row(
+        "warm, per address",
+        "ksym line table",
+        warm_table,
+        Some(warm_blaze),
+    ));
+    rows.push(row(
+        "warm, per address",
+        "ksym DWARF",
+        warm_dwarf,
+        Some(warm_blaze),
+    ));
+    rows.push(row("warm, per address", "blazesym", warm_blaze, None));
+    // Opening the cached table (map + checksum), what each process pays.
+    let dir = std::env::temp_dir().join(format!("ksym-bench-lines-{}", std::process::id()));
+    let saved = ksym::snapshot::cache::store_line_table(&dir, &table).unwrap();
+    let open = median(
+        (0..9)
+            .map(|_| time(|| LineTable::open(&saved).unwrap()).1)
+            .collect(),
+    );
+    rows.push(row("open the cached table", "ksym", open, None));
+
+    // Whole processes.
+    let input: String = addrs.iter().map(|a| format!("{a:#x}\n")).collect();
+    let v = vmlinux.to_str().unwrap();
+    let mut processes = Vec::new();
+    for (name, cmd, args) in [
+        ("eu-addr2line", "eu-addr2line", vec!["-e", v, "-f", "-i"]),
+        (
+            "llvm-addr2line",
+            "llvm-addr2line",
+            vec!["-e", v, "-f", "-i"],
+        ),
+    ] {
+        processes.push((name.to_string(), measure_process(cmd, &args, &input, &[])));
+    }
+    processes.push((
+        "ksym addr --lines (line table cached)".into(),
+        ksym_process_warm(&dir, &table, &addrs),
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    print_table(["what", "who", "time", "ratio vs blazesym"], 2, &rows);
+    println!();
+    for (name, m) in processes {
+        match m {
+            Some((t, kb)) => println!(
+                "process, 1,000 addresses: {name}: {:.3} s, {} MB peak",
+                t.as_secs_f64(),
+                kb / 1024
+            ),
+            None => println!("process: {name}: not installed or failed, skipped"),
+        }
+    }
+}
+
+fn row(what: &str, who: &str, d: Duration, peer: Option<Duration>) -> [String; 4] {
+    let t = if d < Duration::from_millis(1) {
+        format!("{:.0} ns", d.as_nanos())
+    } else {
+        format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    };
+    let ratio = peer.map_or(String::new(), |p| {
+        format!("{:.2}x faster", p.as_secs_f64() / d.as_secs_f64())
+    });
+    [what.into(), who.into(), t, ratio]
+}
+
+fn ksym_batch(path: &Path, addrs: &[u64]) -> usize {
+    let context = LineContext::new(DebugFile::open(path).unwrap(), Placement::Slide(0)).unwrap();
+    ksym_frames(&context, addrs)
+}
+
+fn ksym_frames(context: &LineContext, addrs: &[u64]) -> usize {
+    addrs
+        .iter()
+        .map(|a| context.frames(*a).unwrap().len())
+        .sum()
+}
+
+fn table_frames(table: &LineTable, addrs: &[u64]) -> usize {
+    addrs.iter().map(|a| table.frames(*a).unwrap().len()).sum()
+}
+
+fn blazesym_batch(path: &Path, addrs: &[u64]) -> usize {
+    let s = blazesym::symbolize::Symbolizer::builder()
+        .enable_code_info(true)
+        .enable_inlined_fns(true)
+        .build();
+    blazesym_frames(&s, path, addrs)
+}
+
+fn blazesym_frames(s: &blazesym::symbolize::Symbolizer, path: &Path, addrs: &[u64]) -> usize {
+    use blazesym::symbolize::source::{Elf, Source};
+    use blazesym::symbolize::{Input, Symbolized};
+    let mut elf = Elf::new(path);
+    elf.debug_syms = true;
+    let out = s
+        .symbolize(&Source::Elf(elf), Input::VirtOffset(addrs))
+        .unwrap();
+    out.iter()
+        .map(|r| match r {
+            Symbolized::Sym(sym) if sym.code_info.is_some() => 1 + sym.inlined.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Wall time and peak RSS (KiB) of a process, through `/usr/bin/time`.
+fn measure_process(
+    cmd: &str,
+    args: &[&str],
+    input: &str,
+    env: &[(&str, &Path)],
+) -> Option<(Duration, u64)> {
+    use std::io::Write;
+    let report = std::env::temp_dir().join(format!("ksym-bench-time-{}", std::process::id()));
+    let started = Instant::now();
+    let mut child = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&report)
+        .arg(cmd)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(input.as_bytes()).ok()?;
+    let ok = child.wait().ok()?.success();
+    let elapsed = started.elapsed();
+    let kb = std::fs::read_to_string(&report)
+        .ok()?
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()?;
+    let _ = std::fs::remove_file(&report);
+    ok.then_some((elapsed, kb))
+}
+
+/// `ksym --snapshot S addr --lines` over the 6.1 kallsyms (slid) with the
+/// line table in its cache: the second-time figure of a whole process.
+fn ksym_process_warm(dir: &Path, table: &LineTable, addrs: &[u64]) -> Option<(Duration, u64)> {
+    let exe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/ksym");
+    let set =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.1.0-57-cloud");
+    if !exe.is_file() || !set.is_dir() {
+        println!("SKIP ksym process: build it first (cargo build --release -p ksym-cli)");
+        return None;
+    }
+    let symbols = ksym::load::load_file(&set.join("kallsyms.xz"), &Default::default()).ok()?;
+    let identity = ksym::snapshot::Identity {
+        build_id: Some(table.build_id().to_string()),
+        ..Default::default()
+    };
+    let snap = dir.join("kallsyms-6.1.ksym");
+    ksym::snapshot::save(&symbols, &identity, &snap).ok()?;
+    let text = symbols.find_in(None, "_text").next()?.start;
+    let slide = text.wrapping_sub(table.text());
+    let input: String = addrs
+        .iter()
+        .map(|a| format!("{:#x}\n", a.wrapping_add(slide)))
+        .collect();
+    let args = ["--snapshot", snap.to_str()?, "addr", "--lines"];
+    let runs: Vec<(Duration, u64)> = (0..5)
+        .filter_map(|_| measure_process(exe.to_str()?, &args, &input, &[("KSYM_CACHE_DIR", dir)]))
+        .collect();
+    let t = median(runs.iter().map(|r| r.0).collect());
+    Some((t, runs.iter().map(|r| r.1).max()?))
+}
