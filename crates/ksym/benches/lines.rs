@@ -40,12 +40,7 @@ fn main() {
         .find(|s| s.name == ".text")
         .expect(".text")
         .clone();
-    let dwarf: u64 = file
-        .sections()
-        .iter()
-        .filter(|s| s.name.starts_with(".debug_"))
-        .map(|s| s.size)
-        .sum();
+    let dwarf = file.dwarf_bytes();
     let mut rng = Rng(0x1234_5678);
     let addrs: Vec<u64> = (0..1000)
         .map(|_| text.addr + rng.below(text.size))

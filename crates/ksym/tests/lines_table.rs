@@ -35,12 +35,7 @@ fn the_table_answers_as_the_dwarf_does_in_a_tenth_of_its_size() {
     let table = build_line_table(DebugFile::open(&path).unwrap()).unwrap();
     let built = started.elapsed();
     let file = DebugFile::open(&path).unwrap();
-    let dwarf: u64 = file
-        .sections()
-        .iter()
-        .filter(|s| s.name.starts_with(".debug_"))
-        .map(|s| s.size)
-        .sum();
+    let dwarf = file.dwarf_bytes();
     let bytes = table.as_bytes().len() as u64;
     println!(
         "line table: {bytes} bytes from {dwarf} bytes of DWARF ({:.1}%), built in {:.2} s",

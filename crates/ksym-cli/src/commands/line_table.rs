@@ -34,12 +34,7 @@ pub(crate) fn run(vmlinux: &Path, quiet: bool, out: &mut impl Write) -> CliResul
         return Err(format!("another process is building the line table of build {id}").into());
     };
     let started = Instant::now();
-    let dwarf: u64 = file
-        .sections()
-        .iter()
-        .filter(|s| s.name.starts_with(".debug_"))
-        .map(|s| s.size)
-        .sum();
+    let dwarf = file.dwarf_bytes();
     let table = build_line_table(file)?;
     let path = cache::store_line_table(&dir, &table)?;
     if !quiet {

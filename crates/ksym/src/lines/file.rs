@@ -214,6 +214,16 @@ impl DebugFile {
             .any(|s| s.name == ".debug_line" && s.size > 0)
     }
 
+    /// The bytes of its `.debug_*` sections (as stored), what a line table
+    /// is measured against.
+    pub fn dwarf_bytes(&self) -> u64 {
+        self.sections
+            .iter()
+            .filter(|s| s.name.starts_with(".debug_"))
+            .map(|s| s.size)
+            .sum()
+    }
+
     /// The value of the first defined symbol called `name` in `.symtab`
     /// (`_text` for a vmlinux's KASLR slide). Walks the symbol table once.
     pub fn symbol_value(&self, name: &str) -> Result<Option<u64>> {
