@@ -106,11 +106,7 @@ fn cold_parts_are_named_after_their_function_from_kallsyms_addresses() {
     // the address is mapped through the section it is in.
     let map = layout();
     let kallsyms = common::parse_kallsyms(&common::xz_text(&set_dir().join("kallsyms.xz")));
-    let mut lines = SourceLines::new();
-    for (name, path) in modules() {
-        let info = map.modules.iter().find(|m| m.name == name).unwrap();
-        lines.add_module_info(info, &path, None).unwrap();
-    }
+    let lines = module_lines(&map);
     let mut checked = 0;
     for l in kallsyms.iter().filter(|l| l.module.is_some()) {
         // `foo.cold`, `foo.constprop.0.cold`, `foo.isra.0.cold`: DWARF says `foo`.
@@ -133,6 +129,59 @@ fn cold_parts_are_named_after_their_function_from_kallsyms_addresses() {
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} .cold symbols");
+}
+
+fn module_lines(map: &ModuleMap) -> SourceLines {
+    let mut lines = SourceLines::new();
+    for (name, path) in modules() {
+        let info = map.modules.iter().find(|m| m.name == name).unwrap();
+        lines.add_module_info(info, &path, None).unwrap();
+    }
+    lines
+}
+
+#[test]
+fn the_batch_symbolizer_gives_source_frames_and_counts_them() {
+    use ksym::{AddrKind, Symbolizer};
+    let map = layout();
+    let opts = ksym::LoadOptions {
+        modules: Some(map.clone()),
+        ..Default::default()
+    };
+    let table = ksym::load_file(&set_dir().join("kallsyms.xz"), &opts).unwrap();
+    let kallsyms = common::parse_kallsyms(&common::xz_text(&set_dir().join("kallsyms.xz")));
+    // A stack: module code (every 7th module function, 4 bytes in), then
+    // user-space addresses no symbol or DWARF has.
+    let mut ips: Vec<u64> = kallsyms
+        .iter()
+        .filter(|l| l.module.is_some() && l.kind.eq_ignore_ascii_case(&'t'))
+        .step_by(7)
+        .map(|l| l.addr + 4)
+        .collect();
+    ips.extend((1..=10).map(|i| i * 0x1000));
+    let symbolizer = Symbolizer::new(&table)
+        .addr_kind(AddrKind::Stack)
+        .with_lines(module_lines(&map));
+    let oracle = module_lines(&map);
+    let frames = symbolizer.symbolize_new(&ips);
+    let mut with_lines = 0;
+    for (i, ip) in ips.iter().enumerate() {
+        let got = symbolizer.source_frames(&frames, i).unwrap();
+        // The first pointer is where the CPU was; the rest are return
+        // addresses, whose code is the call before them.
+        let want = oracle.frames(if i == 0 { *ip } else { ip - 1 }).unwrap();
+        assert_eq!(got, want, "frame {i} at {ip:#x}");
+        with_lines += usize::from(!got.is_empty());
+    }
+    let stats = symbolizer.stats();
+    assert_eq!(stats.lines_found, with_lines as u64);
+    assert_eq!(stats.lines_found + stats.lines_missing, ips.len() as u64);
+    assert!(
+        with_lines > ips.len() / 2,
+        "{with_lines} of {} with lines",
+        ips.len()
+    );
+    assert!(stats.lines_missing >= 10, "{stats:?}");
 }
 
 /// The addresses asked in one section of `size` bytes: every function's

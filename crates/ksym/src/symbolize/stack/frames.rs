@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::fill::Scratch;
-use super::{FailureCause, RawReason, TableRef};
+use super::{AddrKind, FailureCause, RawReason, TableRef};
 use crate::table::{PackedSymbol, Symbol, SymbolTable, NONE};
 
 /// One frame: a symbol, or the raw address when there is none.
@@ -63,6 +63,8 @@ pub struct Frames<'s> {
     pub(super) which: Vec<u32>,
     pub(super) found: Vec<PackedSymbol>,
     pub(super) scratch: Scratch,
+    /// How the batch was looked up (which pointers are return addresses).
+    pub(super) kind: AddrKind,
 }
 
 impl fmt::Debug for Frames<'_> {
@@ -148,6 +150,17 @@ impl<'s> Frames<'s> {
         self.which.get(i).is_some_and(|&w| w != NONE)
     }
 
+    /// The address the code of frame `i` is at: a return address less one
+    /// (the call), as the batch looked it up.
+    pub fn code_addr(&self, i: usize) -> Option<u64> {
+        let addr = *self.addrs.get(i)?;
+        Some(if self.kind.is_return(i) {
+            addr.wrapping_sub(1)
+        } else {
+            addr
+        })
+    }
+
     /// The buffer without its frames or its hold on the table, ready for
     /// another source: keeps the capacity. For callers that store one
     /// buffer across calls on sources of shorter life (the C ABI's result).
@@ -160,6 +173,7 @@ impl<'s> Frames<'s> {
             which: std::mem::take(&mut self.which),
             found: std::mem::take(&mut self.found),
             scratch: std::mem::take(&mut self.scratch),
+            kind: AddrKind::Exact,
         }
     }
 

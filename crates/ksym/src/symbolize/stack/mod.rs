@@ -190,7 +190,7 @@ pub enum AddrKind {
 
 impl AddrKind {
     #[inline]
-    fn is_return(self, index: usize) -> bool {
+    pub(crate) fn is_return(self, index: usize) -> bool {
         match self {
             AddrKind::Exact => false,
             AddrKind::Return => true,

@@ -21,6 +21,8 @@ struct Counters {
     redacted: AtomicU64,
     permission_denied: AtomicU64,
     other: AtomicU64,
+    lines_found: AtomicU64,
+    lines_missing: AtomicU64,
 }
 
 /// A reading of a [`Symbolizer`]'s counters. `ips == resolved + raw` and
@@ -46,6 +48,12 @@ pub struct Stats {
     pub failed_permission: u64,
     /// Raw frames because the source failed otherwise.
     pub failed_other: u64,
+    /// Frames whose source lines were asked and found
+    /// ([`Symbolizer::source_frames`]).
+    pub lines_found: u64,
+    /// Frames whose source lines were asked and not there (no debug info
+    /// for the address, or it could not be read).
+    pub lines_missing: u64,
 }
 
 /// Names batches of instruction pointers from a [`SymbolSource`]. `Sync`
@@ -55,6 +63,8 @@ pub struct Symbolizer<S> {
     source: S,
     kind: AddrKind,
     counters: Counters,
+    #[cfg(feature = "dwarf")]
+    lines: Option<crate::lines::SourceLines>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for Symbolizer<S> {
@@ -74,7 +84,42 @@ impl<S: SymbolSource> Symbolizer<S> {
             source,
             kind: AddrKind::Exact,
             counters: Counters::default(),
+            #[cfg(feature = "dwarf")]
+            lines: None,
         }
+    }
+
+    /// Gives the symbolizer source lines to answer
+    /// [`source_frames`](Self::source_frames) from.
+    #[cfg(feature = "dwarf")]
+    pub fn with_lines(mut self, lines: crate::lines::SourceLines) -> Self {
+        self.lines = Some(lines);
+        self
+    }
+
+    /// The source frames of frame `i` of `frames` (a batch of this
+    /// symbolizer's), innermost first: the DWARF's file, line and inlined
+    /// calls where its code is (one byte before a return address). Empty
+    /// when there is no line information there, or no source lines were
+    /// given; the frame keeps its symbol either way. An error (a debug
+    /// file that cannot be read) counts as missing too.
+    #[cfg(feature = "dwarf")]
+    pub fn source_frames(
+        &self,
+        frames: &Frames<'_>,
+        i: usize,
+    ) -> crate::error::Result<Vec<crate::lines::SourceFrame>> {
+        let c = &self.counters;
+        let found = match (&self.lines, frames.code_addr(i)) {
+            (Some(lines), Some(addr)) => lines.frames(addr),
+            _ => Ok(Vec::new()),
+        };
+        match &found {
+            Ok(f) if !f.is_empty() => &c.lines_found,
+            _ => &c.lines_missing,
+        }
+        .fetch_add(1, Relaxed);
+        found
     }
 
     /// Sets how [`symbolize`](Self::symbolize) looks pointers up.
@@ -101,6 +146,7 @@ impl<S: SymbolSource> Symbolizer<S> {
         c.batches.fetch_add(1, Relaxed);
         c.ips.fetch_add(ips.len() as u64, Relaxed);
         out.addrs.extend_from_slice(ips);
+        out.kind = kind;
         out.which.resize(ips.len(), NONE);
         let table = match self.source.table() {
             Ok(t) => t,
@@ -161,6 +207,8 @@ impl<S> Symbolizer<S> {
             failed_redacted: c.redacted.load(Relaxed),
             failed_permission: c.permission_denied.load(Relaxed),
             failed_other: c.other.load(Relaxed),
+            lines_found: c.lines_found.load(Relaxed),
+            lines_missing: c.lines_missing.load(Relaxed),
         }
     }
 }
