@@ -394,6 +394,14 @@ pub fn symbolize_with(
         }
     }
 
+    // A symbol's function is made before its source frames are asked;
+    // where they replaced it, no line refers to it: leave it out.
+    let used: std::collections::HashSet<u64> = profile
+        .location
+        .iter()
+        .flat_map(|l| l.line.iter().map(|line| line.function_id))
+        .collect();
+    new_functions.retain(|f| used.contains(&f.id));
     stats.functions_added = new_functions.len() as u64;
     profile.function.extend(new_functions);
     if stats.resolved > 0 {
@@ -548,6 +556,10 @@ mod tests {
             ),
             (1, "bar".to_string(), 0)
         );
+        // Functions: inner, foo (from DWARF) and bar; none for kallsyms'
+        // `foo`, which the source frames replaced.
+        assert_eq!(profile.function.len(), 3);
+        assert_eq!(stats.functions_added, 3);
     }
 
     #[test]
