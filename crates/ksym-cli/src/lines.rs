@@ -41,6 +41,9 @@ pub(crate) struct Lines<'a> {
     /// The vmlinux whose DWARF answered the core (no line table yet).
     read_dwarf_of: Option<PathBuf>,
     modules: HashMap<String, Wanted>,
+    /// Answers worked out ahead by [`Lines::prefetch`], by address.
+    prefetched: HashMap<u64, Vec<SourceFrame>>,
+    threads: usize,
     /// Addresses answered with at least one frame, and without.
     pub(crate) found: u64,
     pub(crate) missing: u64,
@@ -85,14 +88,44 @@ impl<'a> Lines<'a> {
                 .flatten(),
             read_dwarf_of: None,
             modules: HashMap::new(),
+            prefetched: HashMap::new(),
+            threads: args.threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, usize::from),
+                usize::from,
+            ),
             found: 0,
             missing: 0,
+        }
+    }
+
+    /// Works out the core kernel's frames for `addrs` (those a core symbol
+    /// holds) together, the units of its DWARF read on several threads;
+    /// [`Lines::frames`] then answers them from what was found.
+    pub(crate) fn prefetch(&mut self, addrs: &[u64]) {
+        let core: Vec<u64> = addrs
+            .iter()
+            .copied()
+            .filter(|a| self.table.lookup(*a).is_some_and(|s| s.module.is_none()))
+            .collect();
+        if core.len() < 2 || !self.core_ready() {
+            return;
+        }
+        let found = self.lines.frames_batch(&core, self.threads);
+        for (addr, frames) in core.into_iter().zip(found) {
+            // An error is said when the address is asked, one by one.
+            if let Ok(frames) = frames {
+                self.prefetched.insert(addr, frames);
+            }
         }
     }
 
     /// The frames for `addr` (in `sym`, when the table names it), innermost
     /// first; empty when there is no line information for it.
     pub(crate) fn frames(&mut self, addr: u64, sym: Option<&Symbol<'_>>) -> Vec<SourceFrame> {
+        if let Some(frames) = self.prefetched.remove(&addr) {
+            self.count(&frames);
+            return frames;
+        }
         let ready = match sym.and_then(|s| s.module) {
             Some(m) => self.module_ready(m),
             None if sym.is_some() => self.core_ready(),
@@ -106,12 +139,16 @@ impl<'a> Lines<'a> {
         } else {
             Vec::new()
         };
+        self.count(&frames);
+        frames
+    }
+
+    fn count(&mut self, frames: &[SourceFrame]) {
         if frames.is_empty() {
             self.missing += 1;
         } else {
             self.found += 1;
         }
-        frames
     }
 
     fn core_ready(&mut self) -> bool {

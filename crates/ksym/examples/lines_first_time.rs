@@ -24,7 +24,9 @@ use std::path::PathBuf;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(tool), Some(path)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: lines_first_time ksym|blazesym VMLINUX < addresses");
+        eprintln!(
+            "usage: lines_first_time ksym|ksym-batch|blazesym|table VMLINUX [TABLE] < addresses"
+        );
         std::process::exit(2);
     };
     let addrs: Vec<u64> = std::io::stdin()
@@ -36,6 +38,7 @@ fn main() {
     let (with_lines, frames) = match tool.as_str() {
         "ksym" => ksym_lines(&PathBuf::from(path), &addrs),
         "blazesym" => blazesym_lines(&PathBuf::from(path), &addrs),
+        "ksym-batch" => ksym_batch_lines(&PathBuf::from(path), &addrs),
         "table" => table_lines(&PathBuf::from(path), args.get(3), &addrs),
         other => {
             eprintln!("unknown tool {other}");
@@ -46,6 +49,20 @@ fn main() {
         "{tool}: {} addresses, {with_lines} with lines, {frames} frames",
         addrs.len()
     );
+    show_rss();
+}
+
+/// With `KSYM_SHOW_RSS` set: peak and current memory, anonymous and mapped.
+fn show_rss() {
+    if std::env::var_os("KSYM_SHOW_RSS").is_some() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        for l in status
+            .lines()
+            .filter(|l| l.starts_with("VmHWM") || l.starts_with("Rss"))
+        {
+            eprintln!("{l}");
+        }
+    }
 }
 
 fn ksym_lines(path: &std::path::Path, addrs: &[u64]) -> (usize, usize) {
@@ -58,6 +75,22 @@ fn ksym_lines(path: &std::path::Path, addrs: &[u64]) -> (usize, usize) {
         with_lines += usize::from(!f.is_empty());
         frames += f.len();
     }
+    (with_lines, frames)
+}
+
+/// The batch, its units read on every CPU.
+fn ksym_batch_lines(path: &std::path::Path, addrs: &[u64]) -> (usize, usize) {
+    let file = ksym::lines::DebugFile::open(path).expect("open the vmlinux");
+    let context = ksym::lines::LineContext::new(file, ksym::lines::Placement::Slide(0))
+        .expect("a linked kernel");
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let all = context.frames_batch(addrs, threads);
+    let with_lines = all
+        .iter()
+        .filter(|f| f.as_ref().is_ok_and(|f| !f.is_empty()))
+        .count();
+    let frames = all.iter().map(|f| f.as_ref().map_or(0, Vec::len)).sum();
+    show_rss();
     (with_lines, frames)
 }
 

@@ -1,8 +1,8 @@
 //! The line table built from Debian's 6.1 cloud vmlinux (fetched by
 //! `../shared/scripts/fetch-debug-vmlinux.sh` into `~/.cache/ksym-test-data/`;
 //! skipped, saying so, without it): it answers every address exactly as the
-//! DWARF does, is at most a tenth of the DWARF, and survives the private
-//! cache.
+//! DWARF does (and so does a batch read on threads), is at most a tenth of
+//! the DWARF, and survives the private cache.
 
 #![cfg(feature = "dwarf")]
 
@@ -61,6 +61,15 @@ fn the_table_answers_as_the_dwarf_does_in_a_tenth_of_its_size() {
         }
     }
     println!("{} addresses, {with_lines} with lines", addrs.len());
+
+    // A batch from nothing, its units read on three threads: the same.
+    let fresh = LineContext::new(DebugFile::open(&path).unwrap(), Placement::Slide(0)).unwrap();
+    for (i, got) in fresh.frames_batch(&addrs, 3).into_iter().enumerate() {
+        let want = context.frames(addrs[i]).unwrap();
+        if got.as_ref().ok() != Some(&want) {
+            differ.push(format!("{:#x}: batch {got:?}\n  dwarf {want:?}", addrs[i]));
+        }
+    }
     assert!(with_lines > addrs.len() / 2, "most of the text has lines");
     assert!(
         differ.is_empty(),

@@ -1,7 +1,7 @@
 //! `ksym addr`: name hex addresses (arguments or standard input lines) the
 //! way the kernel's %pS does, as text or JSON lines.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use ksym::{Symbol, SymbolTable};
@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 use super::common::{hex, symbol_json};
 use crate::lines::{at, frames_json, inlined_lines, Lines};
 use crate::CliResult;
+
+/// Addresses read from a pipe before their source lines are looked up.
+const LINES_CHUNK: usize = 4096;
 
 pub(crate) fn run(
     table: &SymbolTable,
@@ -20,43 +23,59 @@ pub(crate) fn run(
     out: &mut dyn Write,
 ) -> CliResult<ExitCode> {
     let mut bad = 0u64;
-    let mut one = |text: &str, out: &mut dyn Write| -> std::io::Result<()> {
+    let mut one = |text: &str, lines: Option<&mut Lines<'_>>, out: &mut dyn Write| {
         let text = text.trim();
         if text.is_empty() {
             return Ok(());
         }
-        match parse_addr(text) {
-            Some(addr) => {
-                let sym = if absolute {
-                    table.lookup_absolute(addr)
-                } else {
-                    table.lookup(addr)
-                };
-                let frames = lines.as_deref_mut().map(|l| l.frames(addr, sym.as_ref()));
-                print_addr(out, addr, sym.as_ref(), frames.as_deref(), json)
-            }
-            None => {
-                bad += 1;
-                if json {
-                    writeln!(
-                        out,
-                        "{}",
-                        json!({"input": text, "error": "not a hex address"})
-                    )
-                } else {
-                    writeln!(out, "{text} (not an address)")
-                }
-            }
+        let Some(addr) = parse_addr(text) else {
+            bad += 1;
+            return if json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"input": text, "error": "not a hex address"})
+                )
+            } else {
+                writeln!(out, "{text} (not an address)")
+            };
+        };
+        let sym = if absolute {
+            table.lookup_absolute(addr)
+        } else {
+            table.lookup(addr)
+        };
+        let frames = lines.map(|l| l.frames(addr, sym.as_ref()));
+        print_addr(out, addr, sym.as_ref(), frames.as_deref(), json)
+    };
+    // With --lines, addresses go in chunks, so the core's DWARF is read
+    // for many at once (on several threads); from a terminal, line by line.
+    let chunk = if lines.is_some() && !std::io::stdin().is_terminal() {
+        LINES_CHUNK
+    } else {
+        1
+    };
+    let mut run_chunk = |texts: &[String], out: &mut dyn Write| -> std::io::Result<()> {
+        if let Some(l) = lines.as_deref_mut().filter(|_| texts.len() > 1) {
+            let addrs: Vec<u64> = texts.iter().filter_map(|t| parse_addr(t.trim())).collect();
+            l.prefetch(&addrs);
         }
+        texts
+            .iter()
+            .try_for_each(|t| one(t, lines.as_deref_mut(), out))
     };
     if addrs.is_empty() {
+        let mut pending = Vec::with_capacity(chunk);
         for line in std::io::stdin().lock().lines() {
-            one(&line?, out)?;
+            pending.push(line?);
+            if pending.len() == chunk {
+                run_chunk(&pending, out)?;
+                pending.clear();
+            }
         }
+        run_chunk(&pending, out)?;
     } else {
-        for a in addrs {
-            one(a, out)?;
-        }
+        run_chunk(addrs, out)?;
     }
     if bad > 0 {
         eprintln!("ksym: {bad} input(s) were not hex addresses");

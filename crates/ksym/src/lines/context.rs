@@ -69,8 +69,57 @@ enum Place {
 }
 
 /// The debug sections read (each by its id), an empty one for those that
-/// are not there, and the slide to take off an address before asking.
-type Loaded = (Vec<(SectionId, Reader)>, Reader, u64);
+/// are not there, the slide to take off an address before asking, and
+/// where each unit of `.debug_info` is when that was read off the file.
+type Loaded = (
+    Vec<(SectionId, Reader)>,
+    Reader,
+    u64,
+    Option<Vec<(usize, usize)>>,
+);
+
+/// `(offset, length)` of each unit of the `.debug_info` at `start..end` of
+/// a mapped file, its headers read from the file (see [`Storage::read_at`]);
+/// `None` when a header is odd (gimli then walks them and says what is
+/// wrong).
+fn unit_bounds(
+    storage: &Storage,
+    start: usize,
+    end: usize,
+    little: bool,
+) -> Option<Vec<(usize, usize)>> {
+    let (mut at, size) = (0usize, end - start);
+    let mut out = Vec::new();
+    while at < size {
+        let mut word = [0u8; 4];
+        storage.read_at(start + at, &mut word)?;
+        let short = if little {
+            u32::from_le_bytes(word)
+        } else {
+            u32::from_be_bytes(word)
+        };
+        let len = match short {
+            0xffff_ffff => {
+                let mut long = [0u8; 8];
+                storage.read_at(start + at + 4, &mut long)?;
+                let long = if little {
+                    u64::from_le_bytes(long)
+                } else {
+                    u64::from_be_bytes(long)
+                };
+                usize::try_from(long).ok()?.checked_add(12)?
+            }
+            0xffff_fff0.. => return None,
+            short => short as usize + 4,
+        };
+        if len > size - at {
+            return None;
+        }
+        out.push((at, len));
+        at += len;
+    }
+    Some(out)
+}
 
 /// Reads the wanted debug sections of `file` placed by `placement`.
 fn load(file: DebugFile, placement: &Placement) -> Result<Loaded> {
@@ -108,6 +157,12 @@ fn load(file: DebugFile, placement: &Placement) -> Result<Loaded> {
             found.push((id, place, patches));
         }
     }
+    let bounds = found.iter().find_map(|(id, place, patches)| match place {
+        Place::InFile { start, end } if *id == SectionId::DebugInfo && patches.is_empty() => {
+            unit_bounds(&storage, *start, *end, little)
+        }
+        _ => None,
+    });
     let mut in_file: Vec<(SectionId, usize, usize)> = Vec::new();
     let mut owned: Vec<(SectionId, Vec<u8>)> = Vec::new();
     for (id, place, patches) in found {
@@ -166,7 +221,7 @@ fn load(file: DebugFile, placement: &Placement) -> Result<Loaded> {
         Placement::Slide(slide) => *slide,
         Placement::Sections(_) => 0,
     };
-    Ok((readers, empty, slide))
+    Ok((readers, empty, slide, bounds))
 }
 
 fn is_alloc(section: &object::Section<'_, '_>) -> bool {
@@ -337,12 +392,12 @@ impl LineContext {
 }
 
 impl LineContext {
-    /// Runs `f` over the file's units (made ready first): how a line table
-    /// is built from every unit.
-    pub(crate) fn with_units<T>(&self, f: impl FnOnce(&mut Units) -> T) -> Result<T> {
+    /// Runs `f` over the file's units (made ready first) and the slide to
+    /// take off an address: how a line table or a batch reads many units.
+    pub(crate) fn with_units<T>(&self, f: impl FnOnce(&mut Units, u64) -> T) -> Result<T> {
         let mut state = self.ready()?;
         match &mut *state {
-            State::Ready(ready) => Ok(f(&mut ready.units)),
+            State::Ready(ready) => Ok(f(&mut ready.units, ready.slide)),
             State::Failed(reason) => Err(debug_error(&self.source, reason)),
             State::Pending(_) | State::Empty => Err(debug_error(&self.source, "not built")),
         }
@@ -350,15 +405,18 @@ impl LineContext {
 }
 
 fn build(file: DebugFile, placement: &Placement) -> Result<Ready> {
-    let (sections, empty, slide) = load(file, placement)?;
+    let (sections, empty, slide, bounds) = load(file, placement)?;
     Ok(Ready {
-        units: Units::new(sections, empty),
+        units: Units::new(sections, empty, bounds),
         slide,
     })
 }
 
 /// The frames at `probe` from the first unit that has a line there.
-fn frames_in(units: &mut Units, probe: u64) -> std::result::Result<Vec<SourceFrame>, gimli::Error> {
+pub(crate) fn frames_in(
+    units: &mut Units,
+    probe: u64,
+) -> std::result::Result<Vec<SourceFrame>, gimli::Error> {
     if units.whole_only() {
         return frames_at(units.whole()?, probe);
     }

@@ -259,6 +259,28 @@ impl SourceLines {
         self.modules.iter().find(|m| m.holds(addr))
     }
 
+    /// [`SourceLines::frames`] for each of `addrs`, in order: the core
+    /// kernel's from its DWARF in one batch, its units read on up to
+    /// `threads` threads ([`LineContext::frames_batch`]); the rest one by one.
+    pub fn frames_batch(&self, addrs: &[u64], threads: usize) -> Vec<Result<Vec<SourceFrame>>> {
+        let Some(Core::Dwarf(context)) = &self.core else {
+            return addrs.iter().map(|a| self.frames(*a)).collect();
+        };
+        let core: Vec<u64> = addrs
+            .iter()
+            .copied()
+            .filter(|a| self.module_lines(*a).is_none())
+            .collect();
+        let mut batch = context.frames_batch(&core, threads).into_iter();
+        addrs
+            .iter()
+            .map(|a| match self.module_lines(*a) {
+                Some(_) => self.frames(*a),
+                None => batch.next().unwrap_or_else(|| Ok(Vec::new())),
+            })
+            .collect()
+    }
+
     /// The source frames at `addr`, innermost first (see
     /// [`LineContext::frames`]); empty when no file covers the address or
     /// its DWARF has no line there. For a symbol of a table, ask for its

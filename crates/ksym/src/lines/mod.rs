@@ -70,6 +70,7 @@
 //!   (`.static_call.text` trampolines, `.altinstr_replacement`), the answer
 //!   is empty, even when a function's range covers it.
 
+mod batch;
 mod context;
 mod file;
 mod kernel;

@@ -41,8 +41,13 @@ pub(crate) struct Units {
 }
 
 impl Units {
-    /// Indexes the units of `sections` by `.debug_aranges` (headers only).
-    pub(crate) fn new(sections: Vec<(SectionId, Reader)>, empty: Reader) -> Units {
+    /// Indexes the units of `sections` by `.debug_aranges` (headers only;
+    /// `bounds`, each unit's offset and length, when already known).
+    pub(crate) fn new(
+        sections: Vec<(SectionId, Reader)>,
+        empty: Reader,
+        bounds: Option<Vec<(usize, usize)>>,
+    ) -> Units {
         let dwarf = make_dwarf(&sections, &empty, None);
         let mut units = Units {
             sections,
@@ -55,23 +60,29 @@ impl Units {
             whole: None,
             whole_only: false,
         };
-        if units.index().is_err() {
+        if units.index(bounds).is_err() {
             units.whole_only = true;
         }
         units
     }
 
-    fn index(&mut self) -> gimli::Result<()> {
-        let mut headers = self.dwarf.units();
-        while let Some(header) = headers.next()? {
-            let offset = header
-                .debug_info_offset()
-                .ok_or(gimli::Error::UnsupportedOffset)?;
-            self.units.push(Unit {
-                offset: offset.0,
-                len: header.length_including_self(),
-                context: None,
-            });
+    fn index(&mut self, bounds: Option<Vec<(usize, usize)>>) -> gimli::Result<()> {
+        let unit = |(offset, len)| Unit {
+            offset,
+            len,
+            context: None,
+        };
+        if let Some(bounds) = bounds {
+            self.units = bounds.into_iter().map(unit).collect();
+        } else {
+            let mut headers = self.dwarf.units();
+            while let Some(header) = headers.next()? {
+                let offset = header
+                    .debug_info_offset()
+                    .ok_or(gimli::Error::UnsupportedOffset)?;
+                self.units
+                    .push(unit((offset.0, header.length_including_self())));
+            }
         }
         let mut named = vec![false; self.units.len()];
         let mut aranges = self.dwarf.debug_aranges.headers();
@@ -188,22 +199,68 @@ impl Units {
         unit: usize,
     ) -> std::result::Result<Option<addr2line::Context<Reader>>, gimli::Error> {
         let Unit { offset, len, .. } = self.units[unit];
-        let header = self
-            .dwarf
-            .debug_info
-            .header_from_offset(gimli::DebugInfoOffset(offset))?;
-        let abbrev_at = header.debug_abbrev_offset().0;
-        let mut abbrevs = self.dwarf.debug_abbrev.reader().clone();
-        abbrevs.skip(abbrev_at)?;
-        if refers_outside(abbrevs)? {
-            return Ok(None);
-        }
-        let mut cut = self.dwarf.debug_info.reader().clone();
-        cut.skip(offset)?;
-        cut.truncate(len)?;
-        let dwarf = make_dwarf(&self.sections, &self.empty, Some(cut));
-        Ok(Some(addr2line::Context::from_dwarf(dwarf)?))
+        make_unit_context(&self.sections, &self.empty, &self.dwarf, offset, len)
     }
+
+    /// What makes unit contexts on other threads (for a batch: each made,
+    /// asked and dropped there, never cached).
+    pub(crate) fn maker(&self) -> UnitMaker {
+        UnitMaker {
+            sections: self.sections.clone(),
+            empty: self.empty.clone(),
+            units: self.units.iter().map(|u| (u.offset, u.len)).collect(),
+        }
+    }
+
+    /// Whether unit `unit`'s context is made already.
+    pub(crate) fn is_made(&self, unit: usize) -> bool {
+        self.units[unit].context.is_some()
+    }
+}
+
+/// The sections and unit bounds, shared by threads that make contexts.
+pub(crate) struct UnitMaker {
+    sections: Vec<(SectionId, Reader)>,
+    empty: Reader,
+    units: Vec<(usize, usize)>,
+}
+
+impl UnitMaker {
+    /// A fresh context for unit `unit`; `None` when it needs the
+    /// whole-file context.
+    pub(crate) fn context(
+        &self,
+        unit: usize,
+    ) -> std::result::Result<Option<addr2line::Context<Reader>>, gimli::Error> {
+        let (offset, len) = self.units[unit];
+        let dwarf = make_dwarf(&self.sections, &self.empty, None);
+        make_unit_context(&self.sections, &self.empty, &dwarf, offset, len)
+    }
+}
+
+/// A context over `.debug_info` cut to the unit at `offset`, or `None`
+/// when the unit may refer into others.
+fn make_unit_context(
+    sections: &[(SectionId, Reader)],
+    empty: &Reader,
+    dwarf: &gimli::Dwarf<Reader>,
+    offset: usize,
+    len: usize,
+) -> std::result::Result<Option<addr2line::Context<Reader>>, gimli::Error> {
+    let header = dwarf
+        .debug_info
+        .header_from_offset(gimli::DebugInfoOffset(offset))?;
+    let abbrev_at = header.debug_abbrev_offset().0;
+    let mut abbrevs = dwarf.debug_abbrev.reader().clone();
+    abbrevs.skip(abbrev_at)?;
+    if refers_outside(abbrevs)? {
+        return Ok(None);
+    }
+    let mut cut = dwarf.debug_info.reader().clone();
+    cut.skip(offset)?;
+    cut.truncate(len)?;
+    let dwarf = make_dwarf(sections, empty, Some(cut));
+    Ok(Some(addr2line::Context::from_dwarf(dwarf)?))
 }
 
 /// The DWARF of `sections`; with `unit`, `.debug_info` cut to that unit

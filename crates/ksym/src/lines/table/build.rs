@@ -49,7 +49,7 @@ pub fn build(file: DebugFile) -> Result<LineTable> {
         keys: Vec::new(),
     };
     context
-        .with_units(|units| collected.read_units(units))?
+        .with_units(|units, _| collected.read_units(units))?
         .map_err(|e| debug_error(&source, &format!("while building its line table: {e}")))?;
     let bytes = collected.write(text);
     LineTable::from_bytes(&format!("line table of {source}"), bytes)
