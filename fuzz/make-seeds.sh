@@ -110,3 +110,20 @@ cloud=$(dirname "$data")/debian-6.1.0-57-cloud
 [ -d "$cloud" ] || cloud=/work/shared/data/debian-6.1.0-57-cloud
 mkdir -p "$out/lines"
 xz -dc "$cloud/ko-debug/nls_ascii.ko.xz" > "$out/lines/nls_ascii.ko"
+
+# --- line_table: a line table of a small linked program with DWARF and
+# inlined calls (its `_text` defined for the KASLR slide), and that program
+# itself for `lines` (a vmlinux-like ET_EXEC, which also builds a table).
+mkdir -p "$out/line_table"
+src=$(mktemp -d)
+cat > "$src/x.c" <<'C'
+static inline int twice(int x) { return 2 * x; }
+static inline int inner(int x) { return twice(x) + 1; }
+int outer(int x) { return inner(x) * 3 + twice(x); }
+int main(int argc, char **argv) { (void)argv; return outer(argc); }
+C
+gcc -g -O2 -no-pie -nostartfiles -Wl,-e,main -Wl,--build-id -Wl,--defsym=_text=main \
+    -o "$out/lines/small-exec" "$src/x.c"
+rm -rf "$src"
+(cd "$here/.." && cargo run -q --release -p ksym --features dwarf --example lines_first_time -- \
+    table "$out/lines/small-exec" "$out/line_table/small-exec.ksymlines" </dev/null >/dev/null)

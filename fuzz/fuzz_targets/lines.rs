@@ -2,12 +2,13 @@
 //! file (a `.ko` is relocated, a vmlinux slid), its context built and
 //! asked at every code section's first bytes and along it. It must answer
 //! or give an error naming the file, never panic, hang or take unbounded
-//! memory (decompressed sections are held to the crate's bounds).
+//! memory (decompressed sections are held to the crate's bounds). A linked
+//! file's line table, when one can be built, must answer as its DWARF does.
 //!
 //!   cargo +nightly fuzz run lines fuzz/corpus/lines fuzz/seeds/lines -- -max_len=262144
 #![no_main]
 
-use ksym::lines::{DebugFile, LineContext, Placement};
+use ksym::lines::{build_line_table, DebugFile, LineContext, Placement};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,9 +31,19 @@ fuzz_target!(|data: &[u8]| {
         }
         Placement::Slide(0)
     };
+    let table = match &placement {
+        Placement::Slide(_) => DebugFile::from_bytes("fuzz.ko", data.to_vec())
+            .and_then(build_line_table)
+            .ok(),
+        Placement::Sections(_) => None,
+    };
     let context = LineContext::new(file, placement).expect("placement fits the file's kind");
     for addr in asks.into_iter().take(64) {
-        match context.frames(addr) {
+        let answer = context.frames(addr);
+        if let (Some(table), Ok(want)) = (&table, &answer) {
+            assert_eq!(&table.frames(addr).expect("the table answers"), want, "at {addr:#x}");
+        }
+        match answer {
             Ok(frames) => {
                 if let Some(outer) = frames.last() {
                     assert!(!outer.inlined);

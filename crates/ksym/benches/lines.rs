@@ -2,7 +2,8 @@
 //! `../shared/scripts/fetch-debug-vmlinux.sh`), 1,000 random core text
 //! addresses, side by side with blazesym 0.2.7 (in process) and
 //! eu-addr2line / llvm-addr2line (processes), in one run:
-//! - first time: a context built from nothing for the batch;
+//! - first time: a context built from nothing for the batch (one by one,
+//!   and as a batch read on every CPU);
 //! - warm: per address once built (ksym's line table, ksym's DWARF
 //!   context, blazesym's symbolizer);
 //! - the line table: build time and size against the DWARF;
@@ -58,9 +59,21 @@ fn main() {
             .map(|_| time(|| blazesym_batch(&vmlinux, &addrs)).1)
             .collect(),
     );
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let cold_batch = median(
+        (0..3)
+            .map(|_| time(|| ksym_batch_threads(&vmlinux, &addrs, threads)).1)
+            .collect(),
+    );
     rows.push(row(
         "first time, 1,000 addresses",
-        "ksym DWARF",
+        &format!("ksym DWARF batch, {threads} threads"),
+        cold_batch,
+        Some(cold_blaze),
+    ));
+    rows.push(row(
+        "first time, 1,000 addresses",
+        "ksym DWARF one by one",
         cold_ksym,
         Some(cold_blaze),
     ));
@@ -175,6 +188,15 @@ fn row(what: &str, who: &str, d: Duration, peer: Option<Duration>) -> [String; 4
 fn ksym_batch(path: &Path, addrs: &[u64]) -> usize {
     let context = LineContext::new(DebugFile::open(path).unwrap(), Placement::Slide(0)).unwrap();
     ksym_frames(&context, addrs)
+}
+
+fn ksym_batch_threads(path: &Path, addrs: &[u64], threads: usize) -> usize {
+    let context = LineContext::new(DebugFile::open(path).unwrap(), Placement::Slide(0)).unwrap();
+    context
+        .frames_batch(addrs, threads)
+        .into_iter()
+        .map(|f| f.unwrap().len())
+        .sum()
 }
 
 fn ksym_frames(context: &LineContext, addrs: &[u64]) -> usize {

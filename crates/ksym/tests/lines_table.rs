@@ -99,3 +99,76 @@ fn the_table_answers_as_the_dwarf_does_in_a_tenth_of_its_size() {
     let _ = LineTable::open(&saved).unwrap_err();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A small program GCC built, with inlined calls, with its
+/// `.debug_aranges` and without (units no arange names are asked too):
+/// every address of its code answers from the table as from the DWARF.
+#[test]
+fn a_table_of_units_no_arange_names() {
+    let dir = std::env::temp_dir().join(format!("ksym-table-small-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("x.c");
+    std::fs::write(
+        &source,
+        "static inline int twice(int x) { return 2 * x; }\n\
+         static inline int inner(int x) { return twice(x) + 1; }\n\
+         int outer(int x) { return inner(x) * 3 + twice(x); }\n\
+         int main(int argc, char **argv) { (void)argv; return outer(argc); }\n",
+    )
+    .unwrap();
+    let exe = dir.join("x");
+    let built = std::process::Command::new("gcc")
+        .args([
+            "-g",
+            "-O2",
+            "-no-pie",
+            "-nostartfiles",
+            "-Wl,-e,main",
+            "-Wl,--build-id",
+        ])
+        .arg("-Wl,--defsym=_text=main")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&source)
+        .status();
+    if !built.is_ok_and(|s| s.success()) {
+        eprintln!("SKIP: gcc could not build the test program");
+        return;
+    }
+    // And the same without any `.debug_aranges`, whatever GCC did.
+    let bare = dir.join("x-bare");
+    let stripped = std::process::Command::new("objcopy")
+        .args(["--remove-section", ".debug_aranges"])
+        .arg(&exe)
+        .arg(&bare)
+        .status();
+    assert!(stripped.is_ok_and(|s| s.success()), "objcopy");
+    for exe in [&exe, &bare] {
+        let table = build_line_table(DebugFile::open(exe).unwrap()).unwrap();
+        let file = DebugFile::open(exe).unwrap();
+        let text = file
+            .sections()
+            .iter()
+            .find(|s| s.name == ".text")
+            .unwrap()
+            .clone();
+        let context = LineContext::new(file, Placement::Slide(0)).unwrap();
+        let (mut with_lines, mut inlined) = (0, 0);
+        for addr in text.addr..text.addr + text.size {
+            let want = context.frames(addr).unwrap();
+            assert_eq!(
+                table.frames(addr).unwrap(),
+                want,
+                "{} at {addr:#x}",
+                exe.display()
+            );
+            with_lines += usize::from(!want.is_empty());
+            inlined += usize::from(want.len() > 1);
+        }
+        assert!(
+            with_lines > 0 && inlined > 0,
+            "{with_lines} with lines, {inlined} inlined"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

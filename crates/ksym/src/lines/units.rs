@@ -154,6 +154,11 @@ impl Units {
         Ok(bounds)
     }
 
+    /// The units no arange names (asked after the named ones).
+    pub(crate) fn unindexed(&self) -> Vec<usize> {
+        self.unindexed.clone()
+    }
+
     /// Drops unit `unit`'s context (made again when asked again).
     pub(crate) fn forget(&mut self, unit: usize) {
         self.units[unit].context = None;

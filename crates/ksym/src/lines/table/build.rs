@@ -62,6 +62,9 @@ impl Collected {
         }
         let mut ranges = units.ranges();
         ranges.sort_unstable_by_key(|&(begin, end, unit)| (unit, begin, end));
+        // Units no arange names (GCC leaves `.debug_aranges` out unless
+        // asked): all their rows, after the named ones, as lookups ask them.
+        ranges.extend(units.unindexed().into_iter().map(|u| (0, u64::MAX, u)));
         for group in ranges.chunk_by(|a, b| a.2 == b.2) {
             let unit = group[0].2;
             let bounds = units.function_bounds(unit)?;
