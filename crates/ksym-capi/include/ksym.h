@@ -108,7 +108,16 @@ typedef struct ksym_open_options {
    `KSYM_CACHE_DIR`.
    */
   uint8_t cache;
-  uint8_t reserved0[6];
+  /*
+   1: source file, line and inlined frames in every frame, from the
+   cached line table of the kernel's build (`ksym line-table` makes
+   it), else the DWARF of `vmlinux` or of the vmlinux found where
+   distributions put it or through `DEBUGINFOD_URLS`; live modules'
+   `.ko` files are found the same way. Nothing found: frames without
+   lines. Needs a library built with source lines (the default).
+   */
+  uint8_t lines;
+  uint8_t reserved0[5];
   /*
    With `KSYM_CACHE_DIR`: the cache directory (made 0700 if missing).
    */
@@ -119,9 +128,13 @@ typedef struct ksym_open_options {
    */
   uint64_t max_input_bytes;
   /*
+   With `lines`: a vmlinux with DWARF to use (NULL: look for one).
+   */
+  const char *vmlinux;
+  /*
    Must be zero.
    */
-  uint8_t reserved[32];
+  uint8_t reserved[24];
 } ksym_open_options;
 
 /*
@@ -194,7 +207,13 @@ typedef struct ksym_stats {
    Live handle: tables loaded since it opened (module and BPF changes).
    */
   uint64_t refreshes;
-  uint64_t reserved[8];
+  /*
+   Frames whose source lines were looked up (handles opened with
+   `lines`) and found, and not found.
+   */
+  uint64_t lines_found;
+  uint64_t lines_missing;
+  uint64_t reserved[6];
 } ksym_stats;
 
 /*
@@ -232,6 +251,39 @@ typedef struct ksym_host {
   uint8_t reserved0[7];
   uint64_t reserved[8];
 } ksym_host;
+
+/*
+ One source frame: a function (or an inlined call of one) and where in
+ the source the address comes from.
+ */
+typedef struct ksym_source_frame {
+  /*
+   DWARF's name of the function (`foo` where the symbol is
+   `foo.cold`), NULL when unknown.
+   */
+  const char *function;
+  /*
+   The source file, relative to the kernel's build directory; NULL
+   when unknown.
+   */
+  const char *file;
+  /*
+   The lengths of `function` and `file` without their NULs.
+   */
+  uint32_t function_len;
+  uint32_t file_len;
+  /*
+   0 when unknown.
+   */
+  uint32_t line;
+  uint32_t column;
+  /*
+   1 when inlined into the next frame (every frame but the last).
+   */
+  uint8_t inlined;
+  uint8_t reserved0[7];
+  uint64_t reserved[2];
+} ksym_source_frame;
 
 /*
  One frame. The strings live in the `ksym_result` the frame came from,
@@ -278,13 +330,22 @@ typedef struct ksym_frame {
   uint8_t kind;
   uint8_t reserved0[3];
   /*
-   Source file, line and column of the innermost frame, and the
-   inlined frames: NULL and 0 until source lines are built in.
+   Source file, line and column of the innermost source frame (the
+   first of `source_frames`): NULL and 0 without source lines.
    */
   const char *file;
   uint32_t line;
   uint32_t column;
-  uint64_t reserved[4];
+  /*
+   The source frames at the address, innermost first: each inlined
+   call, then the function the code is in (as `ksym addr --lines
+   --json` gives them); NULL and 0 without source lines. They live in
+   the `ksym_result`, as the strings do.
+   */
+  const struct ksym_source_frame *source_frames;
+  uint32_t source_frame_count;
+  uint32_t reserved1;
+  uint64_t reserved[2];
 } ksym_frame;
 
 /*

@@ -23,6 +23,8 @@
 #![allow(non_camel_case_types)]
 
 mod error;
+#[cfg(feature = "lines")]
+mod lines;
 mod open;
 mod query;
 mod symbolize;

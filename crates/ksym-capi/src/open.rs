@@ -34,14 +34,23 @@ pub struct ksym_open_options {
     /// Live kernel: `KSYM_CACHE_DEFAULT`, `KSYM_CACHE_OFF` or
     /// `KSYM_CACHE_DIR`.
     pub cache: u8,
-    pub reserved0: [u8; 6],
+    /// 1: source file, line and inlined frames in every frame, from the
+    /// cached line table of the kernel's build (`ksym line-table` makes
+    /// it), else the DWARF of `vmlinux` or of the vmlinux found where
+    /// distributions put it or through `DEBUGINFOD_URLS`; live modules'
+    /// `.ko` files are found the same way. Nothing found: frames without
+    /// lines. Needs a library built with source lines (the default).
+    pub lines: u8,
+    pub reserved0: [u8; 5],
     /// With `KSYM_CACHE_DIR`: the cache directory (made 0700 if missing).
     pub cache_dir: *const c_char,
     /// The most bytes an input may hold after decompression; 0 for the
     /// library's bounds (256 MiB of text, 4 GiB of binary input).
     pub max_input_bytes: u64,
+    /// With `lines`: a vmlinux with DWARF to use (NULL: look for one).
+    pub vmlinux: *const c_char,
     /// Must be zero.
-    pub reserved: [u8; 32],
+    pub reserved: [u8; 24],
 }
 
 /// Where a handle's tables come from.
@@ -78,10 +87,12 @@ pub struct ksym_symbolizer {
     pub(crate) symbolizer: Symbolizer<Source>,
 }
 
-struct Options {
-    watch: bool,
-    cache: Option<PathBuf>,
-    max_input_bytes: Option<u64>,
+pub(crate) struct Options {
+    pub(crate) watch: bool,
+    pub(crate) cache: Option<PathBuf>,
+    pub(crate) max_input_bytes: Option<u64>,
+    pub(crate) lines: bool,
+    pub(crate) vmlinux: Option<PathBuf>,
 }
 
 /// The options as given, checked.
@@ -95,6 +106,8 @@ unsafe fn options(opts: *const ksym_open_options) -> Result<Options, Failure> {
             watch: false,
             cache: ksym_core::cache::default_dir(),
             max_input_bytes: None,
+            lines: false,
+            vmlinux: None,
         });
     };
     let known = std::mem::size_of::<ksym_open_options>();
@@ -127,20 +140,49 @@ unsafe fn options(opts: *const ksym_open_options) -> Result<Options, Failure> {
         }
         other => return Err(Failure::invalid(format!("unknown cache mode {other}"))),
     };
+    let vmlinux = match o.vmlinux.is_null() {
+        true => None,
+        // SAFETY: a NUL-terminated string, as documented.
+        false => Some(PathBuf::from(unsafe { str_arg(o.vmlinux, "vmlinux") }?)),
+    };
+    if o.lines > 1 || (o.lines == 0 && vmlinux.is_some()) {
+        return Err(Failure::invalid(format!(
+            "ksym_open_options.lines is {}: 0 or 1 (and 1 to use vmlinux)",
+            o.lines
+        )));
+    }
+    if o.lines == 1 && !cfg!(feature = "lines") {
+        return Err(Failure::invalid(
+            "this libksym was built without source lines (cargo feature `lines`)",
+        ));
+    }
     Ok(Options {
         watch: o.watch != 0,
         cache,
         max_input_bytes: (o.max_input_bytes != 0).then_some(o.max_input_bytes),
+        lines: o.lines == 1,
+        vmlinux,
     })
 }
 
-fn into_handle(source: Source, out: *mut *mut ksym_symbolizer) -> Result<(), Failure> {
+fn into_handle(source: Source, o: &Options, out: *mut *mut ksym_symbolizer) -> Result<(), Failure> {
     if out.is_null() {
         return Err(Failure::invalid("out is NULL"));
     }
-    let handle = Box::new(ksym_symbolizer {
-        symbolizer: Symbolizer::new(source),
-    });
+    let symbolizer = Symbolizer::new(source);
+    #[cfg(feature = "lines")]
+    let symbolizer = match o.lines {
+        true => {
+            let live = matches!(symbolizer.source(), Source::Live(_));
+            let table = symbolizer.source().current();
+            let lines = crate::lines::source_lines(&table, live, o)?;
+            symbolizer.with_lines(lines)
+        }
+        false => symbolizer,
+    };
+    #[cfg(not(feature = "lines"))]
+    let _ = o;
+    let handle = Box::new(ksym_symbolizer { symbolizer });
     // SAFETY: `out` is a valid pointer to write the handle to.
     unsafe { *out = Box::into_raw(handle) };
     Ok(())
@@ -164,9 +206,9 @@ pub unsafe extern "C" fn ksym_open_live(
     guard(err, || {
         // SAFETY: as the caller promises.
         let o = unsafe { options(opts) }?;
-        let config = LiveConfig::new().watch(o.watch).cache_dir(o.cache);
+        let config = LiveConfig::new().watch(o.watch).cache_dir(o.cache.clone());
         let live = KernelSymbols::open(config)?;
-        into_handle(Source::Live(live), out)
+        into_handle(Source::Live(live), &o, out)
     })
 }
 
@@ -187,7 +229,7 @@ pub unsafe extern "C" fn ksym_open_file(
         // SAFETY: as the caller promises.
         let (path, o) = unsafe { (str_arg(path, "path")?, options(opts)?) };
         let table = open_path(Path::new(path), o.max_input_bytes)?;
-        into_handle(Source::Table(Arc::new(table)), out)
+        into_handle(Source::Table(Arc::new(table)), &o, out)
     })
 }
 

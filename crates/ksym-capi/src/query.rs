@@ -101,7 +101,11 @@ pub struct ksym_stats {
     pub modules: u64,
     /// Live handle: tables loaded since it opened (module and BPF changes).
     pub refreshes: u64,
-    pub reserved: [u64; 8],
+    /// Frames whose source lines were looked up (handles opened with
+    /// `lines`) and found, and not found.
+    pub lines_found: u64,
+    pub lines_missing: u64,
+    pub reserved: [u64; 6],
 }
 
 /// Writes the counters into `*out` (as much of it as `out->size` says).
@@ -141,7 +145,9 @@ pub unsafe extern "C" fn ksym_stats_get(
             symbols: table.len() as u64,
             modules: table.module_names().count() as u64,
             refreshes,
-            reserved: [0; 8],
+            lines_found: st.lines_found,
+            lines_missing: st.lines_missing,
+            reserved: [0; 6],
         };
         // SAFETY: `size` writable bytes at `out`, as the caller promises.
         unsafe { write_prefix(out, &full, size) };

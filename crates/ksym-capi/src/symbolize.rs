@@ -56,12 +56,41 @@ pub struct ksym_frame {
     /// The type letter (`'T'`, `'t'`, ...), 0 when raw.
     pub kind: u8,
     pub reserved0: [u8; 3],
-    /// Source file, line and column of the innermost frame, and the
-    /// inlined frames: NULL and 0 until source lines are built in.
+    /// Source file, line and column of the innermost source frame (the
+    /// first of `source_frames`): NULL and 0 without source lines.
     pub file: *const c_char,
     pub line: u32,
     pub column: u32,
-    pub reserved: [u64; 4],
+    /// The source frames at the address, innermost first: each inlined
+    /// call, then the function the code is in (as `ksym addr --lines
+    /// --json` gives them); NULL and 0 without source lines. They live in
+    /// the `ksym_result`, as the strings do.
+    pub source_frames: *const ksym_source_frame,
+    pub source_frame_count: u32,
+    pub reserved1: u32,
+    pub reserved: [u64; 2],
+}
+
+/// One source frame: a function (or an inlined call of one) and where in
+/// the source the address comes from.
+#[repr(C)]
+pub struct ksym_source_frame {
+    /// DWARF's name of the function (`foo` where the symbol is
+    /// `foo.cold`), NULL when unknown.
+    pub function: *const c_char,
+    /// The source file, relative to the kernel's build directory; NULL
+    /// when unknown.
+    pub file: *const c_char,
+    /// The lengths of `function` and `file` without their NULs.
+    pub function_len: u32,
+    pub file_len: u32,
+    /// 0 when unknown.
+    pub line: u32,
+    pub column: u32,
+    /// 1 when inlined into the next frame (every frame but the last).
+    pub inlined: u8,
+    pub reserved0: [u8; 7],
+    pub reserved: [u64; 2],
 }
 
 /// A reusable result buffer: frames and their strings. Use one per thread
@@ -77,6 +106,13 @@ pub struct ksym_result {
     /// Where a symbol's strings are in `strings`, by symbol id, this batch.
     placed: FxHashMap<u32, (usize, usize)>,
     modules: FxHashMap<*const u8, usize>,
+    /// Source frames of every frame, back to back, with their strings'
+    /// offsets (function, file), and each frame's (first, count).
+    sources: Vec<ksym_source_frame>,
+    source_offsets: Vec<(usize, usize)>,
+    frame_sources: Vec<(usize, usize)>,
+    /// Where a function name or path is in `strings`, this batch.
+    source_placed: FxHashMap<String, usize>,
 }
 
 /// A new, empty result buffer (never NULL; aborts when out of memory like
@@ -145,6 +181,10 @@ impl ksym_result {
         self.offsets.clear();
         self.placed.clear();
         self.modules.clear();
+        self.sources.clear();
+        self.source_offsets.clear();
+        self.frame_sources.clear();
+        self.source_placed.clear();
         for f in frames.iter() {
             let mut frame = ksym_frame {
                 addr: f.addr(),
@@ -161,7 +201,10 @@ impl ksym_result {
                 file: std::ptr::null(),
                 line: 0,
                 column: 0,
-                reserved: [0; 4],
+                source_frames: std::ptr::null(),
+                source_frame_count: 0,
+                reserved1: 0,
+                reserved: [0; 2],
             };
             match f {
                 Frame::Symbol(s) => {
@@ -191,14 +234,70 @@ impl ksym_result {
             }
             self.frames.push(frame);
         }
-        // Pointers only now: `strings` may have moved while it grew.
-        let base = self.strings.as_ptr();
-        for (f, &(name, module)) in self.frames.iter_mut().zip(&self.offsets) {
-            if name != NO_MODULE {
-                f.name = base.wrapping_add(name).cast();
+    }
+
+    /// Adds the source frames of each frame, `source_of(i)` giving frame
+    /// `i`'s, innermost first.
+    #[cfg(feature = "lines")]
+    fn fill_sources(
+        &mut self,
+        mut source_of: impl FnMut(usize) -> Vec<ksym_core::lines::SourceFrame>,
+    ) {
+        for i in 0..self.frames.len() {
+            let found = source_of(i);
+            self.frame_sources.push((self.sources.len(), found.len()));
+            for f in found {
+                let mut place = |text: Option<&str>| {
+                    text.map_or(NO_MODULE, |t| match self.source_placed.get(t) {
+                        Some(at) => *at,
+                        None => {
+                            let at = push_str(&mut self.strings, t);
+                            self.source_placed.insert(t.to_string(), at);
+                            at
+                        }
+                    })
+                };
+                let offsets = (place(f.function.as_deref()), place(f.file.as_deref()));
+                self.source_offsets.push(offsets);
+                let len = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() as u32);
+                self.sources.push(ksym_source_frame {
+                    function: std::ptr::null(),
+                    file: std::ptr::null(),
+                    function_len: len(&f.function),
+                    file_len: len(&f.file),
+                    line: f.line.unwrap_or(0),
+                    column: f.column.unwrap_or(0),
+                    inlined: u8::from(f.inlined),
+                    reserved0: [0; 7],
+                    reserved: [0; 2],
+                });
             }
-            if module != NO_MODULE {
-                f.module = base.wrapping_add(module).cast();
+        }
+    }
+
+    /// Sets every pointer, only now: `strings` and `sources` may have
+    /// moved while they grew.
+    fn point(&mut self) {
+        let base = self.strings.as_ptr();
+        let at = |offset: usize| match offset {
+            NO_MODULE => std::ptr::null(),
+            o => base.wrapping_add(o).cast::<c_char>(),
+        };
+        for (f, &(name, module)) in self.frames.iter_mut().zip(&self.offsets) {
+            f.name = at(name);
+            f.module = at(module);
+        }
+        for (s, &(function, file)) in self.sources.iter_mut().zip(&self.source_offsets) {
+            s.function = at(function);
+            s.file = at(file);
+        }
+        for (f, &(first, count)) in self.frames.iter_mut().zip(&self.frame_sources) {
+            if let Some(inner) = self.sources.get(first).filter(|_| count > 0) {
+                f.file = inner.file;
+                f.line = inner.line;
+                f.column = inner.column;
+                f.source_frames = self.sources[first..].as_ptr();
+                f.source_frame_count = count as u32;
             }
         }
     }
@@ -246,6 +345,12 @@ pub unsafe extern "C" fn ksym_symbolize(
         let mut frames: Frames<'_> = std::mem::take(&mut r.frames_buf);
         h.symbolizer.symbolize_as(ips, kind, &mut frames);
         r.fill(&frames);
+        #[cfg(feature = "lines")]
+        if h.symbolizer.has_lines() {
+            let symbolizer = &h.symbolizer;
+            r.fill_sources(|i| symbolizer.source_frames(&frames, i).unwrap_or_default());
+        }
+        r.point();
         r.frames_buf = frames.recycle();
         Ok(())
     })

@@ -327,14 +327,45 @@ fn header_layout_matches_rust() {
         size,
         watch,
         cache,
+        lines,
         reserved0,
         cache_dir,
         max_input_bytes,
+        vmlinux,
         reserved
     );
     c += &layout!(
-        ksym_frame, addr, start, offset, size, name, module, name_len, module_len, status, kind,
-        reserved0, file, line, column, reserved
+        ksym_frame,
+        addr,
+        start,
+        offset,
+        size,
+        name,
+        module,
+        name_len,
+        module_len,
+        status,
+        kind,
+        reserved0,
+        file,
+        line,
+        column,
+        source_frames,
+        source_frame_count,
+        reserved1,
+        reserved
+    );
+    c += &layout!(
+        ksym_source_frame,
+        function,
+        file,
+        function_len,
+        file_len,
+        line,
+        column,
+        inlined,
+        reserved0,
+        reserved
     );
     c += &layout!(
         ksym_stats,
@@ -351,6 +382,8 @@ fn header_layout_matches_rust() {
         symbols,
         modules,
         refreshes,
+        lines_found,
+        lines_missing,
         reserved
     );
     c += &layout!(

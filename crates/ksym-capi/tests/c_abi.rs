@@ -290,3 +290,90 @@ fn exports_only_ksym_names() {
         "{dynamic}"
     );
 }
+
+/// Source lines through the C ABI (`lines = 1`, `vmlinux` set) on the 6.1
+/// cloud kallsyms and its vmlinux with DWARF (skipped, saying so, when it
+/// is not fetched): each frame's `source_frames` are what the library's
+/// `SourceLines` answers (itself checked against eu-addr2line,
+/// llvm-symbolizer and binutils), in the JSON shape of `ksym addr --lines
+/// --json`, in batches of 1 and 64. (The command itself asks only for
+/// addresses a symbol holds, and with `--vmlinux` its symbols have the
+/// ELF's real sizes, so it is not the reference here.)
+#[test]
+fn c_program_source_lines_match_the_library() {
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    let vmlinux = Path::new(&home).join(".cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64");
+    if !vmlinux.is_file() {
+        println!(
+            "SKIP: {} is absent (fetch-debug-vmlinux.sh)",
+            vmlinux.display()
+        );
+        return;
+    }
+    let data = crate_dir().join("../../../shared/data/debian-6.1.0-57-cloud/kallsyms.xz");
+    let table = ksym_core::load_file(&data, &ksym_core::LoadOptions::default()).unwrap();
+    // Inside core functions, and an address no symbol holds.
+    let mut addrs: Vec<u64> = table
+        .iter()
+        .filter(|s| s.module.is_none() && s.kind.eq_ignore_ascii_case(&'t'))
+        .step_by(151)
+        .take(200)
+        .map(|s| s.start + 5)
+        .collect();
+    addrs.push(0x1000);
+    let mut lines = ksym_core::lines::SourceLines::new();
+    let facts = ksym_core::lines::KernelFacts {
+        build_id: None,
+        text: table.find_in(None, "_text").next().map(|s| s.start),
+    };
+    let file = ksym_core::lines::DebugFile::open(&vmlinux).unwrap();
+    lines.set_vmlinux(file, facts).unwrap();
+    let want: Vec<serde_json::Value> = addrs
+        .iter()
+        .map(|a| {
+            let frames = lines.frames(*a).unwrap();
+            serde_json::json!(frames
+                .iter()
+                .map(|f| serde_json::json!({
+                    "function": f.function, "file": f.file, "line": f.line,
+                    "column": f.column, "inlined": f.inlined,
+                }))
+                .collect::<Vec<_>>())
+        })
+        .collect();
+    let with_lines = want
+        .iter()
+        .filter(|w| w.as_array().is_some_and(|a| !a.is_empty()))
+        .count();
+    assert!(
+        with_lines > 150,
+        "{with_lines} of {} with lines",
+        want.len()
+    );
+    build_libraries();
+    let dir = scratch("lines");
+    let exe = dir.join("ksym_test-lines");
+    let static_lib = target_dir().join("libksym.a");
+    let libs = [static_lib.to_str().unwrap(), "-lpthread", "-ldl", "-lm"];
+    let prog = crate_dir().join("tests/c/ksym_test.c");
+    compile(
+        "cc",
+        &["-std=c11", "-O1", "-Wall", "-Werror"],
+        &prog,
+        Some(&exe),
+        &libs,
+    )
+    .unwrap();
+    let input: String = addrs.iter().map(|a| format!("{a:x}\n")).collect();
+    for batch in ["1", "64"] {
+        let mut cmd = Command::new(&exe);
+        cmd.args([data.to_str().unwrap(), batch, vmlinux.to_str().unwrap()]);
+        let got = run_with_input(&mut cmd, &input);
+        assert_eq!(got.lines().count(), want.len());
+        for ((line, w), a) in got.lines().zip(&want).zip(&addrs) {
+            let g: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(&g["frames"], w, "{a:#x}, batches of {batch}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

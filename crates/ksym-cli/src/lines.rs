@@ -8,10 +8,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use ksym::lines::{DebugFile, KernelFacts, SourceFrame, SourceLines};
+use ksym::lines::{SourceFrame, SourceLines};
 use ksym::snapshot::Identity;
 use ksym::{HostKernel, Symbol, SymbolTable};
-use ksym_debuginfo::{parse_build_id, Config, DebugInfoFinder};
+use ksym_debuginfo::{
+    core_vmlinux, parse_build_id, set_core_lines, Config, CoreLines, DebugInfoFinder, KernelIds,
+};
 
 use crate::source::{Loaded, SourceArgs};
 
@@ -167,82 +169,29 @@ impl<'a> Lines<'a> {
     /// The core's lines: the cached line table of the kernel's build when
     /// there is one (no DWARF read), else the vmlinux's DWARF.
     fn open_vmlinux(&mut self) -> Result<(), String> {
-        if let Some(id) = self.build_id.clone() {
-            if self.use_line_table(&id) {
-                return Ok(());
-            }
+        let mut notes = Vec::new();
+        let how = set_core_lines(
+            &mut self.lines,
+            kernel_ids(self.table, &self.release, &self.build_id),
+            self.vmlinux.as_deref(),
+            self.cache_dir.as_deref(),
+            &self.finder,
+            &mut notes,
+        );
+        for note in notes {
+            eprintln!("ksym: {note}");
         }
-        let path = self.vmlinux_path()?;
-        let file = DebugFile::open(&path).map_err(|e| e.to_string())?;
-        if self.build_id.is_none() {
-            if let Some(id) = file.build_id_hex() {
-                if self.use_line_table(&id) {
-                    return Ok(());
-                }
-            }
+        if let CoreLines::Dwarf(path) = how? {
+            self.read_dwarf_of = Some(path);
         }
-        let facts = KernelFacts {
-            build_id: self.build_id.as_deref(),
-            text: self.kernel_text(),
-        };
-        self.lines
-            .set_vmlinux(file, facts)
-            .map_err(|e| e.to_string())?;
-        self.read_dwarf_of = Some(path);
         Ok(())
-    }
-
-    /// Where kallsyms puts `_text` (or `_stext`).
-    fn kernel_text(&self) -> Option<u64> {
-        self.table
-            .find_in(None, "_text")
-            .next()
-            .or_else(|| self.table.find_in(None, "_stext").next())
-            .map(|s| s.start)
-    }
-
-    /// Answers the core from the cached line table of build `id`, if there
-    /// is a good one.
-    fn use_line_table(&mut self, id: &str) -> bool {
-        let Some(dir) = &self.cache_dir else {
-            return false;
-        };
-        let table = match ksym::snapshot::cache::lookup_line_table(dir, id) {
-            Ok(Some(table)) => table,
-            Ok(None) => return false,
-            Err(e) => {
-                eprintln!("ksym: the cached line table is not used: {e}");
-                return false;
-            }
-        };
-        let facts = KernelFacts {
-            build_id: Some(id),
-            text: self.kernel_text(),
-        };
-        match self.lines.set_line_table(table, facts) {
-            Ok(()) => true,
-            Err(e) => {
-                eprintln!("ksym: the cached line table is not used: {e}");
-                false
-            }
-        }
     }
 
     /// The vmlinux with DWARF: `--vmlinux`, else found for the kernel's
     /// release and build-id.
     pub(crate) fn vmlinux_path(&self) -> Result<PathBuf, String> {
-        match (&self.vmlinux, &self.release) {
-            (Some(p), _) => Ok(p.clone()),
-            (None, Some(release)) => {
-                let id = self.build_id.as_deref().and_then(parse_build_id);
-                let found = self
-                    .finder
-                    .find_vmlinux(release, id.as_deref())
-                    .map_err(|e| e.to_string())?;
-                Ok(found.path)
-            }
-            (None, None) => Err("the kernel's release is unknown: give --vmlinux FILE".into()),
-        }
+        let ids = kernel_ids(self.table, &self.release, &self.build_id);
+        core_vmlinux(ids, self.vmlinux.as_deref(), &self.finder)
     }
 
     fn module_ready(&mut self, module: &str) -> bool {
@@ -284,6 +233,23 @@ impl<'a> Lines<'a> {
         self.lines
             .add_module_info(info, &path, info.build_id.as_deref())
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The kernel's release, build-id and where kallsyms puts `_text`.
+fn kernel_ids<'s>(
+    table: &SymbolTable,
+    release: &'s Option<String>,
+    build_id: &'s Option<String>,
+) -> KernelIds<'s> {
+    KernelIds {
+        release: release.as_deref(),
+        build_id: build_id.as_deref(),
+        text: table
+            .find_in(None, "_text")
+            .next()
+            .or_else(|| table.find_in(None, "_stext").next())
+            .map(|s| s.start),
     }
 }
 

@@ -1,7 +1,8 @@
 //! `ksym-debuginfo`: finds the file with DWARF for what the kernel says it
 //! runs — a release (`uname -r`), a GNU build-id (`/sys/kernel/notes`,
 //! `/sys/module/M/notes/.note.gnu.build-id`), a module name — and returns
-//! its path. It does not read DWARF.
+//! its path. It does not read DWARF; [`set_core_lines`] hands what it finds
+//! (or the cached line table of the build) to `ksym::lines`.
 //!
 //! Where it looks, in order:
 //! 1. on disk, where distributions install debug info (under a root prefix,
@@ -32,11 +33,14 @@
 //! ```
 
 pub mod cache;
+mod core_lines;
 pub mod disk;
 pub mod elf_facts;
 pub mod error;
 pub mod fetch;
 mod finder;
+
+pub use core_lines::{core_vmlinux, set_core_lines, CoreLines, KernelIds};
 pub mod kernel;
 
 pub use cache::default_cache_dir;

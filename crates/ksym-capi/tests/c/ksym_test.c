@@ -31,8 +31,46 @@ static void print_json_string(const char *s) {
     putchar('"');
 }
 
+static void print_string_or_null(const char *s) {
+    if (s) {
+        print_json_string(s);
+    } else {
+        printf("null");
+    }
+}
+
+/* `"frames":[...]` as `ksym addr --lines --json` prints it. */
+static void print_source_frames(const ksym_frame *f) {
+    printf(",\"frames\":[");
+    for (uint32_t i = 0; i < f->source_frame_count; i++) {
+        const ksym_source_frame *s = &f->source_frames[i];
+        printf("%s{\"function\":", i ? "," : "");
+        print_string_or_null(s->function);
+        printf(",\"file\":");
+        print_string_or_null(s->file);
+        if (s->line) {
+            printf(",\"line\":%" PRIu32, s->line);
+        } else {
+            printf(",\"line\":null");
+        }
+        if (s->column) {
+            printf(",\"column\":%" PRIu32, s->column);
+        } else {
+            printf(",\"column\":null");
+        }
+        printf(",\"inlined\":%s}", s->inlined ? "true" : "false");
+    }
+    printf("]");
+}
+
+static int with_lines;
+
 static void print_frame(const ksym_frame *f) {
-    printf("{\"addr\":\"0x%" PRIx64 "\",\"symbol\":", f->addr);
+    printf("{\"addr\":\"0x%" PRIx64 "\"", f->addr);
+    if (with_lines) {
+        print_source_frames(f);
+    }
+    printf(",\"symbol\":");
     if (f->status != KSYM_FRAME_NAMED) {
         printf("null}\n");
         return;
@@ -71,8 +109,8 @@ static void flush_batch(const ksym_symbolizer *h, ksym_result *r, const uint64_t
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: ksym_test (FILE | --live) BATCH < addresses\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: ksym_test (FILE | --live) BATCH [VMLINUX] < addresses\n");
         return 2;
     }
     size_t batch = (size_t)strtoul(argv[2], NULL, 10);
@@ -86,6 +124,12 @@ int main(int argc, char **argv) {
     memset(&opts, 0, sizeof opts);
     opts.size = sizeof opts;
     opts.cache = KSYM_CACHE_OFF;
+    if (argc == 4) {
+        /* Source lines from this vmlinux's DWARF. */
+        with_lines = 1;
+        opts.lines = 1;
+        opts.vmlinux = argv[3];
+    }
     ksym_symbolizer *h = NULL;
     ksym_status st = strcmp(argv[1], "--live") == 0
                          ? ksym_open_live(&opts, &h, &err)
@@ -137,8 +181,13 @@ int main(int argc, char **argv) {
         fail("ksym_stats_get", st, &err);
     }
     fprintf(stderr, "batches %" PRIu64 " ips %" PRIu64 " resolved %" PRIu64 " raw %" PRIu64
-                    " symbols %" PRIu64 "\n",
-            stats.batches, stats.ips, stats.resolved, stats.raw, stats.symbols);
+                    " symbols %" PRIu64 " lines found %" PRIu64 " missing %" PRIu64 "\n",
+            stats.batches, stats.ips, stats.resolved, stats.raw, stats.symbols,
+            stats.lines_found, stats.lines_missing);
+    if (with_lines && stats.lines_found + stats.lines_missing != stats.ips) {
+        fprintf(stderr, "ksym_test: lines found and missing do not add up to the addresses\n");
+        return 1;
+    }
     free(addrs);
     ksym_result_free(r);
     ksym_close(h);

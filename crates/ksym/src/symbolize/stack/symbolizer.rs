@@ -97,6 +97,12 @@ impl<S: SymbolSource> Symbolizer<S> {
         self
     }
 
+    /// Whether source lines were given ([`with_lines`](Self::with_lines)).
+    #[cfg(feature = "dwarf")]
+    pub fn has_lines(&self) -> bool {
+        self.lines.is_some()
+    }
+
     /// The source frames of frame `i` of `frames` (a batch of this
     /// symbolizer's), innermost first: the DWARF's file, line and inlined
     /// calls where its code is (one byte before a return address). Empty
