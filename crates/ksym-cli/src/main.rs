@@ -49,6 +49,15 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
     if let Command::Snapshot(SnapshotCommand::Check { file }) = &cli.command {
         return commands::snapshot::check(file);
     }
+    #[cfg(feature = "store")]
+    if let Command::Snapshot(SnapshotCommand::Pull {
+        boot_id,
+        file,
+        store,
+    }) = &cli.command
+    {
+        return commands::store::pull(boot_id, file, store.as_deref());
+    }
     let loaded = source::load(&cli.source)?;
     let table = &loaded.table;
     let stdout = std::io::stdout();
@@ -73,6 +82,12 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             commands::snapshot::save(&loaded, output, &mut out)?
         }
         Command::Snapshot(SnapshotCommand::Check { .. }) => unreachable!("handled above"),
+        #[cfg(feature = "store")]
+        Command::Snapshot(SnapshotCommand::Push { store, json }) => {
+            commands::store::push(&loaded, store.as_deref(), *json, &mut out)?
+        }
+        #[cfg(feature = "store")]
+        Command::Snapshot(SnapshotCommand::Pull { .. }) => unreachable!("handled above"),
         #[cfg(feature = "pprof")]
         Command::Pprof {
             input,
