@@ -86,7 +86,7 @@ async fn s3_store_against_moto() {
     let snapshot = boot(0);
     let first = store.put_snapshot(&snapshot).await.unwrap();
     eprintln!("{first:?}");
-    assert!(first.objects_written > 60 && first.objects_reused == 0);
+    assert!(first.objects_written > 40 && first.objects_reused == 0, "{first:?}");
     assert_same_snapshot(&snapshot, &store.get_snapshot(&boot_id(0)).await.unwrap());
     // Conditional puts: a second push writes nothing.
     let again = store.put_snapshot(&snapshot).await.unwrap();

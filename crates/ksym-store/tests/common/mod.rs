@@ -139,14 +139,24 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Every module of the 6.12 data that any boot may load.
-pub fn k612_module_names() -> Vec<String> {
-    let mut names: Vec<String> = k612()
-        .1
+/// The loadable modules (not `[bpf]` or `[__builtin__*]` pages) that have
+/// symbols in `table`: each is one module part.
+pub fn modules_with_symbols(table: &SymbolTable) -> Vec<String> {
+    let mut names: Vec<String> = table
         .iter()
-        .map(|l| l.split('\t').next().unwrap().to_string())
+        .filter(|s| table.in_loadable_module(s.id))
+        .filter_map(|s| s.module)
+        .filter(|m| *m != "bpf" && !m.starts_with("__builtin__"))
+        .map(str::to_string)
         .collect();
     names.sort();
     names.dedup();
     names
+}
+
+/// Every module of the 6.12 data that has symbols: what any boot may load.
+pub fn k612_modules_with_symbols() -> Vec<String> {
+    let base = data_dir().join("debian-6.12.117");
+    let table = ksym::load_file(&base.join("kallsyms.xz"), &LoadOptions::default()).unwrap();
+    modules_with_symbols(&table)
 }
