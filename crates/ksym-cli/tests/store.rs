@@ -66,7 +66,13 @@ fn snapshot_6_12(dir: &Path) -> PathBuf {
 
 fn dump(home: &Path, snapshot: &Path) -> String {
     ok(ksym(home)
-        .args(["--snapshot", snapshot.to_str().unwrap(), "dump", "--format", "json"])
+        .args([
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "dump",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap())
 }
@@ -79,13 +85,24 @@ fn push_then_pull_gives_the_same_symbols() {
     let store = format!("file://{}/store", h.display());
     let snap = snapshot.to_str().unwrap();
     let out = ok(ksym(h)
-        .args(["--snapshot", snap, "snapshot", "push", "--store", &store, "--json"])
+        .args([
+            "--snapshot",
+            snap,
+            "snapshot",
+            "push",
+            "--store",
+            &store,
+            "--json",
+        ])
         .output()
         .unwrap());
     let report: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(report["boot_id"], BOOT);
     assert!(report["objects_written"].as_u64().unwrap() > 60, "{report}");
-    assert!(report["bytes_written"].as_u64().unwrap() > 1 << 20, "{report}");
+    assert!(
+        report["bytes_written"].as_u64().unwrap() > 1 << 20,
+        "{report}"
+    );
     // Again, as text: everything is there already.
     let out = ok(ksym(h)
         .args(["--snapshot", snap, "snapshot", "push", "--store", &store])
@@ -99,10 +116,20 @@ fn push_then_pull_gives_the_same_symbols() {
 
     let pulled = h.join("pulled.ksym");
     let out = ok(ksym(h)
-        .args(["snapshot", "pull", BOOT, pulled.to_str().unwrap(), "--store", &store])
+        .args([
+            "snapshot",
+            "pull",
+            BOOT,
+            pulled.to_str().unwrap(),
+            "--store",
+            &store,
+        ])
         .output()
         .unwrap());
-    assert!(out.starts_with(&format!("pulled boot {BOOT} from {store}")), "{out}");
+    assert!(
+        out.starts_with(&format!("pulled boot {BOOT} from {store}")),
+        "{out}"
+    );
     let mode = std::fs::metadata(&pulled).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert_eq!(dump(h, &snapshot), dump(h, &pulled));
@@ -127,23 +154,34 @@ fn the_default_store_is_private_and_errors_are_clear() {
     assert!(dir.join(format!("boots/{BOOT}.json")).is_file());
 
     let missing = h.join("missing.ksym");
-    let err = fails(ksym(h)
-        .args(["snapshot", "pull", "0b9f1c1e-0000-0000-0000-000000000000", missing.to_str().unwrap()])
-        .output()
-        .unwrap());
+    let err = fails(
+        ksym(h)
+            .args([
+                "snapshot",
+                "pull",
+                "0b9f1c1e-0000-0000-0000-000000000000",
+                missing.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap(),
+    );
     assert!(err.contains("no snapshot of boot 0b9f1c1e-0000"), "{err}");
     assert!(!missing.exists());
     // A file of symbols says no boot: nothing to file it under.
     let kallsyms = data_dir().join("debian-6.12.117/kallsyms.xz");
-    let err = fails(ksym(h)
-        .args(["--kallsyms", kallsyms.to_str().unwrap(), "snapshot", "push"])
-        .output()
-        .unwrap());
+    let err = fails(
+        ksym(h)
+            .args(["--kallsyms", kallsyms.to_str().unwrap(), "snapshot", "push"])
+            .output()
+            .unwrap(),
+    );
     assert!(err.contains("no boot id"), "{err}");
-    let err = fails(ksym(h)
-        .args(["snapshot", "pull", BOOT, "x.ksym", "--store", "gopher://x"])
-        .output()
-        .unwrap());
+    let err = fails(
+        ksym(h)
+            .args(["snapshot", "pull", BOOT, "x.ksym", "--store", "gopher://x"])
+            .output()
+            .unwrap(),
+    );
     assert!(err.contains("unknown scheme"), "{err}");
 }
 
@@ -166,12 +204,23 @@ fn the_live_kernel_pushes_under_its_boot_id() {
     let report: Value = serde_json::from_str(ok(out).trim()).unwrap();
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     assert_eq!(report["boot_id"], boot.trim());
-    let record = std::fs::read_to_string(h.join(format!("store/boots/{}.json", boot.trim()))).unwrap();
+    let record =
+        std::fs::read_to_string(h.join(format!("store/boots/{}.json", boot.trim()))).unwrap();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    assert!(record.contains(&format!("\"host\":\"{}\"", host.trim())), "{record}");
+    assert!(
+        record.contains(&format!("\"host\":\"{}\"", host.trim())),
+        "{record}"
+    );
     let pulled = h.join("live.ksym");
     ok(ksym(h)
-        .args(["snapshot", "pull", boot.trim(), pulled.to_str().unwrap(), "--store", &store])
+        .args([
+            "snapshot",
+            "pull",
+            boot.trim(),
+            pulled.to_str().unwrap(),
+            "--store",
+            &store,
+        ])
         .output()
         .unwrap());
     ok(ksym(h)

@@ -20,9 +20,9 @@
 mod error;
 mod names;
 mod open;
-mod record;
 mod pull;
 mod push;
+mod record;
 mod store;
 
 pub use error::Error;

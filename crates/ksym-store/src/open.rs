@@ -32,7 +32,10 @@ pub(crate) fn open_url(text: &str) -> Result<Opened, Error> {
             local_root: None,
         }),
         "file" => {
-            if url.host_str().is_some_and(|h| !h.is_empty() && h != "localhost") {
+            if url
+                .host_str()
+                .is_some_and(|h| !h.is_empty() && h != "localhost")
+            {
                 return Err(bad("a file URL names no host: file:///dir".into()));
             }
             let dir = url
@@ -92,12 +95,12 @@ pub(crate) fn restrict_written(root: &Path, name: &str) -> Result<(), Error> {
     for (i, part) in parts.iter().enumerate() {
         path.push(part);
         let mode = if i + 1 == parts.len() { 0o600 } else { 0o700 };
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
-            Error::Io {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(
+            |source| Error::Io {
                 path: path.clone(),
                 source,
-            }
-        })?;
+            },
+        )?;
     }
     Ok(())
 }

@@ -53,7 +53,8 @@ impl Store {
             });
         }
         let (boot, identity) = self.get_table(&record.layout).await?;
-        if identity.boot_id.as_deref() != Some(boot_id) || identity.kaslr_slide != record.kaslr_slide
+        if identity.boot_id.as_deref() != Some(boot_id)
+            || identity.kaslr_slide != record.kaslr_slide
         {
             return Err(damaged(
                 &record.layout.object,
@@ -63,7 +64,8 @@ impl Store {
         let layout = record.layout.object.clone();
         tokio::task::spawn_blocking(move || {
             let slide = identity.kaslr_slide.unwrap_or(0);
-            let table = join(&core, &modules, &boot, slide).map_err(|e| damaged(&layout, e.to_string()))?;
+            let table =
+                join(&core, &modules, &boot, slide).map_err(|e| damaged(&layout, e.to_string()))?;
             Ok(to_bytes(&table, &identity))
         })
         .await

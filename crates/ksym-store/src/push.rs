@@ -8,7 +8,7 @@ use ksym::snapshot::{from_bytes, to_bytes, Identity, OpenOptions};
 use crate::error::Error;
 use crate::names::{core_name, layout_name, module_name, record_name, valid_boot_id};
 use crate::record::{BootRecord, ModuleRecord, ObjectRef};
-use crate::store::{Put, PushReport, Store};
+use crate::store::{PushReport, Put, Store};
 
 /// A snapshot's objects, ready to write: the tables first, the record last.
 struct Prepared {

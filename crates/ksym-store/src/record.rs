@@ -64,7 +64,8 @@ impl BootRecord {
             .iter()
             .position(|&b| b == b'\n')
             .ok_or_else(|| damaged("no header line".into()))?;
-        let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| damaged("header not UTF-8".into()))?;
+        let header =
+            std::str::from_utf8(&bytes[..nl]).map_err(|_| damaged("header not UTF-8".into()))?;
         let sum = header
             .strip_prefix(FORMAT)
             .and_then(|r| r.strip_prefix(" sha256:"))

@@ -75,12 +75,10 @@ impl Store {
                 }
                 Ok(Put::Written)
             }
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                match self.get_object(name).await? {
-                    Some(there) if there == bytes => Ok(Put::Reused),
-                    _ => Err(other()),
-                }
-            }
+            Err(object_store::Error::AlreadyExists { .. }) => match self.get_object(name).await? {
+                Some(there) if there == bytes => Ok(Put::Reused),
+                _ => Err(other()),
+            },
             Err(source) => Err(Error::Store {
                 object: name.to_string(),
                 source,

@@ -27,8 +27,16 @@ async fn a_hundred_boots_cost_one_core_and_small_records() {
     }
     // What is on disk, by kind of object.
     let mut by_kind: HashMap<&str, (usize, u64)> = HashMap::new();
-    for f in common::files_under(dir.path()).into_iter().filter(|f| f.is_file()) {
-        let rel = f.strip_prefix(dir.path()).unwrap().to_str().unwrap().to_string();
+    for f in common::files_under(dir.path())
+        .into_iter()
+        .filter(|f| f.is_file())
+    {
+        let rel = f
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         let kind = ["cores", "modules", "layouts", "boots"]
             .into_iter()
             .find(|k| rel.starts_with(k))
@@ -46,8 +54,14 @@ async fn a_hundred_boots_cost_one_core_and_small_records() {
     eprintln!("{BOOTS} boots: {snapshot_bytes} bytes as snapshots, {total} bytes stored ({written} written)");
     eprintln!("  core tables: {cores}, {core_bytes} bytes");
     eprintln!("  module parts: {modules}, {module_bytes} bytes");
-    eprintln!("  layouts: {layouts}, {layout_bytes} bytes ({} a boot)", layout_bytes / BOOTS);
-    eprintln!("  boot records: {records}, {record_bytes} bytes ({} a boot)", record_bytes / BOOTS);
+    eprintln!(
+        "  layouts: {layouts}, {layout_bytes} bytes ({} a boot)",
+        layout_bytes / BOOTS
+    );
+    eprintln!(
+        "  boot records: {records}, {record_bytes} bytes ({} a boot)",
+        record_bytes / BOOTS
+    );
     assert_eq!(written, total);
     assert_eq!(cores, 1, "one core table for one kernel build");
     assert_eq!((layouts, records), (BOOTS as usize, BOOTS as usize));

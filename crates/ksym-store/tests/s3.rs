@@ -30,7 +30,11 @@ impl Drop for Moto {
 }
 
 fn start_moto() -> Option<Moto> {
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
     let child = match Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
@@ -46,7 +50,10 @@ fn start_moto() -> Option<Moto> {
     let moto = Moto { child, port };
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not listen on {port} in 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not listen on {port} in 60 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     Some(moto)
@@ -63,7 +70,10 @@ fn make_bucket(port: u16, bucket: &str) {
     .unwrap();
     let mut reply = String::new();
     s.read_to_string(&mut reply).unwrap();
-    assert!(reply.starts_with("HTTP/1.1 200"), "making bucket {bucket}: {reply}");
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "making bucket {bucket}: {reply}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -86,11 +96,17 @@ async fn s3_store_against_moto() {
     let snapshot = boot(0);
     let first = store.put_snapshot(&snapshot).await.unwrap();
     eprintln!("{first:?}");
-    assert!(first.objects_written > 40 && first.objects_reused == 0, "{first:?}");
+    assert!(
+        first.objects_written > 40 && first.objects_reused == 0,
+        "{first:?}"
+    );
     assert_same_snapshot(&snapshot, &store.get_snapshot(&boot_id(0)).await.unwrap());
     // Conditional puts: a second push writes nothing.
     let again = store.put_snapshot(&snapshot).await.unwrap();
-    assert_eq!((again.objects_written, again.objects_reused), (0, first.objects_written));
+    assert_eq!(
+        (again.objects_written, again.objects_reused),
+        (0, first.objects_written)
+    );
     // Another boot of the same kernel shares its core and modules.
     let second = store.put_snapshot(&boot(1)).await.unwrap();
     assert!(second.objects_reused > 30, "{second:?}");
@@ -102,7 +118,11 @@ async fn s3_store_against_moto() {
     let mine = boot(2);
     let (x, y) = tokio::join!(store.put_snapshot(&mine), store.put_snapshot(&other));
     let results = [x, y];
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     let loser = results.iter().find_map(|r| r.as_ref().err()).unwrap();
     assert!(matches!(loser, Error::Conflict { .. }), "{loser}");
 
@@ -115,16 +135,32 @@ async fn s3_store_against_moto() {
         .build()
         .unwrap();
     let record = raw
-        .get(&ObjectPath::from(format!("fleet/a/boots/{}.json", boot_id(0))))
+        .get(&ObjectPath::from(format!(
+            "fleet/a/boots/{}.json",
+            boot_id(0)
+        )))
         .await
         .unwrap()
         .bytes()
         .await
         .unwrap();
     let text = String::from_utf8(record.to_vec()).unwrap();
-    let core = text.split("\"object\":\"").nth(1).unwrap().split('"').next().unwrap();
+    let core = text
+        .split("\"object\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let path = ObjectPath::from(format!("fleet/a/{core}"));
-    let mut bytes = raw.get(&path).await.unwrap().bytes().await.unwrap().to_vec();
+    let mut bytes = raw
+        .get(&path)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
     bytes[1000] ^= 0x40;
     raw.put(&path, PutPayload::from(bytes)).await.unwrap();
     let err = store.get_snapshot(&boot_id(0)).await.unwrap_err();

@@ -86,7 +86,12 @@ async fn damaged_objects_are_refused_by_name() {
         let kept = std::fs::read(&path).unwrap();
         damage(&path, truncate);
         let err = store.get_snapshot(&id).await.unwrap_err();
-        let name = path.strip_prefix(dir.path()).unwrap().to_str().unwrap().to_string();
+        let name = path
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         match &err {
             Error::Damaged { object, .. } => assert_eq!(object, &name, "{err}"),
             other => panic!("{prefix}: {other}"),
@@ -105,7 +110,11 @@ async fn damaged_objects_are_refused_by_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_boots_are_not_found() {
     let store = Store::from_url("memory://").unwrap();
-    for id in ["0b9f1c1e-3c1a-4b6e-9d7e-2a5c1f0e9b11", "../../etc/passwd", ""] {
+    for id in [
+        "0b9f1c1e-3c1a-4b6e-9d7e-2a5c1f0e9b11",
+        "../../etc/passwd",
+        "",
+    ] {
         let err = store.get_snapshot(id).await.unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{err}");
     }
@@ -118,8 +127,14 @@ async fn two_writers_race() {
     // The same boot twice at once: each object written once, by either.
     let (a, b) = tokio::join!(store.put_snapshot(&snapshot), store.put_snapshot(&snapshot));
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.objects_written + a.objects_reused, b.objects_written + b.objects_reused);
-    assert_eq!(a.objects_written + b.objects_written, a.objects_written + a.objects_reused);
+    assert_eq!(
+        a.objects_written + a.objects_reused,
+        b.objects_written + b.objects_reused
+    );
+    assert_eq!(
+        a.objects_written + b.objects_written,
+        a.objects_written + a.objects_reused
+    );
     // Two different snapshots claiming one boot: one wins, one conflicts.
     let (table, mut identity) = common::open(&boot(5));
     identity.boot_id = Some(boot_id(6));
@@ -140,11 +155,20 @@ async fn two_writers_race() {
 async fn snapshots_without_a_boot_id_are_refused() {
     let store = Store::from_url("memory://").unwrap();
     let (table, identity) = common::open(&boot(7));
-    let no_boot = to_bytes(&table, &Identity { boot_id: None, ..identity });
+    let no_boot = to_bytes(
+        &table,
+        &Identity {
+            boot_id: None,
+            ..identity
+        },
+    );
     let err = store.put_snapshot(&no_boot).await.unwrap_err();
     assert!(matches!(err, Error::Refused { .. }), "{err}");
     assert!(err.to_string().contains("no boot id"), "{err}");
-    let err = store.put_snapshot(b"KSYMSNAP and then nothing").await.unwrap_err();
+    let err = store
+        .put_snapshot(b"KSYMSNAP and then nothing")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Refused { .. }), "{err}");
 }
 

@@ -64,7 +64,11 @@ fn stored(parts: TableParts) -> TableParts {
 fn assert_same_answers(what: &str, table: &SymbolTable, joined: &SymbolTable) {
     assert_eq!(table.len(), joined.len(), "{what}: symbol count");
     assert_eq!(table.answering_len(), joined.answering_len(), "{what}");
-    assert_eq!(table.module_map(), joined.module_map(), "{what}: module map");
+    assert_eq!(
+        table.module_map(),
+        joined.module_map(),
+        "{what}: module map"
+    );
     let names = |t: &SymbolTable| t.module_names().map(str::to_string).collect::<Vec<_>>();
     assert_eq!(names(table), names(joined), "{what}: module names");
     let mut lookups = 0usize;
@@ -128,10 +132,7 @@ fn debian_6_12_joins_back() {
     let mut parted: Vec<&str> = parts.modules.iter().map(|m| m.name.as_str()).collect();
     parted.sort_unstable();
     assert_eq!(parted, with_symbols);
-    assert!(parts
-        .boot
-        .iter()
-        .all(|s| s.module.is_some_and(pseudo)));
+    assert!(parts.boot.iter().all(|s| s.module.is_some_and(pseudo)));
     check("debian-6.12.117", &table);
 }
 

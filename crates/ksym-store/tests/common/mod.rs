@@ -47,8 +47,10 @@ fn k612() -> &'static (String, Vec<String>) {
 /// Whether boot `i` has module `name` loaded: the first 40 (by name hash)
 /// always, the rest on some boots.
 fn loaded(i: u64, name: &str) -> bool {
-    let h = name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    h % 3 != 0 || (h / 3 + i) % 4 == 0
+    let h = name
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    !h.is_multiple_of(3) || (h / 3 + i).is_multiple_of(4)
 }
 
 pub fn boot_id(i: u64) -> String {
@@ -65,7 +67,9 @@ pub fn boot(i: u64) -> Vec<u8> {
     for line in text.lines() {
         let addr = u64::from_str_radix(&line[..16], 16).unwrap();
         let kind = &line[17..18];
-        let module = line.split_once('\t').map(|(_, m)| m.trim_matches(['[', ']']));
+        let module = line
+            .split_once('\t')
+            .map(|(_, m)| m.trim_matches(['[', ']']));
         let moved = match module {
             None if kind == "A" || kind == "a" => addr,
             None => addr - SLIDE + slide,

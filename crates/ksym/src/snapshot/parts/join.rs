@@ -23,7 +23,10 @@ pub fn join(
     for symbol in core.iter() {
         let mut m = Moved::of(core, symbol);
         if m.loadable {
-            return Err(bad(format!("core part holds module symbol {:?}", symbol.name)));
+            return Err(bad(format!(
+                "core part holds module symbol {:?}",
+                symbol.name
+            )));
         }
         if slides(symbol.kind) {
             m.addr = m.addr.wrapping_add(slide as u64);

@@ -136,8 +136,14 @@ pub(super) fn same_answers(a: &SymbolTable, b: &SymbolTable) -> std::result::Res
         ));
     }
     for (x, y) in a.iter().zip(b.iter()) {
-        let modules_a = (a.modules_of(x.id).collect::<Vec<_>>(), a.in_loadable_module(x.id));
-        let modules_b = (b.modules_of(y.id).collect::<Vec<_>>(), b.in_loadable_module(y.id));
+        let modules_a = (
+            a.modules_of(x.id).collect::<Vec<_>>(),
+            a.in_loadable_module(x.id),
+        );
+        let modules_b = (
+            b.modules_of(y.id).collect::<Vec<_>>(),
+            b.in_loadable_module(y.id),
+        );
         if x != y || modules_a != modules_b {
             return Err(format!("symbol {x:?} came back as {y:?}"));
         }

@@ -51,7 +51,12 @@ fn kernel(base: u64) -> SymbolTable {
         (base + 0x80, 'T', "b_exported", "mod_b"),
         (0xffffffffc0300000, 't', "c_only", "mod_c"),
         (0xffffffffc0400000, 't', "bpf_prog_1234_x", "bpf"),
-        (0xffffffffc0500000, 't', "ftrace_trampoline", "__builtin__ftrace"),
+        (
+            0xffffffffc0500000,
+            't',
+            "ftrace_trampoline",
+            "__builtin__ftrace",
+        ),
     ] {
         b.add(addr, kind, name, Some(m));
     }
@@ -88,7 +93,10 @@ fn parts_join_into_the_same_answers() {
     // The core is at link time, the per-cpu symbol where it was.
     let text = parts.core.find("_text").next().unwrap();
     assert_eq!(text.start, 0xffffffff81000000);
-    assert_eq!(parts.core.find("fixed_percpu_data").next().unwrap().start, 0);
+    assert_eq!(
+        parts.core.find("fixed_percpu_data").next().unwrap().start,
+        0
+    );
     let alias = joined.find("start_kernel_alias").next().unwrap();
     assert_eq!(alias.size, 0x20);
     assert_eq!(joined.find("b_main").next().unwrap().size, 0x30);
@@ -105,7 +113,14 @@ fn a_module_loaded_elsewhere_is_the_same_part() {
     let one = split(&kernel(0xffffffffc0200000), SLIDE).unwrap();
     let two = split(&kernel(0xffffffffc0a00000), SLIDE).unwrap();
     let bytes = |t: &SymbolTable| crate::snapshot::to_bytes(t, &Default::default());
-    let b = |p: &TableParts| p.modules.iter().find(|m| m.name == "mod_b").unwrap().anchors.clone();
+    let b = |p: &TableParts| {
+        p.modules
+            .iter()
+            .find(|m| m.name == "mod_b")
+            .unwrap()
+            .anchors
+            .clone()
+    };
     assert_eq!(b(&one), [0xffffffffc0200000]);
     assert_eq!(b(&two), [0xffffffffc0a00000]);
     assert_eq!(one.modules.len(), two.modules.len());
