@@ -158,4 +158,29 @@ pub(crate) enum SnapshotCommand {
     },
     /// Check a snapshot file (every checksum) and print what it describes.
     Check { file: PathBuf },
+    /// Push the snapshot (the one `save` writes) into a snapshot store:
+    /// the core table once per kernel build, each module once, and a small
+    /// record of this boot.
+    #[cfg(feature = "store")]
+    Push {
+        /// `file:///dir`, `s3://bucket/prefix` (endpoint and credentials from
+        /// the `AWS_*` variables) or `memory://` (default:
+        /// `$XDG_DATA_HOME/ksym/store`, else `~/.local/share/ksym/store`).
+        #[arg(long)]
+        store: Option<String>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the snapshot of a boot from a snapshot store to FILE (0600,
+    /// atomically).
+    #[cfg(feature = "store")]
+    Pull {
+        /// The boot id (`/proc/sys/kernel/random/boot_id` of that boot).
+        boot_id: String,
+        file: PathBuf,
+        /// As for `push`.
+        #[arg(long)]
+        store: Option<String>,
+    },
 }

@@ -52,6 +52,15 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
     if let (Command::LineTable { quiet }, Some(vmlinux)) = (&cli.command, &cli.source.vmlinux) {
         return commands::line_table::run(vmlinux, *quiet, &mut std::io::stdout().lock());
     }
+    #[cfg(feature = "store")]
+    if let Command::Snapshot(SnapshotCommand::Pull {
+        boot_id,
+        file,
+        store,
+    }) = &cli.command
+    {
+        return commands::store::pull(boot_id, file, store.as_deref());
+    }
     let loaded = source::load(&cli.source)?;
     let table = &loaded.table;
     let stdout = std::io::stdout();
@@ -80,6 +89,12 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             let lines = Lines::new(&cli.source, &loaded, &cli.source.debuginfod);
             commands::line_table::run(&lines.vmlinux_path()?, *quiet, &mut out)?
         }
+        #[cfg(feature = "store")]
+        Command::Snapshot(SnapshotCommand::Push { store, json }) => {
+            commands::store::push(&loaded, store.as_deref(), *json, &mut out)?
+        }
+        #[cfg(feature = "store")]
+        Command::Snapshot(SnapshotCommand::Pull { .. }) => unreachable!("handled above"),
         #[cfg(feature = "pprof")]
         Command::Pprof {
             input,

@@ -14,3 +14,5 @@ pub(crate) mod name;
 pub(crate) mod pprof;
 pub(crate) mod resolve;
 pub(crate) mod snapshot;
+#[cfg(feature = "store")]
+pub(crate) mod store;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use ksym::snapshot::OpenOptions;
+use ksym::snapshot::{Identity, OpenOptions};
 use ksym::SymbolTable;
 
 use super::common::print_identity;
@@ -26,11 +26,7 @@ pub(crate) fn check(file: &Path) -> CliResult<ExitCode> {
 
 pub(crate) fn save(loaded: &Loaded, output: &Path, out: &mut dyn Write) -> CliResult<ExitCode> {
     let table = &loaded.table;
-    let mut identity = loaded.identity.clone().unwrap_or_default();
-    if identity.kaslr_slide.is_none() {
-        identity.kaslr_slide = kaslr_slide(table);
-    }
-    ksym::snapshot::save(table, &identity, output)?;
+    ksym::snapshot::save(table, &identity(loaded), output)?;
     writeln!(
         out,
         "saved {} symbols to {} (mode 0600)",
@@ -38,6 +34,16 @@ pub(crate) fn save(loaded: &Loaded, output: &Path, out: &mut dyn Write) -> CliRe
         output.display()
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the snapshot of `loaded` says it describes (the KASLR slide from
+/// `_text` when the source did not give it).
+pub(crate) fn identity(loaded: &Loaded) -> Identity {
+    let mut identity = loaded.identity.clone().unwrap_or_default();
+    if identity.kaslr_slide.is_none() {
+        identity.kaslr_slide = kaslr_slide(&loaded.table);
+    }
+    identity
 }
 
 /// `_text` against x86_64's default link address.

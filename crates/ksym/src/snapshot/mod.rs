@@ -34,6 +34,7 @@
 pub mod cache;
 mod meta;
 mod open;
+pub mod parts;
 mod write;
 
 use xxhash_rust::xxh3::Xxh3;
