@@ -49,6 +49,10 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
     if let Command::Snapshot(SnapshotCommand::Check { file }) = &cli.command {
         return commands::snapshot::check(file);
     }
+    #[cfg(feature = "serve")]
+    if let Command::Serve(args) = &cli.command {
+        return commands::serve::run(args);
+    }
     let loaded = source::load(&cli.source)?;
     let table = &loaded.table;
     let stdout = std::io::stdout();
@@ -73,6 +77,8 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             commands::snapshot::save(&loaded, output, &mut out)?
         }
         Command::Snapshot(SnapshotCommand::Check { .. }) => unreachable!("handled above"),
+        #[cfg(feature = "serve")]
+        Command::Serve(_) => unreachable!("handled above"),
         #[cfg(feature = "pprof")]
         Command::Pprof {
             input,

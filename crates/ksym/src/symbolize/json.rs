@@ -1,0 +1,110 @@
+//! JSON for symbols and frames, written straight into a `String` (no JSON
+//! library in the core crate): the objects `ksym addr --json` prints, one
+//! per address, and that `ksym serve` answers in its `frames` arrays.
+//!
+//! An address is `{"addr":"0x..","symbol":{..}}` when a symbol holds it,
+//! and `{"addr":"0x..","symbol":null,"reason":".."}` when it stays a raw
+//! address, the reason one of [`raw_reason`]'s codes.
+
+use std::fmt::Write as _;
+
+use super::stack::{FailureCause, Frame, RawReason};
+use crate::table::Symbol;
+
+/// Appends `s` as a JSON string.
+pub fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends `s` as a JSON string, or `null`.
+pub fn json_opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+/// A symbol as `ksym addr --json` prints it: `name`, `start` (hex string),
+/// `offset`, `size`, `module`, `type`, and `object`/`path` when known.
+pub fn symbol_json(out: &mut String, s: &Symbol<'_>) {
+    out.push_str("{\"name\":");
+    json_str(out, s.name);
+    let _ = write!(
+        out,
+        ",\"start\":\"{:#x}\",\"offset\":{},\"size\":{},\"module\":",
+        s.start, s.offset, s.size
+    );
+    json_opt_str(out, s.module);
+    out.push_str(",\"type\":");
+    json_str(out, s.kind.encode_utf8(&mut [0; 4]));
+    if let Some(o) = s.object {
+        out.push_str(",\"object\":");
+        json_str(out, o);
+    }
+    if let Some(p) = s.path {
+        out.push_str(",\"path\":");
+        json_str(out, p);
+    }
+    out.push('}');
+}
+
+/// Why a frame is a raw address, as a short code: `no_symbol` (no symbol
+/// holds it), `redacted` (`kptr_restrict` hid the kernel's addresses),
+/// `permission_denied`, `unavailable` (the symbols could not be read).
+pub fn raw_reason(why: RawReason) -> &'static str {
+    match why {
+        RawReason::NoSymbol => "no_symbol",
+        RawReason::Unavailable(FailureCause::Redacted) => "redacted",
+        RawReason::Unavailable(FailureCause::PermissionDenied) => "permission_denied",
+        RawReason::Unavailable(FailureCause::Other) => "unavailable",
+    }
+}
+
+/// One address and what holds it (the object `ksym addr --json` prints);
+/// `symbol` `None` is a raw address, for the reason `why`.
+pub fn addr_json(out: &mut String, addr: u64, symbol: Option<&Symbol<'_>>, why: RawReason) {
+    let _ = write!(out, "{{\"addr\":\"{addr:#x}\",\"symbol\":");
+    match symbol {
+        Some(s) => symbol_json(out, s),
+        None => {
+            out.push_str("null,\"reason\":");
+            json_str(out, raw_reason(why));
+        }
+    }
+    out.push('}');
+}
+
+/// A frame of a batch ([`Frame`]) as [`addr_json`] writes it.
+pub fn frame_json(out: &mut String, frame: &Frame<'_>) {
+    match frame {
+        Frame::Symbol(s) => addr_json(out, s.addr(), Some(s), RawReason::NoSymbol),
+        Frame::Raw { addr, why } => addr_json(out, *addr, None, *why),
+    }
+}
+
+/// An address as these objects spell it and as `ksym addr` and `ksym serve`
+/// take it: hex, with or without `0x`, 1 to 16 digits.
+pub fn parse_addr(text: &str) -> Option<u64> {
+    let hex = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    if hex.is_empty() || hex.len() > 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
