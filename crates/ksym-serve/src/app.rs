@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -155,7 +155,11 @@ async fn metrics(State(server): State<Arc<Server>>) -> Response {
         .into_response()
 }
 
-/// The token, when the server has one.
+/// The most of an unauthorized request's body read (and dropped).
+const DRAIN_BYTES: usize = 64 << 10;
+
+/// The token, when the server has one; then a body whose declared length
+/// is past the route's bound is refused before a byte of it is read.
 async fn authorize(State(server): State<Arc<Server>>, req: Request, next: Next) -> Response {
     if let Some(token) = &server.config.token {
         let given = req
@@ -163,18 +167,39 @@ async fn authorize(State(server): State<Arc<Server>>, req: Request, next: Next) 
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes());
         if !token.admits(given) {
+            // A small body is read and dropped, so that the client, still
+            // sending it, reads the answer instead of a reset connection.
+            let drained = axum::body::to_bytes(req.into_body(), DRAIN_BYTES)
+                .await
+                .is_ok();
             let mut resp = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "missing or wrong bearer token",
             )
             .into_response();
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+            let h = resp.headers_mut();
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            if !drained {
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             return resp;
         }
+    }
+    let c = &server.config;
+    let max = if req.uri().path() == "/v1/snapshots" {
+        c.max_snapshot_bytes
+    } else {
+        c.max_body_bytes
+    };
+    let declared = req.headers().get(header::CONTENT_LENGTH);
+    let declared = declared.and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return ApiError::too_large(format!(
+            "request body too large: {} bytes, at most {max}",
+            declared.unwrap_or_default()
+        ))
+        .into_response();
     }
     next.run(req).await
 }

@@ -71,6 +71,16 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         resp.extensions_mut().insert(FailureCause(self.cause));
+        // Answered before the body was read: the connection cannot carry
+        // another request, so say so (clients then do not reuse it).
+        if matches!(
+            self.status,
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            let close = axum::http::HeaderValue::from_static("close");
+            resp.headers_mut()
+                .insert(axum::http::header::CONNECTION, close);
+        }
         resp
     }
 }
