@@ -176,7 +176,10 @@ fn symbolz_answers_the_protocol() {
     }
     let (status, body) = post(&s.url("/pprof/symbol"), b"0x1+nothex", None);
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("nothex") && body.contains("is not a hex address"), "{body}");
+    assert!(
+        body.contains("nothex") && body.contains("is not a hex address"),
+        "{body}"
+    );
     // No default and no ?boot=: said so.
     let s = start_with(Config::default(), Arc::new(MemoryStore::new()), None);
     let (status, body) = post(&s.url("/pprof/symbol"), b"0x1", None);
