@@ -14,6 +14,12 @@ use crate::table::Symbol;
 /// Appends `s` as a JSON string.
 pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    // Symbol names almost never need escaping: copy them whole.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
