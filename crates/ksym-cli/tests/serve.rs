@@ -3,7 +3,7 @@
 //! snapshot (the 6.12 and 6.1 data, and the live kernel's when it can be
 //! read).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -29,6 +29,8 @@ fn ksym(dir: &Path) -> Command {
 struct Serving {
     child: Child,
     base: String,
+    /// What it has written to standard error so far.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Serving {
@@ -53,12 +55,17 @@ fn serve(dir: &Path, args: &[&str]) -> Serving {
         .strip_prefix("ksym serve: listening on ")
         .unwrap_or_else(|| panic!("ksym serve said {first:?}"))
         .to_string();
-    // Keep draining its log so that it never blocks on a full pipe.
+    // Keep reading its log so that it never blocks on a full pipe.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = log.clone();
     std::thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = err.read_to_string(&mut sink);
+        let mut line = String::new();
+        while err.read_line(&mut line).is_ok_and(|n| n > 0) {
+            sink.lock().unwrap().push_str(&line);
+            line.clear();
+        }
     });
-    Serving { child, base }
+    Serving { child, base, log }
 }
 
 fn post(url: &str, body: &[u8]) -> (u16, String) {
@@ -207,6 +214,47 @@ fn serve_answers_what_ksym_addr_json_prints() {
         None => {
             eprintln!("skipped the live kernel: its symbols could not be read here (see above)")
         }
+    }
+}
+
+#[test]
+fn addresses_reach_the_log_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let k61 = data_dir().join("debian-6.1.0-56/kallsyms.xz");
+    let boot = "6a6c1c7e-0601-4c1b-8d0a-00000000beef";
+    let snap = saved_snapshot(
+        dir.path(),
+        "6.1",
+        &["--kallsyms", k61.to_str().unwrap()],
+        Some(boot),
+    )
+    .unwrap();
+    let store = format!("file://{}", dir.path().join("store").display());
+    let query = serde_json::json!({"boot": boot, "addrs": ["0xffffffffa1b2c3d4"]}).to_string();
+    let unknown =
+        serde_json::json!({"boot": "nobody", "addrs": ["0xffffffffa1b2c3d5"]}).to_string();
+    for (args, logged) in [(vec![], false), (vec!["--log-addresses"], true)] {
+        let server = serve(
+            dir.path(),
+            &[&["--store", store.as_str()][..], &args].concat(),
+        );
+        let up = post(
+            &format!("{}/v1/snapshots", server.base),
+            &std::fs::read(&snap).unwrap(),
+        );
+        assert_eq!(up.0, 200, "{}", up.1);
+        assert_eq!(
+            post(&format!("{}/v1/symbolize", server.base), query.as_bytes()).0,
+            200
+        );
+        assert_eq!(
+            post(&format!("{}/v1/symbolize", server.base), unknown.as_bytes()).0,
+            404
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let log = server.log.lock().unwrap().clone();
+        assert!(log.contains("POST /v1/symbolize: 404"), "{log}");
+        assert_eq!(log.contains("ffffffffa1b2c3d4"), logged, "{args:?}: {log}");
     }
 }
 
