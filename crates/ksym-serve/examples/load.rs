@@ -59,6 +59,43 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// CPU seconds used so far by the threads of this process whose name starts
+/// with `prefix` (from /proc/self/task/*/stat), or by the whole process,
+/// ended threads too, for `None` (/proc/self/stat).
+fn cpu_seconds(prefix: Option<&str>) -> f64 {
+    let stats: Vec<String> = match prefix {
+        None => vec![std::fs::read_to_string("/proc/self/stat").unwrap_or_default()],
+        Some(_) => std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .map(|t| std::fs::read_to_string(t.path().join("stat")).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let mut ticks = 0u64;
+    for stat in stats {
+        // `pid (comm) state ...`: comm may hold spaces; fields after it.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if prefix.is_some_and(|p| !stat[open + 1..close].starts_with(p)) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        // utime and stime: fields 14 and 15 of the line, 12 and 13 here.
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        ticks += field(11) + field(12);
+    }
+    ticks as f64 / 100.0 // USER_HZ
+}
+
 /// A kallsyms file of the shared data as (boot id, snapshot bytes, table).
 fn snapshot(data: &Path, file: &str, boot: &str) -> (String, Vec<u8>, ksym::SymbolTable) {
     let table = ksym::load_file(&data.join(file), &ksym::LoadOptions::default())
@@ -119,6 +156,7 @@ fn main() {
     let runtime = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name("serve-worker")
             .enable_all()
             .build()
             .unwrap();
@@ -143,6 +181,8 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
     let uploads = Arc::new(AtomicU64::new(0));
+    let server_cpu_before = cpu_seconds(Some("serve-worker"));
+    let all_cpu_before = cpu_seconds(None);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(o.seconds);
     let clients: Vec<_> = (0..o.clients)
@@ -220,6 +260,8 @@ fn main() {
         .flat_map(|c| c.join().unwrap())
         .collect();
     let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu = cpu_seconds(Some("serve-worker")) - server_cpu_before;
+    let all_cpu = cpu_seconds(None) - all_cpu_before;
     stop.store(true, Ordering::Relaxed);
     uploader.join().unwrap();
     latencies.sort();
@@ -256,6 +298,14 @@ fn main() {
         "load: {:.0} addresses/s ({:.0} requests/s)",
         rate,
         requests as f64 / elapsed
+    );
+    println!(
+        "load: CPU: server threads {:.1} s, whole process {:.1} s of {:.1} s x 2 cores; \
+         {:.0} addresses per server CPU-second",
+        server_cpu,
+        all_cpu,
+        elapsed,
+        (requests * BATCH) as f64 / server_cpu.max(1e-9)
     );
     println!(
         "load: latency p50 {:?} p90 {:?} p99 {:?} max {:?}",
