@@ -450,22 +450,21 @@ fn a_directory_store_keeps_snapshots_across_servers() {
         damaged,
     )
     .unwrap();
-    let (status, body) = post(
-        &s.url("/v1/symbolize"),
-        &symbolize_body(other, &addrs, "exact"),
-        None,
-    );
+    let ask = |boot: &str| {
+        post(
+            &s.url("/v1/symbolize"),
+            &symbolize_body(boot, &addrs, "exact"),
+            None,
+        )
+    };
+    let (status, body) = ask(other);
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("damaged"), "{body}");
     // A store that cannot be read (here: a directory where the file should
     // be) is unavailable, not "no such boot".
     let broken = "33333333-4444-5555-6666-777777777777";
     std::fs::create_dir(dir.path().join("snapshots").join(format!("{broken}.ksym"))).unwrap();
-    let (status, body) = post(
-        &s.url("/v1/symbolize"),
-        &symbolize_body(broken, &addrs, "exact"),
-        None,
-    );
+    let (status, body) = ask(broken);
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("store unavailable"), "{body}");
     let text = get(&s.url("/metrics")).1;
