@@ -122,6 +122,11 @@ pub(crate) enum Command {
         #[arg(long)]
         lines: bool,
     },
+    /// Serve kernel symbols over HTTP from snapshots in a store: POST
+    /// /v1/symbolize, /v1/snapshots, /v1/pprof, pprof's /pprof/symbol,
+    /// /metrics, /healthz, /readyz.
+    #[cfg(feature = "serve")]
+    Serve(crate::commands::serve::ServeArgs),
     /// Print every symbol, `%016x %c %s` a line, in address order.
     Dump {
         /// `system-map`, `kallsyms` (module symbols with `\t[module]`),

@@ -61,6 +61,10 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
     {
         return commands::store::pull(boot_id, file, store.as_deref());
     }
+    #[cfg(feature = "serve")]
+    if let Command::Serve(args) = &cli.command {
+        return commands::serve::run(args);
+    }
     let loaded = source::load(&cli.source)?;
     let table = &loaded.table;
     let stdout = std::io::stdout();
@@ -95,6 +99,8 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         }
         #[cfg(feature = "store")]
         Command::Snapshot(SnapshotCommand::Pull { .. }) => unreachable!("handled above"),
+        #[cfg(feature = "serve")]
+        Command::Serve(_) => unreachable!("handled above"),
         #[cfg(feature = "pprof")]
         Command::Pprof {
             input,

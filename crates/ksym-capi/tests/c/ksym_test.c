@@ -72,7 +72,12 @@ static void print_frame(const ksym_frame *f) {
     }
     printf(",\"symbol\":");
     if (f->status != KSYM_FRAME_NAMED) {
-        printf("null}\n");
+        /* The reason codes of ksym::symbolize::json::raw_reason. */
+        const char *reason = f->status == KSYM_FRAME_NO_SYMBOL           ? "no_symbol"
+                             : f->status == KSYM_FRAME_REDACTED          ? "redacted"
+                             : f->status == KSYM_FRAME_PERMISSION_DENIED ? "permission_denied"
+                                                                         : "unavailable";
+        printf("null,\"reason\":\"%s\"}\n", reason);
         return;
     }
     printf("{\"module\":");

@@ -4,10 +4,11 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+use ksym::stack::RawReason;
+use ksym::symbolize::json::{addr_json, parse_addr};
 use ksym::{Symbol, SymbolTable};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::common::{hex, symbol_json};
 use crate::lines::{at, frames_json, inlined_lines, Lines};
 use crate::CliResult;
 
@@ -85,17 +86,6 @@ pub(crate) fn run(
     }
 }
 
-fn parse_addr(text: &str) -> Option<u64> {
-    let hex = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))
-        .unwrap_or(text);
-    if hex.is_empty() || hex.len() > 16 {
-        return None;
-    }
-    u64::from_str_radix(hex, 16).ok()
-}
-
 fn print_addr(
     out: &mut dyn Write,
     addr: u64,
@@ -104,10 +94,15 @@ fn print_addr(
     json: bool,
 ) -> std::io::Result<()> {
     if json {
-        let symbol = sym.map_or(Value::Null, symbol_json);
-        let mut obj = json!({"addr": hex(addr), "symbol": symbol});
+        // The library's object (shared with `ksym serve`), with the source
+        // frames added inside it.
+        let mut obj = String::with_capacity(256);
+        addr_json(&mut obj, addr, sym, RawReason::NoSymbol);
         if let Some(frames) = frames {
-            obj["frames"] = frames_json(frames);
+            obj.pop();
+            obj.push_str(",\"frames\":");
+            obj.push_str(&frames_json(frames).to_string());
+            obj.push('}');
         }
         return writeln!(out, "{obj}");
     }

@@ -6,30 +6,15 @@ use std::path::Path;
 
 use ksym::snapshot::Identity;
 use ksym::Symbol;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::CliResult;
 
-pub(super) fn hex(v: u64) -> String {
-    format!("{v:#x}")
-}
-
+/// A symbol as the library writes it for `ksym addr --json`, as a value.
 pub(super) fn symbol_json(s: &Symbol<'_>) -> Value {
-    let mut v = json!({
-        "name": s.name,
-        "start": hex(s.start),
-        "offset": s.offset,
-        "size": s.size,
-        "module": s.module,
-        "type": s.kind.to_string(),
-    });
-    if let Some(o) = s.object {
-        v["object"] = json!(o);
-    }
-    if let Some(p) = s.path {
-        v["path"] = json!(p);
-    }
-    v
+    let mut text = String::with_capacity(160);
+    ksym::symbolize::json::symbol_json(&mut text, s);
+    serde_json::from_str(&text).expect("the library writes valid JSON")
 }
 
 pub(super) fn print_identity(out: &mut dyn Write, id: &Identity) -> std::io::Result<()> {

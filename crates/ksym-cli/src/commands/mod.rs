@@ -13,6 +13,8 @@ pub(crate) mod name;
 #[cfg(feature = "pprof")]
 pub(crate) mod pprof;
 pub(crate) mod resolve;
+#[cfg(feature = "serve")]
+pub(crate) mod serve;
 pub(crate) mod snapshot;
 #[cfg(feature = "store")]
 pub(crate) mod store;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use ksym::{Symbol, SymbolTable};
 use serde_json::json;
 
-use super::common::{hex, symbol_json};
+use super::common::symbol_json;
 use crate::CliResult;
 
 pub(crate) fn run(
@@ -44,7 +44,7 @@ pub(crate) fn run(
             writeln!(
                 out,
                 "{}",
-                json!({"addr": hex(s.start), "symbol": symbol_json(s),
+                json!({"addr": format!("{:#x}", s.start), "symbol": symbol_json(s),
                        "unique_name": table.unique_name(s.id)})
             )?;
         } else {

@@ -7,8 +7,11 @@
 //! - [`decode`]: kernel log text (oopses, call traces, `%pS`) checked and
 //!   named line by line, and `perf script` / bpftrace stacks annotated;
 //! - [`dump`]: the table written back as `System.map`, kallsyms,
-//!   kallmodsyms or JSON.
+//!   kallmodsyms or JSON;
+//! - [`json`]: symbols and frames as the JSON objects `ksym addr --json`
+//!   prints and `ksym serve` answers.
 
 pub mod decode;
 pub mod dump;
+pub mod json;
 pub mod stack;

@@ -1,61 +1,11 @@
-//! JSON rendering of decoded lines: a symbol as `ksym addr --json` prints it,
-//! and one object per frame or warning of a line.
+//! JSON rendering of decoded lines: one object per frame or warning of a
+//! line (symbols as [`crate::symbolize::json`] writes them).
 
 use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::{DecodedFrame, Line, Status, Warning};
-use crate::table::Symbol;
-
-/// Appends `s` as a JSON string.
-pub(super) fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn json_opt_str(out: &mut String, s: Option<&str>) {
-    match s {
-        Some(s) => json_str(out, s),
-        None => out.push_str("null"),
-    }
-}
-
-/// A symbol as `ksym addr --json` prints it: `name`, `start` (hex string),
-/// `offset`, `size`, `module`, `type`, and `object`/`path` when known.
-pub fn symbol_json(out: &mut String, s: &Symbol<'_>) {
-    out.push_str("{\"name\":");
-    json_str(out, s.name);
-    let _ = write!(
-        out,
-        ",\"start\":\"{:#x}\",\"offset\":{},\"size\":{},\"module\":",
-        s.start, s.offset, s.size
-    );
-    json_opt_str(out, s.module);
-    out.push_str(",\"type\":");
-    json_str(out, s.kind.encode_utf8(&mut [0; 4]));
-    if let Some(o) = s.object {
-        out.push_str(",\"object\":");
-        json_str(out, o);
-    }
-    if let Some(p) = s.path {
-        out.push_str(",\"path\":");
-        json_str(out, p);
-    }
-    out.push('}');
-}
+use crate::symbolize::json::{json_opt_str, json_str, symbol_json};
 
 /// One JSON object (one line, no newline) per frame of `line`, then one per
 /// warning:

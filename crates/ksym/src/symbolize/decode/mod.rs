@@ -40,11 +40,12 @@ use std::ops::Range;
 
 use crate::table::{Symbol, SymbolRef};
 
+pub use crate::symbolize::json::symbol_json;
 pub use annotate::{
     rewrite_line, rewrite_stream, rewrite_stream_with, RewriteFormat, RewriteSummary,
 };
 pub use decoder::Decoder;
-pub use json::{line_json, symbol_json};
+pub use json::line_json;
 pub use scan::release_of;
 pub use stream::{decode_stream, decode_stream_with, FrameExtra, Output, Summary};
 

@@ -1,9 +1,9 @@
 //! Unit tests of the decoder, the text scanners, the JSON escaping and the
 //! perf / bpftrace rewriting, over a small hand-made table.
 
-use super::json::json_str;
 use super::scan::{marker, scan_raw, scan_refs};
 use super::*;
+use crate::symbolize::json::json_str;
 use crate::table::SymbolTable;
 
 fn table() -> SymbolTable {
