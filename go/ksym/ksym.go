@@ -94,6 +94,13 @@ type Options struct {
 	CacheDir string
 	// MaxInputBytes bounds an input after decompression; 0 for ksym's bounds.
 	MaxInputBytes uint64
+	// Lines: each Frame gets its Source frames (file, line, inlined calls)
+	// from the cached line table of the kernel's build (`ksym line-table`),
+	// else from Vmlinux's DWARF or a vmlinux found where distributions put
+	// it or through DEBUGINFOD_URLS. Nothing found: frames without lines.
+	Lines bool
+	// Vmlinux with Lines: a vmlinux with DWARF to use.
+	Vmlinux string
 }
 
 // Symbolizer is an open symbol source. Safe for concurrent use.
@@ -116,6 +123,14 @@ func open(path *string, opts *Options) (*Symbolizer, error) {
 			dir := C.CString(opts.CacheDir)
 			defer C.free(unsafe.Pointer(dir))
 			o.cache_dir = dir
+		}
+		if opts.Lines {
+			o.lines = 1
+		}
+		if opts.Vmlinux != "" {
+			v := C.CString(opts.Vmlinux)
+			defer C.free(unsafe.Pointer(v))
+			o.vmlinux = v
 		}
 	}
 	e := newErrorRecord()

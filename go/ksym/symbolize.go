@@ -46,6 +46,20 @@ type Frame struct {
 	Module string // "" for the core kernel
 	Kind   byte   // 'T', 't', ...; 0 when raw
 	Status FrameStatus
+	// Source: with Options.Lines, where in the source the address is,
+	// innermost first (each inlined call, then the function the code is
+	// in); empty where there is no line information.
+	Source []SourceFrame
+}
+
+// SourceFrame is a function (or an inlined call of one) and the place in
+// the source an address comes from.
+type SourceFrame struct {
+	Function string // DWARF's name ("foo" for foo.cold); "" when unknown
+	File     string // relative to the kernel's build directory
+	Line     uint32 // 0 when unknown
+	Column   uint32 // 0 when unknown
+	Inlined  bool   // inlined into the next frame
 }
 
 // result is a C result buffer and error record (in C memory, so no call
@@ -155,8 +169,26 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 		f.Status = FrameStatus(c.status)
 		f.Name = r.intern(c.name, c.name_len)
 		f.Module = r.intern(c.module, c.module_len)
+		f.Source = r.sources(c, f.Source[:0])
 	}
 	return frames, nil
+}
+
+// sources appends frame c's source frames to out.
+func (r *result) sources(c *C.ksym_frame, out []SourceFrame) []SourceFrame {
+	if c.source_frame_count == 0 {
+		return out
+	}
+	for _, s := range unsafe.Slice(c.source_frames, int(c.source_frame_count)) {
+		out = append(out, SourceFrame{
+			Function: r.intern(s.function, s.function_len),
+			File:     r.intern(s.file, s.file_len),
+			Line:     uint32(s.line),
+			Column:   uint32(s.column),
+			Inlined:  s.inlined != 0,
+		})
+	}
+	return out
 }
 
 // symbolizeOnly runs the C call alone, without making Go frames: the
