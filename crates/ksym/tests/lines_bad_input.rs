@@ -137,6 +137,31 @@ fn corrupted_dwarf_gives_errors_or_no_lines_never_a_panic() {
     eprintln!("{errors} of {runs} corrupted files gave an error");
 }
 
+/// An empty debug section whose offset is far past the end of the file
+/// (`object` checks a section's bytes, not an empty one's offset; found by
+/// the `lines` fuzz target): an error naming the file, never a panic.
+#[test]
+fn an_empty_section_past_the_end_is_refused() {
+    let mut bytes = virtio_ko();
+    let file = DebugFile::from_bytes("probe", bytes.clone()).unwrap();
+    let index = file
+        .sections()
+        .iter()
+        .find(|s| s.name == ".debug_str")
+        .unwrap()
+        .index;
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let shoff = u64_at(&bytes, 0x28) as usize;
+    let shentsize = u16::from_le_bytes([bytes[0x3a], bytes[0x3b]]) as usize;
+    let header = shoff + index * shentsize;
+    bytes[header + 0x18..header + 0x20].copy_from_slice(&(1u64 << 52).to_le_bytes());
+    bytes[header + 0x20..header + 0x28].copy_from_slice(&0u64.to_le_bytes());
+    let result = answers("far.ko", bytes);
+    named(&result, "far.ko");
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("outside the file"), "{err}");
+}
+
 fn objcopy() -> Option<()> {
     let found = Command::new("objcopy").arg("--version").output().is_ok();
     if !found {

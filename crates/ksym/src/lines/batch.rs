@@ -38,7 +38,11 @@ impl LineContext {
                 .map(|(r, a)| r.map_err(|e| debug_error(self.source(), &format!("at {a:#x}: {e}"))))
                 .collect(),
             Err(e) => {
-                let why = e.to_string();
+                // The file's one reason, for each address.
+                let why = match &e {
+                    crate::error::Error::DebugInfo { reason, .. } => reason.clone(),
+                    other => other.to_string(),
+                };
                 addrs
                     .iter()
                     .map(|_| Err(debug_error(self.source(), &why)))

@@ -141,7 +141,7 @@ fn load(file: DebugFile, placement: &Placement) -> Result<Loaded> {
             let Some(section) = elf.section_by_name(id.name()) else {
                 continue;
             };
-            let place = section_place(&source, &section)?;
+            let place = section_place(&source, &section, storage.bytes().len())?;
             let size = match &place {
                 Place::InFile { start, end } => end - start,
                 Place::Own(bytes) => bytes.len(),
@@ -230,7 +230,11 @@ fn is_alloc(section: &object::Section<'_, '_>) -> bool {
 
 /// Where a section's bytes are: in the file, or decompressed (bounded, and
 /// exactly the size its header promises).
-fn section_place(source: &str, section: &object::Section<'_, '_>) -> Result<Place> {
+fn section_place(
+    source: &str,
+    section: &object::Section<'_, '_>,
+    file_len: usize,
+) -> Result<Place> {
     let name = section.name().unwrap_or("?");
     let bad = |what: String| debug_error(source, &format!("{name}: {what}"));
     let compressed = section
@@ -245,10 +249,16 @@ fn section_place(source: &str, section: &object::Section<'_, '_>) -> Result<Plac
             let end = start
                 .checked_add(usize::try_from(size).map_err(|_| bad("size too large".into()))?)
                 .ok_or_else(|| bad("offset and size overflow".into()))?;
-            // The file's bounds were checked by `object` (data() reads it).
+            // `object` checks a section's bytes are in the file, but not the
+            // offset of an empty one (found by fuzzing): both here.
             section
                 .data()
                 .map_err(|e| bad(format!("outside the file: {e}")))?;
+            if end > file_len {
+                return Err(bad(format!(
+                    "bytes {start}..{end} are outside the file ({file_len} bytes)"
+                )));
+            }
             Ok(Place::InFile { start, end })
         }
         CompressionFormat::Zlib | CompressionFormat::Zstandard => {
