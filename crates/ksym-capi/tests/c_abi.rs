@@ -184,42 +184,41 @@ fn check_c_program(source: Option<&Path>, addrs: &str) {
     let static_lib = lib.join("libksym.a");
     let rpath = format!("-Wl,-rpath,{}", dir.display());
     let libdir = format!("-L{}", lib.display());
+    let static_libs = || {
+        vec![
+            static_lib.display().to_string(),
+            "-lpthread".into(),
+            "-ldl".into(),
+            "-lm".into(),
+        ]
+    };
+    let asan = || {
+        vec![
+            "-fsanitize=address".to_string(),
+            "-fno-omit-frame-pointer".into(),
+        ]
+    };
     let builds: Vec<(&str, Vec<String>, Vec<String>)> = vec![
-        (
-            "static",
-            vec![],
-            vec![
-                static_lib.display().to_string(),
-                "-lpthread".into(),
-                "-ldl".into(),
-                "-lm".into(),
-            ],
-        ),
+        ("static+clang-asan", asan(), static_libs()),
+        ("static", vec![], static_libs()),
         (
             "shared",
             vec![],
             vec![libdir.clone(), "-lksym".into(), rpath.clone()],
         ),
-        (
-            "static+asan",
-            vec![
-                "-fsanitize=address".into(),
-                "-fno-omit-frame-pointer".into(),
-            ],
-            vec![
-                static_lib.display().to_string(),
-                "-lpthread".into(),
-                "-ldl".into(),
-                "-lm".into(),
-            ],
-        ),
+        ("static+asan", asan(), static_libs()),
     ];
     for (name, extra, libs) in builds {
         let exe = dir.join(format!("ksym_test-{name}"));
         let mut flags: Vec<&str> = vec!["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror"];
         flags.extend(extra.iter().map(String::as_str));
         let libs: Vec<&str> = libs.iter().map(String::as_str).collect();
-        if let Err(e) = compile("cc", &flags, &prog, Some(&exe), &libs) {
+        let compiler = if name.contains("clang") {
+            "clang"
+        } else {
+            "cc"
+        };
+        if let Err(e) = compile(compiler, &flags, &prog, Some(&exe), &libs) {
             if name.contains("asan") {
                 println!(
                     "SKIP {name}: the C compiler cannot build with AddressSanitizer here: {e}"
