@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -108,6 +109,7 @@ type Symbolizer struct {
 	mu      sync.RWMutex // Close against calls in flight
 	h       *C.ksym_symbolizer
 	results chan *result // free results, see getResult
+	names   atomic.Pointer[nameCache]
 }
 
 func open(path *string, opts *Options) (*Symbolizer, error) {

@@ -64,7 +64,7 @@ type SourceFrame struct {
 
 // result is a C result buffer and error record (in C memory, so no call
 // allocates on the Go heap), with the Go strings already made from its
-// names: a symbol's name is made once per result, not once per frame.
+// source frames' names (symbol names are the Symbolizer's, see names.go).
 type result struct {
 	c       *C.ksym_result
 	err     *C.ksym_error
@@ -158,6 +158,11 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 		frames = make([]Frame, 0, len(cframes))
 	}
 	frames = frames[:len(cframes)]
+	var names *nameCache
+	if len(cframes) > 0 {
+		names = s.namesOf(uint64(cframes[0].table_serial))
+		names.touch(cframes)
+	}
 	for i := range cframes {
 		c := &cframes[i]
 		f := &frames[i]
@@ -167,11 +172,43 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 		f.Size = uint64(c.size)
 		f.Kind = byte(c.kind)
 		f.Status = FrameStatus(c.status)
-		f.Name = r.intern(c.name, c.name_len)
-		f.Module = r.intern(c.module, c.module_len)
-		f.Source = r.sources(c, f.Source[:0])
+		if name, module, ok := names.get(uint32(c.symbol_id)); ok {
+			f.Name, f.Module = name, module
+		} else {
+			f.Name, f.Module = r.names(names, c)
+		}
+		if c.source_frame_count != 0 || len(f.Source) != 0 {
+			f.Source = r.sources(c, f.Source[:0])
+		}
 	}
 	return frames, nil
+}
+
+// touch loads the name cache entries of a batch's frames ahead of their
+// use: loads with nothing between them overlap in the memory system, where
+// the frame loop would wait for each entry in turn (at random symbols, most
+// entries are not in the CPU's caches).
+func (c *nameCache) touch(frames []C.ksym_frame) (seen uint32) {
+	for i := range frames {
+		seen += c.peek(uint32(frames[i].symbol_id))
+	}
+	return seen
+}
+
+// names gives the name and module of frame c when the cache has not got
+// them: none for a raw frame, else made and kept in the cache.
+func (r *result) names(cache *nameCache, c *C.ksym_frame) (string, string) {
+	id := uint32(c.symbol_id)
+	if id == rawID {
+		return "", ""
+	}
+	if id >= chunkLen*maxChunks {
+		return r.intern(c.name, c.name_len), r.intern(c.module, c.module_len)
+	}
+	name := C.GoStringN(c.name, C.int(c.name_len))
+	module := cache.module(view(c.module, c.module_len))
+	cache.put(id, name, module)
+	return name, module
 }
 
 // sources appends frame c's source frames to out.

@@ -286,8 +286,9 @@ typedef struct ksym_source_frame {
 } ksym_source_frame;
 
 /*
- One frame. The strings live in the `ksym_result` the frame came from,
- until its next use or `ksym_result_free`.
+ One frame. The strings live as long as the `ksym_result` the frame came
+ from, until its next use or `ksym_result_free` (they are the symbol
+ table's own, which the result keeps alive, or copies in the result).
  */
 typedef struct ksym_frame {
   /*
@@ -344,8 +345,20 @@ typedef struct ksym_frame {
    */
   const struct ksym_source_frame *source_frames;
   uint32_t source_frame_count;
-  uint32_t reserved1;
-  uint64_t reserved[2];
+  /*
+   The symbol's id in its table, `UINT32_MAX` when raw. With
+   `table_serial` it names one symbol for the life of the process: a
+   caller that turns names into its own strings can cache them by
+   `(table_serial, symbol_id)` instead of hashing the names.
+   */
+  uint32_t symbol_id;
+  /*
+   Which table the symbol is from: a number no other table of the
+   process has. The live handle's changes when modules come and go;
+   every frame of one call has the same.
+   */
+  uint64_t table_serial;
+  uint64_t reserved[1];
 } ksym_frame;
 
 /*

@@ -64,7 +64,9 @@ impl SymbolSource for Source {
     fn table(&self) -> Result<TableRef<'_>, FailureCause> {
         match self {
             Source::Live(k) => k.table(),
-            Source::Table(t) => Ok(TableRef::Borrowed(t)),
+            // Shared, not borrowed: a result buffer keeps the table alive
+            // while its frames point at the table's names.
+            Source::Table(t) => Ok(TableRef::Shared(t.clone())),
         }
     }
 }
@@ -169,6 +171,8 @@ fn into_handle(source: Source, o: &Options, out: *mut *mut ksym_symbolizer) -> R
     if out.is_null() {
         return Err(Failure::invalid("out is NULL"));
     }
+    // A mapped table's names are checked once here, not in the first batch.
+    source.current().names_are_c_strings();
     let symbolizer = Symbolizer::new(source);
     #[cfg(feature = "lines")]
     let symbolizer = match o.lines {

@@ -1,12 +1,16 @@
 //! Batch symbolization into a result buffer the caller keeps and reuses:
-//! one `ksym_frame` per address, in order, with the names copied into the
-//! buffer's own string space (NUL-terminated, each symbol once per batch).
-//! Once the buffer has grown to the largest batch, a call allocates
-//! nothing.
+//! one `ksym_frame` per address, in order. Names point into the symbol
+//! table's own NUL-terminated arena (nothing copied, nothing hashed), and
+//! the buffer holds the table until its next use; only when a mapped
+//! table's names could not be shown to be C strings are they copied into
+//! the buffer (each symbol once per batch). Once the buffer has grown to
+//! the largest batch, a call allocates nothing.
 
 use std::ffi::c_char;
+use std::sync::Arc;
 
 use ksym_core::stack::{AddrKind, FailureCause, Frame, Frames, RawReason};
+use ksym_core::SymbolTable;
 use rustc_hash::FxHashMap;
 
 use crate::error::*;
@@ -31,8 +35,9 @@ pub const KSYM_FRAME_PERMISSION_DENIED: u32 = 3;
 /// Raw: the symbols could not be read otherwise.
 pub const KSYM_FRAME_UNAVAILABLE: u32 = 4;
 
-/// One frame. The strings live in the `ksym_result` the frame came from,
-/// until its next use or `ksym_result_free`.
+/// One frame. The strings live as long as the `ksym_result` the frame came
+/// from, until its next use or `ksym_result_free` (they are the symbol
+/// table's own, which the result keeps alive, or copies in the result).
 #[repr(C)]
 pub struct ksym_frame {
     /// The address as given.
@@ -67,8 +72,16 @@ pub struct ksym_frame {
     /// the `ksym_result`, as the strings do.
     pub source_frames: *const ksym_source_frame,
     pub source_frame_count: u32,
-    pub reserved1: u32,
-    pub reserved: [u64; 2],
+    /// The symbol's id in its table, `UINT32_MAX` when raw. With
+    /// `table_serial` it names one symbol for the life of the process: a
+    /// caller that turns names into its own strings can cache them by
+    /// `(table_serial, symbol_id)` instead of hashing the names.
+    pub symbol_id: u32,
+    /// Which table the symbol is from: a number no other table of the
+    /// process has. The live handle's changes when modules come and go;
+    /// every frame of one call has the same.
+    pub table_serial: u64,
+    pub reserved: [u64; 1],
 }
 
 /// One source frame: a function (or an inlined call of one) and where in
@@ -98,9 +111,9 @@ pub struct ksym_source_frame {
 #[derive(Default)]
 pub struct ksym_result {
     frames_buf: Frames<'static>,
-    frames: Vec<ksym_frame>,
+    pub(crate) frames: Vec<ksym_frame>,
     /// NUL-terminated names and modules, back to back.
-    strings: Vec<u8>,
+    pub(crate) strings: Vec<u8>,
     /// Each frame's name and module offsets in `strings`.
     offsets: Vec<(usize, usize)>,
     /// Where a symbol's strings are in `strings`, by symbol id, this batch.
@@ -113,6 +126,8 @@ pub struct ksym_result {
     frame_sources: Vec<(usize, usize)>,
     /// Where a function name or path is in `strings`, this batch.
     source_placed: FxHashMap<String, usize>,
+    /// The table the frames' names point into, kept until the next batch.
+    pub(crate) table: Option<Arc<SymbolTable>>,
 }
 
 /// A new, empty result buffer (never NULL; aborts when out of memory like
@@ -172,10 +187,12 @@ fn push_str(strings: &mut Vec<u8>, s: &str) -> usize {
 
 /// `ksym_result.offsets`: no module.
 const NO_MODULE: usize = usize::MAX;
+/// `ksym_result.offsets`: the frame points into the table already.
+const IN_PLACE: usize = usize::MAX - 1;
 
 impl ksym_result {
     /// Turns the batch in `frames` into C frames and strings.
-    fn fill(&mut self, frames: &Frames<'_>) {
+    pub(crate) fn fill(&mut self, frames: &Frames<'_>) {
         self.frames.clear();
         self.strings.clear();
         self.offsets.clear();
@@ -185,6 +202,10 @@ impl ksym_result {
         self.source_offsets.clear();
         self.frame_sources.clear();
         self.source_placed.clear();
+        self.table = frames.shared_table();
+        let serial = frames.table().map_or(0, |t| t.serial());
+        // The table's own strings when it is kept and they are C strings.
+        let in_place = self.table.as_ref().is_some_and(|t| t.names_are_c_strings());
         for f in frames.iter() {
             let mut frame = ksym_frame {
                 addr: f.addr(),
@@ -203,35 +224,43 @@ impl ksym_result {
                 column: 0,
                 source_frames: std::ptr::null(),
                 source_frame_count: 0,
-                reserved1: 0,
-                reserved: [0; 2],
+                symbol_id: u32::MAX,
+                table_serial: serial,
+                reserved: [0; 1],
             };
-            match f {
+            let placed = match f {
                 Frame::Symbol(s) => {
-                    let strings = &mut self.strings;
-                    let modules = &mut self.modules;
-                    let placed = *self.placed.entry(s.id.0).or_insert_with(|| {
-                        let name = push_str(strings, s.name);
-                        let module = s.module.map_or(NO_MODULE, |m| {
-                            *modules
-                                .entry(m.as_ptr())
-                                .or_insert_with(|| push_str(strings, m))
-                        });
-                        (name, module)
-                    });
                     frame.start = s.start;
                     frame.offset = s.offset;
                     frame.size = s.size;
                     frame.kind = s.kind as u8;
                     frame.name_len = s.name.len() as u32;
                     frame.module_len = s.module.map_or(0, |m| m.len() as u32);
-                    self.offsets.push(placed);
+                    frame.symbol_id = s.id.0;
+                    if in_place {
+                        frame.name = s.name.as_ptr().cast();
+                        frame.module = s.module.map_or(std::ptr::null(), |m| m.as_ptr().cast());
+                        (IN_PLACE, IN_PLACE)
+                    } else {
+                        let strings = &mut self.strings;
+                        let modules = &mut self.modules;
+                        *self.placed.entry(s.id.0).or_insert_with(|| {
+                            let name = push_str(strings, s.name);
+                            let module = s.module.map_or(NO_MODULE, |m| {
+                                *modules
+                                    .entry(m.as_ptr())
+                                    .or_insert_with(|| push_str(strings, m))
+                            });
+                            (name, module)
+                        })
+                    }
                 }
                 Frame::Raw { why, .. } => {
                     frame.status = raw_status(why);
-                    self.offsets.push((NO_MODULE, NO_MODULE));
+                    (NO_MODULE, NO_MODULE)
                 }
-            }
+            };
+            self.offsets.push(placed);
             self.frames.push(frame);
         }
     }
@@ -277,15 +306,17 @@ impl ksym_result {
 
     /// Sets every pointer, only now: `strings` and `sources` may have
     /// moved while they grew.
-    fn point(&mut self) {
+    pub(crate) fn point(&mut self) {
         let base = self.strings.as_ptr();
         let at = |offset: usize| match offset {
             NO_MODULE => std::ptr::null(),
             o => base.wrapping_add(o).cast::<c_char>(),
         };
         for (f, &(name, module)) in self.frames.iter_mut().zip(&self.offsets) {
-            f.name = at(name);
-            f.module = at(module);
+            if name != IN_PLACE {
+                f.name = at(name);
+                f.module = at(module);
+            }
         }
         for (s, &(function, file)) in self.sources.iter_mut().zip(&self.source_offsets) {
             s.function = at(function);

@@ -92,6 +92,14 @@ fn symbolize_find_and_count() {
         ]
     );
     assert_eq!(frames[0].kind, b'T');
+    // Ids: the same symbol the same id, raw frames none; one table serial.
+    let ids: Vec<u32> = frames.iter().map(|f| f.symbol_id).collect();
+    assert_eq!((ids[0], ids[2]), (ids[3], u32::MAX));
+    assert_ne!(ids[0], ids[1]);
+    assert_ne!(frames[0].table_serial, 0);
+    assert!(frames
+        .iter()
+        .all(|f| f.table_serial == frames[0].table_serial));
     assert_eq!(
         (frames[1].name_len, frames[1].module_len, frames[2].name_len),
         (3, 1, 0)
@@ -352,7 +360,8 @@ fn header_layout_matches_rust() {
         column,
         source_frames,
         source_frame_count,
-        reserved1,
+        symbol_id,
+        table_serial,
         reserved
     );
     c += &layout!(
@@ -422,4 +431,64 @@ fn header_layout_matches_rust() {
         "{}\n{c}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A result's names stay readable after its handle is closed (the result
+/// keeps the table they point into), until the result is freed.
+#[test]
+fn names_outlive_the_handle() {
+    let h = open_sample("outlive");
+    let r = ksym_result_new();
+    let ips = [0xffffffffc0000104u64];
+    // SAFETY: valid handle, addresses and result.
+    let st = unsafe { ksym_symbolize(h, ips.as_ptr(), 1, KSYM_ADDR_EXACT, r, null_mut()) };
+    assert_eq!(st, KSYM_OK);
+    // SAFETY: closed once; the result is still live.
+    unsafe { ksym_close(h) };
+    let mut n = 0;
+    // SAFETY: a live result.
+    let f = unsafe { &*ksym_result_frames(r, &mut n) };
+    assert_eq!(
+        (cstr(f.name), cstr(f.module)),
+        (Some("foo".into()), Some("m".into()))
+    );
+    // SAFETY: freed once.
+    unsafe { ksym_result_free(r) };
+}
+
+/// Names copied into the result (a table the result cannot keep) read the
+/// same as names in place, and give the same ids.
+#[test]
+fn copied_names_match_names_in_place() {
+    use ksym_core::stack::{Frames, Symbolizer};
+    use std::sync::Arc;
+    let table = ksym_core::parse_bytes("sample", KALLSYMS.as_bytes(), &Default::default()).unwrap();
+    let ips = [
+        0xffffffff81000110u64,
+        0xffffffffc0000104,
+        0x1234,
+        0xffffffffc0000004,
+    ];
+    let read = |r: &ksym_result| -> Vec<(Option<String>, Option<String>, u32)> {
+        r.frames
+            .iter()
+            .map(|f| (cstr(f.name), cstr(f.module), f.symbol_id))
+            .collect()
+    };
+    let borrowed = Symbolizer::new(&table);
+    let mut frames = Frames::new();
+    borrowed.symbolize(&ips, &mut frames);
+    let mut copied = ksym_result::default();
+    copied.fill(&frames);
+    copied.point();
+    assert!(copied.table.is_none() && !copied.strings.is_empty());
+    let shared = Symbolizer::new(crate::open::Source::Table(Arc::new(table.clone())));
+    let mut frames = Frames::new();
+    shared.symbolize(&ips, &mut frames);
+    let mut in_place = ksym_result::default();
+    in_place.fill(&frames);
+    in_place.point();
+    assert!(in_place.table.is_some() && in_place.strings.is_empty());
+    assert_eq!(read(&copied), read(&in_place));
+    assert_eq!(read(&copied)[3].0.as_deref(), Some("modfn"));
 }

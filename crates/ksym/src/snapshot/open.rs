@@ -229,6 +229,8 @@ fn from_backing(
         modules: meta.modules,
         info: meta.info,
         name_index: OnceLock::new(),
+        serial: crate::table::next_serial(),
+        c_strings: OnceLock::new(),
     };
     check_structure(source, &table, &index_slots)?;
     if !index_slots.is_empty() {

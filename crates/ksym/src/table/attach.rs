@@ -6,6 +6,8 @@
 //! symbol ids: ids stay in address order, so nothing that was learned
 //! about a table by id goes stale.
 
+use std::sync::OnceLock;
+
 use rustc_hash::FxHashMap;
 
 use crate::parse::builtin::{BuiltinRanges, ModuleRange, ResolvedRanges};
@@ -162,7 +164,11 @@ impl SymbolTable {
         self.names = names.into();
         self.slots = slots.into();
         self.slot_names = slot_names.into();
-        // Names and ids are unchanged: a built name index stays valid.
+        // Names and ids are unchanged: a built name index stays valid. Ids
+        // now name other modules: a new serial, and the new module names
+        // are checked again.
+        self.serial = crate::table::next_serial();
+        self.c_strings = OnceLock::new();
         self
     }
 }

@@ -201,6 +201,13 @@ impl TableBuilder {
             modules: self.modules,
             info,
             name_index: OnceLock::new(),
+            serial: crate::table::next_serial(),
+            // Every name is NUL-terminated in the arena; one that is not
+            // UTF-8 is handed out as `?`, so only an ASCII arena is sure.
+            c_strings: match self.arena_ascii {
+                true => OnceLock::from(true),
+                false => OnceLock::new(),
+            },
         };
         table.mark_bounded();
         Ok(table)

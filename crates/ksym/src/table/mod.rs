@@ -86,6 +86,7 @@ mod address_index;
 mod attach;
 mod bounds;
 mod build;
+mod c_strings;
 pub(crate) mod column;
 pub mod elf_sizes;
 mod find;
@@ -100,6 +101,7 @@ use crate::parse::{FormatSeen, ModuleMap, SkippedLines};
 
 pub(crate) use address_index::{fences_lo, Bucket};
 pub use build::TableBuilder;
+pub(crate) use c_strings::next_serial;
 pub(crate) use find::NameIndex;
 pub use names::{DupInfo, Qualifier, CORE_MODULE};
 pub use symbol_ref::SymbolRef;
@@ -359,6 +361,12 @@ pub struct SymbolTable {
     pub(crate) modules: ModuleMap,
     pub(crate) info: TableInfo,
     pub(crate) name_index: OnceLock<NameIndex>,
+    /// Tells this table apart from every other of the process (see
+    /// [`SymbolTable::serial`]).
+    pub(crate) serial: u64,
+    /// Whether lookups' names are C strings in place: known at build,
+    /// checked once on first use for a mapped table.
+    pub(crate) c_strings: OnceLock<bool>,
 }
 
 impl Clone for SymbolTable {
@@ -387,6 +395,8 @@ impl Clone for SymbolTable {
             modules: self.modules.clone(),
             info: self.info.clone(),
             name_index: self.name_index.clone(),
+            serial: self.serial,
+            c_strings: self.c_strings.clone(),
         }
     }
 }

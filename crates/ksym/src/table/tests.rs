@@ -198,3 +198,60 @@ fn module_sections_bound_data_symbols() {
     assert!(t.lookup(X + 0x3100).is_none(), "freed init text");
     assert!(t.lookup(X + 0x4000).is_none(), "freed init text");
 }
+
+/// Names are C strings in place for a built table, including a non-ASCII
+/// one (checked, not assumed); a name span that stops short of its NUL
+/// (what a crafted snapshot could hold) is found, and so is a module's.
+#[test]
+fn c_strings_are_checked_not_assumed() {
+    let t = table(&[
+        (0x1000, 't', "alpha", None),
+        (0x1010, 't', "beta", Some("m")),
+    ]);
+    assert_eq!(t.c_strings.get(), Some(&true));
+    let unicode = table(&[(0x1000, 't', "ünïcode", None)]);
+    assert_eq!(unicode.c_strings.get(), None);
+    assert!(unicode.names_are_c_strings());
+    let s = t.lookup(0x1010).unwrap();
+    let after = |s: &str| t.names[s.as_ptr() as usize - t.names.as_ptr() as usize + s.len()];
+    assert_eq!((after(s.name), after(s.module.unwrap())), (0, 0));
+
+    // One name a byte short: its next byte is its own last letter.
+    let mut short = t.clone();
+    let mut offs: Vec<u32> = short.name_off.to_vec();
+    offs[1] -= 1 << 24;
+    short.name_off = offs.into();
+    short.c_strings = OnceLock::new();
+    assert_eq!(short.lookup(0x1010).unwrap().name, "bet");
+    assert!(!short.names_are_c_strings());
+
+    // A module name a byte short.
+    let mut short = t.clone();
+    let mut slots: Vec<SlotRec> = short.slots.to_vec();
+    slots[1].first_len -= 1;
+    short.slots = slots.into();
+    short.c_strings = OnceLock::new();
+    assert_eq!(short.lookup(0x1010).unwrap().module, Some(""));
+    assert!(!short.names_are_c_strings());
+}
+
+/// Serials tell tables apart; a clone shares its table's (same ids, same
+/// names); attaching module ranges (ids now name other modules) does not.
+#[test]
+fn serials_follow_what_ids_mean() {
+    let syms = [(0x1000, 't', "alpha", None), (0x1010, 't', "beta", None)];
+    let (a, b) = (table(&syms), table(&syms));
+    assert_ne!(a.serial(), 0);
+    assert_ne!(a.serial(), b.serial());
+    assert_eq!(a.clone().serial(), a.serial());
+    let before = a.serial();
+    let ranges = [crate::parse::builtin::ModuleRange {
+        start: 0x1000,
+        end: 0x1020,
+        modules: vec!["builtin".to_string()],
+    }];
+    let attached = a.with_module_ranges(&ranges);
+    assert_eq!(attached.lookup(0x1010).unwrap().module, Some("builtin"));
+    assert_ne!(attached.serial(), before);
+    assert!(attached.names_are_c_strings());
+}

@@ -101,6 +101,16 @@ impl<'s> Frames<'s> {
         self.table.as_deref()
     }
 
+    /// The table, when the source shares it (a live handle, a table behind
+    /// an `Arc`): to keep it, and what the frames borrow from it, alive
+    /// after the frames are reused.
+    pub fn shared_table(&self) -> Option<std::sync::Arc<SymbolTable>> {
+        match &self.table {
+            Some(TableRef::Shared(t)) => Some(t.clone()),
+            _ => None,
+        }
+    }
+
     /// How many symbols the batch looked up (each distinct symbol once, or
     /// a few times when met far apart in a small batch).
     pub fn symbols_looked_up(&self) -> usize {

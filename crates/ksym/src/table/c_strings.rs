@@ -1,0 +1,49 @@
+//! What a C caller needs to hand out a table's strings without copying
+//! them: whether every name a lookup gives is a C string in place
+//! (followed by a NUL in the table's own memory), and a serial number that
+//! tells tables apart, so a cache keyed by symbol id knows when the ids
+//! change meaning.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::table::SymbolTable;
+
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// A serial no table of this process had before.
+pub(crate) fn next_serial() -> u64 {
+    NEXT_SERIAL.fetch_add(1, Ordering::Relaxed)
+}
+
+impl SymbolTable {
+    /// A number no other table of this process has (never 0). A clone keeps
+    /// it: its ids name the same symbols. A new table (a module loaded, a
+    /// snapshot reopened) gets a new one, so `(serial, SymbolId)` names one
+    /// symbol for the life of the process.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
+    /// Whether the name and module of every symbol that address lookups
+    /// give are followed by a NUL byte inside the table, so that
+    /// `name.as_ptr()` is a C string for as long as the table lives. True
+    /// for every table built here (the arena is NUL-terminated strings);
+    /// checked once, on the first call, for a table mapped from a snapshot,
+    /// whose spans a damaged or crafted file could point anywhere.
+    pub fn names_are_c_strings(&self) -> bool {
+        *self.c_strings.get_or_init(|| self.check_c_strings())
+    }
+
+    fn check_c_strings(&self) -> bool {
+        let base = self.names.as_ptr() as usize;
+        let in_place = |s: &str| {
+            let start = (s.as_ptr() as usize).wrapping_sub(base);
+            start
+                .checked_add(s.len())
+                .and_then(|end| self.names.get(end))
+                .is_some_and(|&b| b == 0)
+        };
+        self.name_off.iter().all(|&r| in_place(self.name_ref(r)))
+            && (0..self.slots.len() as u32).all(|s| self.first_module(s).is_none_or(in_place))
+    }
+}
