@@ -205,7 +205,7 @@ impl ksym_result {
         self.table = frames.shared_table();
         let serial = frames.table().map_or(0, |t| t.serial());
         // The table's own strings when it is kept and they are C strings.
-        let in_place = self.table.as_ref().is_some_and(|t| t.names_are_c_strings());
+        let in_place = self.table.as_ref().filter(|t| t.names_are_c_strings());
         for f in frames.iter() {
             let mut frame = ksym_frame {
                 addr: f.addr(),
@@ -237,9 +237,11 @@ impl ksym_result {
                     frame.name_len = s.name.len() as u32;
                     frame.module_len = s.module.map_or(0, |m| m.len() as u32);
                     frame.symbol_id = s.id.0;
-                    if in_place {
-                        frame.name = s.name.as_ptr().cast();
-                        frame.module = s.module.map_or(std::ptr::null(), |m| m.as_ptr().cast());
+                    if let Some(table) = &in_place {
+                        frame.name = table.c_str_ptr(s.name).cast();
+                        frame.module = s
+                            .module
+                            .map_or(std::ptr::null(), |m| table.c_str_ptr(m).cast());
                         (IN_PLACE, IN_PLACE)
                     } else {
                         let strings = &mut self.strings;

@@ -34,6 +34,23 @@ impl SymbolTable {
         *self.c_strings.get_or_init(|| self.check_c_strings())
     }
 
+    /// `s`, a name or module this table gave, as a pointer that may be
+    /// read through its NUL when [`names_are_c_strings`] holds: the same
+    /// address as `s.as_ptr()`, but derived from the whole arena (a pointer
+    /// from `s` itself may only read `s`'s bytes). Null when `s` is not in
+    /// the arena.
+    ///
+    /// [`names_are_c_strings`]: SymbolTable::names_are_c_strings
+    #[inline]
+    pub fn c_str_ptr(&self, s: &str) -> *const u8 {
+        let base = self.names.as_ptr();
+        let at = (s.as_ptr() as usize).wrapping_sub(base as usize);
+        match at.checked_add(s.len()) {
+            Some(end) if end < self.names.len() => base.wrapping_add(at),
+            _ => std::ptr::null(),
+        }
+    }
+
     fn check_c_strings(&self) -> bool {
         let base = self.names.as_ptr() as usize;
         let in_place = |s: &str| {

@@ -215,6 +215,14 @@ fn c_strings_are_checked_not_assumed() {
     let s = t.lookup(0x1010).unwrap();
     let after = |s: &str| t.names[s.as_ptr() as usize - t.names.as_ptr() as usize + s.len()];
     assert_eq!((after(s.name), after(s.module.unwrap())), (0, 0));
+    // The C pointer: the same address, readable through the NUL; none for
+    // a string from elsewhere.
+    let p = t.c_str_ptr(s.name);
+    assert_eq!(p, s.name.as_ptr());
+    // SAFETY: the arena holds the name and its NUL (checked above).
+    let c = unsafe { std::ffi::CStr::from_ptr(p.cast()) };
+    assert_eq!(c.to_bytes(), b"beta");
+    assert!(t.c_str_ptr("beta").is_null());
 
     // One name a byte short: its next byte is its own last letter.
     let mut short = t.clone();
