@@ -139,6 +139,7 @@ fn round_trip(text: &[u8]) {
             m.aliases(a).collect::<Vec<_>>()
         );
     }
+    assert_eq!(m.names_are_c_strings(), t.names_are_c_strings());
     // And the mapped table keeps every invariant of a built one.
     common::exercise(&m, text);
 }
@@ -187,6 +188,7 @@ fn query(t: &SymbolTable, data: &[u8]) {
     for a in addrs {
         if let Some(s) = t.lookup(a) {
             let _ = t.resolve(&format!("{s}"));
+            c_strings_hold(t, &s);
         }
         let _ = t.lookup_absolute(a);
         let _ = t.aliases(a).count();
@@ -204,5 +206,26 @@ fn query(t: &SymbolTable, data: &[u8]) {
         let _ = t.find(name).count();
         let _ = t.find_in(Some("m"), name).count();
         let _ = t.resolve(name);
+    }
+}
+
+/// What the C ABI relies on when a table says its names are C strings in
+/// place: each name and module a lookup gives is, through `c_str_ptr`, its
+/// bytes and then a NUL (a crafted name may hold NULs of its own: the C ABI
+/// gives lengths too).
+fn c_strings_hold(t: &SymbolTable, s: &ksym::Symbol<'_>) {
+    if !t.names_are_c_strings() {
+        return;
+    }
+    for text in std::iter::once(s.name).chain(s.module) {
+        let p = t.c_str_ptr(text);
+        assert!(!p.is_null(), "{text:?} is not in the arena");
+        // SAFETY: what `names_are_c_strings` promises, and what this checks.
+        let bytes = unsafe { std::slice::from_raw_parts(p, text.len() + 1) };
+        assert_eq!(
+            bytes.split_last(),
+            Some((&0, text.as_bytes())),
+            "{text:?} is not followed by a NUL in place"
+        );
     }
 }
