@@ -187,8 +187,45 @@ fn push_str(strings: &mut Vec<u8>, s: &str) -> usize {
 
 /// `ksym_result.offsets`: no module.
 const NO_MODULE: usize = usize::MAX;
-/// `ksym_result.offsets`: the frame points into the table already.
-const IN_PLACE: usize = usize::MAX - 1;
+
+/// Frame `f` in C, without its strings.
+#[inline]
+fn c_frame(f: &Frame<'_>, table_serial: u64) -> ksym_frame {
+    let mut frame = ksym_frame {
+        addr: f.addr(),
+        start: 0,
+        offset: 0,
+        size: 0,
+        name: std::ptr::null(),
+        module: std::ptr::null(),
+        name_len: 0,
+        module_len: 0,
+        status: KSYM_FRAME_NAMED,
+        kind: 0,
+        reserved0: [0; 3],
+        file: std::ptr::null(),
+        line: 0,
+        column: 0,
+        source_frames: std::ptr::null(),
+        source_frame_count: 0,
+        symbol_id: u32::MAX,
+        table_serial,
+        reserved: [0; 1],
+    };
+    match f {
+        Frame::Symbol(s) => {
+            frame.start = s.start;
+            frame.offset = s.offset;
+            frame.size = s.size;
+            frame.kind = s.kind as u8;
+            frame.name_len = s.name.len() as u32;
+            frame.module_len = s.module.map_or(0, |m| m.len() as u32);
+            frame.symbol_id = s.id.0;
+        }
+        Frame::Raw { why, .. } => frame.status = raw_status(*why),
+    }
+    frame
+}
 
 impl ksym_result {
     /// Turns the batch in `frames` into C frames and strings.
@@ -204,66 +241,40 @@ impl ksym_result {
         self.source_placed.clear();
         self.table = frames.shared_table();
         let serial = frames.table().map_or(0, |t| t.serial());
-        // The table's own strings when it is kept and they are C strings.
-        let in_place = self.table.as_ref().filter(|t| t.names_are_c_strings());
+        // The table's own strings when it is kept and they are C strings:
+        // nothing copied, no offsets to fix up in `point`.
+        if let Some(table) = self.table.as_ref().filter(|t| t.names_are_c_strings()) {
+            self.frames.extend(frames.iter().map(|f| {
+                let mut frame = c_frame(&f, serial);
+                if let Frame::Symbol(s) = f {
+                    frame.name = table.c_str_ptr(s.name).cast();
+                    frame.module = s
+                        .module
+                        .map_or(std::ptr::null(), |m| table.c_str_ptr(m).cast());
+                }
+                frame
+            }));
+            return;
+        }
         for f in frames.iter() {
-            let mut frame = ksym_frame {
-                addr: f.addr(),
-                start: 0,
-                offset: 0,
-                size: 0,
-                name: std::ptr::null(),
-                module: std::ptr::null(),
-                name_len: 0,
-                module_len: 0,
-                status: KSYM_FRAME_NAMED,
-                kind: 0,
-                reserved0: [0; 3],
-                file: std::ptr::null(),
-                line: 0,
-                column: 0,
-                source_frames: std::ptr::null(),
-                source_frame_count: 0,
-                symbol_id: u32::MAX,
-                table_serial: serial,
-                reserved: [0; 1],
-            };
             let placed = match f {
                 Frame::Symbol(s) => {
-                    frame.start = s.start;
-                    frame.offset = s.offset;
-                    frame.size = s.size;
-                    frame.kind = s.kind as u8;
-                    frame.name_len = s.name.len() as u32;
-                    frame.module_len = s.module.map_or(0, |m| m.len() as u32);
-                    frame.symbol_id = s.id.0;
-                    if let Some(table) = &in_place {
-                        frame.name = table.c_str_ptr(s.name).cast();
-                        frame.module = s
-                            .module
-                            .map_or(std::ptr::null(), |m| table.c_str_ptr(m).cast());
-                        (IN_PLACE, IN_PLACE)
-                    } else {
-                        let strings = &mut self.strings;
-                        let modules = &mut self.modules;
-                        *self.placed.entry(s.id.0).or_insert_with(|| {
-                            let name = push_str(strings, s.name);
-                            let module = s.module.map_or(NO_MODULE, |m| {
-                                *modules
-                                    .entry(m.as_ptr())
-                                    .or_insert_with(|| push_str(strings, m))
-                            });
-                            (name, module)
-                        })
-                    }
+                    let strings = &mut self.strings;
+                    let modules = &mut self.modules;
+                    *self.placed.entry(s.id.0).or_insert_with(|| {
+                        let name = push_str(strings, s.name);
+                        let module = s.module.map_or(NO_MODULE, |m| {
+                            *modules
+                                .entry(m.as_ptr())
+                                .or_insert_with(|| push_str(strings, m))
+                        });
+                        (name, module)
+                    })
                 }
-                Frame::Raw { why, .. } => {
-                    frame.status = raw_status(why);
-                    (NO_MODULE, NO_MODULE)
-                }
+                Frame::Raw { .. } => (NO_MODULE, NO_MODULE),
             };
             self.offsets.push(placed);
-            self.frames.push(frame);
+            self.frames.push(c_frame(&f, serial));
         }
     }
 
@@ -314,11 +325,10 @@ impl ksym_result {
             NO_MODULE => std::ptr::null(),
             o => base.wrapping_add(o).cast::<c_char>(),
         };
+        // Empty when the names are the table's (see `fill`).
         for (f, &(name, module)) in self.frames.iter_mut().zip(&self.offsets) {
-            if name != IN_PLACE {
-                f.name = at(name);
-                f.module = at(module);
-            }
+            f.name = at(name);
+            f.module = at(module);
         }
         for (s, &(function, file)) in self.sources.iter_mut().zip(&self.source_offsets) {
             s.function = at(function);
