@@ -8,15 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.join("README.md").is_file(),
-        "the real kernel data is missing: expected {} (shared/ beside the clone)",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::*;
 
 fn k612() -> PathBuf {
     data_dir().join("debian-6.12.117/kallsyms.xz")
@@ -50,20 +43,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn run_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = ksym()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ksym");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    output_with_stdin(ksym().args(args), input.as_bytes())
 }
 
 fn stdout(o: &Output) -> String {

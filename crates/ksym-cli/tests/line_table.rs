@@ -6,36 +6,28 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+mod common;
 use std::time::{Duration, Instant};
 
 fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.1.0-57-cloud")
+    common::data_dir().join("debian-6.1.0-57-cloud")
 }
 
 /// `ksym --kallsyms 6.1 --vmlinux V ARGS` with the cache at `cache`.
 fn ksym(vmlinux: &Path, cache: &str, args: &[&str], stdin: &str) -> (String, String) {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ksym"))
-        .arg("--kallsyms")
-        .arg(data().join("kallsyms.xz"))
-        .arg("--vmlinux")
-        .arg(vmlinux)
-        .args(args)
-        .env("KSYM_CACHE_DIR", cache)
-        .env_remove("DEBUGINFOD_URLS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_ksym"))
+            .arg("--kallsyms")
+            .arg(data().join("kallsyms.xz"))
+            .arg("--vmlinux")
+            .arg(vmlinux)
+            .args(args)
+            .env("KSYM_CACHE_DIR", cache)
+            .env_remove("DEBUGINFOD_URLS"),
+        stdin.as_bytes(),
+    );
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
     assert!(out.status.success(), "{}", text(out.stderr.clone()));
     (text(out.stdout), text(out.stderr))

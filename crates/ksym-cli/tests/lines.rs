@@ -6,14 +6,15 @@
 //! commands still answer and say what is missing.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+mod common;
 
 use ksym::lines::{DebugFile, KernelFacts, SourceFrame, SourceLines};
 use ksym::{LoadOptions, ModuleMap, SymbolTable};
 
 fn data() -> PathBuf {
-    let d =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.1.0-57-cloud");
+    let d = common::data_dir().join("debian-6.1.0-57-cloud");
     assert!(
         d.join("kallsyms.xz").is_file(),
         "no shared data at {}",
@@ -30,31 +31,21 @@ fn vmlinux() -> Option<PathBuf> {
 
 /// `ksym --kallsyms ... --modules layout --ko xfs ARGS` with `stdin`.
 fn ksym(extra: &[&str], args: &[&str], stdin: &str) -> (String, String, bool) {
-    use std::io::Write;
     let d = data();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ksym"))
-        .arg("--kallsyms")
-        .arg(d.join("kallsyms.xz"))
-        .arg("--modules")
-        .arg(d.join("module-layout.tsv"))
-        .arg("--ko")
-        .arg(d.join("ko-debug/xfs.ko.xz"))
-        .args(extra)
-        .args(args)
-        .env("KSYM_CACHE_DIR", "off")
-        .env_remove("DEBUGINFOD_URLS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_ksym"))
+            .arg("--kallsyms")
+            .arg(d.join("kallsyms.xz"))
+            .arg("--modules")
+            .arg(d.join("module-layout.tsv"))
+            .arg("--ko")
+            .arg(d.join("ko-debug/xfs.ko.xz"))
+            .args(extra)
+            .args(args)
+            .env("KSYM_CACHE_DIR", "off")
+            .env_remove("DEBUGINFOD_URLS"),
+        stdin.as_bytes(),
+    );
     (
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),

@@ -3,21 +3,14 @@
 //! snapshot (the 6.12 and 6.1 data, and the live kernel's when it can be
 //! read).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.join("README.md").is_file(),
-        "the real kernel data is missing: expected {} (shared/ beside the clone)",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::*;
 
 fn ksym(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ksym"));
@@ -142,22 +135,19 @@ fn compare(dir: &Path, server: &Serving, snapshot: &Path) -> usize {
     let served: Value = serde_json::from_str(&answer).unwrap();
     let served = served["frames"].as_array().unwrap();
 
-    let mut cli = ksym(dir)
-        .arg("--snapshot")
-        .arg(snapshot)
-        .args(["addr", "--json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
     let input: String = hex.iter().map(|h| format!("{h}\n")).collect();
-    cli.stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = cli.wait_with_output().unwrap();
-    assert!(out.status.success());
+    let out = output_with_stdin(
+        ksym(dir)
+            .arg("--snapshot")
+            .arg(snapshot)
+            .args(["addr", "--json"]),
+        input.as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

@@ -12,13 +12,10 @@ use ksym::snapshot::{save, Identity};
 use ksym::{LoadOptions, ModuleMap};
 use serde_json::Value;
 
-const BOOT: &str = "0b9f1c1e-3c1a-4b6e-9d7e-2a5c1f0e9b11";
+mod common;
+use common::*;
 
-fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(dir.join("README.md").is_file(), "missing {}", dir.display());
-    dir
-}
+const BOOT: &str = "0b9f1c1e-3c1a-4b6e-9d7e-2a5c1f0e9b11";
 
 /// The command, with its snapshot cache and default store in `home`.
 fn ksym(home: &Path) -> Command {
