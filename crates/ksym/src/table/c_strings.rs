@@ -26,10 +26,11 @@ impl SymbolTable {
 
     /// Whether the name and module of every symbol that address lookups
     /// give are followed by a NUL byte inside the table, so that
-    /// `name.as_ptr()` is a C string for as long as the table lives. True
-    /// for every table built here (the arena is NUL-terminated strings);
-    /// checked once, on the first call, for a table mapped from a snapshot,
-    /// whose spans a damaged or crafted file could point anywhere.
+    /// [`c_str_ptr`](SymbolTable::c_str_ptr) of each is a C string for as
+    /// long as the table lives. True for every table built here with an
+    /// ASCII arena (the arena is NUL-terminated strings); else checked once,
+    /// on the first call, as for a table mapped from a snapshot, whose spans
+    /// a damaged or crafted file could point anywhere.
     pub fn names_are_c_strings(&self) -> bool {
         *self.c_strings.get_or_init(|| self.check_c_strings())
     }
@@ -43,22 +44,25 @@ impl SymbolTable {
     /// [`names_are_c_strings`]: SymbolTable::names_are_c_strings
     #[inline]
     pub fn c_str_ptr(&self, s: &str) -> *const u8 {
-        let base = self.names.as_ptr();
-        let at = (s.as_ptr() as usize).wrapping_sub(base as usize);
-        match at.checked_add(s.len()) {
-            Some(end) if end < self.names.len() => base.wrapping_add(at),
-            _ => std::ptr::null(),
+        match self.arena_span(s) {
+            Some((start, _)) => self.names.as_ptr().wrapping_add(start),
+            None => std::ptr::null(),
         }
     }
 
+    /// Where `s` starts in the arena and where it ends, when the byte after
+    /// it is in the arena too.
+    #[inline]
+    fn arena_span(&self, s: &str) -> Option<(usize, usize)> {
+        let start = (s.as_ptr() as usize).wrapping_sub(self.names.as_ptr() as usize);
+        let end = start.checked_add(s.len())?;
+        (end < self.names.len()).then_some((start, end))
+    }
+
     fn check_c_strings(&self) -> bool {
-        let base = self.names.as_ptr() as usize;
         let in_place = |s: &str| {
-            let start = (s.as_ptr() as usize).wrapping_sub(base);
-            start
-                .checked_add(s.len())
-                .and_then(|end| self.names.get(end))
-                .is_some_and(|&b| b == 0)
+            self.arena_span(s)
+                .is_some_and(|(_, end)| self.names[end] == 0)
         };
         self.name_off.iter().all(|&r| in_place(self.name_ref(r)))
             && (0..self.slots.len() as u32).all(|s| self.first_module(s).is_none_or(in_place))
