@@ -108,8 +108,8 @@ type Options struct {
 type Symbolizer struct {
 	mu      sync.RWMutex // Close against calls in flight
 	h       *C.ksym_symbolizer
-	results chan *result // free results, see getResult
-	names   atomic.Pointer[nameCache]
+	results chan *result              // free results, see getResult
+	names   atomic.Pointer[nameArena] // see names.go
 }
 
 func open(path *string, opts *Options) (*Symbolizer, error) {

@@ -1,124 +1,112 @@
 package ksym
 
 import (
-	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
-// Symbol names as Go strings, made once per symbol and shared by every
-// goroutine for as long as the symbolizer answers from the same table: a
-// frame's name is then two loads by (table serial, symbol id), not a hash
-// of its bytes. A new table (a module loaded, on the live kernel) has a new
-// serial and starts a new cache.
+// Symbol names as Go strings with nothing looked up per frame. A C frame's
+// name and module point into its table's arena (the names back to back,
+// each after the last's NUL; ksym_result_names gives where it is). The
+// symbolizer keeps a Go copy of that arena, filled a page at a time when a
+// frame first points into the page, and a frame's name is a string over
+// the copy at the same offset: no hash, no cache entry to load, and for a
+// profile that meets a few thousand symbols only their pages are copied.
+//
+// The strings are Go memory: they keep the copy alive and stay valid after
+// the table changes or the symbolizer closes. A new table (a module
+// loaded, on the live kernel) has a new arena and gets a new copy.
 
 const (
-	chunkBits = 10
-	chunkLen  = 1 << chunkBits
-	// maxChunks covers ids below 4M (a kernel has about 250k symbols);
-	// names of higher ids are made per result instead.
-	maxChunks = 1 << 12
-	// rawID is ksym_frame.symbol_id of a raw frame.
-	rawID = ^uint32(0)
+	pageBits = 12
+	pageSize = 1 << pageBits
 )
 
-// nameEntry is one symbol's name and module, set once: written under
-// state 1, published by state 2 (so a reader that sees 2 sees the strings
-// whole).
-type nameEntry struct {
-	state        atomic.Uint32
-	name, module string
-}
-
+// A page's state: copied under pageCopying, published by pageReady (a
+// reader that sees it ready sees the bytes).
 const (
-	entryEmpty uint32 = iota
-	entryWriting
-	entryReady
+	pageEmpty uint32 = iota
+	pageCopying
+	pageReady
 )
 
-// The strings sit in the chunk itself, not behind a pointer: a frame's
-// names cost one memory access when the chunk is in cache, two when not.
-type nameChunk [chunkLen]nameEntry
-
-// nameCache holds one table's names by symbol id, in chunks made when an
-// id of theirs is first met, so a profile that meets a few thousand
-// symbols pays for a few chunks (40 KiB each), not for the whole table.
-type nameCache struct {
-	serial  uint64
-	chunks  [maxChunks]atomic.Pointer[nameChunk]
-	modules sync.Map // module name -> the one Go string for it
+// nameArena is the Go copy of one table's C arena.
+type nameArena struct {
+	serial uint64
+	c      unsafe.Pointer // the C arena, alive while a result holds its table
+	bytes  []byte         // the copy, as long as the C arena
+	pages  []atomic.Uint32
 }
 
-// namesOf gives the cache for the table with this serial: the symbolizer's
-// own, or a new one that replaces it when the table changed.
-func (s *Symbolizer) namesOf(serial uint64) *nameCache {
-	c := s.names.Load()
-	if c != nil && c.serial == serial {
-		return c
+// arenaOf gives the copy of the arena at c (n bytes) of table serial: the
+// symbolizer's own, or a new one that replaces it. The address is checked
+// as well as the serial: a table's clone keeps its serial but not its
+// address.
+func (s *Symbolizer) arenaOf(serial uint64, c unsafe.Pointer, n int) *nameArena {
+	a := s.names.Load()
+	if a != nil && a.serial == serial && a.c == c && len(a.bytes) == n {
+		return a
 	}
-	fresh := &nameCache{serial: serial}
-	s.names.CompareAndSwap(c, fresh)
+	fresh := &nameArena{
+		serial: serial,
+		c:      c,
+		bytes:  make([]byte, n),
+		pages:  make([]atomic.Uint32, (n+pageSize-1)/pageSize),
+	}
+	s.names.CompareAndSwap(a, fresh)
 	return fresh
 }
 
-// get gives the names of symbol id, ok false when not made yet.
-func (c *nameCache) get(id uint32) (name, module string, ok bool) {
-	if id >= chunkLen*maxChunks {
-		return "", "", false
+// str gives the Go string for the n bytes at p in the C arena; ok false
+// when p is not in it or another goroutine is copying its page right now
+// (the caller copies the string itself).
+func (a *nameArena) str(p unsafe.Pointer, n int) (s string, ok bool) {
+	if p == nil {
+		return "", true
 	}
-	chunk := c.chunks[id>>chunkBits].Load()
-	if chunk == nil {
-		return "", "", false
+	off := uintptr(p) - uintptr(a.c)
+	end := off + uintptr(n) // the NUL's offset: at most len-1
+	if off >= uintptr(len(a.bytes)) || end >= uintptr(len(a.bytes)) {
+		return "", false
 	}
-	e := &chunk[id&(chunkLen-1)]
-	if e.state.Load() != entryReady {
-		return "", "", false
-	}
-	return e.name, e.module, true
-}
-
-// peek loads the state of id's entry and nothing else: see touch, in
-// symbolize.go.
-func (c *nameCache) peek(id uint32) uint32 {
-	if id >= chunkLen*maxChunks {
-		return 0
-	}
-	if chunk := c.chunks[id>>chunkBits].Load(); chunk != nil {
-		return chunk[id&(chunkLen-1)].state.Load()
-	}
-	return 0
-}
-
-// put keeps the names of symbol id; when another goroutine is putting
-// them at the same moment, its copy is the one kept.
-func (c *nameCache) put(id uint32, name, module string) {
-	if id >= chunkLen*maxChunks {
-		return
-	}
-	slot := &c.chunks[id>>chunkBits]
-	chunk := slot.Load()
-	if chunk == nil {
-		chunk = new(nameChunk)
-		if !slot.CompareAndSwap(nil, chunk) {
-			chunk = slot.Load()
+	first, last := off>>pageBits, end>>pageBits
+	if a.pages[first].Load() != pageReady || a.pages[last].Load() != pageReady {
+		if !a.copyPages(int(first), int(last)) {
+			return "", false
 		}
 	}
-	e := &chunk[id&(chunkLen-1)]
-	if e.state.CompareAndSwap(entryEmpty, entryWriting) {
-		e.name, e.module = name, module
-		e.state.Store(entryReady)
-	}
+	return stringAt(&a.bytes[off], n), true
 }
 
-// module gives the one Go string for a module name (view: over C memory,
-// copied when new).
-func (c *nameCache) module(view string) string {
-	if view == "" {
-		return ""
+// stringAt is the string of the n bytes at p (unsafe.String, which Go
+// 1.19 lacks): p must never be written again.
+func stringAt(p *byte, n int) string {
+	type header struct {
+		data unsafe.Pointer
+		len  int
 	}
-	if m, ok := c.modules.Load(view); ok {
-		return m.(string)
+	h := header{unsafe.Pointer(p), n}
+	return *(*string)(unsafe.Pointer(&h))
+}
+
+// copyPages copies pages first..last from C, false when one of them is
+// being copied by another goroutine.
+func (a *nameArena) copyPages(first, last int) bool {
+	for p := first; p <= last; p++ {
+		state := &a.pages[p]
+		if state.Load() == pageReady {
+			continue
+		}
+		if !state.CompareAndSwap(pageEmpty, pageCopying) {
+			return false
+		}
+		lo := p * pageSize
+		hi := lo + pageSize
+		if hi > len(a.bytes) {
+			hi = len(a.bytes)
+		}
+		copy(a.bytes[lo:hi], unsafe.Slice((*byte)(unsafe.Add(a.c, lo)), hi-lo))
+		state.Store(pageReady)
 	}
-	m := string([]byte(view))
-	c.modules.Store(m, m)
-	return m
+	return true
 }

@@ -2,57 +2,143 @@ package ksym
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
-// A new table serial starts an empty cache: no name of the old table's ids
-// is given for the new one's.
-func TestNameCacheFollowsTheTable(t *testing.T) {
+// fakeArena is NUL-terminated names back to back, as a table's arena is,
+// long enough that some names straddle a page; offsets[i] is name i's.
+func fakeArena(names int) (arena []byte, offsets []int) {
+	for i := 0; i < names; i++ {
+		offsets = append(offsets, len(arena))
+		arena = append(arena, fmt.Sprintf("symbol_%d_%s", i, strings.Repeat("x", i%37))...)
+		arena = append(arena, 0)
+	}
+	return arena, offsets
+}
+
+func nameAt(arena []byte, off int) string {
+	end := off
+	for arena[end] != 0 {
+		end++
+	}
+	return string(arena[off:end])
+}
+
+// Strings over the copy are the arena's names, also across page
+// boundaries; they are copies (a changed arena does not change them); a
+// pointer outside the arena, or a name whose NUL would lie past its end,
+// is refused rather than read.
+func TestNameArenaCopiesWhatFramesPointAt(t *testing.T) {
+	arena, offsets := fakeArena(2000)
+	if len(arena) < 3*pageSize {
+		t.Fatalf("arena of %d bytes: too small to cross pages", len(arena))
+	}
 	var s Symbolizer
-	old := s.namesOf(7)
-	old.put(5, "vfs_read", "")
-	if name, _, ok := s.namesOf(7).get(5); !ok || name != "vfs_read" {
-		t.Fatalf("same table: got %q, %v", name, ok)
-	}
-	if name, _, ok := s.namesOf(8).get(5); ok {
-		t.Fatalf("another table's cache gave %q for id 5", name)
-	}
-	if s.names.Load().serial != 8 {
-		t.Fatalf("the symbolizer keeps serial %d, not the newest", s.names.Load().serial)
-	}
-	// Ids past the chunks, and the raw frames' id, are never cached.
-	for _, id := range []uint32{chunkLen * maxChunks, rawID} {
-		c := s.namesOf(8)
-		c.put(id, "x", "m")
-		if _, _, ok := c.get(id); ok {
-			t.Fatalf("id %#x was cached", id)
+	base := unsafe.Pointer(&arena[0])
+	a := s.arenaOf(1, base, len(arena))
+	got := make([]string, len(offsets))
+	straddling := 0
+	for i, off := range offsets {
+		want := nameAt(arena, off)
+		if off>>pageBits != (off+len(want))>>pageBits {
+			straddling++
 		}
+		name, ok := a.str(unsafe.Add(base, off), len(want))
+		if !ok || name != want {
+			t.Fatalf("name %d: %q, %v; want %q", i, name, ok, want)
+		}
+		got[i] = name
+	}
+	if straddling == 0 {
+		t.Fatal("no name crossed a page: the test does not test that")
+	}
+	for i := range arena {
+		arena[i] = '!'
+	}
+	for i, off := range offsets {
+		if want := fmt.Sprintf("symbol_%d_", i); !strings.HasPrefix(got[i], want) {
+			t.Fatalf("name %d changed with the arena: %q", i, got[i])
+		}
+		if again, ok := a.str(unsafe.Add(base, off), len(got[i])); !ok || again != got[i] {
+			t.Fatalf("name %d asked again: %q, %v", i, again, ok)
+		}
+	}
+	last := len(arena) - 1
+	for _, c := range []struct {
+		off, n int
+	}{{-1, 3}, {len(arena), 0}, {last, 1}, {last - 1, 2}, {0, len(arena)}} {
+		if name, ok := a.str(unsafe.Add(base, c.off), c.n); ok {
+			t.Errorf("offset %d, %d bytes: gave %q, want refused", c.off, c.n, name)
+		}
+	}
+	if name, ok := a.str(unsafe.Add(base, last-1), 1); !ok || name != "x" {
+		t.Errorf("the last name in the arena: %q, %v", name, ok)
+	}
+	if name, ok := a.str(nil, 0); !ok || name != "" {
+		t.Errorf("no name: %q, %v", name, ok)
 	}
 }
 
-// Goroutines putting and getting the same ids at once each see whole
-// names (run with -race to check the publication).
-func TestNameCacheConcurrent(t *testing.T) {
+// A page another goroutine is copying is not waited for: the caller is
+// told to copy the name itself.
+func TestNameArenaPageBeingCopied(t *testing.T) {
+	arena, _ := fakeArena(10)
 	var s Symbolizer
-	c := s.namesOf(1)
+	base := unsafe.Pointer(&arena[0])
+	a := s.arenaOf(1, base, len(arena))
+	a.pages[0].Store(pageCopying)
+	if name, ok := a.str(base, 8); ok {
+		t.Fatalf("gave %q from a page being copied", name)
+	}
+}
+
+// A copy serves one table's arena: another serial, or the same serial at
+// another address (a clone of the table), gets a copy of its own, which
+// replaces the symbolizer's.
+func TestNameArenaFollowsTheTable(t *testing.T) {
+	one, _ := fakeArena(10)
+	two, _ := fakeArena(10)
+	var s Symbolizer
+	first := s.arenaOf(7, unsafe.Pointer(&one[0]), len(one))
+	if s.arenaOf(7, unsafe.Pointer(&one[0]), len(one)) != first {
+		t.Fatal("the same table got a new copy")
+	}
+	for _, c := range []struct {
+		serial uint64
+		arena  []byte
+	}{{8, one}, {8, two}} {
+		a := s.arenaOf(c.serial, unsafe.Pointer(&c.arena[0]), len(c.arena))
+		if a == first || s.names.Load() != a {
+			t.Fatalf("serial %d at %p: the old copy kept", c.serial, &c.arena[0])
+		}
+		first = a
+	}
+}
+
+// Goroutines asking for the same names at once each get whole names (run
+// with -race to check the publication of pages).
+func TestNameArenaConcurrent(t *testing.T) {
+	arena, offsets := fakeArena(5000)
+	var s Symbolizer
+	base := unsafe.Pointer(&arena[0])
+	a := s.arenaOf(1, base, len(arena))
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
-		go func() {
+		go func(g int) {
 			defer wg.Done()
-			for id := uint32(0); id < 5000; id++ {
-				want := fmt.Sprintf("sym%d", id)
-				if name, module, ok := c.get(id); ok {
-					if name != want || module != c.module("mod") {
-						t.Errorf("id %d: %q [%s]", id, name, module)
-						return
-					}
-					continue
+			for i := range offsets {
+				off := offsets[(i+g*577)%len(offsets)]
+				want := nameAt(arena, off)
+				if name, ok := a.str(unsafe.Add(base, off), len(want)); ok && name != want {
+					t.Errorf("goroutine %d: %q, want %q", g, name, want)
+					return
 				}
-				c.put(id, want, c.module("mod"))
 			}
-		}()
+		}(g)
 	}
 	wg.Wait()
 }

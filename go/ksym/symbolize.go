@@ -3,6 +3,28 @@ package ksym
 /*
 #include <stdlib.h>
 #include "ksym.h"
+
+// A batch and where its frames and names are, in one cgo call.
+typedef struct {
+	ksym_status status;
+	const ksym_frame *frames;
+	size_t len;
+	const char *names;
+	size_t names_len;
+} go_batch;
+
+static go_batch go_symbolize(const ksym_symbolizer *h, const uint64_t *ips,
+			     size_t n, uint32_t kind, ksym_result *r,
+			     ksym_error *err)
+{
+	go_batch b = { 0 };
+	b.status = ksym_symbolize(h, ips, n, kind, r, err);
+	if (b.status == KSYM_OK) {
+		b.frames = ksym_result_frames(r, &b.len);
+		b.names = ksym_result_names(r, &b.names_len);
+	}
+	return b;
+}
 */
 import "C"
 
@@ -147,21 +169,18 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 	defer s.mu.RUnlock()
 	r := s.getResult()
 	defer s.putResult(r)
-	st := C.ksym_symbolize(h, (*C.uint64_t)(unsafe.Pointer(&ips[0])), C.size_t(len(ips)), C.uint32_t(kind), r.c, r.err)
-	if err := toError(st, r.err); err != nil {
+	b := C.go_symbolize(h, (*C.uint64_t)(unsafe.Pointer(&ips[0])), C.size_t(len(ips)), C.uint32_t(kind), r.c, r.err)
+	if err := toError(b.status, r.err); err != nil {
 		return frames, err
 	}
-	var n C.size_t
-	p := C.ksym_result_frames(r.c, &n)
-	cframes := unsafe.Slice(p, int(n))
+	cframes := unsafe.Slice(b.frames, int(b.len))
 	if cap(frames) < len(cframes) {
 		frames = make([]Frame, 0, len(cframes))
 	}
 	frames = frames[:len(cframes)]
-	var names *nameCache
-	if len(cframes) > 0 {
-		names = s.namesOf(uint64(cframes[0].table_serial))
-		names.touch(cframes)
+	var names *nameArena
+	if b.names != nil && len(cframes) > 0 {
+		names = s.arenaOf(uint64(cframes[0].table_serial), unsafe.Pointer(b.names), int(b.names_len))
 	}
 	for i := range cframes {
 		c := &cframes[i]
@@ -172,11 +191,7 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 		f.Size = uint64(c.size)
 		f.Kind = byte(c.kind)
 		f.Status = FrameStatus(c.status)
-		if name, module, ok := names.get(uint32(c.symbol_id)); ok {
-			f.Name, f.Module = name, module
-		} else {
-			f.Name, f.Module = r.names(names, c)
-		}
+		f.Name, f.Module = r.names(names, c)
 		if c.source_frame_count != 0 || len(f.Source) != 0 {
 			f.Source = r.sources(c, f.Source[:0])
 		}
@@ -184,31 +199,18 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 	return frames, nil
 }
 
-// touch loads the name cache entries of a batch's frames ahead of their
-// use: loads with nothing between them overlap in the memory system, where
-// the frame loop would wait for each entry in turn (at random symbols, most
-// entries are not in the CPU's caches).
-func (c *nameCache) touch(frames []C.ksym_frame) (seen uint32) {
-	for i := range frames {
-		seen += c.peek(uint32(frames[i].symbol_id))
+// names gives the name and module of frame c: strings over the arena's
+// copy (see names.go), or, when the names were not in one arena or a page
+// of it is being copied by another goroutine, made from C memory.
+func (r *result) names(arena *nameArena, c *C.ksym_frame) (string, string) {
+	if arena != nil {
+		name, okName := arena.str(unsafe.Pointer(c.name), int(c.name_len))
+		module, okModule := arena.str(unsafe.Pointer(c.module), int(c.module_len))
+		if okName && okModule {
+			return name, module
+		}
 	}
-	return seen
-}
-
-// names gives the name and module of frame c when the cache has not got
-// them: none for a raw frame, else made and kept in the cache.
-func (r *result) names(cache *nameCache, c *C.ksym_frame) (string, string) {
-	id := uint32(c.symbol_id)
-	if id == rawID {
-		return "", ""
-	}
-	if id >= chunkLen*maxChunks {
-		return r.intern(c.name, c.name_len), r.intern(c.module, c.module_len)
-	}
-	name := C.GoStringN(c.name, C.int(c.name_len))
-	module := cache.module(view(c.module, c.module_len))
-	cache.put(id, name, module)
-	return name, module
+	return r.intern(c.name, c.name_len), r.intern(c.module, c.module_len)
 }
 
 // sources appends frame c's source frames to out.

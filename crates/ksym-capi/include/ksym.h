@@ -519,6 +519,21 @@ void ksym_result_free(struct ksym_result *result);
 const struct ksym_frame *ksym_result_frames(const struct ksym_result *result, size_t *len);
 
 /*
+ The bytes the names and modules of the last batch's frames point into
+ (the symbol table's arena, each string followed by its NUL), with their
+ length in `len`; NULL (and `len` 0) when the names were copied into the
+ buffer instead, or the batch had no table. Valid as the frames are, until
+ the buffer's next use; the same bytes for every batch with the same
+ `table_serial`. For a caller that makes its own strings: copy the arena
+ (or the parts of it frames point into) once per table serial, and each
+ name is the copy at `name - arena`, with nothing to look up per frame.
+
+ # Safety
+ `result` is a live result buffer; `len` is NULL or writable.
+ */
+const char *ksym_result_names(const struct ksym_result *result, size_t *len);
+
+/*
  Names `n` addresses into `result` (reused: the frames of its last call
  are replaced), one frame per address, in order. A frame without a
  symbol is still a frame, with the reason in its status; when the source

@@ -169,6 +169,38 @@ pub unsafe extern "C" fn ksym_result_frames(
     r.frames.as_ptr()
 }
 
+/// The bytes the names and modules of the last batch's frames point into
+/// (the symbol table's arena, each string followed by its NUL), with their
+/// length in `len`; NULL (and `len` 0) when the names were copied into the
+/// buffer instead, or the batch had no table. Valid as the frames are, until
+/// the buffer's next use; the same bytes for every batch with the same
+/// `table_serial`. For a caller that makes its own strings: copy the arena
+/// (or the parts of it frames point into) once per table serial, and each
+/// name is the copy at `name - arena`, with nothing to look up per frame.
+///
+/// # Safety
+/// `result` is a live result buffer; `len` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ksym_result_names(
+    result: *const ksym_result,
+    len: *mut usize,
+) -> *const c_char {
+    // SAFETY: as the caller promises.
+    let arena = unsafe { result.as_ref() }
+        .and_then(|r| r.table.as_deref())
+        .and_then(SymbolTable::c_string_arena)
+        .unwrap_or_default();
+    // SAFETY: as the caller promises.
+    if let Some(len) = unsafe { len.as_mut() } {
+        *len = arena.len();
+    }
+    if arena.is_empty() {
+        std::ptr::null()
+    } else {
+        arena.as_ptr().cast()
+    }
+}
+
 fn raw_status(why: RawReason) -> u32 {
     match why {
         RawReason::NoSymbol => KSYM_FRAME_NO_SYMBOL,

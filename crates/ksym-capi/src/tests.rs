@@ -104,6 +104,8 @@ fn symbolize_find_and_count() {
         (frames[1].name_len, frames[1].module_len, frames[2].name_len),
         (3, 1, 0)
     );
+    // SAFETY: a live result.
+    assert_arena_holds_the_names(unsafe { &*r });
     // Return addresses: ip - 1 is looked up, the offset stays from ip.
     let ret = [0xffffffff81000200u64];
     // SAFETY: as above; the result is reused.
@@ -491,4 +493,37 @@ fn copied_names_match_names_in_place() {
     assert!(in_place.table.is_some() && in_place.strings.is_empty());
     assert_eq!(read(&copied), read(&in_place));
     assert_eq!(read(&copied)[3].0.as_deref(), Some("modfn"));
+    // Only names in place are in an arena a caller may copy.
+    let mut len = 1;
+    // SAFETY: a live result.
+    assert!(unsafe { ksym_result_names(&copied, &mut len) }.is_null());
+    assert_eq!(len, 0);
+    assert_arena_holds_the_names(&in_place);
+}
+
+/// `ksym_result_names` of `r` is one span that holds each frame's name and
+/// module, their NULs too, and the span's bytes at their offsets are them.
+fn assert_arena_holds_the_names(r: &ksym_result) {
+    let mut len = 0;
+    // SAFETY: a live result.
+    let arena = unsafe { ksym_result_names(r, &mut len) };
+    assert!(!arena.is_null() && len > 0);
+    // SAFETY: the result's arena, `len` bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(arena.cast::<u8>(), len) };
+    let mut named = 0;
+    for f in &r.frames {
+        for (p, n) in [(f.name, f.name_len), (f.module, f.module_len)] {
+            let Some(text) = cstr(p) else { continue };
+            let at = (p as usize)
+                .checked_sub(arena as usize)
+                .expect("before the arena");
+            let span = bytes.get(at..=at + n as usize).expect("past the arena");
+            assert_eq!(
+                (&span[..n as usize], span[n as usize]),
+                (text.as_bytes(), 0)
+            );
+            named += 1;
+        }
+    }
+    assert!(named > 0, "no frame had a name to check");
 }

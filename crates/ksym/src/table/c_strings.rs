@@ -50,6 +50,15 @@ impl SymbolTable {
         }
     }
 
+    /// The arena every [`c_str_ptr`](SymbolTable::c_str_ptr) points into,
+    /// when [`names_are_c_strings`](SymbolTable::names_are_c_strings)
+    /// holds: a caller that copies it (or the parts it meets) can turn each
+    /// name pointer into an offset and make its own strings with no lookup
+    /// per name.
+    pub fn c_string_arena(&self) -> Option<&[u8]> {
+        self.names_are_c_strings().then_some(&self.names[..])
+    }
+
     /// Where `s` starts in the arena and where it ends, when the byte after
     /// it is in the arena too.
     #[inline]
