@@ -1,28 +1,34 @@
 package ksym
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
+	"sort"
 	"testing"
 	"time"
 )
 
 // BenchmarkSymbolize: ns per address through cgo (Go frames made) and for
 // the C call alone, for batches of 1, 64 and 4096, beside the Rust batch
-// cost over the same addresses in the same order
-// (target/release/examples/batch_cost, built with `cargo build --release
-// -p ksym --example batch_cost`): rust-ns/ip, and x-rust, the Go figure
-// over it. Two address sets of the 6.12 data, 64 batches each, taken in
-// turn: "random", symbol addresses drawn from the whole table (each frame
-// a symbol the batch before did not have: the worst case for any cache),
-// and "profile", addresses drawn from 2,000 hot ones, as a profiler's
-// stacks are.
+// cost over the same batches in the same order. Two address sets of the
+// 6.12 data, 64 batches each, taken in turn: "random", symbol addresses
+// drawn from the whole table (each frame a symbol the batch before did not
+// have: the worst case for any cache), and "profile", addresses drawn from
+// 2,000 hot ones, as a profiler's stacks are.
+//
+// The Rust figure comes from target/release/examples/batch_cost (`cargo
+// build --release -p ksym --example batch_cost`), run beside the benchmark
+// and timed in turns with it: b.N is cut into nine segments, and before
+// each the Rust side runs the same batches. ns/ip and rust-ns/ip are the
+// medians of the segments; x-rust is the median of each segment's Go/Rust
+// ratio, so a moment of the machine's noise falls on both sides of a
+// ratio rather than on one side of the comparison.
 func BenchmarkSymbolize(b *testing.B) {
 	need(b, dataFile)
 	need(b, ksymBin)
@@ -44,71 +50,148 @@ func BenchmarkSymbolize(b *testing.B) {
 		name  string
 		addrs []uint64
 	}{{"random", pool}, {"profile", profile}} {
-		rust := rustBatchCost(b, set.addrs, sizes)
+		rust := startRustPeer(b, set.addrs)
 		for _, batch := range sizes {
-			batches := make([][]uint64, 0, 64)
-			for i := 0; i+batch <= len(set.addrs) && len(batches) < 64; i += batch {
+			batches := make([][]uint64, 0, warmBatches)
+			for i := 0; i+batch <= len(set.addrs) && len(batches) < warmBatches; i += batch {
 				batches = append(batches, set.addrs[i:i+batch])
 			}
 			b.Run(fmt.Sprintf("%s/go/batch=%d", set.name, batch), func(b *testing.B) {
 				var frames []Frame
-				start := time.Now()
-				for i := 0; i < b.N; i++ {
+				m := timed(b, batch, rust, func(i int) {
 					if frames, err = s.Symbolize(batches[i%len(batches)], frames); err != nil {
 						b.Fatal(err)
 					}
-				}
-				ns := float64(time.Since(start).Nanoseconds()) / float64(b.N*batch)
-				b.ReportMetric(ns, "ns/ip")
-				if r, ok := rust[batch]; ok {
-					b.ReportMetric(r, "rust-ns/ip")
-					b.ReportMetric(ns/r, "x-rust")
+				})
+				b.ReportMetric(m.ns, "ns/ip")
+				if rust != nil {
+					b.ReportMetric(m.rustNs, "rust-ns/ip")
+					b.ReportMetric(m.ratio, "x-rust")
 				}
 			})
 			b.Run(fmt.Sprintf("%s/c-abi/batch=%d", set.name, batch), func(b *testing.B) {
-				start := time.Now()
-				for i := 0; i < b.N; i++ {
+				m := timed(b, batch, nil, func(i int) {
 					if err := s.symbolizeOnly(batches[i%len(batches)]); err != nil {
 						b.Fatal(err)
 					}
-				}
-				b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N*batch), "ns/ip")
+				})
+				b.ReportMetric(m.ns, "ns/ip")
 			})
 		}
+		rust.close()
 	}
 }
 
-// rustBatchCost runs the Rust measure over pool, in its order, for each
-// batch size: ns per address by size, empty (and said) when the example
-// is not built.
-func rustBatchCost(b *testing.B, pool []uint64, sizes []int) map[int]float64 {
+// warmBatches is how many batches the benchmark cuts each set into.
+const warmBatches = 64
+
+// measure is what timed found: medians over its segments.
+type measure struct {
+	ns, rustNs, ratio float64
+}
+
+// timed runs one(0..b.N-1) in nine timed segments, each after the Rust
+// peer (when there is one) has run the same batches, and gives the
+// medians of the segments' ns per address and of their Go/Rust ratios.
+//
+// Before each segment, each side runs the batches once untimed (one(0..63)
+// here, the same in batch_cost), so that a segment measures warm caches,
+// not what the other side's run left in them.
+func timed(b *testing.B, batch int, rust *rustPeer, one func(i int)) measure {
+	const segments = 9
+	per := (b.N + segments - 1) / segments
+	var ns, rustNs, ratios []float64
+	for start := 0; start < b.N; start += per {
+		end := start + per
+		if end > b.N {
+			end = b.N
+		}
+		if rust != nil {
+			rustNs = append(rustNs, rust.run(b, batch, start, end-start))
+		}
+		for i := 0; i < warmBatches; i++ {
+			one(i)
+		}
+		t := time.Now()
+		for i := start; i < end; i++ {
+			one(i)
+		}
+		ns = append(ns, float64(time.Since(t).Nanoseconds())/float64((end-start)*batch))
+		if rust != nil {
+			ratios = append(ratios, ns[len(ns)-1]/rustNs[len(rustNs)-1])
+		}
+	}
+	return measure{ns: median(ns), rustNs: median(rustNs), ratio: median(ratios)}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
+}
+
+// rustPeer is batch_cost running beside the benchmark over the same
+// addresses, timing batches on request.
+type rustPeer struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+// startRustPeer starts batch_cost over addrs; nil (and said) when it is
+// not built.
+func startRustPeer(b *testing.B, addrs []uint64) *rustPeer {
 	bin := filepath.Join("..", "..", "target", "release", "examples", "batch_cost")
 	if _, err := os.Stat(bin); err != nil {
 		b.Logf("no Rust figure: %s is not built (cargo build --release -p ksym --example batch_cost)", bin)
 		return nil
 	}
-	args := []string{dataFile}
-	for _, n := range sizes {
-		args = append(args, strconv.Itoa(n))
+	var list bytes.Buffer
+	for _, a := range addrs {
+		fmt.Fprintf(&list, "%x\n", a)
 	}
-	var in bytes.Buffer
-	for _, a := range pool {
-		fmt.Fprintf(&in, "%x\n", a)
+	file := filepath.Join(b.TempDir(), "addresses")
+	if err := os.WriteFile(file, list.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdin = &in
-	out, err := cmd.Output()
+	cmd := exec.Command(bin, dataFile, file)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
 	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
 		b.Fatalf("%s: %v", bin, err)
 	}
-	cost := make(map[int]float64)
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var n int
-		var ns float64
-		if _, err := fmt.Sscanf(line, "batch=%d ns/ip=%g", &n, &ns); err != nil {
-			b.Fatalf("%s said %q: %v", bin, line, err)
-		}
-		cost[n] = ns
+	return &rustPeer{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+}
+
+// run has the peer symbolize batches first..first+count-1 (modulo their
+// number) of size batch and gives its ns per address.
+func (p *rustPeer) run(b *testing.B, batch, first, count int) float64 {
+	if _, err := fmt.Fprintf(p.in, "%d %d %d\n", batch, first, count); err != nil {
+		b.Fatalf("batch_cost: %v", err)
 	}
-	return cost
+	if !p.out.Scan() {
+		b.Fatalf("batch_cost stopped: %v", p.out.Err())
+	}
+	var ns float64
+	if _, err := fmt.Sscanf(p.out.Text(), "ns/ip=%g", &ns); err != nil {
+		b.Fatalf("batch_cost said %q: %v", p.out.Text(), err)
+	}
+	return ns
+}
+
+func (p *rustPeer) close() {
+	if p == nil {
+		return
+	}
+	p.in.Close()
+	p.cmd.Wait()
 }

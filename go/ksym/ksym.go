@@ -109,6 +109,7 @@ type Symbolizer struct {
 	mu      sync.RWMutex // Close against calls in flight
 	h       *C.ksym_symbolizer
 	results chan *result              // free results, see getResult
+	spare   atomic.Pointer[result]    // one more, see getResult
 	names   atomic.Pointer[nameArena] // see names.go
 }
 

@@ -57,36 +57,41 @@ func (s *Symbolizer) arenaOf(serial uint64, c unsafe.Pointer, n int) *nameArena 
 	return fresh
 }
 
-// str gives the Go string for the n bytes at p in the C arena; ok false
-// when p is not in it or another goroutine is copying its page right now
-// (the caller copies the string itself).
+// str gives the Go string for the n bytes at p in the C arena, copying
+// their pages first when needed; ok false when p is not in the arena or
+// another goroutine is copying one of its pages right now (the caller
+// copies the string itself).
 func (a *nameArena) str(p unsafe.Pointer, n int) (s string, ok bool) {
 	if p == nil {
 		return "", true
+	}
+	if s, ok := a.copied(p, n); ok {
+		return s, true
 	}
 	off := uintptr(p) - uintptr(a.c)
 	end := off + uintptr(n) // the NUL's offset: at most len-1
 	if off >= uintptr(len(a.bytes)) || end >= uintptr(len(a.bytes)) {
 		return "", false
 	}
-	first, last := off>>pageBits, end>>pageBits
-	if a.pages[first].Load() != pageReady || a.pages[last].Load() != pageReady {
-		if !a.copyPages(int(first), int(last)) {
-			return "", false
-		}
+	if !a.copyPages(int(off>>pageBits), int(end>>pageBits)) {
+		return "", false
 	}
-	return stringAt(&a.bytes[off], n), true
+	return a.copied(p, n)
 }
 
-// stringAt is the string of the n bytes at p (unsafe.String, which Go
-// 1.19 lacks): p must never be written again.
-func stringAt(p *byte, n int) string {
-	type header struct {
-		data unsafe.Pointer
-		len  int
+// copied is str's fast path, small enough to be inlined into the frame
+// loop: the string when p is in the arena and its pages are copied.
+func (a *nameArena) copied(p unsafe.Pointer, n int) (string, bool) {
+	off := uintptr(p) - uintptr(a.c)
+	end := off + uintptr(n)
+	if off >= uintptr(len(a.bytes)) || end >= uintptr(len(a.bytes)) ||
+		a.pages[off>>pageBits].Load()&a.pages[end>>pageBits].Load() != pageReady {
+		return "", false // (pageReady's bit is in no other state)
 	}
-	h := header{unsafe.Pointer(p), n}
-	return *(*string)(unsafe.Pointer(&h))
+	// A string header is a slice header's first two words (unsafe.String
+	// is Go 1.20); the bytes are never written again.
+	b := a.bytes[off:end]
+	return *(*string)(unsafe.Pointer(&b)), true
 }
 
 // copyPages copies pages first..last from C, false when one of them is

@@ -13,10 +13,13 @@ typedef struct {
 	size_t names_len;
 } go_batch;
 
-static go_batch go_symbolize(const ksym_symbolizer *h, const uint64_t *ips,
-			     size_t n, uint32_t kind, ksym_result *r,
-			     ksym_error *err)
+// The handle and result are C memory passed as integers: cgo's pointer
+// check of a pointer to an incomplete C type allocates on every call.
+static go_batch go_symbolize(uintptr_t handle, const uint64_t *ips, size_t n,
+			     uint32_t kind, uintptr_t result, ksym_error *err)
 {
+	const ksym_symbolizer *h = (const ksym_symbolizer *)handle;
+	ksym_result *r = (ksym_result *)result;
 	go_batch b = { 0 };
 	b.status = ksym_symbolize(h, ips, n, kind, r, err);
 	if (b.status == KSYM_OK) {
@@ -32,7 +35,8 @@ import (
 	"unsafe"
 )
 
-// freeResults is how many idle result buffers a Symbolizer keeps.
+// freeResults is how many idle result buffers a Symbolizer keeps in its
+// channel (one more in its spare slot).
 const freeResults = 64
 
 // AddrKind says how addresses are looked up.
@@ -95,8 +99,13 @@ type result struct {
 
 // getResult takes a free result, or makes one. Results are kept in a
 // bounded free list rather than a sync.Pool, which empties at every
-// garbage collection and would throw away the buffers' grown capacity.
+// garbage collection and would throw away the buffers' grown capacity;
+// one of them in a slot taken by an atomic swap, cheaper than the
+// channel's lock when calls do not overlap.
 func (s *Symbolizer) getResult() *result {
+	if r := s.spare.Swap(nil); r != nil {
+		return r
+	}
 	select {
 	case r := <-s.results:
 		return r
@@ -115,6 +124,9 @@ func (s *Symbolizer) getResult() *result {
 // putResult gives a result back (or leaves it to the finalizer when the
 // free list is full).
 func (s *Symbolizer) putResult(r *result) {
+	if s.spare.CompareAndSwap(nil, r) {
+		return
+	}
 	select {
 	case s.results <- r:
 	default:
@@ -169,8 +181,8 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 	defer s.mu.RUnlock()
 	r := s.getResult()
 	defer s.putResult(r)
-	b := C.go_symbolize(h, (*C.uint64_t)(unsafe.Pointer(&ips[0])), C.size_t(len(ips)), C.uint32_t(kind), r.c, r.err)
-	if err := toError(b.status, r.err); err != nil {
+	b, err := r.batch(h, ips, kind)
+	if err != nil {
 		return frames, err
 	}
 	cframes := unsafe.Slice(b.frames, int(b.len))
@@ -191,7 +203,18 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 		f.Size = uint64(c.size)
 		f.Kind = byte(c.kind)
 		f.Status = FrameStatus(c.status)
-		f.Name, f.Module = r.names(names, c)
+		// The common case inline: the names' pages copied (see names.go).
+		name, module, ok := "", "", names != nil
+		if ok && c.name != nil {
+			name, ok = names.copied(unsafe.Pointer(c.name), int(c.name_len))
+		}
+		if ok && c.module != nil {
+			module, ok = names.copied(unsafe.Pointer(c.module), int(c.module_len))
+		}
+		if !ok {
+			name, module = r.names(names, c)
+		}
+		f.Name, f.Module = name, module
 		if c.source_frame_count != 0 || len(f.Source) != 0 {
 			f.Source = r.sources(c, f.Source[:0])
 		}
@@ -240,6 +263,14 @@ func (s *Symbolizer) symbolizeOnly(ips []uint64) error {
 	defer s.mu.RUnlock()
 	r := s.getResult()
 	defer s.putResult(r)
-	st := C.ksym_symbolize(h, (*C.uint64_t)(unsafe.Pointer(&ips[0])), C.size_t(len(ips)), C.KSYM_ADDR_EXACT, r.c, r.err)
-	return toError(st, r.err)
+	_, err = r.batch(h, ips, Exact)
+	return err
+}
+
+// batch is the one C call of a batch: ips (not empty) into r, and where
+// its frames and names are.
+func (r *result) batch(h *C.ksym_symbolizer, ips []uint64, kind AddrKind) (C.go_batch, error) {
+	b := C.go_symbolize(C.uintptr_t(uintptr(unsafe.Pointer(h))), (*C.uint64_t)(unsafe.Pointer(&ips[0])),
+		C.size_t(len(ips)), C.uint32_t(kind), C.uintptr_t(uintptr(unsafe.Pointer(r.c))), r.err)
+	return b, toError(b.status, r.err)
 }
