@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // BenchmarkSymbolize: ns per address through cgo (Go frames made) and for
@@ -98,6 +101,9 @@ type measure struct {
 // here, the same in batch_cost), so that a segment measures warm caches,
 // not what the other side's run left in them.
 func timed(b *testing.B, batch int, rust *rustPeer, one func(i int)) measure {
+	if !pinToBenchCPU() {
+		b.Logf("could not pin the benchmark to CPU %d: its ratios may mix two CPUs' noise", benchCPU)
+	}
 	const segments = 9
 	per := (b.N + segments - 1) / segments
 	var ns, rustNs, ratios []float64
@@ -132,6 +138,23 @@ func median(xs []float64) float64 {
 	return xs[len(xs)/2]
 }
 
+// benchCPU is the CPU that timed's goroutine and the Rust peer both run
+// on: where a machine's CPUs are disturbed unequally (a VM's neighbours),
+// the two sides of a ratio then meet the same disturbance. Only the
+// benchmark's own thread is pinned; the Go runtime's others roam.
+const benchCPU = 0
+
+// pinToBenchCPU locks the calling goroutine to its thread and the thread
+// to benchCPU (the thread ends with the goroutine, so nothing else runs
+// pinned); false when the kernel refused.
+func pinToBenchCPU() bool {
+	runtime.LockOSThread()
+	var mask [16]uint64 // a cpu_set_t
+	mask[0] = 1 << benchCPU
+	_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask)))
+	return errno == 0
+}
+
 // rustPeer is batch_cost running beside the benchmark over the same
 // addresses, timing batches on request.
 type rustPeer struct {
@@ -157,6 +180,11 @@ func startRustPeer(b *testing.B, addrs []uint64) *rustPeer {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(bin, dataFile, file)
+	if taskset, err := exec.LookPath("taskset"); err == nil {
+		cmd = exec.Command(taskset, "-c", fmt.Sprint(benchCPU), bin, dataFile, file)
+	} else {
+		b.Logf("no taskset: the Rust peer runs on any CPU")
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -220,43 +220,51 @@ fn push_str(strings: &mut Vec<u8>, s: &str) -> usize {
 /// `ksym_result.offsets`: no module.
 const NO_MODULE: usize = usize::MAX;
 
-/// Frame `f` in C, without its strings.
+/// Frame `f` in C, its strings `name` and `module` (null for none). One
+/// struct expression, every field computed first: a frame built and then
+/// changed field by field was moved into the buffer through the stack,
+/// with a stalled store-to-load forwarding per frame.
 #[inline]
-fn c_frame(f: &Frame<'_>, table_serial: u64) -> ksym_frame {
-    let mut frame = ksym_frame {
+fn c_frame(
+    f: &Frame<'_>,
+    table_serial: u64,
+    name: *const c_char,
+    module: *const c_char,
+) -> ksym_frame {
+    let (start, offset, size, kind, name_len, module_len, symbol_id, status) = match f {
+        Frame::Symbol(s) => (
+            s.start,
+            s.offset,
+            s.size,
+            s.kind as u8,
+            s.name.len() as u32,
+            s.module.map_or(0, |m| m.len() as u32),
+            s.id.0,
+            KSYM_FRAME_NAMED,
+        ),
+        Frame::Raw { why, .. } => (0, 0, 0, 0, 0, 0, u32::MAX, raw_status(*why)),
+    };
+    ksym_frame {
         addr: f.addr(),
-        start: 0,
-        offset: 0,
-        size: 0,
-        name: std::ptr::null(),
-        module: std::ptr::null(),
-        name_len: 0,
-        module_len: 0,
-        status: KSYM_FRAME_NAMED,
-        kind: 0,
+        start,
+        offset,
+        size,
+        name,
+        module,
+        name_len,
+        module_len,
+        status,
+        kind,
         reserved0: [0; 3],
         file: std::ptr::null(),
         line: 0,
         column: 0,
         source_frames: std::ptr::null(),
         source_frame_count: 0,
-        symbol_id: u32::MAX,
+        symbol_id,
         table_serial,
         reserved: [0; 1],
-    };
-    match f {
-        Frame::Symbol(s) => {
-            frame.start = s.start;
-            frame.offset = s.offset;
-            frame.size = s.size;
-            frame.kind = s.kind as u8;
-            frame.name_len = s.name.len() as u32;
-            frame.module_len = s.module.map_or(0, |m| m.len() as u32);
-            frame.symbol_id = s.id.0;
-        }
-        Frame::Raw { why, .. } => frame.status = raw_status(*why),
     }
-    frame
 }
 
 impl ksym_result {
@@ -277,14 +285,15 @@ impl ksym_result {
         // nothing copied, no offsets to fix up in `point`.
         if let Some(table) = self.table.as_ref().filter(|t| t.names_are_c_strings()) {
             self.frames.extend(frames.iter().map(|f| {
-                let mut frame = c_frame(&f, serial);
-                if let Frame::Symbol(s) = f {
-                    frame.name = table.c_str_ptr(s.name).cast();
-                    frame.module = s
-                        .module
-                        .map_or(std::ptr::null(), |m| table.c_str_ptr(m).cast());
-                }
-                frame
+                let (name, module) = match f {
+                    Frame::Symbol(s) => (
+                        table.c_str_ptr(s.name).cast(),
+                        s.module
+                            .map_or(std::ptr::null(), |m| table.c_str_ptr(m).cast()),
+                    ),
+                    Frame::Raw { .. } => (std::ptr::null(), std::ptr::null()),
+                };
+                c_frame(&f, serial, name, module)
             }));
             return;
         }
@@ -306,7 +315,8 @@ impl ksym_result {
                 Frame::Raw { .. } => (NO_MODULE, NO_MODULE),
             };
             self.offsets.push(placed);
-            self.frames.push(c_frame(&f, serial));
+            self.frames
+                .push(c_frame(&f, serial, std::ptr::null(), std::ptr::null()));
         }
     }
 
