@@ -203,16 +203,17 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 		f.Size = uint64(c.size)
 		f.Kind = byte(c.kind)
 		f.Status = FrameStatus(c.status)
-		// The common case inline: the names' pages copied (see names.go).
+		// Strings over the arena's copy (see names.go); copies of C
+		// memory when the names are not in one arena.
 		name, module, ok := "", "", names != nil
 		if ok && c.name != nil {
-			name, ok = names.copied(unsafe.Pointer(c.name), int(c.name_len))
+			name, ok = names.str(unsafe.Pointer(c.name), int(c.name_len))
 		}
 		if ok && c.module != nil {
-			module, ok = names.copied(unsafe.Pointer(c.module), int(c.module_len))
+			module, ok = names.str(unsafe.Pointer(c.module), int(c.module_len))
 		}
 		if !ok {
-			name, module = r.names(names, c)
+			name, module = r.intern(c.name, c.name_len), r.intern(c.module, c.module_len)
 		}
 		f.Name, f.Module = name, module
 		if c.source_frame_count != 0 || len(f.Source) != 0 {
@@ -220,20 +221,6 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 		}
 	}
 	return frames, nil
-}
-
-// names gives the name and module of frame c: strings over the arena's
-// copy (see names.go), or, when the names were not in one arena or a page
-// of it is being copied by another goroutine, made from C memory.
-func (r *result) names(arena *nameArena, c *C.ksym_frame) (string, string) {
-	if arena != nil {
-		name, okName := arena.str(unsafe.Pointer(c.name), int(c.name_len))
-		module, okModule := arena.str(unsafe.Pointer(c.module), int(c.module_len))
-		if okName && okModule {
-			return name, module
-		}
-	}
-	return r.intern(c.name, c.name_len), r.intern(c.module, c.module_len)
 }
 
 // sources appends frame c's source frames to out.
