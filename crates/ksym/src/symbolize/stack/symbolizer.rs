@@ -49,7 +49,7 @@ pub struct Stats {
     /// Raw frames because the source failed otherwise.
     pub failed_other: u64,
     /// Frames whose source lines were asked and found
-    /// ([`Symbolizer::source_frames`]).
+    /// (`Symbolizer::source_frames`, with the `dwarf` feature).
     pub lines_found: u64,
     /// Frames whose source lines were asked and not there (no debug info
     /// for the address, or it could not be read).
