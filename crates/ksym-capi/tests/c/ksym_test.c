@@ -93,6 +93,31 @@ static void print_frame(const ksym_frame *f) {
            f->offset, f->size, f->start, (char)f->kind);
 }
 
+/* When ksym_result_names gives an arena, every name and module of the
+ * batch lies in it, a NUL after each. */
+static void check_names_arena(const ksym_result *r, const ksym_frame *frames, size_t len) {
+    size_t arena_len = 0;
+    const char *arena = ksym_result_names(r, &arena_len);
+    if (!arena) {
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        const char *text[2] = {frames[i].name, frames[i].module};
+        uint32_t n[2] = {frames[i].name_len, frames[i].module_len};
+        for (int k = 0; k < 2; k++) {
+            if (!text[k]) {
+                continue;
+            }
+            uintptr_t off = (uintptr_t)text[k] - (uintptr_t)arena;
+            if (off >= arena_len || arena_len - off <= n[k] || text[k][n[k]] != 0) {
+                fprintf(stderr, "ksym_test: frame %zu's %s is not in the names arena\n", i,
+                        k ? "module" : "name");
+                exit(1);
+            }
+        }
+    }
+}
+
 static void flush_batch(const ksym_symbolizer *h, ksym_result *r, const uint64_t *addrs,
                         size_t n) {
     ksym_error err;
@@ -108,6 +133,7 @@ static void flush_batch(const ksym_symbolizer *h, ksym_result *r, const uint64_t
         fprintf(stderr, "ksym_test: %zu frames for %zu addresses\n", len, n);
         exit(1);
     }
+    check_names_arena(r, frames, len);
     for (size_t i = 0; i < len; i++) {
         print_frame(&frames[i]);
     }
