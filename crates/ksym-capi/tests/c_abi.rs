@@ -238,7 +238,7 @@ fn check_c_program(source: Option<&Path>, addrs: &str) {
 
 #[test]
 fn c_program_matches_the_cli_on_real_data() {
-    let data = crate_dir().join("../../../shared/data/debian-6.12.117/kallsyms.xz");
+    let data = ksym_testdata::data_dir().join("debian-6.12.117/kallsyms.xz");
     assert!(
         data.is_file(),
         "the real kernel data is missing: expected {} (shared/ beside the clone)",
@@ -309,7 +309,7 @@ fn c_program_source_lines_match_the_library() {
         );
         return;
     }
-    let data = crate_dir().join("../../../shared/data/debian-6.1.0-57-cloud/kallsyms.xz");
+    let data = ksym_testdata::data_dir().join("debian-6.1.0-57-cloud/kallsyms.xz");
     let table = ksym_core::load_file(&data, &ksym_core::LoadOptions::default()).unwrap();
     // Inside core functions, and an address no symbol holds.
     let mut addrs: Vec<u64> = table

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn data() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.12.117");
+    let d = ksym_testdata::shared_data().join("debian-6.12.117");
     d.join("kallsyms.xz").is_file().then_some(d)
 }
 

@@ -2,13 +2,11 @@
 //! prints the image's own table, line for line.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
+    ksym_testdata::data_dir().join(rel)
 }
 
 fn ksym(args: &[&str]) -> std::process::Output {

@@ -4,7 +4,7 @@
 //! (the child's `ru_maxrss`, from `wait4`).
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,7 @@ fn ksym() -> Command {
     c
 }
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
-}
+use ksym_testdata::data_dir;
 
 /// What a child did: exit status, standard error, time, peak memory (KiB).
 struct Run {

@@ -5,14 +5,14 @@
 #![cfg(feature = "pprof")]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use ksym_pprof::proto::{Function, Line, Location, Mapping, Sample, ValueType};
 use ksym_pprof::Profile;
 
 fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.12.117")
+    ksym_testdata::data_dir().join("debian-6.12.117")
 }
 
 fn ksym(args: &[&str], stdin: Option<&[u8]>) -> Output {

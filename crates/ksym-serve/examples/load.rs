@@ -144,7 +144,7 @@ fn bodies(boot: &str, table: &ksym::SymbolTable, n: usize) -> Vec<Vec<u8>> {
 
 fn main() {
     let o = options();
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let data = ksym_testdata::data_dir();
     let boots = [
         snapshot(&data, "debian-6.12.117/kallsyms.xz", "load-6-12"),
         snapshot(&data, "debian-6.1.0-56/kallsyms.xz", "load-6-1"),

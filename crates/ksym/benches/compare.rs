@@ -700,7 +700,7 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         loadavg()
     );
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let data = ksym_testdata::data_dir();
     let tmp = std::env::temp_dir();
     let pid = std::process::id();
 

@@ -273,8 +273,7 @@ fn measure_process(
 /// line table in its cache: the second-time figure of a whole process.
 fn ksym_process_warm(dir: &Path, table: &LineTable, addrs: &[u64]) -> Option<(Duration, u64)> {
     let exe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/ksym");
-    let set =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.1.0-57-cloud");
+    let set = ksym_testdata::shared_data().join("debian-6.1.0-57-cloud");
     if !exe.is_file() || !set.is_dir() {
         println!("SKIP ksym process: build it first (cargo build --release -p ksym-cli)");
         return None;

@@ -35,7 +35,7 @@ const DMESG_LINES: usize = 10_000;
 const DECODE_RUNS: usize = 7;
 
 fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+    ksym_testdata::data_dir()
 }
 
 /// `kallsyms.xz` decompressed to a plain file, for both libraries.

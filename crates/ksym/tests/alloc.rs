@@ -3,7 +3,6 @@
 //! the real Debian 6.12 table, through a borrowed table and the live handle.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use ksym::live::{KernelSymbols, LiveConfig};
@@ -39,8 +38,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn load_612() -> SymbolTable {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.12.117");
+    let dir = ksym_testdata::data_dir().join("debian-6.12.117");
     let mut map = ModuleMap::default();
     map.add_text(
         "proc-modules",

@@ -6,7 +6,7 @@ use ksym::dump::{self, DumpFormat};
 use ksym::{LoadOptions, ModuleMap, SymbolTable};
 
 fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.12.117")
+    ksym_testdata::data_dir().join("debian-6.12.117")
 }
 
 fn opts() -> LoadOptions {

@@ -15,7 +15,7 @@ use ksym::{LoadOptions, ModuleMap, SymbolId, SymbolTable};
 const KOS: [&str; 5] = ["ext4", "nvme", "virtio_net", "bridge", "kvm"];
 
 fn data() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.12.117");
+    let d = ksym_testdata::shared_data().join("debian-6.12.117");
     if d.join("kallsyms.xz").is_file() {
         Some(d)
     } else {

@@ -14,9 +14,7 @@ use ksym::image::{kallsyms_from_image, read_image, AddressEncoding, Container};
 use ksym::{Error, LoadOptions};
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
+    ksym_testdata::data_dir().join(rel)
 }
 
 fn xz_text(path: &Path) -> String {

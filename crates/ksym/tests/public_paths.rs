@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/debian-6.12.117")
+    ksym_testdata::data_dir().join("debian-6.12.117")
 }
 
 /// README.md's "Library" section, word for word where it can run here.

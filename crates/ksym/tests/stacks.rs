@@ -16,7 +16,7 @@ use ksym::{LoadOptions, ModuleMap, SymbolTable, TableBuilder, TableInfo};
 const RELEASE: &str = "6.12.117+deb12-amd64";
 
 fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+    ksym_testdata::data_dir()
 }
 
 fn load_612() -> SymbolTable {

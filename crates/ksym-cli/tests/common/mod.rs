@@ -4,17 +4,12 @@
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+/// The shared real-kernel data (see `ksym-testdata`).
 pub fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.join("README.md").is_file(),
-        "the real kernel data is missing: expected {} (shared/ beside the clone)",
-        dir.display()
-    );
-    dir
+    ksym_testdata::data_dir()
 }
 
 /// Runs `cmd` with `input` on its standard input, its output and errors

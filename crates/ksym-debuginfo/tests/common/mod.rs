@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub fn ko_debug_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/debian-6.1.0-57-cloud/ko-debug");
+    let dir = ksym_testdata::data_dir().join("debian-6.1.0-57-cloud/ko-debug");
     assert!(
         dir.is_dir(),
         "the real kernel data is missing: expected {} (shared/ beside the clone)",

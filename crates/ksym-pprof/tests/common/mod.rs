@@ -5,14 +5,15 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ksym::{LoadOptions, SymbolTable};
 use ksym_pprof::proto::{Function, Line, Location, Mapping, Sample, ValueType};
 use ksym_pprof::Profile;
 
+/// The shared real-kernel data (see `ksym-testdata`).
 pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+    ksym_testdata::data_dir()
 }
 
 pub fn kallsyms_path() -> PathBuf {

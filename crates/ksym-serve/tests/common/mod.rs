@@ -4,20 +4,15 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use ksym::snapshot::Identity;
 use ksym_serve::{router, Config, MemoryStore, Server, SnapshotStore};
 
+/// The shared real-kernel data (see `ksym-testdata`).
 pub fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.join("README.md").is_file(),
-        "the real kernel data is missing: expected {} (shared/ beside the clone)",
-        dir.display()
-    );
-    dir
+    ksym_testdata::data_dir()
 }
 
 /// A kallsyms file of the shared data as a snapshot naming `boot`.

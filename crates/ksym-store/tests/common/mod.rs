@@ -12,14 +12,9 @@ use ksym::dump::{write, DumpFormat};
 use ksym::snapshot::{from_bytes, to_bytes, Identity, OpenOptions};
 use ksym::{LoadOptions, ModuleMap, SymbolTable};
 
+/// The shared real-kernel data (see `ksym-testdata`).
 pub fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.join("README.md").is_file(),
-        "the real kernel data is missing: expected {} (shared/ beside the clone)",
-        dir.display()
-    );
-    dir
+    ksym_testdata::data_dir()
 }
 
 /// The slide of the shared 6.12 data.

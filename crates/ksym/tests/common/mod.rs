@@ -6,14 +6,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// The shared real-kernel data (see `ksym-testdata`).
 pub fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.join("README.md").is_file(),
-        "the real kernel data is missing: expected {} (shared/ beside the clone)",
-        dir.display()
-    );
-    dir
+    ksym_testdata::data_dir()
 }
 
 pub fn xz_text(path: &Path) -> String {
