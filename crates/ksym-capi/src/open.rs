@@ -194,9 +194,11 @@ fn into_handle(source: Source, o: &Options, out: *mut *mut ksym_symbolizer) -> R
 
 /// Opens the running kernel's symbols (`/proc/kallsyms`, `/proc/modules`,
 /// `/sys/module`), through the snapshot cache unless told otherwise, and
-/// stores a new handle in `*out`. Needs root (CAP_SYSLOG) or a kernel that
-/// shows addresses: else `KSYM_ERR_REDACTED` with the setting to change.
-/// Thread-safe.
+/// stores a new handle in `*out`; loaded modules' symbols get their real
+/// sizes from their `.ko` files when `/lib/modules/$(uname -r)/modules.dep`
+/// finds them, as the `ksym` command's do. Needs root (CAP_SYSLOG) or a
+/// kernel that shows addresses: else `KSYM_ERR_REDACTED` with the setting
+/// to change. Thread-safe.
 ///
 /// # Safety
 /// `opts` is NULL or a valid `ksym_open_options`; `out` is writable; `err`
@@ -210,7 +212,12 @@ pub unsafe extern "C" fn ksym_open_live(
     guard(err, || {
         // SAFETY: as the caller promises.
         let o = unsafe { options(opts) }?;
-        let config = LiveConfig::new().watch(o.watch).cache_dir(o.cache.clone());
+        let mut config = LiveConfig::new().watch(o.watch).cache_dir(o.cache.clone());
+        // Real module sizes from the .ko files, as the `ksym` command
+        // gives them (and keeps them in the same cache).
+        if let Some(release) = ksym_core::HostKernel::discover().release {
+            config = config.module_sizes_from(ksym_core::elf::modules_dir(&release));
+        }
         let live = KernelSymbols::open(config)?;
         into_handle(Source::Live(live), &o, out)
     })

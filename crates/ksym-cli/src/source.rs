@@ -177,16 +177,7 @@ fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
     // Real sizes from the modules' .ko files when modules.dep is there (the
     // cache keeps them); silently nothing when it is not.
     if let Some(dir) = live_modules_dir().filter(|_| cli.ko_from_modules_dep.is_none()) {
-        if dir.join("modules.dep").is_file() {
-            let inner = config.loader.clone();
-            config = config.loader(move |c| {
-                let table = inner(c)?;
-                Ok(match ksym::elf::apply_modules_dep(table.clone(), &dir) {
-                    Ok((sized, _, _)) => sized,
-                    Err(_) => table,
-                })
-            });
-        }
+        config = config.module_sizes_from(dir);
     }
     let syms = KernelSymbols::open(config)?;
     Ok(Loaded {

@@ -38,21 +38,8 @@ pub(crate) fn go_agent(opts: &Options, notes: &mut Notes) -> Step<()> {
     addrs.sort_unstable();
     addrs.dedup();
     let input: String = addrs.iter().map(|a| format!("{a:#x}\n")).collect();
-    // The command takes real sizes from the .ko files modules.dep finds;
-    // the library's live handle does not: compare without them.
-    let dep = crate::kernel::modules_dir()
-        .ok()
-        .map(|d| d.join("modules.dep"))
-        .filter(|d| opts.guest && d.is_file());
-    let off = dep.as_ref().map(|d| d.with_extension("dep.off"));
-    if let (Some(dep), Some(off)) = (&dep, &off) {
-        std::fs::rename(dep, off).map_err(|e| fail(format!("moving modules.dep: {e}")))?;
-    }
-    let want = run_ksym(&ksym, &["--no-cache", "addr"], &[], Some(&input));
-    if let (Some(dep), Some(off)) = (&dep, &off) {
-        std::fs::rename(off, dep).map_err(|e| fail(format!("restoring modules.dep: {e}")))?;
-    }
-    let want = want?;
+    // Both take real sizes from the .ko files modules.dep finds.
+    let want = run_ksym(&ksym, &["--no-cache", "addr"], &[], Some(&input))?;
     let got = run_ksym(&agent, &["-listen", "", "-batch", "64"], &[], Some(&input))?;
     if !got.status.success() {
         return Err(fail(format!(

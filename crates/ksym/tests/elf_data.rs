@@ -183,6 +183,17 @@ fn ko_files_through_modules_dep() {
     let names: Vec<&str> = paths.iter().map(|(m, _)| m.as_str()).collect();
     assert_eq!(names, ["nvme", "nvme_core"]);
     let (sized, reports, errors) = elf::apply_modules_dep(t.clone(), &dir).unwrap();
+    // A live handle's loader does the same with module_sizes_from (what
+    // the command and the C ABI use); without a modules.dep, nothing.
+    let from_loader = |dir: &Path| {
+        let table = t.clone();
+        let config = ksym::live::LiveConfig::new()
+            .loader(move |_| Ok(table.clone()))
+            .module_sizes_from(dir.to_path_buf());
+        (config.loader)(&config).unwrap().real_size_count()
+    };
+    assert_eq!(from_loader(&dir), sized.real_size_count());
+    assert_eq!(from_loader(&dir.join("kernel")), 0);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(errors.len(), 1, "nvme-core.ko.xz is missing: {errors:?}");
     assert_eq!(reports.len(), 1);

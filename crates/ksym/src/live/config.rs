@@ -131,6 +131,28 @@ impl LiveConfig {
         self
     }
 
+    /// Gives the loaded modules' symbols their real sizes from their `.ko`
+    /// files, found through `dir/modules.dep` (the running kernel's is
+    /// [`elf::modules_dir`](crate::elf::modules_dir) of its release): every
+    /// table the loader builds, and so every table the cache keeps, goes
+    /// through [`apply_modules_dep`](crate::elf::apply_modules_dep). A
+    /// `.ko` that cannot be read leaves its module's sizes as they were;
+    /// without a `modules.dep` nothing changes.
+    pub fn module_sizes_from(mut self, dir: PathBuf) -> Self {
+        let inner = self.loader.clone();
+        self.loader = Arc::new(move |c: &LiveConfig| {
+            let table = inner(c)?;
+            if !dir.join("modules.dep").is_file() {
+                return Ok(table);
+            }
+            Ok(match crate::elf::apply_modules_dep(table.clone(), &dir) {
+                Ok((sized, _, _)) => sized,
+                Err(_) => table,
+            })
+        });
+        self
+    }
+
     /// Replaces the table loader (see [`Loader`]).
     pub fn loader<F>(mut self, loader: F) -> Self
     where
