@@ -185,15 +185,23 @@ fn ko_files_through_modules_dep() {
     let (sized, reports, errors) = elf::apply_modules_dep(t.clone(), &dir).unwrap();
     // A live handle's loader does the same with module_sizes_from (what
     // the command and the C ABI use); without a modules.dep, nothing.
-    let from_loader = |dir: &Path| {
+    // Its snapshots are kept apart from those of handles without sizes.
+    let config = |dir: &Path| {
         let table = t.clone();
-        let config = ksym::live::LiveConfig::new()
+        ksym::live::LiveConfig::new()
             .loader(move |_| Ok(table.clone()))
-            .module_sizes_from(dir.to_path_buf());
-        (config.loader)(&config).unwrap().real_size_count()
+            .cache_dir(Some(PathBuf::from("/cache")))
+            .module_sizes_from(dir.to_path_buf())
     };
+    let from_loader = |dir: &Path| config(dir).load_table().unwrap().real_size_count();
     assert_eq!(from_loader(&dir), sized.real_size_count());
     assert_eq!(from_loader(&dir.join("kernel")), 0);
+    let without = ksym::live::LiveConfig::new().cache_dir(Some(PathBuf::from("/cache")));
+    assert_eq!(without.snapshot_cache_dir(), Some(PathBuf::from("/cache")));
+    assert_eq!(
+        config(&dir).snapshot_cache_dir(),
+        Some(PathBuf::from("/cache/ko-sizes"))
+    );
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(errors.len(), 1, "nvme-core.ko.xz is missing: {errors:?}");
     assert_eq!(reports.len(), 1);
@@ -232,6 +240,26 @@ fn an_address_past_a_real_end_is_not_the_function() {
     assert_eq!(
         sized.lookup(inside).unwrap().to_string(),
         "nvme_pci_init_request+0x20/0x29 [nvme]"
+    );
+    // A batch answers as lookup does, over every address of the module's
+    // text and a little past each of its symbols.
+    let mut addrs: Vec<u64> = t
+        .iter()
+        .filter(|s| s.module == Some("nvme"))
+        .flat_map(|s| [s.start, s.start + 1, s.start + s.size / 2, s.start + s.size])
+        .collect();
+    addrs.extend([inside, past]);
+    let symbolizer = ksym::stack::Symbolizer::new(&sized);
+    let batch = symbolizer.symbolize_new(&addrs);
+    let mut cut_short = 0;
+    for (a, frame) in addrs.iter().zip(batch.iter()) {
+        let want = sized.lookup(*a).map(|s| s.to_string());
+        assert_eq!(frame.symbol().map(|s| s.to_string()), want, "{a:#x}");
+        cut_short += usize::from(want.is_none() && t.lookup(*a).is_some());
+    }
+    assert!(
+        cut_short > 0,
+        "no address past a real end: the batch check is idle"
     );
     // And the snapshot keeps it.
     let bytes = ksym::snapshot::to_bytes(&sized, &Default::default());

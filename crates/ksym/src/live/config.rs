@@ -54,6 +54,13 @@ pub struct LiveConfig {
     /// [`KernelSymbols::open_live`](super::KernelSymbols::open_live) uses
     /// [`crate::snapshot::cache::default_dir`].
     pub cache_dir: Option<PathBuf>,
+    /// Where the running modules' `.ko` files are found, through its
+    /// `modules.dep`, for their symbols' real sizes: every table a handle
+    /// builds (and so every table it caches) goes through
+    /// [`apply_modules_dep`](crate::elf::apply_modules_dep). A `.ko` that
+    /// cannot be read leaves its module's sizes as they were; without a
+    /// `modules.dep` nothing changes. `None` (the default): derived sizes.
+    pub module_sizes_dir: Option<PathBuf>,
 }
 
 impl Default for LiveConfig {
@@ -68,6 +75,7 @@ impl Default for LiveConfig {
             settle_max: Duration::from_millis(500),
             loader: Arc::new(load_proc),
             cache_dir: None,
+            module_sizes_dir: None,
         }
     }
 }
@@ -83,6 +91,7 @@ impl fmt::Debug for LiveConfig {
             .field("settle_quiet", &self.settle_quiet)
             .field("settle_max", &self.settle_max)
             .field("cache_dir", &self.cache_dir)
+            .field("module_sizes_dir", &self.module_sizes_dir)
             .finish_non_exhaustive()
     }
 }
@@ -133,24 +142,45 @@ impl LiveConfig {
 
     /// Gives the loaded modules' symbols their real sizes from their `.ko`
     /// files, found through `dir/modules.dep` (the running kernel's is
-    /// [`elf::modules_dir`](crate::elf::modules_dir) of its release): every
-    /// table the loader builds, and so every table the cache keeps, goes
-    /// through [`apply_modules_dep`](crate::elf::apply_modules_dep). A
-    /// `.ko` that cannot be read leaves its module's sizes as they were;
-    /// without a `modules.dep` nothing changes.
+    /// [`elf::modules_dir`](crate::elf::modules_dir) of its release): see
+    /// [`module_sizes_dir`](Self::module_sizes_dir).
     pub fn module_sizes_from(mut self, dir: PathBuf) -> Self {
-        let inner = self.loader.clone();
-        self.loader = Arc::new(move |c: &LiveConfig| {
-            let table = inner(c)?;
-            if !dir.join("modules.dep").is_file() {
-                return Ok(table);
-            }
-            Ok(match crate::elf::apply_modules_dep(table.clone(), &dir) {
-                Ok((sized, _, _)) => sized,
-                Err(_) => table,
-            })
-        });
+        self.module_sizes_dir = Some(dir);
         self
+    }
+
+    /// What a handle builds: the loader's table, with the module sizes of
+    /// [`module_sizes_dir`](Self::module_sizes_dir) applied.
+    pub fn load_table(&self) -> Result<SymbolTable> {
+        let table = (self.loader)(self)?;
+        let Some(dir) = self.sizing_modules_dir() else {
+            return Ok(table);
+        };
+        Ok(match crate::elf::apply_modules_dep(table.clone(), dir) {
+            Ok((sized, _, _)) => sized,
+            Err(_) => table,
+        })
+    }
+
+    /// Where this configuration's snapshots are kept: `cache_dir`, or its
+    /// `ko-sizes/` when module sizes are applied (a `modules.dep` is
+    /// there), so that a table with real
+    /// sizes and one without never stand in for each other (two programs
+    /// sharing a cache may differ in this).
+    pub fn snapshot_cache_dir(&self) -> Option<PathBuf> {
+        let dir = self.cache_dir.as_ref()?;
+        Some(match self.sizing_modules_dir() {
+            Some(_) => dir.join("ko-sizes"),
+            None => dir.clone(),
+        })
+    }
+
+    /// `module_sizes_dir` when it has a `modules.dep` (else no size can be
+    /// applied, and the table is the plain one).
+    fn sizing_modules_dir(&self) -> Option<&Path> {
+        self.module_sizes_dir
+            .as_deref()
+            .filter(|d| d.join("modules.dep").is_file())
     }
 
     /// Replaces the table loader (see [`Loader`]).

@@ -162,7 +162,7 @@ impl Shared {
             }
             let started = Instant::now();
             let table = call_loader(&self.config)?;
-            if let Some(dir) = &self.config.cache_dir {
+            if let Some(dir) = &self.config.snapshot_cache_dir() {
                 // For the next process; a cache that cannot be written only
                 // costs that process the read.
                 let identity = identity_of(&fp, &self.config.proc_root);
@@ -208,7 +208,7 @@ fn nanos_since(epoch: Instant, t: Instant) -> u64 {
 /// Runs the loader; a panic in it becomes an error, so neither the watcher
 /// nor a caller of `refresh_now` goes down with it.
 fn call_loader(config: &LiveConfig) -> Result<SymbolTable> {
-    catch_unwind(AssertUnwindSafe(|| (config.loader)(config))).unwrap_or_else(|panic| {
+    catch_unwind(AssertUnwindSafe(|| config.load_table())).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -265,7 +265,7 @@ impl KernelSymbols {
         let epoch = Instant::now();
         let identity = identity_of(&fingerprint, &config.proc_root);
         let (table, cache_outcome) =
-            cache::load_or_build(config.cache_dir.as_deref(), &identity, || {
+            cache::load_or_build(config.snapshot_cache_dir().as_deref(), &identity, || {
                 call_loader(&config)
             })?;
         let shared = Arc::new(Shared {

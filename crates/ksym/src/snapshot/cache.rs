@@ -13,7 +13,7 @@
 //! cannot be read or written costs speed, never an answer: callers get the
 //! table either way, and the outcome says what happened.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -77,8 +77,11 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     };
     match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Every directory made 0700, parents too: a snapshot directory
+            // may sit inside another (see LiveConfig::snapshot_cache_dir).
             std::fs::DirBuilder::new()
                 .recursive(true)
+                .mode(0o700)
                 .create(dir)
                 .map_err(|source| Error::Io {
                     path: dir.to_path_buf(),

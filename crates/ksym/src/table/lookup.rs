@@ -160,10 +160,23 @@ impl SymbolTable {
     fn locate_from(&self, addr: u64, (block, last): (usize, usize)) -> Option<(usize, u64, u64)> {
         let start = self.addr_in_block(block, last);
         let end = self.end_of(block, last, start);
-        if addr >= end || addr < start {
+        if addr < start {
             return None;
         }
-        Some((self.group_first(last, start), start, end - start))
+        if self.real_sizes.is_empty() {
+            if addr >= end {
+                return None;
+            }
+            return Some((self.group_first(last, start), start, end - start));
+        }
+        // Real sizes: as `lookup` answers (a batch and a lookup must agree).
+        let first = self.group_first(last, start);
+        let size = self.group_size(first, last, end - start);
+        if addr - start < size {
+            return Some((first, start, size));
+        }
+        self.covering_before(first, addr)
+            .map(|s| (s.id.0 as usize, s.start, s.size))
     }
 
     /// What [`locate`](Self::locate) found, packed for
