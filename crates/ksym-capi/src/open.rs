@@ -214,7 +214,8 @@ pub unsafe extern "C" fn ksym_open_live(
         let o = unsafe { options(opts) }?;
         let mut config = LiveConfig::new().watch(o.watch).cache_dir(o.cache.clone());
         // Real module sizes from the .ko files, as the `ksym` command
-        // gives them (and keeps them in the same cache).
+        // gives them (such tables are cached apart from those without:
+        // LiveConfig::snapshot_cache_dir).
         if let Some(release) = ksym_core::HostKernel::discover().release {
             config = config.module_sizes_from(ksym_core::elf::modules_dir(&release));
         }

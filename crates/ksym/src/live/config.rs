@@ -164,9 +164,8 @@ impl LiveConfig {
 
     /// Where this configuration's snapshots are kept: `cache_dir`, or its
     /// `ko-sizes/` when module sizes are applied (a `modules.dep` is
-    /// there), so that a table with real
-    /// sizes and one without never stand in for each other (two programs
-    /// sharing a cache may differ in this).
+    /// there), so that a table with real sizes and one without never stand
+    /// in for each other (two programs sharing a cache may differ in this).
     pub fn snapshot_cache_dir(&self) -> Option<PathBuf> {
         let dir = self.cache_dir.as_ref()?;
         Some(match self.sizing_modules_dir() {
