@@ -156,7 +156,7 @@ impl LiveConfig {
         let Some(dir) = self.sizing_modules_dir() else {
             return Ok(table);
         };
-        Ok(match crate::elf::apply_modules_dep(table.clone(), dir) {
+        Ok(match crate::load::apply_modules_dep(table.clone(), dir) {
             Ok((sized, _, _)) => sized,
             Err(_) => table,
         })
