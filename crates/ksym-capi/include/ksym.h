@@ -421,9 +421,11 @@ const char *ksym_version(void);
 /*
  Opens the running kernel's symbols (`/proc/kallsyms`, `/proc/modules`,
  `/sys/module`), through the snapshot cache unless told otherwise, and
- stores a new handle in `*out`. Needs root (CAP_SYSLOG) or a kernel that
- shows addresses: else `KSYM_ERR_REDACTED` with the setting to change.
- Thread-safe.
+ stores a new handle in `*out`; loaded modules' symbols get their real
+ sizes from their `.ko` files when `/lib/modules/$(uname -r)/modules.dep`
+ finds them, as the `ksym` command's do. Needs root (CAP_SYSLOG) or a
+ kernel that shows addresses: else `KSYM_ERR_REDACTED` with the setting
+ to change. Thread-safe.
 
  # Safety
  `opts` is NULL or a valid `ksym_open_options`; `out` is writable; `err`
