@@ -540,3 +540,49 @@ fn load_small() -> SymbolTable {
     b.add(0xffffffff81000200, 'T', "h", None);
     b.build(TableInfo::default()).unwrap()
 }
+
+/// The arm64 guests' SysRq `l`/`t` dumps (`sysrq-dmesg.txt`, 54 and 60
+/// `task:` headers, many between a trace's frames): no header is a frame,
+/// and every frame found names a symbol of the guest's own kallsyms.
+#[test]
+fn sysrq_task_headers_of_arm64_dumps_are_no_frames() {
+    for kernel in ["debian-6.1.0-57-cloud-arm64", "debian-6.12.118-cloud-arm64"] {
+        let dir = data().join(kernel);
+        let mut map = ModuleMap::default();
+        map.add_text(
+            "proc-modules",
+            &std::fs::read(dir.join("proc-modules")).unwrap(),
+        )
+        .unwrap();
+        let opts = LoadOptions {
+            modules: Some(map),
+            ..LoadOptions::default()
+        };
+        let table = ksym::load_file(&dir.join("kallsyms.xz"), &opts).unwrap();
+        let text = std::fs::read_to_string(dir.join("sysrq-dmesg.txt")).unwrap();
+        let mut d = Decoder::new(&table);
+        let (mut headers, mut frames) = (0, 0);
+        for line in text.lines() {
+            let l = d.decode_line(line);
+            if line.contains("] task:") {
+                headers += 1;
+                assert!(
+                    l.frames.is_empty(),
+                    "{kernel}: a task header taken for a frame: {line}"
+                );
+            }
+            for f in &l.frames {
+                frames += 1;
+                assert!(
+                    f.symbol.is_some(),
+                    "{kernel}: unnamed frame: {line} # {}",
+                    f.note()
+                );
+            }
+        }
+        assert!(
+            headers >= 50 && frames > 100,
+            "{kernel}: {headers} headers, {frames} frames"
+        );
+    }
+}

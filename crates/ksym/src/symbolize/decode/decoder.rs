@@ -93,6 +93,11 @@ impl<'t> Decoder<'t> {
             self.in_trace = false;
             self.context = None;
         }
+        // SysRq `t` heads each task's trace with `task:NAME state:S ...
+        // flags:0x00000002`; its fields are no frames, wherever it falls.
+        if is_task_header(text) {
+            return line;
+        }
         // Quick exit for the common line without any frame.
         let b = text.as_bytes();
         let has_ref = memmem::find(b, b"+0x").is_some();
@@ -177,6 +182,11 @@ impl<'t> Decoder<'t> {
         // A user-space register line inside a trace (`RIP: 0033:0x7f...`
         // after SysRq `l`) is no kernel frame.
         if !self.in_trace || before.contains("RIP: ") {
+            return None;
+        }
+        // A `key:0x...` field (`flags:0x00000002`, `mask:0x...`) is a
+        // value, not a frame: a trace frame's address follows blank space.
+        if before.ends_with(':') {
             return None;
         }
         // What precedes must be the line's prefix, maybe `? `: a timestamp
@@ -348,6 +358,17 @@ fn is_register_prefix(before: &str) -> bool {
         return rest.starts_with("0010:");
     }
     t.ends_with("pc :") || t.ends_with("lr :") || t.ends_with("PC is at") || t.ends_with("LR is at")
+}
+
+/// Whether the line, after its log prefix (`[  7.5] `, a journal's
+/// `host kernel: `), is a SysRq `t` task header: `task:NAME state:...`.
+fn is_task_header(text: &str) -> bool {
+    let Some(at) = text.find("task:") else {
+        return false;
+    };
+    let head = text[..at].trim_end();
+    (head.is_empty() || head.ends_with(']') || head.ends_with(':'))
+        && text[at..].contains(" state:")
 }
 
 fn preceded_by_question(before: &str) -> bool {

@@ -171,3 +171,60 @@ fn user_registers_inside_a_trace_are_no_frames() {
     assert_eq!(d.decode_line(" 0xffffffff81000115").frames.len(), 1);
     d.decode_line(" </TASK>");
 }
+
+#[test]
+fn task_headers_are_no_frames() {
+    // SysRq `t` prints a header before each task's trace; how the dump
+    // interleaves decides whether one falls inside a trace, so each form is
+    // checked both inside and outside one.
+    let t = table();
+    let headers = [
+        // x86_64, 6.1 (as the lockdown boot of the QEMU suite printed it).
+        "task:init state:S stack:0 pid:1 ppid:0 flags:0x00000002",
+        // arm64, 6.12, with its timestamp and padding.
+        "[    7.559700] task:kthreadd        state:S stack:0     pid:2     tgid:2     ppid:0      flags:0x00000008",
+        "[    7.558961] task:init            state:R  running task     stack:0     pid:1     tgid:1     ppid:0      flags:0x00800000",
+        // Through the journal, with its prefix.
+        "Dec 07 host kernel: task:kworker/0:1 state:I stack:0 pid:9 ppid:2 flags:0x00004000",
+        // A task whose flags happen to look like a kernel address.
+        "task:x state:S stack:0 pid:1 ppid:0 flags:0xffffffff81000115",
+    ];
+    for inside in [false, true] {
+        let mut d = Decoder::new(&t);
+        if inside {
+            d.decode_line("Call Trace:");
+            d.decode_line(" <TASK>");
+        }
+        for h in headers {
+            let l = d.decode_line(h);
+            assert!(l.frames.is_empty(), "inside={inside}: {h}: {:?}", l.frames);
+        }
+        // A frame after the header still is one.
+        let expect = usize::from(inside);
+        assert_eq!(d.decode_line(" 0xffffffff81000115").frames.len(), expect);
+        assert_eq!(d.decode_line(" foo+0x5/0x30").frames.len(), 1);
+    }
+}
+
+#[test]
+fn key_value_fields_are_no_frames() {
+    // Any `key:0x...` field of a line that is not a frame, inside a trace.
+    let t = table();
+    let mut d = Decoder::new(&t);
+    d.decode_line("Call Trace:");
+    for line in [
+        "[ 1.0] flags:0x00000002",
+        "some state mask:0xffffffff81000115",
+        "kernel:0xffffffff81000115",
+    ] {
+        assert!(d.decode_line(line).frames.is_empty(), "{line}");
+    }
+    // The prefix forms a bare frame does follow.
+    for line in [
+        "[ 1.0]  ? 0xffffffff81000115",
+        "Dec 07 host kernel:  0xffffffff81000115",
+        "0xffffffff81000115",
+    ] {
+        assert_eq!(d.decode_line(line).frames.len(), 1, "{line}");
+    }
+}
