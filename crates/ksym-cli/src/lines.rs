@@ -208,12 +208,12 @@ impl<'a> Lines<'a> {
         matches!(self.modules.get(module), Some(Wanted::Ready))
     }
 
+    /// Sets up `module`'s lines: its `.ko` (`--ko`, else found for the
+    /// kernel), each section where sysfs or a layout says, else where the
+    /// table's own symbols of the module put it (what a bug report allows).
     fn add_module(&mut self, module: &str) -> Result<(), String> {
-        let info = self
-            .table
-            .module_map()
-            .get(module)
-            .ok_or("where its sections were loaded is unknown (no /proc/modules or layout)")?;
+        let info = self.table.module_map().get(module);
+        let build_id = info.and_then(|i| i.build_id.clone());
         let path = match self.ko.get(module) {
             Some(p) => p.clone(),
             None => {
@@ -221,7 +221,7 @@ impl<'a> Lines<'a> {
                     .release
                     .as_deref()
                     .ok_or("the kernel's release is unknown: give --ko FILE")?;
-                let id = info.build_id.as_deref().and_then(parse_build_id);
+                let id = build_id.as_deref().and_then(parse_build_id);
                 let found = if self.live {
                     self.finder.find_running_module(module)
                 } else {
@@ -230,9 +230,18 @@ impl<'a> Lines<'a> {
                 found.map_err(|e| e.to_string())?.path
             }
         };
-        self.lines
-            .add_module_info(info, &path, info.build_id.as_deref())
-            .map_err(|e| e.to_string())
+        let placed = ksym::table::ko_placement::add_module_lines(
+            &mut self.lines,
+            self.table,
+            module,
+            &path,
+            build_id.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
+        if let Some(p) = placed.filter(|p| !p.unplaced.is_empty() || !p.conflicts.is_empty()) {
+            eprintln!("ksym: {}", p.summary());
+        }
+        Ok(())
     }
 }
 

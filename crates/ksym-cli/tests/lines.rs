@@ -211,3 +211,124 @@ fn core_lines_with_the_vmlinux() {
     );
     assert_eq!(out.lines().nth(2), Some(place.as_str()), "{out}");
 }
+
+/// `ksym --kallsyms K [--modules M] --ko xfs ARGS`: as a bug report has it.
+fn ksym_report(modules: Option<&str>, args: &[&str], stdin: &str) -> (String, String, bool) {
+    let d = data();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ksym"));
+    cmd.arg("--kallsyms").arg(d.join("kallsyms.xz"));
+    if let Some(m) = modules {
+        cmd.arg("--modules").arg(d.join(m));
+    }
+    cmd.arg("--ko")
+        .arg(d.join("ko-debug/xfs.ko.xz"))
+        .arg("--ko")
+        .arg(d.join("ko-debug/vfat.ko.xz"))
+        .args(args)
+        .env("KSYM_CACHE_DIR", "off")
+        .env_remove("DEBUGINFOD_URLS");
+    let out = common::output_with_stdin(&mut cmd, stdin.as_bytes());
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.success(),
+    )
+}
+
+/// Module lines off-line with no layout file: with `/proc/modules` or with
+/// kallsyms alone, `addr`, `decode` (references only, as arm64 traces and
+/// `%pS` text carry them) and `annotate` give what the layout gives.
+#[test]
+fn module_lines_without_a_layout() {
+    let t = table();
+    let lines = library(&t, None);
+    let addrs: Vec<u64> = t
+        .iter()
+        .filter(|s| s.module == Some("xfs") && matches!(s.kind, 't' | 'T') && s.size > 0x10)
+        .step_by(25)
+        .map(|s| s.start + 0x10)
+        .collect();
+    let input: String = addrs.iter().map(|a| format!("{a:x}\n")).collect();
+    for modules in [Some("proc-modules"), None] {
+        let (json, err, ok) = ksym_report(modules, &["addr", "--lines", "--json"], &input);
+        assert!(ok, "{err}");
+        assert!(
+            !err.contains("no source lines for module"),
+            "{modules:?}: {err}"
+        );
+        let mut with_frames = 0;
+        for (line, &a) in json.lines().zip(&addrs) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let want = lines.frames(a).unwrap();
+            with_frames += usize::from(!want.is_empty());
+            assert_eq!(v["frames"], frames_json(&want), "{modules:?} {a:#x}");
+        }
+        assert!(with_frames * 10 >= addrs.len() * 9, "{with_frames}");
+    }
+    // A trace of references only: each frame's lines are the call's.
+    let f = t.find_in(Some("xfs"), "xfs_fs_fill_super").next().unwrap();
+    let trace = format!("Call trace:\n xfs_fs_fill_super+0x40/{:#x} [xfs]\n", f.size);
+    let want = lines.frames(f.start + 0x40 - 1).unwrap();
+    assert!(!want.is_empty());
+    for modules in [Some("proc-modules"), None] {
+        let (out, err, ok) = ksym_report(modules, &["decode", "--lines", "--json"], &trace);
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(v["frames"], frames_json(&want), "{modules:?}: {out}");
+    }
+    // perf script's [unknown] module frames.
+    let a = addrs[3];
+    let perf = format!("swapper 0 [000] 1.0: cycles:\n\t{a:x} [unknown] ([unknown])\n");
+    let (out, err, ok) = ksym_report(Some("proc-modules"), &["annotate", "--lines"], &perf);
+    assert!(ok, "{err}");
+    let outer = lines.frames(a).unwrap().pop().unwrap();
+    let place = format!("\t  {}:{}", outer.file.unwrap(), outer.line.unwrap());
+    assert!(out.lines().any(|l| l == place), "{place} not in {out}");
+}
+
+/// A symbol that the `.ko` places elsewhere (kallsyms edited: `vfat_cmpi`
+/// moved by 0x10) is reported and gets no lines; its neighbours keep theirs.
+#[test]
+fn a_conflict_is_reported_not_guessed() {
+    let d = data();
+    let text = common::xz_text(&d.join("kallsyms.xz"));
+    let moved = text.replace(
+        "ffffffffc0233090 t vfat_cmpi\t[vfat]",
+        "ffffffffc02330a0 t vfat_cmpi\t[vfat]",
+    );
+    assert_ne!(moved, text);
+    let out = common::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_ksym"))
+            .args(["--kallsyms", "-", "--ko"])
+            .arg(d.join("ko-debug/vfat.ko.xz"))
+            .args([
+                "addr",
+                "--lines",
+                "--json",
+                "ffffffffc02330a4",
+                "ffffffffc02333c4",
+            ])
+            .env("KSYM_CACHE_DIR", "off")
+            .env_remove("DEBUGINFOD_URLS"),
+        moved.as_bytes(),
+    );
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("1 symbols placed elsewhere by the .ko"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("vfat_cmpi is at 0xffffffffc02330a0"),
+        "{stderr}"
+    );
+    let v: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v[0]["frames"], serde_json::json!([]), "{stdout}");
+    assert_ne!(v[1]["frames"], serde_json::json!([]), "{stdout}");
+}

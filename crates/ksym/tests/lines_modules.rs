@@ -320,3 +320,272 @@ fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
     std::fs::remove_dir_all(&tmp).ok();
     tally.finish("modules", 5000);
 }
+
+/// The 6.1 cloud table as a bug report carries it: kallsyms and
+/// `/proc/modules`, no layout of the loader's areas.
+fn table_from_proc_modules() -> ksym::SymbolTable {
+    let mut map = ModuleMap::default();
+    map.add_text(
+        "proc-modules",
+        &std::fs::read(set_dir().join("proc-modules")).unwrap(),
+    )
+    .unwrap();
+    assert!(map.modules.iter().all(|m| m.areas.is_empty()));
+    let opts = ksym::LoadOptions {
+        modules: Some(map),
+        ..Default::default()
+    };
+    ksym::load_file(&set_dir().join("kallsyms.xz"), &opts).unwrap()
+}
+
+#[test]
+fn sections_placed_by_symbols_are_where_the_loader_put_them() {
+    use ksym::table::ko_placement::place_ko_sections;
+    let table = table_from_proc_modules();
+    let map = layout();
+    let mut placed = 0;
+    for (name, path) in modules() {
+        let elf = ksym::elf::read_elf(&path).unwrap();
+        let p = place_ko_sections(&table, &name, &elf);
+        assert!(
+            p.unplaced.is_empty() && p.conflicts.is_empty(),
+            "{}",
+            p.summary()
+        );
+        let file = DebugFile::open(&path).unwrap();
+        let truth = module_section_addresses(
+            &file,
+            &map.modules.iter().find(|m| m.name == name).unwrap().areas,
+        );
+        for s in &p.sections {
+            let t = truth.iter().find(|t| t.kind == s.kind);
+            assert_eq!(t.map(|t| t.start), Some(s.start), "{name} {}", s.kind);
+            placed += 1;
+        }
+        // Every code section the loader keeps and a symbol is in is placed.
+        for c in file
+            .code_sections()
+            .filter(|c| !c.name.starts_with(".init"))
+        {
+            let has_symbol = elf.symbols.iter().any(|s| s.section == Some(c.index));
+            let found = p.sections.iter().any(|s| s.kind == c.name);
+            assert_eq!(found, has_symbol, "{name} {}", c.name);
+        }
+    }
+    assert!(placed >= 60, "only {placed} sections placed");
+}
+
+/// Every address of every module function in the 6.1 cloud kallsyms (start,
+/// a third and two thirds in), with only kallsyms + `/proc/modules` + the
+/// `.ko` files, against the tools asked at (section, offset) where the
+/// layout file says the loader put the section: no layout is used for ours.
+#[test]
+fn module_lines_from_symbols_alone_agree_with_the_tools() {
+    for tool in ["eu-addr2line", "llvm-symbolizer", "addr2line", "ld"] {
+        if installed(tool).is_none() {
+            eprintln!("SKIP: {tool} is not installed (.ci/install-deps installs it)");
+            return;
+        }
+    }
+    let table = table_from_proc_modules();
+    let map = layout();
+    let tmp = std::env::temp_dir().join(format!("ksym-lines-sym-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut lines = SourceLines::new();
+    for (name, path) in modules() {
+        let placed =
+            ksym::table::ko_placement::add_module_lines(&mut lines, &table, &name, &path, None)
+                .unwrap();
+        assert!(
+            placed.is_some(),
+            "{name}: placed by its areas, not its symbols"
+        );
+    }
+    let mut tally = Tally::default();
+    for (name, path) in modules() {
+        let file = DebugFile::open(&path).unwrap();
+        let truth = module_section_addresses(
+            &file,
+            &map.modules.iter().find(|m| m.name == name).unwrap().areas,
+        );
+        // (section, offset, address) of each address asked.
+        let mut asked: Vec<(String, u64, u64)> = Vec::new();
+        for id in table.module_symbol_ids(&name) {
+            let Some(s) = table.symbol(id) else { continue };
+            if !s.kind.eq_ignore_ascii_case(&'t') || s.size == 0 {
+                continue;
+            }
+            // The table's sizes are derived (up to the next symbol, the
+            // area's end): points past the symbol's section are not its.
+            let Some(t) = truth
+                .iter()
+                .find(|t| t.start <= s.start && s.start < t.end())
+            else {
+                panic!("{name}: {:#x} ({}) in no section", s.start, s.name);
+            };
+            for addr in [s.start, s.start + s.size / 3, s.start + 2 * s.size / 3] {
+                if addr < t.end() {
+                    asked.push((t.kind.clone(), addr - t.start, addr));
+                }
+            }
+        }
+        let plain = decompressed(&path, &tmp);
+        let mut sections: Vec<&String> = asked.iter().map(|a| &a.0).collect();
+        sections.sort();
+        sections.dedup();
+        for section in sections {
+            let here: Vec<&(String, u64, u64)> = asked.iter().filter(|a| &a.0 == section).collect();
+            let offsets: Vec<u64> = here.iter().map(|a| a.1).collect();
+            let addrs: Vec<(String, u64)> = vec![(
+                section.clone(),
+                truth.iter().find(|t| &t.kind == section).unwrap().start,
+            )];
+            let eu = eu_addr2line(&plain, Some(section), &offsets);
+            let bin = binutils_addr2line(&plain, Some(section), &offsets);
+            let llvm_copy = linked_copy(&plain, &addrs, &tmp);
+            let at: Vec<u64> = here.iter().map(|a| a.2).collect();
+            let llvm = llvm_symbolizer(&llvm_copy, &at);
+            for (k, a) in here.iter().enumerate() {
+                let ours = ours(&lines.frames(a.2).unwrap());
+                let place = format!("{name} {}+{:#x} ({:#x})", a.0, a.1, a.2);
+                judge(
+                    &mut tally,
+                    &place,
+                    &ours,
+                    as_lines(&eu[k]),
+                    as_lines(&llvm[k]),
+                    as_lines(&bin[k]),
+                );
+            }
+        }
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+    tally.finish("modules placed by their symbols", 9000);
+}
+
+/// A symbol moved in kallsyms (the `.ko` puts `vfat_cmpi` 0x10 earlier
+/// than the table has it): the section stays where the other symbols put
+/// it, the conflict is reported, and no line is given inside the moved
+/// symbol, while the rest of the module keeps its lines.
+#[test]
+fn a_symbol_the_ko_places_elsewhere_is_a_reported_conflict() {
+    let text = common::xz_text(&set_dir().join("kallsyms.xz"));
+    let moved = text.replace(
+        "ffffffffc0233090 t vfat_cmpi\t[vfat]",
+        "ffffffffc02330a0 t vfat_cmpi\t[vfat]",
+    );
+    assert_ne!(moved, text);
+    let mut map = ModuleMap::default();
+    map.add_text(
+        "proc-modules",
+        &std::fs::read(set_dir().join("proc-modules")).unwrap(),
+    )
+    .unwrap();
+    let opts = ksym::LoadOptions {
+        modules: Some(map),
+        ..Default::default()
+    };
+    let table = ksym::parse_bytes("kallsyms", moved.as_bytes(), &opts).unwrap();
+    let path = set_dir().join("ko-debug/vfat.ko.xz");
+    let mut lines = SourceLines::new();
+    let placement =
+        ksym::table::ko_placement::add_module_lines(&mut lines, &table, "vfat", &path, None)
+            .unwrap()
+            .unwrap();
+    let text_at = placement
+        .sections
+        .iter()
+        .find(|s| s.kind == ".text")
+        .unwrap();
+    assert_eq!(text_at.start, 0xffffffffc0233000, "{}", placement.summary());
+    assert_eq!(placement.conflicts.len(), 1, "{}", placement.summary());
+    let c = &placement.conflicts[0];
+    assert_eq!(
+        (c.name.as_str(), c.start),
+        ("vfat_cmpi", 0xffffffffc02330a0)
+    );
+    assert!(
+        c.reason.contains(".text+0x90") && c.reason.contains("conflict"),
+        "{}",
+        c.reason
+    );
+    assert!(placement.summary().contains("vfat_cmpi"));
+    let err = lines.frames(0xffffffffc02330a4).unwrap_err().to_string();
+    assert!(
+        err.contains("vfat_cmpi") && err.contains("module vfat"),
+        "{err}"
+    );
+    // Before the moved symbol (the end of vfat_hashi) and elsewhere: lines.
+    for addr in [0xffffffffc0233004, 0xffffffffc02333c4] {
+        assert!(!lines.frames(addr).unwrap().is_empty(), "{addr:#x}");
+    }
+}
+
+/// Names that repeat in the `.ko`, and a part in another section, cannot
+/// move a section: the other symbols outvote them; a section whose symbols
+/// tie is left out and said so, its symbols conflicts, not guesses.
+#[test]
+fn repeated_names_are_outvoted_and_ties_reported() {
+    use ksym::elf::{ElfSection, ElfSymbol, ElfSymbols};
+    use ksym::table::ko_placement::place_ko_sections;
+    let kallsyms = "\
+ffffffff81000000 T _stext
+ffffffff81100000 T _etext
+ffffffffc0001000 t f1\t[m]
+ffffffffc0001040 t f2\t[m]
+ffffffffc0001080 t dup\t[m]
+ffffffffc00010c0 t f3\t[m]
+ffffffffc0002000 t c1.cold\t[m]
+ffffffffc0002100 t c1.cold\t[m]
+";
+    let table = ksym::parse_bytes("k", kallsyms.as_bytes(), &Default::default()).unwrap();
+    let section = |name: &str, size| ElfSection {
+        name: name.into(),
+        addr: 0,
+        size,
+        align: 16,
+        flags: 0x6, // SHF_ALLOC | SHF_EXECINSTR
+        nobits: false,
+    };
+    let sym = |name: &str, value, section| ElfSymbol {
+        name: name.into(),
+        value,
+        size: 0x20,
+        section: Some(section),
+        kind: 't',
+        function: true,
+    };
+    let elf = ElfSymbols {
+        source: "m.ko".into(),
+        relocatable: true,
+        module_name: Some("m".into()),
+        build_id: None,
+        sections: vec![
+            section("", 0),
+            section(".text", 0x100),
+            section(".text.unlikely", 0x200),
+        ],
+        symbols: vec![
+            sym("f1", 0x0, 1),
+            sym("f2", 0x40, 1),
+            sym("dup", 0x10, 1), // a second `dup`, where kallsyms has none
+            sym("dup", 0x80, 1),
+            sym("f3", 0xc0, 1),
+            sym("c1.cold", 0x0, 2), // one copy, two places in kallsyms: a tie
+        ],
+    };
+    let p = place_ko_sections(&table, "m", &elf);
+    assert_eq!(p.sections.len(), 1, "{}", p.summary());
+    assert_eq!(
+        (p.sections[0].kind.as_str(), p.sections[0].start),
+        (".text", 0xffffffffc0001000)
+    );
+    assert_eq!(p.unplaced, [".text.unlikely"]);
+    let names: Vec<&str> = p.conflicts.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["c1.cold", "c1.cold"], "{}", p.summary());
+    assert!(
+        p.conflicts[0].reason.contains("tied"),
+        "{}",
+        p.conflicts[0].reason
+    );
+}

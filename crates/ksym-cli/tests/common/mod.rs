@@ -24,3 +24,15 @@ pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// An `.xz` file's text.
+pub fn xz_text(path: &std::path::Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = String::new();
+    std::io::Read::read_to_string(
+        &mut xz2::read::XzDecoder::new_multi_decoder(&bytes[..]),
+        &mut out,
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    out
+}

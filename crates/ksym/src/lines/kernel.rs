@@ -67,6 +67,9 @@ pub(crate) fn own_text(file: &DebugFile) -> Result<u64> {
 struct ModuleLines {
     name: String,
     sections: Vec<ModuleArea>,
+    /// Addresses whose lines are refused, and why (a symbol the `.ko`
+    /// places elsewhere than the table does: see [`SourceLines::refuse`]).
+    refused: Vec<(u64, u64, String)>,
     pending: Mutex<Option<Pending>>,
     context: OnceLock<std::result::Result<LineContext, String>>,
 }
@@ -81,6 +84,7 @@ impl ModuleLines {
         self.sections
             .iter()
             .any(|s| s.start <= addr && addr < s.end())
+            || self.refused.iter().any(|r| r.0 <= addr && addr < r.1)
     }
 
     fn context(&self) -> std::result::Result<&LineContext, String> {
@@ -245,9 +249,19 @@ impl SourceLines {
         self.modules.push(ModuleLines {
             name: name.to_string(),
             sections: sections.to_vec(),
+            refused: Vec::new(),
             pending: Mutex::new(Some(pending)),
             context: OnceLock::new(),
         });
+    }
+
+    /// Refuses lines for `[start, end)` of module `name` (added before),
+    /// saying `why`: where the sections' placement and a symbol disagree,
+    /// the answer there would be a guess.
+    pub fn refuse(&mut self, name: &str, start: u64, end: u64, why: String) {
+        if let Some(m) = self.modules.iter_mut().find(|m| m.name == name) {
+            m.refused.push((start, end, why));
+        }
     }
 
     /// The module whose sections hold `addr`, if one does.
@@ -287,6 +301,13 @@ impl SourceLines {
     /// address (`symbol.start`, plus the offset of interest).
     pub fn frames(&self, addr: u64) -> Result<Vec<SourceFrame>> {
         if let Some(module) = self.module_lines(addr) {
+            let refused = module.refused.iter().find(|r| r.0 <= addr && addr < r.1);
+            if let Some((_, _, why)) = refused {
+                return Err(crate::error::Error::DebugInfo {
+                    source_name: format!("module {}", module.name),
+                    reason: why.clone(),
+                });
+            }
             let context = module
                 .context()
                 .map_err(|reason| crate::error::Error::DebugInfo {

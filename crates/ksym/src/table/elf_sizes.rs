@@ -43,6 +43,9 @@ pub struct ModuleMatch {
     pub unmatched: Vec<String>,
     /// The learned load address of each section, by ELF index.
     pub section_bases: Vec<(usize, u64)>,
+    /// Sections whose votes tied between two bases (no base learned), by
+    /// ELF index.
+    pub tied_sections: Vec<usize>,
 }
 
 /// Votes per name pair beyond which a name is too common to vote (it would
@@ -96,6 +99,12 @@ pub fn match_module(table: &SymbolTable, module: &str, elf: &ElfSymbols) -> Modu
             e.2 = true;
         }
     }
+    let mut tied_sections: Vec<usize> = best
+        .iter()
+        .filter(|(_, (_, _, tie))| *tie)
+        .map(|(&sec, _)| sec)
+        .collect();
+    tied_sections.sort_unstable();
     let mut section_bases: Vec<(usize, u64)> = best
         .into_iter()
         .filter(|(_, (_, _, tie))| !tie)
@@ -134,6 +143,7 @@ pub fn match_module(table: &SymbolTable, module: &str, elf: &ElfSymbols) -> Modu
         }
     }
     out.section_bases = section_bases;
+    out.tied_sections = tied_sections;
     out
 }
 

@@ -91,6 +91,7 @@ pub(crate) mod column;
 pub mod elf_sizes;
 mod find;
 mod finish;
+pub mod ko_placement;
 mod lookup;
 mod names;
 mod symbol_ref;
