@@ -102,6 +102,13 @@ type Options struct {
 	Lines bool
 	// Vmlinux with Lines: a vmlinux with DWARF to use.
 	Vmlinux string
+	// Modules (OpenFile of a kallsyms text): a saved /proc/modules or a
+	// module layout file bounding the modules' symbols.
+	Modules string
+	// Ko (OpenFile): modules' .ko files (plain or compressed): their real
+	// symbol sizes, and with Lines their source lines, each section placed
+	// where the module's own symbols put it when nothing else says.
+	Ko []string
 }
 
 // Symbolizer is an open symbol source. Safe for concurrent use.
@@ -134,6 +141,23 @@ func open(path *string, opts *Options) (*Symbolizer, error) {
 			v := C.CString(opts.Vmlinux)
 			defer C.free(unsafe.Pointer(v))
 			o.vmlinux = v
+		}
+		if opts.Modules != "" {
+			m := C.CString(opts.Modules)
+			defer C.free(unsafe.Pointer(m))
+			o.modules = m
+		}
+		if len(opts.Ko) > 0 {
+			// A NULL-terminated array in C memory: cgo may not be handed a
+			// Go array of C pointers.
+			n := len(opts.Ko) + 1
+			arr := (*[1 << 20]*C.char)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.char)(nil)))))[:n:n]
+			defer C.free(unsafe.Pointer(&arr[0]))
+			for i, k := range opts.Ko {
+				arr[i] = C.CString(k)
+				defer C.free(unsafe.Pointer(arr[i]))
+			}
+			o.ko = &arr[0]
 		}
 	}
 	e := newErrorRecord()

@@ -105,3 +105,78 @@ func TestSourceLinesMatchTheCLI(t *testing.T) {
 	}
 	t.Logf("%d addresses, %d with lines, all as the CLI", len(addrs), checked)
 }
+
+// Module lines from saved files alone (Options.Modules, a /proc/modules
+// copy, and Options.Ko, xfs with DWARF; no layout file, no vmlinux): every
+// xfs frame's Source is what `ksym addr --lines --json` gives for the same
+// files.
+func TestModuleLinesFromSavedFiles(t *testing.T) {
+	need(t, ksymBin)
+	dir := filepath.Join("..", "..", "..", "shared", "data", "debian-6.1.0-57-cloud")
+	data := filepath.Join(dir, "kallsyms.xz")
+	mods := filepath.Join(dir, "proc-modules")
+	xfs := filepath.Join(dir, "ko-debug", "xfs.ko.xz")
+	var addrs []uint64
+	for i, a := range addresses(t, "--kallsyms", data, "--modules", mods) {
+		if i%7 == 3 && a >= 0xffffffffc0000000 {
+			addrs = append(addrs, a+8)
+		}
+	}
+	var in bytes.Buffer
+	for _, a := range addrs {
+		fmt.Fprintf(&in, "%x\n", a)
+	}
+	cmd := exec.Command(ksymBin, "--kallsyms", data, "--modules", mods, "--ko", xfs, "addr", "--lines", "--json")
+	cmd.Env = append(os.Environ(), "KSYM_CACHE_DIR=off", "DEBUGINFOD_URLS=")
+	cmd.Stdin = &in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ksym addr --lines --json: %v", err)
+	}
+	s, err := OpenFile(data, &Options{Cache: CacheOff, Lines: true, Modules: mods, Ko: []string{xfs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	frames, err := s.Symbolize(addrs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		Symbol *struct {
+			Module *string `json:"module"`
+		} `json:"symbol"`
+		Frames []struct {
+			File *string `json:"file"`
+			Line *uint32 `json:"line"`
+		} `json:"frames"`
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	i, withLines := 0, 0
+	for ; sc.Scan(); i++ {
+		var w want
+		if err := json.Unmarshal(sc.Bytes(), &w); err != nil {
+			t.Fatalf("%q: %v", sc.Text(), err)
+		}
+		if w.Symbol == nil {
+			continue // the CLI asks only for what its symbols hold
+		}
+		g := frames[i].Source
+		if len(g) != len(w.Frames) {
+			t.Fatalf("%#x: %d source frames, want %d", addrs[i], len(g), len(w.Frames))
+		}
+		for j, wf := range w.Frames {
+			if wf.File != nil && g[j].File != *wf.File || wf.Line != nil && g[j].Line != *wf.Line {
+				t.Fatalf("%#x frame %d: got %+v, want %v:%v", addrs[i], j, g[j], *wf.File, *wf.Line)
+			}
+		}
+		if len(g) > 0 && w.Symbol.Module != nil && *w.Symbol.Module == "xfs" {
+			withLines++
+		}
+	}
+	if i != len(addrs) || withLines < 100 {
+		t.Fatalf("%d answers for %d addresses, %d xfs ones with lines", i, len(addrs), withLines)
+	}
+	t.Logf("%d module addresses, %d in xfs with lines, all as the CLI", len(addrs), withLines)
+}

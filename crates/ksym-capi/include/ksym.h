@@ -132,9 +132,22 @@ typedef struct ksym_open_options {
    */
   const char *vmlinux;
   /*
+   `ksym_open_file` of a kallsyms text: a saved `/proc/modules` or a
+   module layout file bounding the modules' symbols (NULL: none).
+   */
+  const char *modules;
+  /*
+   `ksym_open_file`: a NULL-terminated array of paths of modules' `.ko`
+   files (plain or compressed; at most 4096): their real symbol sizes,
+   and with `lines` their source lines, each section placed where the
+   module's own symbols in the table put it when nothing else says
+   (NULL: none).
+   */
+  const char *const *ko;
+  /*
    Must be zero.
    */
-  uint8_t reserved[24];
+  uint8_t reserved[8];
 } ksym_open_options;
 
 /*

@@ -47,6 +47,17 @@ pub(crate) fn source_lines(
         };
         return Err(Failure::new(status, why));
     }
+    // The `.ko` files given: a module the table lacks (not loaded) has no
+    // address to answer; a file that cannot serve is an error, as a
+    // vmlinux given is.
+    for path in &o.ko {
+        let module = ksym_core::elf::module_name_from_path(path);
+        if table.module_symbol_ids(&module).is_empty() {
+            continue;
+        }
+        ksym_core::table::ko_placement::add_module_lines(&mut lines, table, &module, path, None)
+            .map_err(|e| Failure::new(crate::error::KSYM_ERR_BAD_INPUT, e.to_string()))?;
+    }
     if live {
         for info in table.module_map().modules.iter() {
             if info.section_areas.is_empty() {

@@ -49,9 +49,21 @@ pub struct ksym_open_options {
     pub max_input_bytes: u64,
     /// With `lines`: a vmlinux with DWARF to use (NULL: look for one).
     pub vmlinux: *const c_char,
+    /// `ksym_open_file` of a kallsyms text: a saved `/proc/modules` or a
+    /// module layout file bounding the modules' symbols (NULL: none).
+    pub modules: *const c_char,
+    /// `ksym_open_file`: a NULL-terminated array of paths of modules' `.ko`
+    /// files (plain or compressed; at most 4096): their real symbol sizes,
+    /// and with `lines` their source lines, each section placed where the
+    /// module's own symbols in the table put it when nothing else says
+    /// (NULL: none).
+    pub ko: *const *const c_char,
     /// Must be zero.
-    pub reserved: [u8; 24],
+    pub reserved: [u8; 8],
 }
+
+/// The most `.ko` paths `ksym_open_options.ko` may list.
+const MAX_KO_FILES: usize = 4096;
 
 /// Where a handle's tables come from.
 pub(crate) enum Source {
@@ -95,6 +107,8 @@ pub(crate) struct Options {
     pub(crate) max_input_bytes: Option<u64>,
     pub(crate) lines: bool,
     pub(crate) vmlinux: Option<PathBuf>,
+    pub(crate) modules: Option<PathBuf>,
+    pub(crate) ko: Vec<PathBuf>,
 }
 
 /// The options as given, checked.
@@ -110,6 +124,8 @@ unsafe fn options(opts: *const ksym_open_options) -> Result<Options, Failure> {
             max_input_bytes: None,
             lines: false,
             vmlinux: None,
+            modules: None,
+            ko: Vec::new(),
         });
     };
     let known = std::mem::size_of::<ksym_open_options>();
@@ -158,13 +174,49 @@ unsafe fn options(opts: *const ksym_open_options) -> Result<Options, Failure> {
             "this libksym was built without source lines (cargo feature `lines`)",
         ));
     }
+    let modules = match o.modules.is_null() {
+        true => None,
+        // SAFETY: a NUL-terminated string, as documented.
+        false => Some(PathBuf::from(unsafe { str_arg(o.modules, "modules") }?)),
+    };
+    // SAFETY: NULL or a NULL-terminated array of strings, as documented.
+    let ko = unsafe { ko_paths(o.ko) }?;
     Ok(Options {
         watch: o.watch != 0,
         cache,
         max_input_bytes: (o.max_input_bytes != 0).then_some(o.max_input_bytes),
         lines: o.lines == 1,
         vmlinux,
+        modules,
+        ko,
     })
+}
+
+/// The paths of a NULL-terminated array (NULL: none), at most
+/// [`MAX_KO_FILES`] of them.
+///
+/// # Safety
+/// `ko` is NULL or points at NUL-terminated strings ending with a NULL.
+unsafe fn ko_paths(ko: *const *const c_char) -> Result<Vec<PathBuf>, Failure> {
+    let mut out = Vec::new();
+    if ko.is_null() {
+        return Ok(out);
+    }
+    for i in 0.. {
+        // SAFETY: the array goes on to its NULL, as the caller promises.
+        let p = unsafe { *ko.add(i) };
+        if p.is_null() {
+            break;
+        }
+        if i == MAX_KO_FILES {
+            return Err(Failure::invalid(format!(
+                "ksym_open_options.ko lists more than {MAX_KO_FILES} files (or lacks its NULL)"
+            )));
+        }
+        // SAFETY: a NUL-terminated string, as documented.
+        out.push(PathBuf::from(unsafe { str_arg(p, "ko[i]") }?));
+    }
+    Ok(out)
 }
 
 fn into_handle(source: Source, o: &Options, out: *mut *mut ksym_symbolizer) -> Result<(), Failure> {
@@ -212,6 +264,12 @@ pub unsafe extern "C" fn ksym_open_live(
     guard(err, || {
         // SAFETY: as the caller promises.
         let o = unsafe { options(opts) }?;
+        if o.modules.is_some() || !o.ko.is_empty() {
+            return Err(Failure::invalid(
+                "ksym_open_options.modules and .ko are for ksym_open_file: the live \
+                 kernel's come from /proc/modules, /sys/module and modules.dep",
+            ));
+        }
         let mut config = LiveConfig::new().watch(o.watch).cache_dir(o.cache.clone());
         // Real module sizes from the .ko files, as the `ksym` command
         // gives them (such tables are cached apart from those without:
@@ -240,13 +298,28 @@ pub unsafe extern "C" fn ksym_open_file(
     guard(err, || {
         // SAFETY: as the caller promises.
         let (path, o) = unsafe { (str_arg(path, "path")?, options(opts)?) };
-        let table = open_path(Path::new(path), o.max_input_bytes)?;
+        let table = open_path(Path::new(path), &o)?;
+        let table = with_ko_sizes(table, &o)?;
         into_handle(Source::Table(Arc::new(table)), &o, out)
     })
 }
 
+/// The table with the real sizes of the `.ko` files given.
+fn with_ko_sizes(table: SymbolTable, o: &Options) -> Result<SymbolTable, Failure> {
+    if o.ko.is_empty() {
+        return Ok(table);
+    }
+    let limit = ksym_core::read::limit::Limit::binary(o.max_input_bytes);
+    let kos =
+        o.ko.iter()
+            .map(|p| ksym_core::elf::read_elf_within(p, limit))
+            .collect::<Result<Vec<_>, _>>()?;
+    Ok(ksym_core::elf::apply_modules(table, &kos).0)
+}
+
 /// A file of any kind the library reads, by its first bytes.
-fn open_path(path: &Path, max_input_bytes: Option<u64>) -> Result<SymbolTable, Failure> {
+fn open_path(path: &Path, o: &Options) -> Result<SymbolTable, Failure> {
+    let max_input_bytes = o.max_input_bytes;
     let mut head = [0u8; 8];
     let n = {
         use std::io::Read;
@@ -256,10 +329,17 @@ fn open_path(path: &Path, max_input_bytes: Option<u64>) -> Result<SymbolTable, F
         })?;
         f.read(&mut head).unwrap_or(0)
     };
-    let opts = LoadOptions {
+    let mut opts = LoadOptions {
         max_input_bytes,
         ..LoadOptions::default()
     };
+    if let Some(m) = &o.modules {
+        let limit = ksym_core::read::limit::Limit::text(max_input_bytes);
+        let bytes = ksym_core::read::read_file_within(m, limit, &mut |_| Ok(()))?;
+        let mut map = ksym_core::ModuleMap::default();
+        map.add_text(&ksym_core::read::source_name(m), &bytes)?;
+        opts.modules = Some(map);
+    }
     let limit = ksym_core::read::limit::Limit::binary(max_input_bytes);
     Ok(if head[..n].starts_with(b"KSYMSNAP") {
         let verify = ksym_core::snapshot::OpenOptions { verify: true };

@@ -46,8 +46,9 @@ pub(crate) struct SourceArgs {
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) threads: Option<u16>,
     /// A module's .ko (also .ko.xz, .ko.zst, .ko.gz): its symbols' real
-    /// sizes replace the guessed ones, and with --lines its DWARF.
-    /// Repeatable.
+    /// sizes replace the guessed ones, and with --lines its DWARF (each
+    /// section placed where the module's symbols put it when no layout
+    /// says). Repeatable.
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) ko: Vec<PathBuf>,
     /// A vmlinux with a symbol table: real sizes for the core symbols
