@@ -144,14 +144,57 @@ impl Units {
             ) {
                 continue;
             }
-            let mut ranges = self.dwarf.die_ranges(&unit, entry)?;
-            while let Some(r) = ranges.next()? {
-                bounds.extend([r.begin, r.end]);
-            }
+            self.entry_bounds(&unit, entry, &mut bounds)?;
         }
         bounds.sort_unstable();
         bounds.dedup();
         Ok(bounds)
+    }
+
+    /// Where a function or inlined call's ranges begin and end, read as
+    /// `addr2line` reads them when it looks up frames: `DW_AT_ranges`,
+    /// else `DW_AT_low_pc` to `DW_AT_high_pc` (an address, or an offset
+    /// from `DW_AT_low_pc`); empty ranges left out. Not gimli's
+    /// `die_ranges`, which adds the offset unchecked (a panic under
+    /// overflow checks, a wrapped end without): an offset past the address
+    /// space makes no range, as `addr2line` finds no function there.
+    fn entry_bounds(
+        &self,
+        unit: &gimli::Unit<Reader>,
+        entry: &gimli::DebuggingInformationEntry<Reader>,
+        bounds: &mut Vec<u64>,
+    ) -> gimli::Result<()> {
+        let (mut low, mut high, mut size, mut list) = (None, None, None, None);
+        for attr in entry.attrs() {
+            match attr.name() {
+                gimli::DW_AT_low_pc => low = self.dwarf.attr_address(unit, attr.value())?,
+                gimli::DW_AT_high_pc => match attr.value() {
+                    gimli::AttributeValue::Udata(n) => size = Some(n),
+                    value => high = self.dwarf.attr_address(unit, value)?,
+                },
+                gimli::DW_AT_ranges => {
+                    list = self.dwarf.attr_ranges_offset(unit, attr.value())?;
+                }
+                _ => {}
+            }
+        }
+        let mut add = |r: gimli::Range| {
+            if r.begin < r.end {
+                bounds.extend([r.begin, r.end]);
+            }
+        };
+        if let Some(list) = list {
+            let mut ranges = self.dwarf.ranges(unit, list)?;
+            while let Some(r) = ranges.next()? {
+                add(r);
+            }
+        } else if let Some(begin) = low {
+            // An offset past the address space: no end, no range.
+            if let Some(end) = high.or_else(|| begin.checked_add(size?)) {
+                add(gimli::Range { begin, end });
+            }
+        }
+        Ok(())
     }
 
     /// The units no arange names (asked after the named ones).
@@ -321,5 +364,56 @@ fn refers_outside(mut r: Reader) -> gimli::Result<bool> {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lines::context::SectionBytes;
+
+    /// One DWARF 4 unit of subprograms `(low_pc, high_pc as a size)`.
+    fn unit_of(functions: &[(u64, u64)]) -> Units {
+        // 1: compile unit with children; 2: subprogram, low_pc addr,
+        // high_pc data8 (an offset from low_pc).
+        let abbrev = vec![
+            1, 0x11, 1, 0, 0, //
+            2, 0x2e, 0, 0x11, 0x01, 0x12, 0x07, 0, 0, //
+            0,
+        ];
+        let mut dies = vec![1u8];
+        for &(low, size) in functions {
+            dies.push(2);
+            dies.extend_from_slice(&low.to_le_bytes());
+            dies.extend_from_slice(&size.to_le_bytes());
+        }
+        dies.push(0);
+        let mut info = Vec::new();
+        info.extend_from_slice(&(dies.len() as u32 + 7).to_le_bytes());
+        info.extend_from_slice(&4u16.to_le_bytes());
+        info.extend_from_slice(&0u32.to_le_bytes());
+        info.push(8);
+        info.extend_from_slice(&dies);
+        let sections = vec![
+            (SectionId::DebugAbbrev, SectionBytes::reader(abbrev)),
+            (SectionId::DebugInfo, SectionBytes::reader(info)),
+        ];
+        Units::new(sections, SectionBytes::reader(Vec::new()), None)
+    }
+
+    /// The `lines` fuzzer's crash (`fuzz/seeds/lines/regress-high-pc-overflow`):
+    /// a `DW_AT_high_pc` offset past the address space overflowed in
+    /// gimli's `die_ranges` (a panic with debug assertions, a wrapped end
+    /// without). Such a function has no range (as `addr2line` sees it):
+    /// no bounds, and the others' stay.
+    #[test]
+    fn a_high_pc_offset_past_the_address_space_gives_no_bounds() {
+        let units = unit_of(&[
+            (0x40_1000, 0x20),
+            (0x40_1040, u64::MAX),
+            (0xffff_ffff_ffff_fff0, 0x10),
+            (0x40_1080, 0),
+        ]);
+        assert_eq!(units.function_bounds(0).unwrap(), [0x40_1000, 0x40_1020]);
     }
 }
