@@ -126,25 +126,36 @@ impl Units {
         self.ranges.clone()
     }
 
-    /// Where unit `unit`'s functions and inlined calls begin and end,
-    /// sorted: a line row can span such a bound (a function's last row
-    /// running into the padding after it), and the frames change there.
+    /// Where unit `unit` itself, its functions and its inlined calls begin
+    /// and end, sorted: a line row can span such a bound (a function's last
+    /// row running into the padding after it, a row running past the
+    /// unit's ranges), and the frames change there. The unit's ranges are
+    /// its root's attributes and its `.debug_aranges` entries (which of
+    /// them `addr2line` takes depends on the context; a bound too many
+    /// only costs a lookup).
     pub(crate) fn function_bounds(&self, unit: usize) -> gimli::Result<Vec<u64>> {
         let header = self
             .dwarf
             .debug_info
             .header_from_offset(gimli::DebugInfoOffset(self.units[unit].offset))?;
+        let mut bounds: Vec<u64> = self
+            .ranges
+            .iter()
+            .filter(|r| r.2 == unit)
+            .flat_map(|r| [r.0, r.1])
+            .collect();
         let unit = self.dwarf.unit(header)?;
-        let mut bounds = Vec::new();
         let mut entries = unit.entries();
+        let mut root = true;
         while let Some(entry) = entries.next_dfs()? {
-            if !matches!(
-                entry.tag(),
-                gimli::DW_TAG_subprogram | gimli::DW_TAG_inlined_subroutine
-            ) {
-                continue;
+            if std::mem::take(&mut root)
+                || matches!(
+                    entry.tag(),
+                    gimli::DW_TAG_subprogram | gimli::DW_TAG_inlined_subroutine
+                )
+            {
+                self.entry_bounds(&unit, entry, &mut bounds)?;
             }
-            self.entry_bounds(&unit, entry, &mut bounds)?;
         }
         bounds.sort_unstable();
         bounds.dedup();
@@ -372,20 +383,38 @@ mod tests {
     use super::*;
     use crate::lines::context::SectionBytes;
 
-    /// One DWARF 4 unit of subprograms `(low_pc, high_pc as a size)`.
-    fn unit_of(functions: &[(u64, u64)]) -> Units {
+    /// One DWARF 4 unit: its root's `(low_pc, high_pc as a size)` when
+    /// given, its subprograms' likewise, and `.debug_aranges` entries
+    /// `(address, length)` naming it.
+    fn unit_of(
+        root: Option<(u64, u64)>,
+        functions: &[(u64, u64)],
+        aranges: &[(u64, u64)],
+    ) -> Units {
         // 1: compile unit with children; 2: subprogram, low_pc addr,
-        // high_pc data8 (an offset from low_pc).
+        // high_pc data8 (an offset from low_pc); 3: compile unit with
+        // children, low_pc and high_pc as 2.
         let abbrev = vec![
             1, 0x11, 1, 0, 0, //
             2, 0x2e, 0, 0x11, 0x01, 0x12, 0x07, 0, 0, //
+            3, 0x11, 1, 0x11, 0x01, 0x12, 0x07, 0, 0, //
             0,
         ];
-        let mut dies = vec![1u8];
-        for &(low, size) in functions {
-            dies.push(2);
+        let mut dies = Vec::new();
+        let range = |dies: &mut Vec<u8>, (low, size): (u64, u64)| {
             dies.extend_from_slice(&low.to_le_bytes());
             dies.extend_from_slice(&size.to_le_bytes());
+        };
+        match root {
+            Some(r) => {
+                dies.push(3);
+                range(&mut dies, r);
+            }
+            None => dies.push(1),
+        }
+        for &f in functions {
+            dies.push(2);
+            range(&mut dies, f);
         }
         dies.push(0);
         let mut info = Vec::new();
@@ -394,10 +423,22 @@ mod tests {
         info.extend_from_slice(&0u32.to_le_bytes());
         info.push(8);
         info.extend_from_slice(&dies);
-        let sections = vec![
+        let mut sections = vec![
             (SectionId::DebugAbbrev, SectionBytes::reader(abbrev)),
             (SectionId::DebugInfo, SectionBytes::reader(info)),
         ];
+        if !aranges.is_empty() {
+            // Header (12 bytes, padded to 16), entries, the (0, 0) end.
+            let mut set = Vec::new();
+            set.extend_from_slice(&(((aranges.len() + 1) * 16 + 12) as u32).to_le_bytes());
+            set.extend_from_slice(&2u16.to_le_bytes());
+            set.extend_from_slice(&0u32.to_le_bytes());
+            set.extend_from_slice(&[8, 0, 0, 0, 0, 0]);
+            for &a in aranges.iter().chain(&[(0, 0)]) {
+                range(&mut set, a);
+            }
+            sections.push((SectionId::DebugAranges, SectionBytes::reader(set)));
+        }
         Units::new(sections, SectionBytes::reader(Vec::new()), None)
     }
 
@@ -408,12 +449,40 @@ mod tests {
     /// no bounds, and the others' stay.
     #[test]
     fn a_high_pc_offset_past_the_address_space_gives_no_bounds() {
-        let units = unit_of(&[
-            (0x40_1000, 0x20),
-            (0x40_1040, u64::MAX),
-            (0xffff_ffff_ffff_fff0, 0x10),
-            (0x40_1080, 0),
-        ]);
+        let units = unit_of(
+            None,
+            &[
+                (0x40_1000, 0x20),
+                (0x40_1040, u64::MAX),
+                (0xffff_ffff_ffff_fff0, 0x10),
+                (0x40_1080, 0),
+            ],
+            &[],
+        );
         assert_eq!(units.function_bounds(0).unwrap(), [0x40_1000, 0x40_1020]);
+    }
+
+    /// The `lines` fuzzer's second find (`fuzz/seeds/lines/
+    /// regress-row-past-unit-range`): a line row ran past the end of its
+    /// unit's range where no function ended (the function's range was
+    /// dropped, its offset overflowing), so the line table answered a line
+    /// where `addr2line` finds no unit and answers nothing. The unit's own
+    /// ranges, from its root and its aranges, are bounds too.
+    #[test]
+    fn the_units_own_ranges_are_bounds() {
+        let units = unit_of(
+            Some((0x40_1000, 0x8)),
+            &[(0x40_1000, u64::MAX), (0x40_1010, 0x8)],
+            &[(0x40_1000, 0x8), (0x40_1010, 0x8), (0x40_1030, 0x10)],
+        );
+        assert_eq!(
+            units.function_bounds(0).unwrap(),
+            [0x40_1000, 0x40_1008, 0x40_1010, 0x40_1018, 0x40_1030, 0x40_1040]
+        );
+        let root_only = unit_of(Some((0x40_1000, 0x8)), &[(0x40_1000, u64::MAX)], &[]);
+        assert_eq!(
+            root_only.function_bounds(0).unwrap(),
+            [0x40_1000, 0x40_1008]
+        );
     }
 }
