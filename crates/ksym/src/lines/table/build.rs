@@ -64,6 +64,17 @@ impl Collected {
         }
         let mut ranges = units.ranges();
         ranges.sort_unstable_by_key(|&(begin, end, unit)| (unit, begin, end));
+        // A lookup asks a unit where any of its aranges holds the address:
+        // overlapping or touching ones are merged, so a row is cut only
+        // where none holds it.
+        let mut merged: Vec<(u64, u64, usize)> = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match merged.last_mut() {
+                Some(last) if last.2 == r.2 && r.0 <= last.1 => last.1 = last.1.max(r.1),
+                _ => merged.push(r),
+            }
+        }
+        let mut ranges = merged;
         // Units no arange names (GCC leaves `.debug_aranges` out unless
         // asked): all their rows, after the named ones, as lookups ask them.
         ranges.extend(units.unindexed().into_iter().map(|u| (0, u64::MAX, u)));
@@ -74,10 +85,16 @@ impl Collected {
             for &(begin, end, _) in group {
                 let mut open_end = None;
                 for (addr, len, _) in context.find_location_range(begin, end)? {
+                    // Cut to the range: outside it a lookup does not ask
+                    // this unit (a row may start before it or run past it).
+                    let row_end = addr.saturating_add(len).min(end);
+                    let addr = addr.max(begin);
+                    if addr >= row_end {
+                        continue;
+                    }
                     if open_end.is_some_and(|e| e != addr) {
                         self.push(open_end.unwrap_or(0), &[]);
                     }
-                    let row_end = addr.saturating_add(len);
                     // The row itself, and every function bound inside it.
                     let inside = bounds.partition_point(|b| *b <= addr);
                     let splits = bounds[inside..].iter().take_while(|b| **b < row_end);

@@ -191,3 +191,36 @@ fn a_number_past_64_bits_is_refused() {
         "{err}"
     );
 }
+
+/// What the `lines` fuzz target checks, on its finds: a linked file's line
+/// table answers as its DWARF at every address around its code.
+fn table_answers_as_the_dwarf(seed: &str) {
+    use crate::lines::{DebugFile, LineContext, Placement};
+    let path = format!(
+        "{}/../../fuzz/seeds/lines/{seed}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    let table = super::build(DebugFile::from_bytes(seed, bytes.clone()).unwrap()).unwrap();
+    let file = DebugFile::from_bytes(seed, bytes).unwrap();
+    let context = LineContext::new(file, Placement::Slide(0)).unwrap();
+    for addr in 0x40_0ff0..0x40_1050 {
+        if let Ok(want) = context.frames(addr) {
+            assert_eq!(table.frames(addr).unwrap(), want, "{seed} at {addr:#x}");
+        }
+    }
+}
+
+/// A line row ran past its unit's `DW_AT_ranges` where no function ended
+/// (main's range dropped: its `high_pc` offset overflows).
+#[test]
+fn a_row_past_the_units_range_is_cut() {
+    table_answers_as_the_dwarf("regress-row-past-unit-range");
+}
+
+/// A line row ran past the unit's `.debug_aranges` entry: lookups do not
+/// ask the unit there, the table answered from the row.
+#[test]
+fn a_row_past_the_units_arange_is_cut() {
+    table_answers_as_the_dwarf("regress-row-past-arange");
+}
