@@ -37,6 +37,23 @@ impl std::fmt::Debug for SectionBytes {
     }
 }
 
+impl SectionBytes {
+    /// Bytes of their own, as a little-endian section (for tests).
+    #[cfg(test)]
+    pub(crate) fn reader(bytes: Vec<u8>) -> Reader {
+        let end = bytes.len();
+        let owner = Arc::new(Storage::Owned(bytes));
+        gimli::EndianReader::new(
+            SectionBytes {
+                owner,
+                start: 0,
+                end,
+            },
+            gimli::RunTimeEndian::Little,
+        )
+    }
+}
+
 // SAFETY: the bytes live in an `Arc` whose contents are never changed or
 // moved once shared (a read-only mapping or a vector no longer written), so
 // the slice stays where it is while any clone of the handle lives.

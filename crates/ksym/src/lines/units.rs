@@ -126,32 +126,86 @@ impl Units {
         self.ranges.clone()
     }
 
-    /// Where unit `unit`'s functions and inlined calls begin and end,
-    /// sorted: a line row can span such a bound (a function's last row
-    /// running into the padding after it), and the frames change there.
+    /// Where unit `unit` itself, its functions and its inlined calls begin
+    /// and end, sorted: a line row can span such a bound (a function's last
+    /// row running into the padding after it, a row running past the
+    /// unit's ranges), and the frames change there. The unit's ranges are
+    /// its root's attributes and its `.debug_aranges` entries (which of
+    /// them `addr2line` takes depends on the context; a bound too many
+    /// only costs a lookup).
     pub(crate) fn function_bounds(&self, unit: usize) -> gimli::Result<Vec<u64>> {
         let header = self
             .dwarf
             .debug_info
             .header_from_offset(gimli::DebugInfoOffset(self.units[unit].offset))?;
+        let mut bounds: Vec<u64> = self
+            .ranges
+            .iter()
+            .filter(|r| r.2 == unit)
+            .flat_map(|r| [r.0, r.1])
+            .collect();
         let unit = self.dwarf.unit(header)?;
-        let mut bounds = Vec::new();
         let mut entries = unit.entries();
+        let mut root = true;
         while let Some(entry) = entries.next_dfs()? {
-            if !matches!(
-                entry.tag(),
-                gimli::DW_TAG_subprogram | gimli::DW_TAG_inlined_subroutine
-            ) {
-                continue;
-            }
-            let mut ranges = self.dwarf.die_ranges(&unit, entry)?;
-            while let Some(r) = ranges.next()? {
-                bounds.extend([r.begin, r.end]);
+            if std::mem::take(&mut root)
+                || matches!(
+                    entry.tag(),
+                    gimli::DW_TAG_subprogram | gimli::DW_TAG_inlined_subroutine
+                )
+            {
+                self.entry_bounds(&unit, entry, &mut bounds)?;
             }
         }
         bounds.sort_unstable();
         bounds.dedup();
         Ok(bounds)
+    }
+
+    /// Where a function or inlined call's ranges begin and end, read as
+    /// `addr2line` reads them when it looks up frames: `DW_AT_ranges`,
+    /// else `DW_AT_low_pc` to `DW_AT_high_pc` (an address, or an offset
+    /// from `DW_AT_low_pc`); empty ranges left out. Not gimli's
+    /// `die_ranges`, which adds the offset unchecked (a panic under
+    /// overflow checks, a wrapped end without): an offset past the address
+    /// space makes no range, as `addr2line` finds no function there.
+    fn entry_bounds(
+        &self,
+        unit: &gimli::Unit<Reader>,
+        entry: &gimli::DebuggingInformationEntry<Reader>,
+        bounds: &mut Vec<u64>,
+    ) -> gimli::Result<()> {
+        let (mut low, mut high, mut size, mut list) = (None, None, None, None);
+        for attr in entry.attrs() {
+            match attr.name() {
+                gimli::DW_AT_low_pc => low = self.dwarf.attr_address(unit, attr.value())?,
+                gimli::DW_AT_high_pc => match attr.value() {
+                    gimli::AttributeValue::Udata(n) => size = Some(n),
+                    value => high = self.dwarf.attr_address(unit, value)?,
+                },
+                gimli::DW_AT_ranges => {
+                    list = self.dwarf.attr_ranges_offset(unit, attr.value())?;
+                }
+                _ => {}
+            }
+        }
+        let mut add = |r: gimli::Range| {
+            if r.begin < r.end {
+                bounds.extend([r.begin, r.end]);
+            }
+        };
+        if let Some(list) = list {
+            let mut ranges = self.dwarf.ranges(unit, list)?;
+            while let Some(r) = ranges.next()? {
+                add(r);
+            }
+        } else if let Some(begin) = low {
+            // An offset past the address space: no end, no range.
+            if let Some(end) = high.or_else(|| begin.checked_add(size?)) {
+                add(gimli::Range { begin, end });
+            }
+        }
+        Ok(())
     }
 
     /// The units no arange names (asked after the named ones).
@@ -321,5 +375,114 @@ fn refers_outside(mut r: Reader) -> gimli::Result<bool> {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lines::context::SectionBytes;
+
+    /// One DWARF 4 unit: its root's `(low_pc, high_pc as a size)` when
+    /// given, its subprograms' likewise, and `.debug_aranges` entries
+    /// `(address, length)` naming it.
+    fn unit_of(
+        root: Option<(u64, u64)>,
+        functions: &[(u64, u64)],
+        aranges: &[(u64, u64)],
+    ) -> Units {
+        // 1: compile unit with children; 2: subprogram, low_pc addr,
+        // high_pc data8 (an offset from low_pc); 3: compile unit with
+        // children, low_pc and high_pc as 2.
+        let abbrev = vec![
+            1, 0x11, 1, 0, 0, //
+            2, 0x2e, 0, 0x11, 0x01, 0x12, 0x07, 0, 0, //
+            3, 0x11, 1, 0x11, 0x01, 0x12, 0x07, 0, 0, //
+            0,
+        ];
+        let mut dies = Vec::new();
+        let range = |dies: &mut Vec<u8>, (low, size): (u64, u64)| {
+            dies.extend_from_slice(&low.to_le_bytes());
+            dies.extend_from_slice(&size.to_le_bytes());
+        };
+        match root {
+            Some(r) => {
+                dies.push(3);
+                range(&mut dies, r);
+            }
+            None => dies.push(1),
+        }
+        for &f in functions {
+            dies.push(2);
+            range(&mut dies, f);
+        }
+        dies.push(0);
+        let mut info = Vec::new();
+        info.extend_from_slice(&(dies.len() as u32 + 7).to_le_bytes());
+        info.extend_from_slice(&4u16.to_le_bytes());
+        info.extend_from_slice(&0u32.to_le_bytes());
+        info.push(8);
+        info.extend_from_slice(&dies);
+        let mut sections = vec![
+            (SectionId::DebugAbbrev, SectionBytes::reader(abbrev)),
+            (SectionId::DebugInfo, SectionBytes::reader(info)),
+        ];
+        if !aranges.is_empty() {
+            // Header (12 bytes, padded to 16), entries, the (0, 0) end.
+            let mut set = Vec::new();
+            set.extend_from_slice(&(((aranges.len() + 1) * 16 + 12) as u32).to_le_bytes());
+            set.extend_from_slice(&2u16.to_le_bytes());
+            set.extend_from_slice(&0u32.to_le_bytes());
+            set.extend_from_slice(&[8, 0, 0, 0, 0, 0]);
+            for &a in aranges.iter().chain(&[(0, 0)]) {
+                range(&mut set, a);
+            }
+            sections.push((SectionId::DebugAranges, SectionBytes::reader(set)));
+        }
+        Units::new(sections, SectionBytes::reader(Vec::new()), None)
+    }
+
+    /// The `lines` fuzzer's crash (`fuzz/seeds/lines/regress-high-pc-overflow`):
+    /// a `DW_AT_high_pc` offset past the address space overflowed in
+    /// gimli's `die_ranges` (a panic with debug assertions, a wrapped end
+    /// without). Such a function has no range (as `addr2line` sees it):
+    /// no bounds, and the others' stay.
+    #[test]
+    fn a_high_pc_offset_past_the_address_space_gives_no_bounds() {
+        let units = unit_of(
+            None,
+            &[
+                (0x40_1000, 0x20),
+                (0x40_1040, u64::MAX),
+                (0xffff_ffff_ffff_fff0, 0x10),
+                (0x40_1080, 0),
+            ],
+            &[],
+        );
+        assert_eq!(units.function_bounds(0).unwrap(), [0x40_1000, 0x40_1020]);
+    }
+
+    /// The `lines` fuzzer's second find (`fuzz/seeds/lines/
+    /// regress-row-past-unit-range`): a line row ran past the end of its
+    /// unit's range where no function ended (the function's range was
+    /// dropped, its offset overflowing), so the line table answered a line
+    /// where `addr2line` finds no unit and answers nothing. The unit's own
+    /// ranges, from its root and its aranges, are bounds too.
+    #[test]
+    fn the_units_own_ranges_are_bounds() {
+        let units = unit_of(
+            Some((0x40_1000, 0x8)),
+            &[(0x40_1000, u64::MAX), (0x40_1010, 0x8)],
+            &[(0x40_1000, 0x8), (0x40_1010, 0x8), (0x40_1030, 0x10)],
+        );
+        assert_eq!(
+            units.function_bounds(0).unwrap(),
+            [0x40_1000, 0x40_1008, 0x40_1010, 0x40_1018, 0x40_1030, 0x40_1040]
+        );
+        let root_only = unit_of(Some((0x40_1000, 0x8)), &[(0x40_1000, u64::MAX)], &[]);
+        assert_eq!(
+            root_only.function_bounds(0).unwrap(),
+            [0x40_1000, 0x40_1008]
+        );
     }
 }

@@ -22,7 +22,7 @@ struct Collected {
     strings: Vec<String>,
     ids: HashMap<String, u32>,
     /// `(address, first key, frame count)`; 0 frames: a gap.
-    rows: Vec<(u64, u32, u16)>,
+    rows: Vec<(u64, usize, u16)>,
     keys: Vec<FrameKey>,
 }
 
@@ -51,7 +51,9 @@ pub fn build(file: DebugFile) -> Result<LineTable> {
     context
         .with_units(|units, _| collected.read_units(units))?
         .map_err(|e| debug_error(&source, &format!("while building its line table: {e}")))?;
-    let bytes = collected.write(text);
+    let bytes = collected
+        .write(text)
+        .map_err(|e| debug_error(&source, &format!("while writing its line table: {e}")))?;
     LineTable::from_bytes(&format!("line table of {source}"), bytes)
 }
 
@@ -62,6 +64,17 @@ impl Collected {
         }
         let mut ranges = units.ranges();
         ranges.sort_unstable_by_key(|&(begin, end, unit)| (unit, begin, end));
+        // A lookup asks a unit where any of its aranges holds the address:
+        // overlapping or touching ones are merged, so a row is cut only
+        // where none holds it.
+        let mut merged: Vec<(u64, u64, usize)> = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match merged.last_mut() {
+                Some(last) if last.2 == r.2 && r.0 <= last.1 => last.1 = last.1.max(r.1),
+                _ => merged.push(r),
+            }
+        }
+        let mut ranges = merged;
         // Units no arange names (GCC leaves `.debug_aranges` out unless
         // asked): all their rows, after the named ones, as lookups ask them.
         ranges.extend(units.unindexed().into_iter().map(|u| (0, u64::MAX, u)));
@@ -72,10 +85,16 @@ impl Collected {
             for &(begin, end, _) in group {
                 let mut open_end = None;
                 for (addr, len, _) in context.find_location_range(begin, end)? {
+                    // Cut to the range: outside it a lookup does not ask
+                    // this unit (a row may start before it or run past it).
+                    let row_end = addr.saturating_add(len).min(end);
+                    let addr = addr.max(begin);
+                    if addr >= row_end {
+                        continue;
+                    }
                     if open_end.is_some_and(|e| e != addr) {
                         self.push(open_end.unwrap_or(0), &[]);
                     }
-                    let row_end = addr.saturating_add(len);
                     // The row itself, and every function bound inside it.
                     let inside = bounds.partition_point(|b| *b <= addr);
                     let splits = bounds[inside..].iter().take_while(|b| **b < row_end);
@@ -100,7 +119,8 @@ impl Collected {
             return *id;
         }
         self.strings.push(text.to_string());
-        let id = self.strings.len() as u32;
+        // Past 4 Gi strings their arena is past 4 GiB: `finish` refuses.
+        let id = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
         self.ids.insert(text.to_string(), id);
         id
     }
@@ -108,7 +128,7 @@ impl Collected {
     fn push(&mut self, addr: u64, frames: &[SourceFrame]) {
         // A deeper chain is damage (the reader refuses it): keep the inner.
         let frames = &frames[..frames.len().min(MAX_DEPTH as usize + 1)];
-        let first = self.keys.len() as u32;
+        let first = self.keys.len();
         for f in frames {
             let key = FrameKey {
                 function: self.intern(f.function.as_deref()),
@@ -123,18 +143,18 @@ impl Collected {
 
     /// Sorted rows (a line row before a gap at one address, the first
     /// unit's row where two units have one), each unlike the one before.
-    fn write(mut self, text: u64) -> Vec<u8> {
+    fn write(mut self, text: u64) -> std::result::Result<Vec<u8>, String> {
         self.rows
             .sort_by_key(|&(addr, first, count)| (addr, count == 0, first));
         self.rows.dedup_by_key(|r| r.0);
         let mut writer = TableWriter::default();
         let mut last: Option<&[FrameKey]> = None;
         for &(addr, first, count) in &self.rows {
-            let keys = &self.keys[first as usize..first as usize + usize::from(count)];
+            let keys = &self.keys[first..first + usize::from(count)];
             if last == Some(keys) {
                 continue;
             }
-            writer.push(addr, keys.split_first());
+            writer.push(addr, keys.split_first())?;
             last = Some(keys);
         }
         writer.finish(&self.strings, text)

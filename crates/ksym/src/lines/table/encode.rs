@@ -44,10 +44,16 @@ pub(super) struct TableWriter {
 
 impl TableWriter {
     /// A row from `addr`: `None` for a gap, else the innermost frame and
-    /// the outer ones (innermost first).
-    pub(super) fn push(&mut self, addr: u64, frames: Option<(&FrameKey, &[FrameKey])>) {
+    /// the outer ones (innermost first). Rows come by rising address; a
+    /// row out of order, or rows past 4 GiB, are refused.
+    pub(super) fn push(
+        &mut self,
+        addr: u64,
+        frames: Option<(&FrameKey, &[FrameKey])>,
+    ) -> Result<(), String> {
         if self.in_block == ROWS_PER_BLOCK || self.blocks.is_empty() {
-            let at = u32::try_from(self.stream.len()).expect("a line table under 4 GiB");
+            let at = u32::try_from(self.stream.len())
+                .map_err(|_| format!("rows past 4 GiB at {addr:#x}"))?;
             self.blocks.push((addr, at));
             self.state = State {
                 addr,
@@ -55,13 +61,15 @@ impl TableWriter {
             };
             self.in_block = 0;
         }
-        debug_assert!(addr >= self.state.addr, "rows by rising address");
-        put(&mut self.stream, addr - self.state.addr);
+        let delta = addr
+            .checked_sub(self.state.addr)
+            .ok_or_else(|| format!("row at {addr:#x} after one at {:#x}", self.state.addr))?;
+        put(&mut self.stream, delta);
         self.state.addr = addr;
         self.in_block += 1;
         let Some((inner, outer)) = frames else {
             self.stream.push(TAG_GAP);
-            return;
+            return Ok(());
         };
         let s = &mut self.state;
         let mut tag = 0;
@@ -94,23 +102,26 @@ impl TableWriter {
             s.outer = outer.to_vec();
         }
         s.inner = *inner;
+        Ok(())
     }
 
     /// The whole table: header, block index, strings (`strings[0]` the
-    /// build-id), rows.
-    pub(super) fn finish(self, strings: &[String], text: u64) -> Vec<u8> {
+    /// build-id), rows; refused when a count or length passes 32 bits.
+    pub(super) fn finish(self, strings: &[String], text: u64) -> Result<Vec<u8>, String> {
         let arena: usize = strings.iter().map(String::len).sum();
         let mut out = Vec::with_capacity(
             HEADER_LEN + self.blocks.len() * 12 + strings.len() * 4 + arena + self.stream.len() + 4,
         );
         out.extend_from_slice(MAGIC);
-        let len32 = |n: usize| u32::try_from(n).expect("a line table under 4 GiB");
+        let len32 = |n: usize, what: &str| {
+            u32::try_from(n).map_err(|_| format!("{n} {what}, past the format's 32 bits"))
+        };
         for v in [
             LINE_TABLE_VERSION,
-            len32(self.blocks.len()),
-            len32(strings.len()),
-            len32(arena),
-            len32(self.stream.len()),
+            len32(self.blocks.len(), "blocks")?,
+            len32(strings.len(), "strings")?,
+            len32(arena, "bytes of strings")?,
+            len32(self.stream.len(), "bytes of rows")?,
             0,
         ] {
             out.extend_from_slice(&v.to_le_bytes());
@@ -125,7 +136,7 @@ impl TableWriter {
         out.extend_from_slice(&0u32.to_le_bytes());
         for s in strings {
             offset += s.len();
-            out.extend_from_slice(&len32(offset).to_le_bytes());
+            out.extend_from_slice(&len32(offset, "bytes of strings")?.to_le_bytes());
         }
         for s in strings {
             out.extend_from_slice(s.as_bytes());
@@ -133,7 +144,7 @@ impl TableWriter {
         out.extend_from_slice(&self.stream);
         let sum = checksum(&out);
         out[40..48].copy_from_slice(&sum.to_le_bytes());
-        out
+        Ok(out)
     }
 }
 
@@ -146,14 +157,19 @@ pub(super) struct Row {
 /// Reads one block's rows.
 pub(super) struct RowReader<'a> {
     bytes: &'a [u8],
+    /// Where `bytes` start in the table (errors name table offsets).
+    base: usize,
     pos: usize,
     state: State,
 }
 
 impl<'a> RowReader<'a> {
-    pub(super) fn new(bytes: &'a [u8], start: u64) -> RowReader<'a> {
+    /// The rows in `bytes` (at offset `base` of the table) of a block
+    /// whose first row is at `start`.
+    pub(super) fn new(bytes: &'a [u8], base: usize, start: u64) -> RowReader<'a> {
         RowReader {
             bytes,
+            base,
             pos: 0,
             state: State {
                 addr: start,
@@ -167,24 +183,37 @@ impl<'a> RowReader<'a> {
         &self.state.outer
     }
 
+    /// The table offset of `pos` in this block.
+    fn byte(&self, pos: usize) -> usize {
+        self.base.saturating_add(pos)
+    }
+
     fn number(&mut self) -> Result<u64, String> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let Some(&b) = self.bytes.get(self.pos) else {
-                return Err(format!("rows cut short at byte {}", self.pos));
+                return Err(format!("rows cut short at byte {}", self.byte(self.pos)));
             };
+            // The tenth byte holds bit 63 only: more is a number past
+            // 64 bits, refused rather than cut.
+            if shift == 63 && b & 0x7e != 0 {
+                return Err(format!(
+                    "a number past 64 bits at byte {}",
+                    self.byte(self.pos)
+                ));
+            }
             self.pos += 1;
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 return Ok(v);
             }
         }
-        Err(format!("a number too long at byte {}", self.pos))
+        Err(format!("a number too long at byte {}", self.byte(self.pos)))
     }
 
     fn number32(&mut self) -> Result<u32, String> {
         let v = self.number()?;
-        u32::try_from(v).map_err(|_| format!("{v} too large at byte {}", self.pos))
+        u32::try_from(v).map_err(|_| format!("{v} too large at byte {}", self.byte(self.pos)))
     }
 
     fn key(&mut self) -> Result<FrameKey, String> {
@@ -202,21 +231,25 @@ impl<'a> RowReader<'a> {
             return Ok(None);
         }
         let delta = self.number()?;
+        let at = self.byte(self.pos);
         let s = &mut self.state;
         s.addr = s
             .addr
             .checked_add(delta)
-            .ok_or_else(|| format!("an address past the end at byte {}", self.pos))?;
+            .ok_or_else(|| format!("an address past the end at byte {at}"))?;
         let addr = s.addr;
         let Some(&tag) = self.bytes.get(self.pos) else {
-            return Err(format!("rows cut short at byte {}", self.pos));
+            return Err(format!("rows cut short at byte {}", self.byte(self.pos)));
         };
         self.pos += 1;
         if tag == TAG_GAP {
             return Ok(Some(Row { addr, frames: None }));
         }
         if tag & !(TAG_FUNCTION | TAG_FILE | TAG_OUTER) != 0 {
-            return Err(format!("bad row tag {tag:#x} at byte {}", self.pos - 1));
+            return Err(format!(
+                "bad row tag {tag:#x} at byte {}",
+                self.byte(self.pos - 1)
+            ));
         }
         let mut inner = self.state.inner;
         if tag & TAG_FUNCTION != 0 {
@@ -225,15 +258,28 @@ impl<'a> RowReader<'a> {
         if tag & TAG_FILE != 0 {
             inner.file = self.number32()?;
         }
+        let at = self.pos;
         let delta = self.number()?;
-        let line = i64::from(inner.line) + ((delta >> 1) as i64 ^ -((delta & 1) as i64));
-        inner.line =
-            u32::try_from(line).map_err(|_| format!("line {line} at byte {}", self.pos))?;
+        // Zigzag: 2n is n, 2n + 1 is -n - 1 (no overflow for any u64).
+        let step = (delta >> 1) as i64 ^ -((delta & 1) as i64);
+        inner.line = i64::from(inner.line)
+            .checked_add(step)
+            .and_then(|line| u32::try_from(line).ok())
+            .ok_or_else(|| {
+                format!(
+                    "line delta {step} from line {} out of range at byte {}",
+                    inner.line,
+                    self.byte(at)
+                )
+            })?;
         inner.column = self.number32()?;
         if tag & TAG_OUTER != 0 {
             let depth = self.number()?;
             if depth > MAX_DEPTH {
-                return Err(format!("{depth} inlined frames at byte {}", self.pos));
+                return Err(format!(
+                    "{depth} inlined frames at byte {}",
+                    self.byte(self.pos)
+                ));
             }
             let mut outer = std::mem::take(&mut self.state.outer);
             outer.clear();

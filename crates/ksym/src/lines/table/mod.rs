@@ -146,15 +146,22 @@ impl LineTable {
         let field = |at| u32_at(b, at) as usize;
         let (blocks, strings, arena, stream) = (field(12), field(16), field(20), field(24));
         let text = u64_at(b, 32);
-        let arena_at = HEADER_LEN + blocks * BLOCK_ENTRY_LEN + (strings + 1) * 4;
-        let stream_at = arena_at + arena;
-        if stream_at + stream != b.len() {
+        // Lengths from the file: checked, so a 32-bit `usize` cannot wrap.
+        let sized = blocks
+            .checked_mul(BLOCK_ENTRY_LEN)
+            .and_then(|n| n.checked_add(HEADER_LEN))
+            .and_then(|n| n.checked_add(strings.checked_add(1)?.checked_mul(4)?))
+            .and_then(|arena_at| {
+                let stream_at = arena_at.checked_add(arena)?;
+                Some((arena_at, stream_at, stream_at.checked_add(stream)?))
+            });
+        let Some((arena_at, stream_at, _)) = sized.filter(|s| s.2 == b.len()) else {
             return Err(bad(format!(
-                "its header describes {} bytes, the file has {}",
-                stream_at + stream,
+                "its header describes {blocks} blocks, {strings} strings, a {arena}-byte \
+                 arena and {stream} bytes of rows; the file has {} bytes",
                 b.len()
             )));
-        }
+        };
         if u32_at(b, 28) != 0 {
             return Err(bad("reserved header bytes are not zero".into()));
         }
@@ -302,7 +309,8 @@ impl LineTable {
         } else {
             self.stream().len()
         };
-        let mut rows = encode::RowReader::new(&self.stream()[from..to], start);
+        let mut rows =
+            encode::RowReader::new(&self.stream()[from..to], self.stream_at + from, start);
         let (mut found, mut outer) = (None, Vec::new());
         while let Some(row) = rows.next_row()? {
             if row.addr > addr {

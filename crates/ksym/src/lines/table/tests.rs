@@ -35,12 +35,14 @@ fn rows(seed: u64, n: usize) -> Vec<(u64, Option<Vec<FrameKey>>)> {
 fn table_of(rows: &[(u64, Option<Vec<FrameKey>>)]) -> Vec<u8> {
     let mut writer = TableWriter::default();
     for (addr, frames) in rows {
-        writer.push(*addr, frames.as_deref().and_then(<[_]>::split_first));
+        writer
+            .push(*addr, frames.as_deref().and_then(<[_]>::split_first))
+            .unwrap();
     }
     let strings: Vec<String> = ["0123abcd", "f", "g", "a.c", "b.h"]
         .map(String::from)
         .to_vec();
-    writer.finish(&strings, 0xffff_ffff_8100_0000)
+    writer.finish(&strings, 0xffff_ffff_8100_0000).unwrap()
 }
 
 #[test]
@@ -122,4 +124,103 @@ fn damaged_rows_with_a_good_checksum_never_panic() {
             let _ = table.frames(addr);
         }
     }
+}
+
+/// A table of one block at `start` whose row stream is `stream` as given
+/// (header, index and checksum made right around it).
+fn raw_table(start: u64, stream: &[u8]) -> Vec<u8> {
+    let build_id = b"0123abcd";
+    let mut out = b"KSYMLINE".to_vec();
+    for v in [1u32, 1, 1, build_id.len() as u32, stream.len() as u32, 0] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&start.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&start.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(build_id.len() as u32).to_le_bytes());
+    out.extend_from_slice(build_id);
+    out.extend_from_slice(stream);
+    let sum = checksum(&out);
+    out[40..48].copy_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// The `line_table` fuzzer's first crash (`fuzz/seeds/line_table/
+/// regress-line-delta-overflow`): a zigzag line delta near `i64::MAX`
+/// added to a line overflowed (a panic with debug assertions, a wrapped
+/// line without). It is refused, naming the byte.
+#[test]
+fn a_line_delta_past_the_line_range_is_refused() {
+    let start = 0x40_1000;
+    // Row 1: line 3. Row 2 at +7: line delta +1, then zigzag(2^63 - 1)
+    // in 10 bytes.
+    let rows = |delta: &[u8]| {
+        let mut stream = vec![0x00, 0x00, 0x06, 0x00, 0x07, 0x00];
+        stream.extend_from_slice(delta);
+        stream.push(0x00);
+        LineTable::from_bytes("delta.table", raw_table(start, &stream)).unwrap()
+    };
+    let table = rows(&[0x02]);
+    assert_eq!(table.frames(start).unwrap()[0].line, Some(3));
+    assert_eq!(table.frames(start + 7).unwrap()[0].line, Some(4));
+    let table = rows(&[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    let err = table.frames(start + 7).unwrap_err().to_string();
+    assert!(
+        err.contains("delta.table") && err.contains("at byte 82"),
+        "{err}"
+    );
+    // The smallest delta: past line 0 the other way.
+    let table = rows(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    assert!(table.frames(start + 7).is_err());
+}
+
+/// A tenth LEB128 byte above 1 holds bits past 64: refused, not dropped.
+#[test]
+fn a_number_past_64_bits_is_refused() {
+    let start = 0x40_1000;
+    let mut stream = vec![0x00, 0x00, 0x06, 0x00];
+    // An address delta of 2^64 + 7, which would read as 7 with the bits dropped.
+    stream.extend_from_slice(&[0x87, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02]);
+    stream.extend_from_slice(&[0x00, 0x00, 0x00]);
+    let table = LineTable::from_bytes("wide.table", raw_table(start, &stream)).unwrap();
+    let err = table.frames(start + 7).unwrap_err().to_string();
+    assert!(
+        err.contains("wide.table") && err.contains("at byte 89"),
+        "{err}"
+    );
+}
+
+/// What the `lines` fuzz target checks, on its finds: a linked file's line
+/// table answers as its DWARF at every address around its code.
+fn table_answers_as_the_dwarf(seed: &str) {
+    use crate::lines::{DebugFile, LineContext, Placement};
+    let path = format!(
+        "{}/../../fuzz/seeds/lines/{seed}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    let table = super::build(DebugFile::from_bytes(seed, bytes.clone()).unwrap()).unwrap();
+    let file = DebugFile::from_bytes(seed, bytes).unwrap();
+    let context = LineContext::new(file, Placement::Slide(0)).unwrap();
+    for addr in 0x40_0ff0..0x40_1050 {
+        if let Ok(want) = context.frames(addr) {
+            assert_eq!(table.frames(addr).unwrap(), want, "{seed} at {addr:#x}");
+        }
+    }
+}
+
+/// A line row ran past its unit's `DW_AT_ranges` where no function ended
+/// (main's range dropped: its `high_pc` offset overflows).
+#[test]
+fn a_row_past_the_units_range_is_cut() {
+    table_answers_as_the_dwarf("regress-row-past-unit-range");
+}
+
+/// A line row ran past the unit's `.debug_aranges` entry: lookups do not
+/// ask the unit there, the table answered from the row.
+#[test]
+fn a_row_past_the_units_arange_is_cut() {
+    table_answers_as_the_dwarf("regress-row-past-arange");
 }
