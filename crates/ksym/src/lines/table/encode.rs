@@ -148,9 +148,8 @@ impl TableWriter {
     }
 }
 
-/// One row read back: its address and innermost frame (`None`: a gap).
+/// One row read back: its innermost frame (`None`: a gap).
 pub(super) struct Row {
-    pub(super) addr: u64,
     pub(super) frames: Option<FrameKey>,
 }
 
@@ -188,7 +187,20 @@ impl<'a> RowReader<'a> {
         self.base.saturating_add(pos)
     }
 
+    #[inline]
     fn number(&mut self) -> Result<u64, String> {
+        // Most numbers of a row fit one byte.
+        if let Some(&b) = self.bytes.get(self.pos) {
+            if b & 0x80 == 0 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.number_long()
+    }
+
+    #[cold]
+    fn number_long(&mut self) -> Result<u64, String> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let Some(&b) = self.bytes.get(self.pos) else {
@@ -225,25 +237,32 @@ impl<'a> RowReader<'a> {
         })
     }
 
-    /// The next row, `None` at the end of the block.
-    pub(super) fn next_row(&mut self) -> Result<Option<Row>, String> {
+    /// The next row if it starts at or below `limit` (`u64::MAX`: any),
+    /// `None` at the end of the block or when it starts past `limit` (then
+    /// nothing is read: the reader stays on the row before).
+    pub(super) fn next_row_upto(&mut self, limit: u64) -> Result<Option<Row>, String> {
         if self.pos == self.bytes.len() {
             return Ok(None);
         }
+        let pos = self.pos;
         let delta = self.number()?;
         let at = self.byte(self.pos);
-        let s = &mut self.state;
-        s.addr = s
+        let addr = self
+            .state
             .addr
             .checked_add(delta)
             .ok_or_else(|| format!("an address past the end at byte {at}"))?;
-        let addr = s.addr;
+        if addr > limit {
+            self.pos = pos;
+            return Ok(None);
+        }
+        self.state.addr = addr;
         let Some(&tag) = self.bytes.get(self.pos) else {
             return Err(format!("rows cut short at byte {}", self.byte(self.pos)));
         };
         self.pos += 1;
         if tag == TAG_GAP {
-            return Ok(Some(Row { addr, frames: None }));
+            return Ok(Some(Row { frames: None }));
         }
         if tag & !(TAG_FUNCTION | TAG_FILE | TAG_OUTER) != 0 {
             return Err(format!(
@@ -290,7 +309,6 @@ impl<'a> RowReader<'a> {
         }
         self.state.inner = inner;
         Ok(Some(Row {
-            addr,
             frames: Some(inner),
         }))
     }

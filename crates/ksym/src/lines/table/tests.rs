@@ -1,7 +1,7 @@
 //! The row stream and the table's checks, against a plain list of rows.
 
 use super::encode::TableWriter;
-use super::{checksum, FrameKey, LineTable, HEADER_LEN};
+use super::{checksum, partition_point, BlockBuckets, FrameKey, LineTable, HEADER_LEN};
 
 /// A pseudo-random table: rows (address, frames) where `None` is a gap;
 /// the oracle is a search in this list.
@@ -223,4 +223,59 @@ fn a_row_past_the_units_range_is_cut() {
 #[test]
 fn a_row_past_the_units_arange_is_cut() {
     table_answers_as_the_dwarf("regress-row-past-arange");
+}
+
+/// The buckets narrow the search to exactly where a search of the whole
+/// block index lands, for any spread of block starts (dense, a few far
+/// apart, one block) and any address (before, inside, past, at the ends).
+#[test]
+fn buckets_bound_the_block_search_exactly() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for case in 0..200u64 {
+        let n = 1 + (next() % 300) as usize;
+        let mut starts = Vec::with_capacity(n);
+        // Kernel addresses near the top (jumps up to 2^20), or low ones
+        // with jumps up to 2^40.
+        let (base, jump) = match case % 2 {
+            0 => (0xffff_ffff_8100_0000u64, 1u64 << 20),
+            _ => (0x40_0000, 1 << 40),
+        };
+        let mut at = base + next() % 0x1000;
+        for _ in 0..n {
+            starts.push(at);
+            // Mostly small steps; now and then a jump.
+            at += 1 + if next() % 50 == 0 {
+                next() % jump
+            } else {
+                next() % 200
+            };
+        }
+        let b = BlockBuckets::new(n, |i| starts[i]);
+        let mut probes: Vec<u64> = vec![0, u64::MAX, starts[0] - 1, at];
+        for _ in 0..200 {
+            let s = starts[(next() % n as u64) as usize];
+            probes.extend([s, s - 1, s + 1, s + next() % 300]);
+        }
+        for addr in probes {
+            let want = partition_point(n, |i| starts[i] <= addr);
+            let (lo, hi) = b.range(addr, n);
+            assert!(
+                lo <= want && want <= hi,
+                "case {case}: {addr:#x}: {lo}..{hi} misses {want}"
+            );
+            let got = lo + partition_point(hi - lo, |i| starts[lo + i] <= addr);
+            assert_eq!(got, want, "case {case}: {addr:#x}");
+        }
+        assert!(
+            b.counts.len() <= n / 4 + 2,
+            "case {case}: {} buckets for {n}",
+            b.counts.len()
+        );
+    }
 }
