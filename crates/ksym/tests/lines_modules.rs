@@ -255,11 +255,8 @@ fn linked_copy(ko: &Path, sections: &[(String, u64)], dir: &Path) -> PathBuf {
 
 #[test]
 fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
-    for tool in ["eu-addr2line", "llvm-symbolizer", "addr2line", "ld"] {
-        if installed(tool).is_none() {
-            eprintln!("SKIP: {tool} is not installed (.ci/install-deps installs it)");
-            return;
-        }
+    if tools_missing() {
+        return;
     }
     let map = layout();
     let tmp = std::env::temp_dir().join(format!("ksym-lines-{}", std::process::id()));
@@ -321,9 +318,19 @@ fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
     tally.finish("modules", 5000);
 }
 
-/// The 6.1 cloud table as a bug report carries it: kallsyms and
-/// `/proc/modules`, no layout of the loader's areas.
-fn table_from_proc_modules() -> ksym::SymbolTable {
+/// Whether a reference tool is missing (said, for the test to skip).
+fn tools_missing() -> bool {
+    let missing = ["eu-addr2line", "llvm-symbolizer", "addr2line", "ld"]
+        .into_iter()
+        .find(|t| installed(t).is_none());
+    if let Some(tool) = missing {
+        eprintln!("SKIP: {tool} is not installed (.ci/install-deps installs it)");
+    }
+    missing.is_some()
+}
+
+/// Load options with the 6.1 cloud `/proc/modules` (no layout).
+fn proc_modules() -> ksym::LoadOptions {
     let mut map = ModuleMap::default();
     map.add_text(
         "proc-modules",
@@ -331,11 +338,16 @@ fn table_from_proc_modules() -> ksym::SymbolTable {
     )
     .unwrap();
     assert!(map.modules.iter().all(|m| m.areas.is_empty()));
-    let opts = ksym::LoadOptions {
+    ksym::LoadOptions {
         modules: Some(map),
         ..Default::default()
-    };
-    ksym::load_file(&set_dir().join("kallsyms.xz"), &opts).unwrap()
+    }
+}
+
+/// The 6.1 cloud table as a bug report carries it: kallsyms and
+/// `/proc/modules`, no layout of the loader's areas.
+fn table_from_proc_modules() -> ksym::SymbolTable {
+    ksym::load_file(&set_dir().join("kallsyms.xz"), &proc_modules()).unwrap()
 }
 
 #[test]
@@ -381,11 +393,8 @@ fn sections_placed_by_symbols_are_where_the_loader_put_them() {
 /// layout file says the loader put the section: no layout is used for ours.
 #[test]
 fn module_lines_from_symbols_alone_agree_with_the_tools() {
-    for tool in ["eu-addr2line", "llvm-symbolizer", "addr2line", "ld"] {
-        if installed(tool).is_none() {
-            eprintln!("SKIP: {tool} is not installed (.ci/install-deps installs it)");
-            return;
-        }
+    if tools_missing() {
+        return;
     }
     let table = table_from_proc_modules();
     let map = layout();
@@ -475,17 +484,7 @@ fn a_symbol_the_ko_places_elsewhere_is_a_reported_conflict() {
         "ffffffffc02330a0 t vfat_cmpi\t[vfat]",
     );
     assert_ne!(moved, text);
-    let mut map = ModuleMap::default();
-    map.add_text(
-        "proc-modules",
-        &std::fs::read(set_dir().join("proc-modules")).unwrap(),
-    )
-    .unwrap();
-    let opts = ksym::LoadOptions {
-        modules: Some(map),
-        ..Default::default()
-    };
-    let table = ksym::parse_bytes("kallsyms", moved.as_bytes(), &opts).unwrap();
+    let table = ksym::parse_bytes("kallsyms", moved.as_bytes(), &proc_modules()).unwrap();
     let path = set_dir().join("ko-debug/vfat.ko.xz");
     let mut lines = SourceLines::new();
     let placement =
