@@ -9,6 +9,7 @@
 
 pub mod file;
 pub mod limit;
+pub mod mapped;
 pub mod procfs;
 
 pub use file::{
@@ -16,6 +17,7 @@ pub use file::{
     source_name, Compression, STDIN,
 };
 pub use limit::Limit;
+pub use mapped::{map_within, FileBytes};
 pub use procfs::{
     kptr_restrict, perf_event_paranoid, stream_chunks, KPTR_RESTRICT, PROC_KALLSYMS, PROC_MODULES,
 };
