@@ -14,8 +14,9 @@ use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind, Sym
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::parse::lists::check_list_head;
 use crate::read::limit::LIST_LIMIT;
-use crate::read::{map_within, read_small, source_name, Limit};
+use crate::read::{map_within, read_list, source_name, Limit};
 
 const SHF_WRITE: u64 = 0x1;
 const SHF_ALLOC: u64 = 0x2;
@@ -257,14 +258,16 @@ pub fn modules_dep_paths<'m>(
     modules: impl IntoIterator<Item = &'m str>,
 ) -> Result<Vec<(String, PathBuf)>> {
     let dep = dir.join("modules.dep");
-    let text = String::from_utf8_lossy(&read_small(&dep, LIST_LIMIT)?).into_owned();
+    let name = source_name(&dep);
+    let bytes = read_list(&dep, LIST_LIMIT, &mut |head| {
+        check_list_head(&name, head, "modules.dep", |line| {
+            dep_line(line).map(|_| ())
+        })
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
     let mut by_name: FxHashMap<String, &str> = FxHashMap::default();
     for line in text.lines() {
-        let Some((ko, _deps)) = line.split_once(':') else {
-            continue;
-        };
-        let ko = ko.trim();
-        if !ko.is_empty() {
+        if let Ok(ko) = dep_line(line) {
             by_name
                 .entry(module_name_from_path(Path::new(ko)))
                 .or_insert(ko);
@@ -277,4 +280,12 @@ pub fn modules_dep_paths<'m>(
             Some((m.to_string(), dir.join(rel)))
         })
         .collect())
+}
+
+/// The `.ko` path of a `modules.dep` line (`kernel/fs/xfs/xfs.ko.xz: deps`).
+fn dep_line(line: &str) -> std::result::Result<&str, &'static str> {
+    match line.split_once(':') {
+        Some((ko, _deps)) if !ko.trim().is_empty() => Ok(ko.trim()),
+        _ => Err("not a `path.ko: dependencies` line"),
+    }
 }

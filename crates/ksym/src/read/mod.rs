@@ -13,8 +13,8 @@ pub mod mapped;
 pub mod procfs;
 
 pub use file::{
-    decompress, decompress_within, read_file, read_file_within, read_raw_within, read_small,
-    source_name, Compression, STDIN,
+    decompress, decompress_within, read_file, read_file_within, read_list, read_raw_within,
+    read_small, source_name, Compression, STDIN,
 };
 pub use limit::Limit;
 pub use mapped::{map_within, FileBytes};
