@@ -144,12 +144,7 @@ fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
         ..LoadOptions::default()
     };
     if let Some(path) = &cli.modules {
-        let limit = Limit::text(cli.max_input_size);
-        let bytes = ksym::read::read_file_within(path, limit, &mut |_| Ok(()))?;
-        let name = ksym::read::source_name(path);
-        let mut map = ModuleMap::default();
-        map.add_text(&name, &bytes)?;
-        opts.modules = Some(map);
+        opts.modules = Some(ModuleMap::read(path, Limit::text(cli.max_input_size))?);
     }
     if let Some(path) = &cli.kallsyms {
         let table = if is_elf(path) {

@@ -317,6 +317,59 @@ fn endless_input_through_a_pipe() {
     );
 }
 
+/// Lists are refused at their first megabyte too: `--modules /dev/zero`
+/// and an endless `yes` stream, well under 64 MiB (they were read up to the
+/// 256 MiB bound: 268 MB resident).
+#[test]
+fn endless_module_lists_are_refused_at_the_first_megabyte() {
+    let _serial = serial();
+    let kallsyms = data_dir().join("debian-6.12.117/kallsyms.xz");
+    let small = |what: &str, r: &Run| {
+        assert!(
+            r.max_rss_kib < 64 << 10,
+            "{what}: peak memory {} KiB",
+            r.max_rss_kib
+        );
+    };
+    let mut cmd = ksym();
+    cmd.args(["--modules", "/dev/zero", "--kallsyms"])
+        .arg(&kallsyms)
+        .arg("info");
+    let r = run(cmd, None);
+    let want = "/dev/zero: no /proc/modules or module layout line in its first 1 MiB (line 1 has \
+                no end in it); refused without reading the rest";
+    assert_refused("--modules /dev/zero", &r, want);
+    small("--modules /dev/zero", &r);
+
+    let mut cmd = ksym();
+    cmd.args(["--modules", "-", "--kallsyms"])
+        .arg(&kallsyms)
+        .arg("info");
+    let feed = |pipe: &mut dyn Write| {
+        let block = b"y\n".repeat(32 << 10);
+        while pipe.write_all(&block).is_ok() {}
+    };
+    let r = run(cmd, Some(Box::new(feed)));
+    let want = "standard input: no /proc/modules or module layout line in its first 1 MiB (line \
+                1: neither a /proc/modules line nor a `module area start size` line: \"y\")";
+    assert_refused("--modules - from `yes`", &r, want);
+    small("--modules - from `yes`", &r);
+
+    // A modules.dep that is /dev/zero.
+    let (dir, dep) = temp("modules.dep");
+    std::os::unix::fs::symlink("/dev/zero", &dep).unwrap();
+    let mut cmd = ksym();
+    cmd.arg("--kallsyms").arg(&kallsyms);
+    cmd.arg("--ko-from-modules-dep").arg(dir.path()).arg("info");
+    let r = run(cmd, None);
+    assert_refused(
+        "modules.dep of zeros",
+        &r,
+        "modules.dep: no modules.dep line in its first 1 MiB (line 1 has no end in it)",
+    );
+    small("modules.dep of zeros", &r);
+}
+
 #[test]
 fn a_gigabyte_file_is_refused_before_it_is_read() {
     let _serial = serial();

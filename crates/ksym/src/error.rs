@@ -213,6 +213,19 @@ pub enum Error {
         first: LineError,
     },
 
+    /// A list (`/proc/modules`, a module layout table, `modules.dep`)
+    /// whose first megabyte holds no line of its kind.
+    #[error("{source_name}: no {kind} line in its first {} ({first}); refused without reading the rest", human_bytes(*looked_at))]
+    NoListLineAhead {
+        source_name: String,
+        /// How many bytes were looked at.
+        looked_at: u64,
+        /// What a line of the list is (`/proc/modules or module layout`).
+        kind: &'static str,
+        /// The first line given up on, and why.
+        first: String,
+    },
+
     /// The input is larger than the table can index (32-bit symbol ids and
     /// name offsets).
     #[error("{source_name}: too large: {what}")]

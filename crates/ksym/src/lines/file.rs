@@ -2,8 +2,6 @@
 //! plain, decompressed (bounded) when it is `.xz`/`.zst`/`.gz`; its section
 //! headers, GNU build-id and kind read, nothing of its DWARF yet.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
@@ -11,40 +9,11 @@ use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
 use crate::error::{Error, Result};
 use crate::parse::notes::gnu_build_id_in;
 use crate::read::file::io_err;
-use crate::read::{read_file_within, source_name, Compression, Limit};
+use crate::read::{map_within, source_name, Limit};
 
-/// The bytes of a file or of one decompressed section.
-pub(crate) enum Storage {
-    /// A plain file, mapped; the file kept to read a few bytes without
-    /// touching the mapping.
-    Map(memmap2::Mmap, File),
-    Owned(Vec<u8>),
-}
-
-impl Storage {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        match self {
-            Storage::Map(m, _) => m,
-            Storage::Owned(v) => v,
-        }
-    }
-
-    /// `buf.len()` bytes at `offset`: read from the file when it is mapped,
-    /// so that only they count as read (touching a mapping brings in the
-    /// pages around too: 2,000 unit headers read through it are 140 MB of
-    /// a vmlinux resident).
-    pub(crate) fn read_at(&self, offset: usize, buf: &mut [u8]) -> Option<()> {
-        match self {
-            Storage::Map(_, file) => {
-                std::os::unix::fs::FileExt::read_exact_at(file, buf, offset as u64).ok()
-            }
-            Storage::Owned(v) => {
-                buf.copy_from_slice(v.get(offset..offset.checked_add(buf.len())?)?);
-                Some(())
-            }
-        }
-    }
-}
+/// The bytes of a file or of one decompressed section: a plain file
+/// mapped, anything else in memory.
+pub(crate) use crate::read::FileBytes as Storage;
 
 /// One section header of a [`DebugFile`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,28 +79,16 @@ impl DebugFile {
     pub fn open(path: &Path) -> Result<DebugFile> {
         let name = source_name(path);
         let limit = Limit::binary(None);
-        let mut file = File::open(path).map_err(io_err(path))?;
-        let meta = file.metadata().map_err(io_err(path))?;
+        let meta = std::fs::metadata(path).map_err(io_err(path))?;
         if !meta.is_file() {
             return Err(debug_error(&name, "not a regular file"));
         }
-        if meta.len() > limit.max_bytes {
-            return Err(limit.exceeded(&name, None));
-        }
-        let mut magic = [0u8; 6];
-        let got = file.read(&mut magic).map_err(io_err(path))?;
-        let storage = if Compression::detect(&magic[..got]).is_some() {
-            Storage::Owned(read_file_within(path, limit, &mut |_| Ok(()))?)
-        } else {
-            // SAFETY: a private read-only mapping. A file changed by another
-            // process while mapped could change what is read, never memory
-            // safety of the parse: every read of it is bounds-checked.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
+        let storage = map_within(path, limit)?;
+        if let Storage::Map(map, _) = &storage {
             // A lookup reads a few KB here and there of hundreds of MB:
             // no read-ahead around each (a hint; refused is fine).
             let _ = map.advise(memmap2::Advice::Random);
-            Storage::Map(map, file)
-        };
+        }
         DebugFile::from_storage(name, storage)
     }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, LineError, Result};
 use crate::parse::{separate_module_areas, ModuleMap, Parser};
 use crate::read::file::io_err;
 use crate::read::limit::HEAD_BYTES;
-use crate::read::{read_file_within, stream_chunks, Limit};
+use crate::read::{stream_chunks, Limit};
 use crate::table::{SymbolTable, TableBuilder};
 
 /// Reads a procfs symbol file the faster way for this machine: with two
@@ -94,12 +94,8 @@ pub fn read_live_modules(root: &Path) -> Result<Option<ModuleMap>> {
 
 /// Reads a `/proc/modules`-like file; a missing file is `None`, not an error.
 pub fn read_proc_modules(path: &Path) -> Result<Option<ModuleMap>> {
-    match read_file_within(path, Limit::text(None), &mut |_| Ok(())) {
-        Ok(bytes) => {
-            let mut map = ModuleMap::default();
-            map.add_text(&path.display().to_string(), &bytes)?;
-            Ok(Some(map))
-        }
+    match ModuleMap::read(path, Limit::text(None)) {
+        Ok(map) => Ok(Some(map)),
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }

@@ -14,8 +14,9 @@ use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind, Sym
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::parse::lists::check_list_head;
 use crate::read::limit::LIST_LIMIT;
-use crate::read::{read_file_within, read_small, source_name, Limit};
+use crate::read::{map_within, read_list, source_name, Limit};
 
 const SHF_WRITE: u64 = 0x1;
 const SHF_ALLOC: u64 = 0x2;
@@ -101,10 +102,15 @@ pub fn read_elf(path: &Path) -> Result<ElfSymbols> {
 }
 
 /// [`read_elf`] held to `limit` (`Limit::binary(opts.max_input_bytes)`).
+///
+/// A plain file is mapped, not read: the parse touches its section
+/// headers, `.symtab`, `.strtab`, `.modinfo` and notes, a few MB of a
+/// 600 MB vmlinux with DWARF. A compressed file is decompressed whole
+/// within `limit`.
 pub fn read_elf_within(path: &Path, limit: Limit) -> Result<ElfSymbols> {
     let name = source_name(path);
-    let bytes = read_file_within(path, limit, &mut |_| Ok(()))?;
-    let mut elf = parse_elf(&name, &bytes)?;
+    let bytes = map_within(path, limit)?;
+    let mut elf = parse_elf(&name, bytes.bytes())?;
     if elf.module_name.is_none() && elf.relocatable {
         elf.module_name = Some(module_name_from_path(path));
     }
@@ -252,14 +258,16 @@ pub fn modules_dep_paths<'m>(
     modules: impl IntoIterator<Item = &'m str>,
 ) -> Result<Vec<(String, PathBuf)>> {
     let dep = dir.join("modules.dep");
-    let text = String::from_utf8_lossy(&read_small(&dep, LIST_LIMIT)?).into_owned();
+    let name = source_name(&dep);
+    let bytes = read_list(&dep, LIST_LIMIT, &mut |head| {
+        check_list_head(&name, head, "modules.dep", |line| {
+            dep_line(line).map(|_| ())
+        })
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
     let mut by_name: FxHashMap<String, &str> = FxHashMap::default();
     for line in text.lines() {
-        let Some((ko, _deps)) = line.split_once(':') else {
-            continue;
-        };
-        let ko = ko.trim();
-        if !ko.is_empty() {
+        if let Ok(ko) = dep_line(line) {
             by_name
                 .entry(module_name_from_path(Path::new(ko)))
                 .or_insert(ko);
@@ -272,4 +280,12 @@ pub fn modules_dep_paths<'m>(
             Some((m.to_string(), dir.join(rel)))
         })
         .collect())
+}
+
+/// The `.ko` path of a `modules.dep` line (`kernel/fs/xfs/xfs.ko.xz: deps`).
+fn dep_line(line: &str) -> std::result::Result<&str, &'static str> {
+    match line.split_once(':') {
+        Some((ko, _deps)) if !ko.trim().is_empty() => Ok(ko.trim()),
+        _ => Err("not a `path.ko: dependencies` line"),
+    }
 }

@@ -8,6 +8,8 @@
 //!   layout tables, the areas that bound module symbols;
 //! - [`builtin`]: `modules.builtin`, `.modinfo` and `.ranges`;
 //! - [`elf`]: ELF symbol tables of a vmlinux or `.ko`, and `modules.dep`;
+//! - [`lists`]: the first megabyte of a list file, which must hold a line
+//!   of its kind;
 //! - [`image`]: the kallsyms tables inside a kernel image;
 //! - [`notes`]: GNU build-ids in ELF notes.
 //!
@@ -17,6 +19,7 @@ pub mod builtin;
 pub mod elf;
 pub mod image;
 pub mod kallsyms;
+pub mod lists;
 pub mod modules;
 pub mod notes;
 

@@ -7,9 +7,10 @@
 
 use std::path::Path;
 
+use super::lists::check_list_head;
 use crate::error::{Error, Result};
 use crate::read::limit::ATTRIBUTE_LIMIT;
-use crate::read::read_small;
+use crate::read::{read_file_within, read_small, source_name, Limit};
 
 /// The page size the module loader aligns areas to, and the guard page
 /// vmalloc leaves after each area.
@@ -114,6 +115,18 @@ impl ModuleMap {
         self.modules.last_mut().expect("just pushed")
     }
 
+    /// Reads a `/proc/modules` or module layout file (or `-`), plain or
+    /// compressed, held to `limit` (`Limit::text(max_input_bytes)`); a
+    /// file whose first megabyte holds no line of either kind is refused
+    /// then ([`check_modules_head`]).
+    pub fn read(path: &Path, limit: Limit) -> Result<ModuleMap> {
+        let name = source_name(path);
+        let bytes = read_file_within(path, limit, &mut |head| check_modules_head(&name, head))?;
+        let mut map = ModuleMap::default();
+        map.add_text(&name, &bytes)?;
+        Ok(map)
+    }
+
     /// Reads either `/proc/modules` text or a module layout table (lines of
     /// `module area start size`, as in `module-layout.tsv`), detected by shape,
     /// and adds what it says to this map.
@@ -128,39 +141,29 @@ impl ModuleMap {
             text: String::new(),
         })?;
         for (i, line) in text.lines().enumerate() {
-            let line_no = i as u64 + 1;
             let trimmed = line.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
-            let bad = |reason: &'static str| Error::BadModuleLine {
+            let parsed = module_line(trimmed).map_err(|reason| Error::BadModuleLine {
                 source_name: source_name.to_string(),
-                line: line_no,
+                line: i as u64 + 1,
                 reason,
                 text: line.chars().take(200).collect(),
-            };
-            let fields: Vec<&str> = trimmed.split_ascii_whitespace().collect();
-            if fields.len() == 4 && fields[2].starts_with("0x") && fields[3].starts_with("0x") {
-                // Layout: module area start size.
-                let start = parse_hex(fields[2]).ok_or_else(|| bad("bad area start"))?;
-                let size = parse_hex(fields[3]).ok_or_else(|| bad("bad area size"))?;
-                self.entry(fields[0]).areas.push(ModuleArea {
-                    kind: fields[1].to_string(),
-                    start,
+            })?;
+            match parsed {
+                ModuleLine::Area(module, area) => self.entry(module).areas.push(area),
+                ModuleLine::Loaded {
+                    module,
                     size,
-                });
-            } else if fields.len() >= 6 {
-                // /proc/modules: name size refcount deps state address [taints]
-                let size: u64 = fields[1].parse().map_err(|_| bad("bad module size"))?;
-                let base = parse_hex(fields[5]).ok_or_else(|| bad("bad module address"))?;
-                let m = self.entry(fields[0]);
-                m.size = Some(size);
-                m.base = Some(base);
-                m.state = Some(fields[4].to_string());
-            } else {
-                return Err(bad(
-                    "neither a /proc/modules line nor a `module area start size` line",
-                ));
+                    base,
+                    state,
+                } => {
+                    let m = self.entry(module);
+                    m.size = Some(size);
+                    m.base = Some(base);
+                    m.state = Some(state.to_string());
+                }
             }
         }
         Ok(())
@@ -368,6 +371,54 @@ pub fn separate_module_areas(release: &str) -> bool {
     let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     (major, minor) >= (6, 4)
 }
+
+/// One line of `/proc/modules` or of a module layout table.
+enum ModuleLine<'a> {
+    /// `module area start size`.
+    Area(&'a str, ModuleArea),
+    /// `name size refcount deps state address [taints]`.
+    Loaded {
+        module: &'a str,
+        size: u64,
+        base: u64,
+        state: &'a str,
+    },
+}
+
+/// A trimmed, non-blank line, told by its shape.
+fn module_line(line: &str) -> std::result::Result<ModuleLine<'_>, &'static str> {
+    let fields: Vec<&str> = line.split_ascii_whitespace().take(7).collect();
+    if fields.len() == 4 && fields[2].starts_with("0x") && fields[3].starts_with("0x") {
+        let start = parse_hex(fields[2]).ok_or("bad area start")?;
+        let size = parse_hex(fields[3]).ok_or("bad area size")?;
+        let kind = fields[1].to_string();
+        Ok(ModuleLine::Area(
+            fields[0],
+            ModuleArea { kind, start, size },
+        ))
+    } else if fields.len() >= 6 {
+        Ok(ModuleLine::Loaded {
+            module: fields[0],
+            size: fields[1].parse().map_err(|_| "bad module size")?,
+            base: parse_hex(fields[5]).ok_or("bad module address")?,
+            state: fields[4],
+        })
+    } else {
+        Err("neither a /proc/modules line nor a `module area start size` line")
+    }
+}
+
+/// Refuses `/proc/modules` or layout text whose first megabyte holds no
+/// line of either kind, before the rest is read (shorter text is left to
+/// [`ModuleMap::add_text`]).
+pub fn check_modules_head(source_name: &str, head: &[u8]) -> Result<()> {
+    check_list_head(source_name, head, MODULES_KIND, |line| {
+        module_line(line).map(|_| ())
+    })
+}
+
+/// What a line of a modules list is, in errors.
+const MODULES_KIND: &str = "/proc/modules or module layout";
 
 fn parse_hex(s: &str) -> Option<u64> {
     let s = s.strip_prefix("0x").unwrap_or(s);
@@ -579,5 +630,49 @@ mod tests {
         );
         let err = m.add_text("t", b"what is this\n").unwrap_err().to_string();
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn lists_without_a_module_line_in_their_first_megabyte_are_refused() {
+        use crate::read::limit::HEAD_BYTES;
+        let e = check_modules_head("z", &vec![0; HEAD_BYTES]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "z: no /proc/modules or module layout line in its first 1 MiB (line 1 has no end \
+             in it); refused without reading the rest"
+        );
+        let e = check_modules_head("y", &b"y\n".repeat(HEAD_BYTES / 2)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("(line 1: neither a /proc/modules line"),
+            "{e}"
+        );
+        // Either kind of line, after any number of comments, passes.
+        for line in [
+            "xfs 2596864 0 - Live 0xffffffffc0efd000\n",
+            "xfs\ttext\t0xffffffffc0efd000\t0xea000\n",
+        ] {
+            let mut head = b"# module layout\n".repeat(HEAD_BYTES / 32);
+            head.extend_from_slice(line.as_bytes());
+            head.resize(HEAD_BYTES, b'#');
+            check_modules_head("ok", &head).unwrap();
+        }
+        // Read from a file: refused at the first megabyte of 64.
+        let dir = std::env::temp_dir().join(format!("ksym-modules-head-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let zeros = dir.join("zeros");
+        std::fs::File::create(&zeros)
+            .and_then(|f| f.set_len(64 << 20))
+            .unwrap();
+        let e = ModuleMap::read(&zeros, Limit::text(None)).unwrap_err();
+        assert!(matches!(e, Error::NoListLineAhead { looked_at, .. } if looked_at == 1 << 20));
+        std::fs::write(dir.join("modules.dep"), b"junk\n".repeat(HEAD_BYTES)).unwrap();
+        let e = crate::parse::elf::modules_dep_paths(&dir, ["xfs"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no modules.dep line in its first 1 MiB (line 1: not a"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

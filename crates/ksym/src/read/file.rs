@@ -109,6 +109,16 @@ pub fn read_small(path: &Path, max: u64) -> Result<Vec<u8>> {
     read_path(path, Limit::chosen(max), false, &mut |_| Ok(()))
 }
 
+/// [`read_small`] for a list file (`modules.dep`): `head` sees the first
+/// [`HEAD_BYTES`] as soon as they are in, and may refuse the rest.
+pub fn read_list(
+    path: &Path,
+    max: u64,
+    head: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<Vec<u8>> {
+    read_path(path, Limit::chosen(max), false, head)
+}
+
 fn read_path(
     path: &Path,
     limit: Limit,

@@ -9,13 +9,15 @@
 
 pub mod file;
 pub mod limit;
+pub mod mapped;
 pub mod procfs;
 
 pub use file::{
-    decompress, decompress_within, read_file, read_file_within, read_raw_within, read_small,
-    source_name, Compression, STDIN,
+    decompress, decompress_within, read_file, read_file_within, read_list, read_raw_within,
+    read_small, source_name, Compression, STDIN,
 };
 pub use limit::Limit;
+pub use mapped::{map_within, FileBytes};
 pub use procfs::{
     kptr_restrict, perf_event_paranoid, stream_chunks, KPTR_RESTRICT, PROC_KALLSYMS, PROC_MODULES,
 };
