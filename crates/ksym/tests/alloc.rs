@@ -12,15 +12,19 @@ use ksym::{LoadOptions, ModuleMap, SymbolTable};
 struct Counting;
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// The largest single allocation (or reallocation) seen.
+static LARGEST: AtomicU64 = AtomicU64::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Relaxed);
+        LARGEST.fetch_max(layout.size() as u64, Relaxed);
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Relaxed);
+        LARGEST.fetch_max(layout.size() as u64, Relaxed);
         unsafe { System.alloc_zeroed(layout) }
     }
 
@@ -30,6 +34,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Relaxed);
+        LARGEST.fetch_max(new_size as u64, Relaxed);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -82,9 +87,13 @@ fn allocs_during(f: impl FnOnce()) -> u64 {
     ALLOCS.load(Relaxed) - before
 }
 
-/// One test in this binary, so no other test thread allocates meanwhile.
+/// The tests of this binary take turns, so no other test thread
+/// allocates while one counts.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn no_allocation_per_lookup_once_warm() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     const N: usize = 300_000;
     let table = load_612();
     let ips = addresses(&table, N);
@@ -140,5 +149,29 @@ fn no_allocation_per_lookup_once_warm() {
             std::hint::black_box(live.stats());
         }),
         0
+    );
+}
+
+/// A saved plain kallsyms is mapped while it is parsed, not read into the
+/// heap (which made loading one peak above blazesym's heap): no allocation
+/// of the load comes near the file's size.
+#[test]
+fn a_plain_saved_kallsyms_is_not_read_into_the_heap() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let xz = std::fs::read(ksym_testdata::data_dir().join("debian-6.12.117/kallsyms.xz")).unwrap();
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut xz2::read::XzDecoder::new(&xz[..]), &mut text).unwrap();
+    let path = std::env::temp_dir().join(format!("ksym-alloc-kallsyms-{}", std::process::id()));
+    std::fs::write(&path, &text).unwrap();
+    LARGEST.store(0, Relaxed);
+    let table = ksym::load_file(&path, &LoadOptions::default()).unwrap();
+    let largest = LARGEST.load(Relaxed);
+    std::fs::remove_file(&path).unwrap();
+    assert!(table.len() > 200_000);
+    // (The name arena is sized at half the text.)
+    assert!(
+        largest < text.len() as u64,
+        "an allocation of {largest} bytes while loading a {}-byte file",
+        text.len()
     );
 }

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::parse::ModuleMap;
-use crate::read::{kptr_restrict, read_file_within, source_name, Limit, PROC_KALLSYMS};
+use crate::read::{kptr_restrict, source_name, Limit, PROC_KALLSYMS};
 use crate::table::SymbolTable;
 
 pub use elf::{apply_modules_dep, load_vmlinux, vmlinux_table};
@@ -63,8 +63,9 @@ impl LoadOptions {
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<SymbolTable> {
     let name = source_name(path);
     let limit = Limit::text(opts.max_input_bytes);
-    let bytes = read_file_within(path, limit, &mut |head| text::check_head(&name, head))?;
-    parse_bytes(&name, &bytes, opts)
+    let bytes =
+        crate::read::mapped::map_checked(path, limit, &mut |head| text::check_head(&name, head))?;
+    parse_bytes(&name, bytes.bytes(), opts)
 }
 
 /// Builds a table from the running kernel's `/proc/kallsyms`, bounding

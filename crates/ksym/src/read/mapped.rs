@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::file::{io_err, read_file_within, source_name, Compression, STDIN};
-use super::limit::Limit;
+use super::limit::{Limit, HEAD_BYTES};
 use crate::error::Result;
 
 /// The bytes of a file: mapped, or held in memory.
@@ -57,7 +57,19 @@ impl FileBytes {
 /// [`read_file_within`] does. A regular file past `limit.max_bytes` is
 /// refused before either, with the error a read gives.
 pub fn map_within(path: &Path, limit: Limit) -> Result<FileBytes> {
-    let read = || read_file_within(path, limit, &mut |_| Ok(())).map(FileBytes::Owned);
+    map_checked(path, limit, &mut |_| Ok(()))
+}
+
+/// [`map_within`] for text: `head` sees the first [`HEAD_BYTES`] (or the
+/// whole file, when shorter), mapped or read, and may refuse the rest.
+/// Symbol text mapped rather than read keeps a saved kallsyms out of the
+/// heap while it is parsed (the page cache holds it anyway).
+pub fn map_checked(
+    path: &Path,
+    limit: Limit,
+    head: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<FileBytes> {
+    let mut read = || read_file_within(path, limit, head).map(FileBytes::Owned);
     if path == Path::new(STDIN) {
         return read();
     }
@@ -88,7 +100,10 @@ pub fn map_within(path: &Path, limit: Limit) -> Result<FileBytes> {
     // parse: every read of it is bounds-checked (a file truncated under the
     // mapping is a SIGBUS, as for any mapped file).
     match unsafe { memmap2::Mmap::map(&file) } {
-        Ok(map) => Ok(FileBytes::Map(map, file)),
+        Ok(map) => {
+            head(&map[..map.len().min(HEAD_BYTES)])?;
+            Ok(FileBytes::Map(map, file))
+        }
         // A file system that maps nothing (some sysfs files): read it.
         Err(_) => read(),
     }
