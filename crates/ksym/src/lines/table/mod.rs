@@ -123,20 +123,22 @@ impl BlockBuckets {
             return BlockBuckets::default();
         }
         let first = start(0);
-        let span = start(blocks - 1) - first + 1;
-        // The smallest power-of-two bucket width that keeps the count of
-        // buckets within blocks / BLOCKS_PER_BUCKET (at least one).
+        // Sorted (checked before): no underflow. Any span, up to the whole
+        // address space of a damaged table, is reckoned without overflow.
+        let span = start(blocks - 1) - first;
+        // The smallest power-of-two bucket width (up to 2^64) that keeps
+        // the count of buckets within blocks / BLOCKS_PER_BUCKET.
         let want = (blocks as u64 / BLOCKS_PER_BUCKET).max(1);
         let mut shift = 0u32;
-        while shift < 63 && (span >> shift) >= want {
+        while span.checked_shr(shift).is_some_and(|s| s >= want) {
             shift += 1;
         }
-        let buckets = (span >> shift) as usize + 1;
+        let buckets = span.checked_shr(shift).unwrap_or(0) as usize + 1;
         let mut counts = Vec::with_capacity(buckets + 1);
         let mut i = 0usize;
-        for k in 0..=buckets as u64 {
-            let from = first.saturating_add(k << shift);
-            while i < blocks && start(i) < from {
+        for k in 0..=buckets as u128 {
+            let from = u128::from(first) + (k << shift);
+            while i < blocks && u128::from(start(i)) < from {
                 i += 1;
             }
             counts.push(i as u32);
@@ -154,7 +156,7 @@ impl BlockBuckets {
         let Some(off) = addr.checked_sub(self.first) else {
             return (0, 0);
         };
-        let k = (off >> self.shift) as usize;
+        let k = off.checked_shr(self.shift).unwrap_or(0) as usize;
         match (self.counts.get(k), self.counts.get(k + 1)) {
             (Some(&lo), Some(&hi)) => (lo as usize, hi as usize),
             _ => (blocks, blocks),

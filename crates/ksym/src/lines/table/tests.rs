@@ -278,4 +278,20 @@ fn buckets_bound_the_block_search_exactly() {
             b.counts.len()
         );
     }
+    // A damaged table's blocks may span the whole address space.
+    for starts in [
+        vec![0, u64::MAX],
+        vec![0, 1, u64::MAX - 1, u64::MAX],
+        vec![5, 1 << 63, u64::MAX],
+        vec![u64::MAX],
+    ] {
+        let n = starts.len();
+        let b = BlockBuckets::new(n, |i| starts[i]);
+        for addr in [0, 1, 4, 5, 6, 1 << 62, 1 << 63, u64::MAX - 1, u64::MAX] {
+            let want = partition_point(n, |i| starts[i] <= addr);
+            let (lo, hi) = b.range(addr, n);
+            let got = lo + partition_point(hi - lo, |i| starts[lo + i] <= addr);
+            assert_eq!(got, want, "{starts:x?}: {addr:#x}");
+        }
+    }
 }
