@@ -295,3 +295,20 @@ fn buckets_bound_the_block_search_exactly() {
         }
     }
 }
+
+/// The last address of the address space: the addr2line crate's lookup
+/// of `[probe, probe + 1)` overflowed there (the lines fuzz target's find,
+/// `regress-probe-at-last-address`); it has no line, in any seed.
+#[test]
+fn the_last_address_has_no_line() {
+    use crate::lines::{DebugFile, LineContext, Placement};
+    for seed in ["small-exec", "regress-probe-at-last-address"] {
+        let path = format!(
+            "{}/../../fuzz/seeds/lines/{seed}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let file = DebugFile::from_bytes(seed, std::fs::read(&path).unwrap()).unwrap();
+        let context = LineContext::new(file, Placement::Slide(0)).unwrap();
+        assert_eq!(context.frames(u64::MAX).ok(), Some(Vec::new()), "{seed}");
+    }
+}
