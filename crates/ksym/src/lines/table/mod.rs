@@ -156,8 +156,10 @@ impl BlockBuckets {
         let Some(off) = addr.checked_sub(self.first) else {
             return (0, 0);
         };
-        let k = off.checked_shr(self.shift).unwrap_or(0) as usize;
-        match (self.counts.get(k), self.counts.get(k + 1)) {
+        // Past the last bucket (any address, for a one-block table): all.
+        let k = usize::try_from(off.checked_shr(self.shift).unwrap_or(0)).unwrap_or(usize::MAX);
+        let next = k.checked_add(1).and_then(|n| self.counts.get(n));
+        match (self.counts.get(k), next) {
             (Some(&lo), Some(&hi)) => (lo as usize, hi as usize),
             _ => (blocks, blocks),
         }

@@ -284,6 +284,8 @@ fn buckets_bound_the_block_search_exactly() {
         vec![0, 1, u64::MAX - 1, u64::MAX],
         vec![5, 1 << 63, u64::MAX],
         vec![u64::MAX],
+        vec![0],
+        vec![7],
     ] {
         let n = starts.len();
         let b = BlockBuckets::new(n, |i| starts[i]);
