@@ -41,4 +41,6 @@ pub extern "C" fn ksym_version() -> *const std::ffi::c_char {
 }
 
 #[cfg(test)]
+mod lines_tests;
+#[cfg(test)]
 mod tests;
