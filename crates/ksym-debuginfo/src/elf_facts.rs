@@ -4,7 +4,6 @@
 //! ksym's bounded reader first.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use object::{Object, ObjectSection};
@@ -21,17 +20,8 @@ pub struct ElfFacts {
 /// Reads the facts of `path`; the error says what is wrong with the file.
 pub fn elf_facts(path: &Path) -> Result<ElfFacts, String> {
     let mut file = File::open(path).map_err(|e| e.to_string())?;
-    let mut magic = [0u8; 6];
-    let mut got = 0;
-    while got < magic.len() {
-        match file.read(&mut magic[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    if ksym::read::Compression::detect(&magic[..got]).is_some() {
+    let compressed = ksym::read::Compression::of_file(&mut file).map_err(|e| e.to_string())?;
+    if compressed.is_some() {
         let bytes = ksym::read::read_file(path).map_err(|e| e.to_string())?;
         return facts_of(&bytes);
     }

@@ -21,6 +21,23 @@ pub enum Compression {
 
 impl Compression {
     /// Recognises compressed data by its first bytes.
+    /// The compression of an open file, by its first bytes (read from
+    /// where the file is: its start, just opened).
+    pub fn of_file(file: &mut std::fs::File) -> std::io::Result<Option<Compression>> {
+        use std::io::Read;
+        let mut magic = [0u8; 6];
+        let mut got = 0;
+        while got < magic.len() {
+            match file.read(&mut magic[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Compression::detect(&magic[..got]))
+    }
+
     pub fn detect(bytes: &[u8]) -> Option<Compression> {
         if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
             Some(Compression::Xz)

@@ -6,7 +6,6 @@
 //! within the same bound.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use super::file::{io_err, read_file_within, source_name, Compression, STDIN};
@@ -82,17 +81,10 @@ pub fn map_checked(
     if meta.len() > limit.max_bytes {
         return Err(limit.exceeded(&source_name(path), None));
     }
-    let mut magic = [0u8; 6];
-    let mut got = 0;
-    while got < magic.len() {
-        match file.read(&mut magic[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err(path)(e)),
-        }
-    }
-    if Compression::detect(&magic[..got]).is_some() {
+    if Compression::of_file(&mut file)
+        .map_err(io_err(path))?
+        .is_some()
+    {
         return read();
     }
     // SAFETY: a private read-only mapping. A file changed by another process
