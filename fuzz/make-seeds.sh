@@ -127,3 +127,27 @@ gcc -g -O2 -no-pie -nostartfiles -Wl,-e,main -Wl,--build-id -Wl,--defsym=_text=m
 rm -rf "$src"
 (cd "$here/.." && cargo run -q --release -p ksym --features dwarf --example lines_first_time -- \
     table "$out/lines/small-exec" "$out/line_table/small-exec.ksymlines" </dev/null >/dev/null)
+
+# --- sized_symbols: cached real sizes of a vmlinux (the format is in
+# crates/ksym/src/table/sized_symbols.rs) for the fuzz target's table's
+# symbols: one at the table's addresses, one at low link-time addresses
+# (a KASLR slide to learn). The checksum is left zero (the target seals it).
+mkdir -p "$out/sized_symbols"
+python3 - "$out/sized_symbols" <<'PY'
+import struct, sys
+def sizes(path, text, records):
+    names = b"".join(n for _, _, n in records)
+    head = b"KSYMSIZE" + struct.pack("<IIII", 1, len(records), len(names), 3)
+    head += struct.pack("<QQ", text, 0) + bytes([0xab, 0x01, 0xff])
+    head = head.ljust(104, b"\0")
+    end, body = 0, b""
+    for addr, size, name in records:
+        end += len(name)
+        body += struct.pack("<QII", addr, size, end)
+    open(path, "wb").write(head + body + names)
+base = 0xffffffff81000000
+syms = [(0, 0x40, b"startup_64"), (0x40, 0x40, b"f"), (0x40, 0x10, b"g"), (0x40, 0x20, b"g"), (0x80, 8, b"h")]
+sizes(sys.argv[1] + "/core", base, [(base + a, s, n) for a, s, n in syms])
+low = 0x100
+sizes(sys.argv[1] + "/low", low, [(low + a, s, n) for a, s, n in syms])
+PY

@@ -26,10 +26,8 @@ pub(crate) fn source_lines(
         release: host.as_ref().and_then(|h| h.release.as_deref()),
         build_id: host.as_ref().and_then(|h| h.build_id.as_deref()),
         text: table
-            .find_in(None, "_text")
-            .next()
-            .or_else(|| table.find_in(None, "_stext").next())
-            .map(|s| s.start),
+            .core_text()
+            .or_else(|| Some(table.find_in(None, "_stext").next()?.start)),
     };
     let mut notes = Vec::new();
     let core = set_core_lines(

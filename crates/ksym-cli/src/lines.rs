@@ -85,9 +85,7 @@ impl<'a> Lines<'a> {
             vmlinux: args.vmlinux.clone(),
             ko: args.ko.iter().map(|p| (module_of(p), p.clone())).collect(),
             core: Wanted::NotYet,
-            cache_dir: (!args.no_cache)
-                .then(ksym::snapshot::cache::default_dir)
-                .flatten(),
+            cache_dir: args.cache_dir(),
             read_dwarf_of: None,
             modules: HashMap::new(),
             prefetched: HashMap::new(),
@@ -255,10 +253,8 @@ fn kernel_ids<'s>(
         release: release.as_deref(),
         build_id: build_id.as_deref(),
         text: table
-            .find_in(None, "_text")
-            .next()
-            .or_else(|| table.find_in(None, "_stext").next())
-            .map(|s| s.start),
+            .core_text()
+            .or_else(|| Some(table.find_in(None, "_stext").next()?.start)),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ksym::cache::CacheOutcome;
 use ksym::live::{KernelSymbols, LiveConfig};
 use ksym::read::Limit;
-use ksym::snapshot::{Identity, OpenOptions};
+use ksym::snapshot::{file_cache, Identity, OpenOptions};
 use ksym::{HostKernel, LoadOptions, ModuleMap, SymbolTable};
 
 use crate::CliResult;
@@ -34,8 +34,8 @@ pub(crate) struct SourceArgs {
     /// is the running kernel's (the KASLR slide from `_text` in /proc/kallsyms).
     #[arg(long, global = true, value_name = "FILE", conflicts_with_all = ["kallsyms", "snapshot"])]
     pub(crate) image: Option<PathBuf>,
-    /// Do not use the snapshot cache for the live kernel (also:
-    /// KSYM_CACHE_DIR=off).
+    /// Do not use the private cache: the live kernel's snapshot, the real
+    /// sizes of a --vmlinux, line tables (also: KSYM_CACHE_DIR=off).
     #[arg(long, global = true)]
     pub(crate) no_cache: bool,
     /// Stop at the first bad input line instead of skipping it.
@@ -90,6 +90,11 @@ impl SourceArgs {
     /// The bound on a binary input (an image, an ELF file, a snapshot).
     fn binary_limit(&self) -> Limit {
         Limit::binary(self.max_input_size)
+    }
+
+    /// The private cache, unless --no-cache or KSYM_CACHE_DIR=off.
+    pub(crate) fn cache_dir(&self) -> Option<PathBuf> {
+        (!self.no_cache).then(ksym::cache::default_dir).flatten()
     }
 
     /// Refuses two options reading standard input (`-`): only one can.
@@ -147,15 +152,22 @@ fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
         opts.modules = Some(ModuleMap::read(path, Limit::text(cli.max_input_size))?);
     }
     if let Some(path) = &cli.kallsyms {
-        let table = if is_elf(path) {
-            ksym::elf::vmlinux_table(&ksym::elf::read_elf_within(path, cli.binary_limit())?)?
+        let (table, cache) = if is_elf(path) {
+            let elf = ksym::elf::read_elf_within(path, cli.binary_limit())?;
+            (ksym::elf::vmlinux_table(&elf)?, None)
         } else {
-            ksym::load_file(path, &opts)?
+            // Kept in the cache by the file's bytes: the next run over
+            // them maps the table instead of parsing it.
+            let dir = cli.cache_dir();
+            let modules = cli.modules.as_deref();
+            let (table, outcome) =
+                file_cache::load_file_cached(path, modules, &opts, dir.as_deref())?;
+            (table, Some(outcome))
         };
         return Ok(Loaded {
             table: Arc::new(table),
             identity: None,
-            cache: None,
+            cache,
             image_note: None,
         });
     }
@@ -247,8 +259,15 @@ fn enrich(cli: &SourceArgs, table: Arc<SymbolTable>) -> CliResult<Arc<SymbolTabl
     }
     let mut t = Arc::try_unwrap(table).unwrap_or_else(|shared| (*shared).clone());
     if let Some(path) = &cli.vmlinux {
-        let elf = ksym::elf::read_elf_within(path, cli.binary_limit())?;
-        let sizes = ksym::elf::vmlinux_sizes(&t, &elf);
+        // Kept per build-id in the cache: a warm run maps a few MB of
+        // sizes instead of parsing the vmlinux's 150k symbols.
+        let dir = cli.cache_dir();
+        let (sized, outcome) =
+            ksym::cache::vmlinux_sized_symbols(path, dir.as_deref(), cli.binary_limit())?;
+        if let CacheOutcome::Unusable(why) = outcome {
+            eprintln!("ksym: {}: its sizes are not cached: {why}", path.display());
+        }
+        let sizes = sized.sizes_for(&t);
         if sizes.is_empty() {
             eprintln!("ksym: {}: no core symbol matched", path.display());
         }

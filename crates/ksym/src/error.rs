@@ -172,6 +172,10 @@ pub enum Error {
     #[error("{source_name}: bad snapshot: {reason}")]
     Snapshot { source_name: String, reason: String },
 
+    /// A file of real sizes ([`crate::elf::SizedSymbols`]) that cannot be used.
+    #[error("{source_name}: not a usable sizes file: {reason}")]
+    Sizes { source_name: String, reason: String },
+
     /// An ELF file (vmlinux, a module `.ko`) that cannot be read.
     #[error("{source_name}: not a usable ELF symbol table: {reason}")]
     Elf { source_name: String, reason: String },

@@ -65,6 +65,7 @@ pub mod elf {
     pub use crate::load::elf::*;
     pub use crate::parse::elf::*;
     pub use crate::table::elf_sizes::*;
+    pub use crate::table::sized_symbols::*;
 }
 
 /// Where symbol text comes from (earlier path): [`read`] and [`load`].

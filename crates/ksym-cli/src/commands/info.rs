@@ -30,7 +30,8 @@ pub(crate) fn run(cli: &SourceArgs, loaded: &Loaded, out: &mut dyn Write) -> Cli
             CacheOutcome::Disabled => "off".to_string(),
             CacheOutcome::Hit(p) => format!("hit, mapped {}", p.display()),
             CacheOutcome::Stored(p) => {
-                format!("miss, read /proc/kallsyms, stored {}", p.display())
+                let read = &loaded.table.info().source;
+                format!("miss, read {read}, stored {}", p.display())
             }
             CacheOutcome::Unusable(why) => format!("not used: {why}"),
         };

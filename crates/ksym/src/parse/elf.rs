@@ -246,6 +246,17 @@ pub fn parse_elf(source: &str, bytes: &[u8]) -> Result<ElfSymbols> {
     })
 }
 
+/// The GNU build-id of an ELF file in memory, in lowercase hex, read from
+/// its notes alone (its symbols are not parsed).
+pub fn build_id_hex(source: &str, bytes: &[u8]) -> Result<Option<String>> {
+    let file = object::File::parse(bytes).map_err(|e| Error::Elf {
+        source_name: source.to_string(),
+        reason: e.to_string(),
+    })?;
+    let id = file.build_id().ok().flatten();
+    Ok(id.map(|id| id.iter().map(|b| format!("{b:02x}")).collect()))
+}
+
 /// The default `modules.dep` directory of a release: `/lib/modules/R`.
 pub fn modules_dir(release: &str) -> PathBuf {
     Path::new("/lib/modules").join(release)

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::snapshot::{self, Identity};
+use crate::table::sized_symbols::SizedSymbols;
 use crate::table::SymbolTable;
 
 /// Environment variable naming the cache directory; `off` (or empty)
@@ -152,7 +153,7 @@ pub fn lookup(dir: &Path, now: &Identity) -> Result<Option<SymbolTable>> {
 
 /// Whether `path` is there: `false` when missing, an error unless it is a
 /// plain file of ours that no one else can read.
-fn is_private_file(path: &Path) -> Result<bool> {
+pub(crate) fn is_private_file(path: &Path) -> Result<bool> {
     let m = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -212,6 +213,75 @@ pub fn store_line_table(dir: &Path, table: &crate::lines::LineTable) -> Result<P
     let path = line_table_file(dir, table.build_id());
     snapshot::write_atomically(&path, table.as_bytes())?;
     Ok(path)
+}
+
+/// The real-sizes file of a kernel build (link-time addresses, so one per
+/// build-id, like its line table).
+pub fn sizes_file(dir: &Path, build_id: &str) -> PathBuf {
+    let id = build_id.replace(|c: char| !c.is_ascii_hexdigit(), "_");
+    dir.join(format!("sizes-{}.ksymsizes", id.to_ascii_lowercase()))
+}
+
+/// The cached real sizes of build `build_id`, mapped and checked; `None`
+/// when there are none (a damaged file is an error naming it).
+pub fn lookup_sized_symbols(dir: &Path, build_id: &str) -> Result<Option<SizedSymbols>> {
+    ensure_private_dir(dir)?;
+    let path = sizes_file(dir, build_id);
+    if !is_private_file(&path)? {
+        return Ok(None);
+    }
+    let sizes = SizedSymbols::open(&path)?;
+    if !sizes
+        .build_id_hex()
+        .is_some_and(|id| id.eq_ignore_ascii_case(build_id))
+    {
+        return Err(Error::UnsafePath {
+            path,
+            reason: "it holds another build's sizes",
+        });
+    }
+    Ok(Some(sizes))
+}
+
+/// The real sizes of the vmlinux at `path`: cached in `dir` by its
+/// build-id when they are there (the file's symbol table is not read),
+/// else read from it and kept for next time. Cache trouble never fails the
+/// call; the outcome says what happened.
+pub fn vmlinux_sized_symbols(
+    path: &Path,
+    dir: Option<&Path>,
+    limit: crate::read::Limit,
+) -> Result<(SizedSymbols, CacheOutcome)> {
+    let name = crate::read::source_name(path);
+    let bytes = crate::read::map_within(path, limit)?;
+    let id = crate::parse::elf::build_id_hex(&name, bytes.bytes())?;
+    let (Some(dir), Some(id)) = (dir, id) else {
+        let elf = crate::parse::elf::parse_elf(&name, bytes.bytes())?;
+        let outcome = match dir {
+            None => CacheOutcome::Disabled,
+            Some(_) => {
+                CacheOutcome::Unusable(format!("{name} has no build-id to keep its sizes by"))
+            }
+        };
+        return Ok((SizedSymbols::from_elf(&elf), outcome));
+    };
+    let lookup_error = match lookup_sized_symbols(dir, &id) {
+        Ok(Some(sizes)) => return Ok((sizes, CacheOutcome::Hit(sizes_file(dir, &id)))),
+        Ok(None) => None,
+        Err(e) => Some(e.to_string()),
+    };
+    let sizes = SizedSymbols::from_elf(&crate::parse::elf::parse_elf(&name, bytes.bytes())?);
+    let stored = ensure_private_dir(dir).and_then(|()| {
+        let file = sizes_file(dir, &id);
+        snapshot::write_atomically(&file, sizes.as_bytes())?;
+        Ok(file)
+    });
+    let outcome = match (stored, lookup_error) {
+        (Ok(file), _) => CacheOutcome::Stored(file),
+        (Err(e), None) => CacheOutcome::Unusable(e.to_string()),
+        (Err(e), Some(before)) => CacheOutcome::Unusable(format!("{before}; {e}")),
+    };
+    Ok((sizes, outcome))
 }
 
 /// Writes `table` as the cache entry for `identity`.

@@ -32,6 +32,7 @@
 //! check. `verify` also checks the data checksum.
 
 pub mod cache;
+pub mod file_cache;
 mod meta;
 mod open;
 pub mod parts;

@@ -26,6 +26,7 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 
 use crate::parse::elf::{module_name_from_path, ElfSection, ElfSymbol, ElfSymbols};
+use crate::table::sized_symbols::SizedSymbols;
 use crate::table::{SymbolId, SymbolTable};
 
 /// How a module's `.ko` matched its loaded symbols.
@@ -173,29 +174,7 @@ pub fn apply_modules(table: SymbolTable, kos: &[ElfSymbols]) -> (SymbolTable, Ve
 /// matched by name at the link-time address shifted by the KASLR slide
 /// (the table's `_text` against the vmlinux's).
 pub fn vmlinux_sizes(table: &SymbolTable, elf: &ElfSymbols) -> Vec<(SymbolId, u64)> {
-    let table_text = table.find_in(None, "_text").next().map(|s| s.start);
-    let elf_text = elf
-        .symbols
-        .iter()
-        .find(|s| s.name == "_text")
-        .map(|s| s.value);
-    let slide = match (table_text, elf_text) {
-        (Some(t), Some(e)) => t.wrapping_sub(e),
-        _ => 0,
-    };
-    let mut out = Vec::new();
-    for s in &elf.symbols {
-        if s.size == 0 || matches!(s.kind, 'a' | 'A') {
-            continue;
-        }
-        let addr = s.value.wrapping_add(slide);
-        for t in table.aliases(addr) {
-            if t.name == s.name {
-                out.push((t.id, s.size));
-            }
-        }
-    }
-    out
+    SizedSymbols::from_elf(elf).sizes_for(table)
 }
 
 impl SymbolTable {

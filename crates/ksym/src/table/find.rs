@@ -45,6 +45,20 @@ impl SymbolTable {
         })
     }
 
+    /// Where the core kernel's `_text` is (the KASLR slide's anchor), the
+    /// first in address order. Found without the name index, which a
+    /// table only asked by address never needs: `_text` is among the first
+    /// core symbols (scanned by name alone until then).
+    pub fn core_text(&self) -> Option<u64> {
+        let id = (0..self.len() as u32).find(|&id| self.name_of_id(id) == "_text")?;
+        let first = self.symbol(SymbolId(id)).filter(|s| s.module.is_none());
+        match first {
+            Some(s) => Some(s.start),
+            // A module's `_text` first (no kernel has one): ask the index.
+            None => self.find_in(None, "_text").next().map(|s| s.start),
+        }
+    }
+
     /// Names that more than one symbol carries, with their counts, sorted by name.
     pub fn repeated_names(&self) -> Vec<(&str, usize)> {
         let mut counts: FxHashMap<&str, usize> = FxHashMap::default();

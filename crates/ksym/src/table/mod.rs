@@ -94,6 +94,7 @@ mod finish;
 pub mod ko_placement;
 mod lookup;
 mod names;
+pub mod sized_symbols;
 mod symbol_ref;
 
 use column::Column;
