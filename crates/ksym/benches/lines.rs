@@ -154,22 +154,38 @@ fn main() {
     ] {
         processes.push((name.to_string(), measure_process(cmd, &args, &input, &[])));
     }
-    processes.push((
-        "ksym addr --lines (line table cached)".into(),
-        ksym_process_warm(&dir, &table, &addrs),
-    ));
+    processes.extend(ksym_processes(&table, &addrs));
     let _ = std::fs::remove_dir_all(&dir);
     print_table(["what", "who", "time", "ratio vs blazesym"], 2, &rows);
     println!();
-    for (name, m) in processes {
-        match m {
-            Some((t, kb)) => println!(
-                "process, 1,000 addresses: {name}: {:.3} s, {} MB peak",
-                t.as_secs_f64(),
-                kb / 1024
-            ),
-            None => println!("process: {name}: not installed or failed, skipped"),
+    println!(
+        "blazesym in process, first time (no process start, no output): {:.3} s",
+        cold_blaze.as_secs_f64()
+    );
+    let peer = |name: &str| processes.iter().find(|p| p.0 == name).and_then(|p| p.1);
+    let (eu, llvm) = (peer("eu-addr2line"), peer("llvm-addr2line"));
+    for (name, m) in &processes {
+        let Some((t, kb)) = m else {
+            println!("process: {name}: not installed or failed, skipped");
+            continue;
+        };
+        let mut line = format!(
+            "process, 1,000 addresses: {name}: {:.3} s, {} MB peak",
+            t.as_secs_f64(),
+            kb / 1024
+        );
+        for (peer, (pt, pkb)) in [("eu-addr2line", eu), ("llvm-addr2line", llvm)]
+            .into_iter()
+            .filter_map(|(n, m)| Some((n, m?)))
+            .filter(|(n, _)| n != name)
+        {
+            line += &format!(
+                "; {:.1}x faster than {peer}, {:.2}x its memory",
+                pt.as_secs_f64() / t.as_secs_f64(),
+                *kb as f64 / pkb as f64
+            );
         }
+        println!("{line}");
     }
 }
 
@@ -269,32 +285,71 @@ fn measure_process(
     ok.then_some((elapsed, kb))
 }
 
-/// `ksym --snapshot S addr --lines` over the 6.1 kallsyms (slid) with the
-/// line table in its cache: the second-time figure of a whole process.
-fn ksym_process_warm(dir: &Path, table: &LineTable, addrs: &[u64]) -> Option<(Duration, u64)> {
+/// `ksym --kallsyms K --vmlinux V addr --lines` over a plain copy of the
+/// 6.1 cloud kallsyms, at its (slid) addresses: the first time (an empty
+/// cache: DWARF read, sizes from `.symtab`, the line table built in the
+/// background, waited for before the next run) and warm (the line table,
+/// the sizes and the kallsyms' table cached), each the median of its runs.
+fn ksym_processes(table: &LineTable, addrs: &[u64]) -> Vec<(String, Option<(Duration, u64)>)> {
     let exe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/ksym");
     let set = ksym_testdata::shared_data().join("debian-6.1.0-57-cloud");
     if !exe.is_file() || !set.is_dir() {
         println!("SKIP ksym process: build it first (cargo build --release -p ksym-cli)");
-        return None;
+        return Vec::new();
     }
-    let symbols = ksym::load::load_file(&set.join("kallsyms.xz"), &Default::default()).ok()?;
-    let identity = ksym::snapshot::Identity {
-        build_id: Some(table.build_id().to_string()),
-        ..Default::default()
-    };
-    let snap = dir.join("kallsyms-6.1.ksym");
-    ksym::snapshot::save(&symbols, &identity, &snap).ok()?;
-    let text = symbols.find_in(None, "_text").next()?.start;
-    let slide = text.wrapping_sub(table.text());
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
+    let vmlinux = home.join(".cache/ksym-test-data/vmlinux-6.1.0-57-cloud-amd64");
+    let work = std::env::temp_dir().join(format!("ksym-bench-process-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&work);
+    let kallsyms = work.join("kallsyms");
+    let text = ksym::read::read_file(&set.join("kallsyms.xz")).unwrap();
+    std::fs::write(&kallsyms, &text).unwrap();
+    let symbols = ksym::load::load_file(&kallsyms, &Default::default()).unwrap();
+    let slide = symbols.core_text().unwrap().wrapping_sub(table.text());
     let input: String = addrs
         .iter()
         .map(|a| format!("{:#x}\n", a.wrapping_add(slide)))
         .collect();
-    let args = ["--snapshot", snap.to_str()?, "addr", "--lines"];
-    let runs: Vec<(Duration, u64)> = (0..5)
-        .filter_map(|_| measure_process(exe.to_str()?, &args, &input, &[("KSYM_CACHE_DIR", dir)]))
+    let (k, v) = (kallsyms.to_str().unwrap(), vmlinux.to_str().unwrap());
+    let args = ["--kallsyms", k, "--vmlinux", v, "addr", "--lines"];
+    let exe = exe.to_str().unwrap();
+    let median_of = |runs: Vec<(Duration, u64)>| {
+        let peak = runs.iter().map(|r| r.1).max()?;
+        Some((median(runs.iter().map(|r| r.0).collect()), peak))
+    };
+    let mut first = Vec::new();
+    let mut cache = work.join("cache-0");
+    for i in 0..3 {
+        cache = work.join(format!("cache-{i}"));
+        first.extend(measure_process(
+            exe,
+            &args,
+            &input,
+            &[("KSYM_CACHE_DIR", &cache)],
+        ));
+        wait_for_background_build(&cache);
+    }
+    let warm: Vec<(Duration, u64)> = (0..5)
+        .filter_map(|_| measure_process(exe, &args, &input, &[("KSYM_CACHE_DIR", &cache)]))
         .collect();
-    let t = median(runs.iter().map(|r| r.0).collect());
-    Some((t, runs.iter().map(|r| r.1).max()?))
+    let _ = std::fs::remove_dir_all(&work);
+    vec![
+        ("ksym addr --lines, first time".into(), median_of(first)),
+        ("ksym addr --lines, warm".into(), median_of(warm)),
+    ]
+}
+
+/// Waits (at most two minutes) until no line table is being built in `dir`.
+fn wait_for_background_build(dir: &Path) {
+    let building = || {
+        std::fs::read_dir(dir).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".building"))
+        })
+    };
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    while building() && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
