@@ -96,14 +96,18 @@ impl SymbolTable {
     }
 
     /// `len` bytes of the arena at `off` as text, without reading them when
-    /// the arena is known to be ASCII; `?` when out of range or not UTF-8.
+    /// the arena is known to be ASCII (a table built here knows); else the
+    /// name alone is checked, never the whole arena: a mapped snapshot asked
+    /// one address must not read megabytes of names (a fifth of a one-shot
+    /// `ksym addr`). `?` when out of range or not UTF-8.
     #[inline]
     fn str_at(&self, off: usize, len: usize) -> &str {
         let Some(bytes) = self.names.get(off..off + len) else {
             return "?";
         };
-        if *self.names_ascii.get_or_init(|| self.names.is_ascii()) {
-            // SAFETY: every byte of the arena is ASCII, so any slice of it is UTF-8.
+        if self.names_ascii.get() == Some(&true) || bytes.is_ascii() {
+            // SAFETY: every byte of the arena, or of this name, is ASCII,
+            // so the slice is UTF-8.
             return unsafe { std::str::from_utf8_unchecked(bytes) };
         }
         std::str::from_utf8(bytes).unwrap_or("?")

@@ -77,6 +77,19 @@ fn arena_ascii_tracks_every_string() {
         );
         assert_eq!(t.names_ascii.get(), Some(&t.names.is_ascii()));
     }
+    // A snapshot does not know: each name is checked alone, the arena's
+    // flag left unset (never a scan of every name for one lookup).
+    let t = table(&[(0x1000, 't', "plain", None), (0x1010, 't', "ünïcode", None)]);
+    let mapped = crate::snapshot::from_bytes(
+        "snap",
+        &crate::snapshot::to_bytes(&t, &Default::default()),
+        Default::default(),
+    )
+    .unwrap()
+    .0;
+    assert_eq!(mapped.lookup(0x1000).unwrap().name, "plain");
+    assert_eq!(mapped.lookup(0x1010).unwrap().name, "ünïcode");
+    assert_eq!(mapped.names_ascii.get(), None);
 }
 
 #[test]
