@@ -242,9 +242,7 @@ fn is_elf(path: &Path) -> bool {
 
 /// `/lib/modules/$(uname -r)` of the running kernel, for the live source.
 pub(crate) fn live_modules_dir() -> Option<PathBuf> {
-    HostKernel::discover()
-        .release
-        .map(|r| ksym::elf::modules_dir(&r))
+    HostKernel::release().map(|r| ksym::elf::modules_dir(&r))
 }
 
 /// Attaches what --vmlinux, --ko, --ko-from-modules-dep and

@@ -55,6 +55,12 @@ impl HostKernel {
         Self::discover_in(Path::new("/"))
     }
 
+    /// The running kernel's release (`uname -r`) alone: one small read,
+    /// where [`discover`](Self::discover) looks at a dozen files.
+    pub fn release() -> Option<String> {
+        read_trimmed("/proc/sys/kernel/osrelease")
+    }
+
     /// Like [`discover`](Self::discover), with every path under `root` (for tests).
     pub fn discover_in(root: &Path) -> HostKernel {
         let p = |rel: &str| root.join(rel.trim_start_matches('/'));
