@@ -112,6 +112,23 @@ fn main() {
             .map(|_| time(|| table_frames(&table, &addrs)).1)
             .collect(),
     ));
+    let warm_borrowed = per(median(
+        (0..5)
+            .map(|_| time(|| table_frames_borrowed(&table, &addrs)).1)
+            .collect(),
+    ));
+    // The floor any row lookup stands on: a binary search of a sorted
+    // array with as many addresses as the table has rows (at most), and
+    // nothing decoded.
+    let mut sorted: Vec<u64> = (0..table.block_count() * ksym::lines::ROWS_PER_BLOCK)
+        .map(|_| text.addr + rng.below(text.size))
+        .collect();
+    sorted.sort_unstable();
+    let floor = per(median(
+        (0..5)
+            .map(|_| time(|| sorted_array_search(&sorted, &addrs)).1)
+            .collect(),
+    ));
     let warm_dwarf = per(median(
         (0..5)
             .map(|_| time(|| ksym_frames(&context, &addrs)).1)
@@ -121,6 +138,18 @@ fn main() {
         "warm, per address",
         "ksym line table",
         warm_table,
+        Some(warm_blaze),
+    ));
+    rows.push(row(
+        "warm, per address",
+        "ksym line table, borrowed frames",
+        warm_borrowed,
+        Some(warm_blaze),
+    ));
+    rows.push(row(
+        "warm, per address",
+        &format!("floor: binary search of {} sorted u64", sorted.len()),
+        floor,
         Some(warm_blaze),
     ));
     rows.push(row(
@@ -224,6 +253,26 @@ fn ksym_frames(context: &LineContext, addrs: &[u64]) -> usize {
 
 fn table_frames(table: &LineTable, addrs: &[u64]) -> usize {
     addrs.iter().map(|a| table.frames(*a).unwrap().len()).sum()
+}
+
+fn table_frames_borrowed(table: &LineTable, addrs: &[u64]) -> usize {
+    addrs
+        .iter()
+        .map(|a| {
+            table
+                .frames_ref(*a)
+                .unwrap()
+                .map(|f| f.line.unwrap_or(0) as usize + f.file.map_or(0, str::len))
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+fn sorted_array_search(sorted: &[u64], addrs: &[u64]) -> usize {
+    addrs
+        .iter()
+        .map(|a| sorted.partition_point(|x| x <= a))
+        .sum()
 }
 
 fn blazesym_batch(path: &Path, addrs: &[u64]) -> usize {

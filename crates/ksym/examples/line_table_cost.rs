@@ -52,5 +52,16 @@ fn main() {
         }
     }
     let per = start.elapsed() / (rounds * addrs.len()) as u32;
-    println!("{per:?} per address ({frames} frames)");
+    println!("{per:?} per address ({frames} frames, owned)");
+    let mut lines = 0usize;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        for &a in &addrs {
+            lines += table
+                .frames_ref(a)
+                .map_or(0, |f| f.map(|f| f.line.unwrap_or(0) as usize).sum());
+        }
+    }
+    let per = start.elapsed() / (rounds * addrs.len()) as u32;
+    println!("{per:?} per address (borrowed; line sum {lines})");
 }

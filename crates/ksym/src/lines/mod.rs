@@ -85,7 +85,10 @@ pub use context::{LineContext, Reader, SectionBytes};
 pub use file::{DebugFile, FileSection};
 pub use kernel::{check_build_id, kaslr_slide, KernelFacts, SourceLines};
 pub use layout::module_section_addresses;
-pub use table::{build as build_line_table, LineTable, LINE_TABLE_VERSION, ROWS_PER_BLOCK};
+pub use table::{
+    build as build_line_table, FrameRef, LineTable, TableFrames, INLINE_DEPTH, LINE_TABLE_VERSION,
+    ROWS_PER_BLOCK,
+};
 
 use std::fmt;
 

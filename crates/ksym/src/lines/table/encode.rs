@@ -2,6 +2,7 @@
 //! the row before (LEB128 numbers), and read back with every number
 //! checked.
 
+use super::frames::KeyStack;
 use super::{
     checksum, FrameKey, HEADER_LEN, LINE_TABLE_VERSION, MAGIC, MAX_DEPTH, ROWS_PER_BLOCK, TAG_FILE,
     TAG_FUNCTION, TAG_GAP, TAG_OUTER,
@@ -12,7 +13,7 @@ use super::{
 struct State {
     addr: u64,
     inner: FrameKey,
-    outer: Vec<FrameKey>,
+    outer: KeyStack,
 }
 
 fn put(out: &mut Vec<u8>, mut v: u64) {
@@ -99,7 +100,7 @@ impl TableWriter {
             for k in outer {
                 put_key(&mut self.stream, k);
             }
-            s.outer = outer.to_vec();
+            s.outer.set(outer);
         }
         s.inner = *inner;
         Ok(())
@@ -177,9 +178,9 @@ impl<'a> RowReader<'a> {
         }
     }
 
-    /// The outer frames of the last row read.
-    pub(super) fn outer(&self) -> &[FrameKey] {
-        &self.state.outer
+    /// The outer frames of the last row read, taken.
+    pub(super) fn into_outer(self) -> KeyStack {
+        self.state.outer
     }
 
     /// The table offset of `pos` in this block.
@@ -300,12 +301,11 @@ impl<'a> RowReader<'a> {
                     self.byte(self.pos)
                 ));
             }
-            let mut outer = std::mem::take(&mut self.state.outer);
-            outer.clear();
+            self.state.outer.clear();
             for _ in 0..depth {
-                outer.push(self.key()?);
+                let key = self.key()?;
+                self.state.outer.push(key);
             }
-            self.state.outer = outer;
         }
         self.state.inner = inner;
         Ok(Some(Row {

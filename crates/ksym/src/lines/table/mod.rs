@@ -35,6 +35,7 @@
 
 mod build;
 mod encode;
+mod frames;
 #[cfg(test)]
 mod tests;
 
@@ -47,17 +48,19 @@ use super::SourceFrame;
 use crate::error::{Error, Result};
 
 pub use build::build;
+pub use frames::{FrameRef, TableFrames, INLINE_DEPTH};
 
 const MAGIC: &[u8; 8] = b"KSYMLINE";
 /// Bumped whenever what the bytes mean changes.
 pub const LINE_TABLE_VERSION: u32 = 1;
 const HEADER_LEN: usize = 48;
 const BLOCK_ENTRY_LEN: usize = 12;
-/// Rows per block: a lookup decodes at most this many. 8 against the 32
-/// of earlier writers (whose tables read the same) cut a lookup from
-/// 5,000 instructions to 2,000 for 13% more bytes (Debian's 6.1 vmlinux:
-/// 19.5 MB from 17.2).
-pub const ROWS_PER_BLOCK: usize = 8;
+/// Rows per block: a lookup decodes at most this many. Earlier writers
+/// used 32, then 8 (their tables read the same). On Debian's 6.1 vmlinux
+/// a lookup ([`LineTable::frames_ref`]) costs 5,000 instructions with 32
+/// rows a block (17.2 MB), 1,810 with 8 (19.5 MB), 1,470 with 5 (21.4
+/// MB) and 1,280 with 4 (22.6 MB, past a tenth of the DWARF).
+pub const ROWS_PER_BLOCK: usize = 5;
 
 /// Row tags: a gap (no line from here), or which parts of a line row are
 /// written because they changed.
@@ -341,48 +344,36 @@ impl LineTable {
         &self.as_bytes()[self.stream_at..]
     }
 
+    /// How many blocks of at most [`ROWS_PER_BLOCK`] rows the table holds.
+    pub fn block_count(&self) -> usize {
+        self.blocks
+    }
+
     /// The source frames at `addr` (a link-time address: less the KASLR
     /// slide), innermost first, as [`super::LineContext::frames`] gives
     /// them; empty where the DWARF had no line.
     pub fn frames(&self, addr: u64) -> Result<Vec<SourceFrame>> {
-        let found = self
-            .row_at(addr)
-            .map_err(|why| debug_error(&self.source, &format!("line table at {addr:#x}: {why}")))?;
-        let Some((inner, outer)) = found else {
-            return Ok(Vec::new());
-        };
-        let mut frames = Vec::with_capacity(1 + outer.len());
-        for key in std::iter::once(&inner).chain(&outer) {
-            frames.push(self.frame(key, true).ok_or_else(|| {
-                debug_error(
-                    &self.source,
-                    &format!("line table at {addr:#x}: bad string id"),
-                )
-            })?);
-        }
-        if let Some(last) = frames.last_mut() {
-            last.inlined = false;
-        }
-        Ok(frames)
+        Ok(self.frames_ref(addr)?.map(|f| f.to_frame()).collect())
     }
 
-    fn frame(&self, key: &FrameKey, inlined: bool) -> Option<SourceFrame> {
-        let text = |id: u32| match id {
-            0 => Some(None),
-            id => self.string(id as usize - 1).map(|s| Some(s.to_string())),
+    /// [`LineTable::frames`] borrowed from the table: nothing allocated
+    /// (for inline chains up to [`INLINE_DEPTH`] deep), for callers that
+    /// look at each answer and move on.
+    pub fn frames_ref(&self, addr: u64) -> Result<TableFrames<'_>> {
+        let bad = |why: &str| debug_error(&self.source, &format!("line table at {addr:#x}: {why}"));
+        let (inner, outer) = match self.row_at(addr).map_err(|why| bad(&why))? {
+            Some((inner, outer)) => (Some(inner), outer),
+            None => (None, frames::KeyStack::default()),
         };
-        Some(SourceFrame {
-            function: text(key.function)?,
-            file: text(key.file)?,
-            line: (key.line != 0).then_some(key.line),
-            column: (key.column != 0).then_some(key.column),
-            inlined,
-        })
+        TableFrames::new(self, inner, outer).ok_or_else(|| bad("bad string id"))
     }
 
     /// The row holding `addr`: its innermost frame and outer ones, or
     /// `None` in a gap.
-    fn row_at(&self, addr: u64) -> std::result::Result<Option<(FrameKey, Vec<FrameKey>)>, String> {
+    fn row_at(
+        &self,
+        addr: u64,
+    ) -> std::result::Result<Option<(FrameKey, frames::KeyStack)>, String> {
         let (lo, hi) = self.buckets.range(addr, self.blocks);
         let upto = lo + partition_point(hi - lo, |i| self.block(lo + i).0 <= addr);
         if upto == 0 {
@@ -403,7 +394,7 @@ impl LineTable {
         while let Some(row) = rows.next_row_upto(addr)? {
             found = row.frames;
         }
-        Ok(found.map(|inner| (inner, rows.outer().to_vec())))
+        Ok(found.map(|inner| (inner, rows.into_outer())))
     }
 }
 

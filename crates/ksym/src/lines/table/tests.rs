@@ -18,7 +18,13 @@ fn rows(seed: u64, n: usize) -> Vec<(u64, Option<Vec<FrameKey>>)> {
         .map(|_| {
             addr += 1 + next() % 40;
             let frames = (next() % 7 != 0).then(|| {
-                (0..1 + next() % 4)
+                // Some chains deeper than the frames held inline.
+                let depth = if next() % 5 == 0 {
+                    1 + next() % 14
+                } else {
+                    1 + next() % 4
+                };
+                (0..depth)
                     .map(|_| FrameKey {
                         function: (next() % 5) as u32,
                         file: (next() % 5) as u32,
@@ -61,6 +67,10 @@ fn every_address_answers_what_the_rows_say() {
                 .unwrap_or_default();
             let got = table.frames(addr).unwrap();
             assert_eq!(got.len(), want.len(), "at {addr:#x}");
+            let borrowed = table.frames_ref(addr).unwrap();
+            assert_eq!(borrowed.len(), want.len(), "at {addr:#x}");
+            let borrowed: Vec<_> = borrowed.map(|f| f.to_frame()).collect();
+            assert_eq!(borrowed, got, "borrowed at {addr:#x}");
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 let name = |id: u32| {
                     (id != 0)
