@@ -235,22 +235,14 @@ impl SizedSymbols {
         Some(u64_at(self.as_bytes(), 24)).filter(|&t| t != NO_TEXT)
     }
 
-    /// Record `i`: address, size, name bytes.
-    fn record(&self, i: usize) -> (u64, u32, &[u8]) {
+    /// The records and the names, as slices.
+    fn view(&self) -> View<'_> {
         let b = self.as_bytes();
-        let at = HEADER_LEN + i * RECORD_LEN;
-        let arena = HEADER_LEN + self.count * RECORD_LEN;
-        let start = if i == 0 {
-            0
-        } else {
-            u32_at(b, at - 4) as usize
-        };
-        let end = u32_at(b, at + 12) as usize;
-        (
-            u64_at(b, at),
-            u32_at(b, at + 8),
-            &b[arena + start..arena + end],
-        )
+        let (records, arena) = b[HEADER_LEN..].split_at(self.count * RECORD_LEN);
+        View {
+            records: bytemuck::cast_slice(records),
+            arena,
+        }
     }
 
     /// The real sizes these give `table`'s address-answering symbols,
@@ -265,46 +257,51 @@ impl SizedSymbols {
         // One walk of both in address order: the table's addresses less
         // the slide rise with its ids (a slide that wraps past zero starts
         // them over once: the cursor is then searched for again).
+        let view = self.view();
         let mut out = Vec::new();
         let (mut cursor, mut last_link) = (0, None);
         for id in 0..table.answering_len() {
             let link = table.start_of(id).wrapping_sub(slide);
             if last_link.is_some_and(|last| link < last) {
-                cursor = self.first_at(link);
+                cursor = view.records.partition_point(|r| address(r) < link);
             }
             last_link = Some(link);
-            while cursor < self.count && self.address(cursor) < link {
+            while view.records.get(cursor).is_some_and(|r| address(r) < link) {
                 cursor += 1;
             }
-            for i in cursor..self.count {
-                let (addr, size, name) = self.record(i);
-                if addr != link {
+            for i in cursor..view.records.len() {
+                if address(&view.records[i]) != link {
                     break;
                 }
-                if name == table.name_of(id).as_bytes() {
-                    out.push((SymbolId(id as u32), u64::from(size)));
+                if view.name(i) == table.name_of(id).as_bytes() {
+                    out.push((SymbolId(id as u32), u64::from(view.size(i))));
                 }
             }
         }
         out
     }
+}
 
-    fn address(&self, i: usize) -> u64 {
-        u64_at(self.as_bytes(), HEADER_LEN + i * RECORD_LEN)
+/// The records (16 bytes each) and the name arena of [`SizedSymbols`].
+struct View<'a> {
+    records: &'a [[u8; RECORD_LEN]],
+    arena: &'a [u8],
+}
+
+fn address(record: &[u8; RECORD_LEN]) -> u64 {
+    u64_at(record, 0)
+}
+
+impl View<'_> {
+    fn size(&self, i: usize) -> u32 {
+        u32_at(&self.records[i], 8)
     }
 
-    /// The first record at or above `addr`.
-    fn first_at(&self, addr: u64) -> usize {
-        let (mut lo, mut hi) = (0, self.count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.address(mid) < addr {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+    /// Record `i`'s name: from the end of the one before to its own end.
+    fn name(&self, i: usize) -> &[u8] {
+        let end = |i: usize| u32_at(&self.records[i], 12) as usize;
+        let start = if i == 0 { 0 } else { end(i - 1) };
+        &self.arena[start..end(i)]
     }
 }
 
