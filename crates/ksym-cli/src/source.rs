@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use ksym::cache::CacheOutcome;
 use ksym::live::{KernelSymbols, LiveConfig};
+use ksym::load::file_cache;
 use ksym::read::Limit;
-use ksym::snapshot::{file_cache, Identity, OpenOptions};
+use ksym::snapshot::{Identity, OpenOptions};
 use ksym::{HostKernel, LoadOptions, ModuleMap, SymbolTable};
 
 use crate::CliResult;

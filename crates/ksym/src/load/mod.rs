@@ -12,6 +12,7 @@
 //! Not a stage of its own: the place where the stages meet.
 
 pub mod elf;
+pub mod file_cache;
 pub mod image;
 pub mod procfs;
 pub mod text;

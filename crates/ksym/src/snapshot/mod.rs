@@ -32,7 +32,6 @@
 //! check. `verify` also checks the data checksum.
 
 pub mod cache;
-pub mod file_cache;
 mod meta;
 mod open;
 pub mod parts;

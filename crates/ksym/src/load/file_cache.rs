@@ -6,7 +6,7 @@
 //! 20 ms run). Keyed by content, never by names or timestamps: a file
 //! changed in place, or the same bytes under another name, is told right.
 //!
-//! Same rules as the live kernel's snapshots ([`super::cache`]): a private
+//! Same rules as the live kernel's snapshots ([`crate::snapshot::cache`]): a private
 //! directory, files 0600 written by rename; cache trouble costs speed,
 //! never an answer. Only the most recent [`KEEP_FILES`] such tables stay.
 
@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::cache::{ensure_private_dir, is_private_file, CacheOutcome};
+use super::LoadOptions;
 use crate::error::{Error, Result};
-use crate::load::LoadOptions;
 use crate::read::{source_name, STDIN};
+use crate::snapshot::cache::{ensure_private_dir, is_private_file, CacheOutcome};
 use crate::table::SymbolTable;
 
 /// How many tables of saved files the cache keeps (the newest).
@@ -41,20 +41,23 @@ pub fn load_file_cached(
     let cacheable =
         |p: &Path| p != Path::new(STDIN) && std::fs::metadata(p).is_ok_and(|m| m.is_file());
     let Some(dir) = dir.filter(|_| cacheable(path) && modules.is_none_or(cacheable)) else {
-        return Ok((crate::load_file(path, opts)?, CacheOutcome::Disabled));
+        return Ok((super::load_file(path, opts)?, CacheOutcome::Disabled));
     };
     let key = key_of(path, modules, opts)?;
     let file = dir.join(format!("{PREFIX}{key:032x}{SUFFIX}"));
     let looked = ensure_private_dir(dir).and_then(|()| is_private_file(&file));
     if let Ok(true) = looked {
-        if let Ok((mut table, _)) = super::open(&file, super::OpenOptions::default()) {
+        if let Ok((mut table, _)) =
+            crate::snapshot::open(&file, crate::snapshot::OpenOptions::default())
+        {
             // The same bytes may have had another name when kept.
             table.info.source = source_name(path);
             return Ok((table, CacheOutcome::Hit(file)));
         }
     }
-    let table = crate::load_file(path, opts)?;
-    let stored = looked.and_then(|_| super::save(&table, &super::Identity::default(), &file));
+    let table = super::load_file(path, opts)?;
+    let stored = looked
+        .and_then(|_| crate::snapshot::save(&table, &crate::snapshot::Identity::default(), &file));
     let outcome = match stored {
         Ok(()) => {
             keep_newest(dir, KEEP_FILES);
