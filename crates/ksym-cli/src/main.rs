@@ -15,6 +15,12 @@ use cli::{Cli, Command, SnapshotCommand};
 use lines::Lines;
 
 fn main() -> ExitCode {
+    if let Some(flavour) = std::env::args()
+        .next()
+        .and_then(|argv0| commands::addr2line::called_as(&argv0))
+    {
+        return multi_call(flavour);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -23,6 +29,21 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ksym: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Run under the name `addr2line` or `llvm-addr2line`: that command.
+fn multi_call(flavour: ksym::lines::Flavour) -> ExitCode {
+    let args = match <commands::addr2line::MultiCall as Parser>::try_parse() {
+        Ok(parsed) => parsed,
+        Err(e) => return usage_error(e),
+    };
+    match commands::addr2line::run(&args.args, flavour) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("addr2line: {e}");
             ExitCode::from(1)
         }
     }
@@ -60,6 +81,9 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
     }) = &cli.command
     {
         return commands::store::pull(boot_id, file, store.as_deref());
+    }
+    if let Command::Addr2line(args) = &cli.command {
+        return commands::addr2line::run(args, ksym::lines::Flavour::Gnu);
     }
     #[cfg(feature = "serve")]
     if let Command::Serve(args) = &cli.command {
@@ -137,6 +161,7 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         }
         // The dump flushes `out` itself, and a closed pipe must not be
         // flushed again: return its answer as it is.
+        Command::Addr2line(_) => unreachable!("handled above"),
         Command::Dump { format } => return commands::dump::run(table, *format, &mut out),
     };
     out.flush()?;
