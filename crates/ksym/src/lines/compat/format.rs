@@ -121,8 +121,10 @@ impl Style {
             (Some((name, file)), true) => vec![ToolFrame {
                 function: Some(name.clone()),
                 file: file.clone(),
+                standard_file: None,
                 line: 0,
                 discriminator: 0,
+                past_ranges: false,
             }],
             (None, true) => Vec::new(),
         };
@@ -155,21 +157,44 @@ impl Style {
     }
 
     fn write_llvm(&self, out: &mut dyn Write, answer: &ToolAnswer) -> std::io::Result<()> {
-        let mut frames = answer.frames.clone();
-        if frames.is_empty() {
+        let dwarf = if answer.past_ranges {
+            &[][..]
+        } else {
+            &answer.frames[..]
+        };
+        let mut frames: Vec<ToolFrame> = dwarf
+            .iter()
+            .map(|f| ToolFrame {
+                file: f.standard_file.clone(),
+                ..f.clone()
+            })
+            .collect();
+        let from_dwarf = !frames.is_empty();
+        if !from_dwarf {
             frames.push(ToolFrame {
                 function: None,
                 file: None,
+                standard_file: None,
                 line: 0,
                 discriminator: 0,
+                past_ranges: false,
             });
         }
-        if !self.inlines {
+        // With inlined calls, llvm names the outermost frame from the
+        // symbol table (and its file, where DWARF has none); without, only
+        // where DWARF has nothing.
+        if self.inlines || !from_dwarf {
+            frames.truncate(if self.inlines { frames.len() } else { 1 });
+            if let (true, Some(last), Some((name, file))) =
+                (self.functions, frames.last_mut(), &answer.symbol_holding)
+            {
+                last.function = Some(name.clone());
+                if last.file.is_none() {
+                    last.file.clone_from(file);
+                }
+            }
+        } else {
             frames.truncate(1);
-        }
-        // llvm names the outermost frame from the symbol table.
-        if let (Some(last), Some(name)) = (frames.last_mut(), &answer.symbol_holding) {
-            last.function = Some(name.clone());
         }
         for (i, frame) in frames.iter().enumerate() {
             if i > 0 && self.pretty {

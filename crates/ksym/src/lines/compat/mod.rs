@@ -38,12 +38,16 @@ use symbols::Symbols;
 pub struct ToolFrame {
     /// The DWARF name (linkage name first), or the symbol's.
     pub function: Option<String>,
-    /// The path as the line table joins it.
+    /// The path as BFD joins it (GNU's).
     pub file: Option<String>,
+    /// The path as the DWARF standard reads it (llvm's).
+    pub standard_file: Option<String>,
     /// 0: no line.
     pub line: u32,
     /// 0: none.
     pub discriminator: u32,
+    /// Found past its unit's ranges (BFD's reading only).
+    pub past_ranges: bool,
 }
 
 /// What the tools find for an address: each tool picks from it.
@@ -51,14 +55,18 @@ pub struct ToolFrame {
 pub struct ToolAnswer {
     /// DWARF's frames (a function or a line), innermost first.
     pub frames: Vec<ToolFrame>,
+    /// The frame is of a line row past its unit's ranges, which BFD
+    /// finds and llvm does not.
+    pub past_ranges: bool,
     /// Whether an allocated section holds the address (GNU asks nothing
     /// else otherwise).
     pub in_section: bool,
     /// GNU's symbol where DWARF has no function: its name and `STT_FILE`
     /// name.
     pub symbol_before: Option<(String, Option<String>)>,
-    /// llvm's symbol: the one whose range holds the address.
-    pub symbol_holding: Option<String>,
+    /// llvm's symbol: the one whose range holds the address, and its
+    /// `STT_FILE` name.
+    pub symbol_holding: Option<(String, Option<String>)>,
 }
 
 /// One ELF file, asked the way the tools ask it.
@@ -118,11 +126,16 @@ impl ToolLines {
                 .before(addr)
                 .map(|s| (s.name.clone(), s.file.clone())),
         };
+        let past_ranges = frames.first().is_some_and(|f| f.past_ranges);
         Ok(ToolAnswer {
+            past_ranges,
             frames,
             in_section: self.symbols.section_of(addr).is_some(),
             symbol_before,
-            symbol_holding: self.symbols.holding(addr).map(|s| s.name.clone()),
+            symbol_holding: self
+                .symbols
+                .holding(addr)
+                .map(|s| (s.name.clone(), s.file.clone())),
         })
     }
 }
@@ -146,7 +159,26 @@ fn frames_in(
             return Ok(frames);
         }
     }
-    Ok(Vec::new())
+    // BFD holds a unit to cover its line sequences too: the last row of a
+    // unit may run past its ranges (into the padding after its code).
+    let Some((_, end, unit)) = units.preceding(probe) else {
+        return Ok(Vec::new());
+    };
+    let ctx = units.context(unit)?;
+    let Some(unit) = ctx.find_dwarf_and_unit(end - 1).skip_all_loads() else {
+        return Ok(Vec::new());
+    };
+    Ok(match programs.row(unit, probe)? {
+        Some((line, discriminator, file)) if line != 0 => vec![ToolFrame {
+            function: None,
+            standard_file: None,
+            file,
+            line,
+            discriminator,
+            past_ranges: true,
+        }],
+        _ => Vec::new(),
+    })
 }
 
 fn frames_at(
@@ -165,14 +197,17 @@ fn frames_at(
             None => None,
         };
         let location = frame.location.as_ref();
+        let standard_file = location.and_then(|l| l.file);
         frames.push(ToolFrame {
             function,
-            file: match location.and_then(|l| l.file) {
+            file: match standard_file {
                 Some(path) => Some(programs.gnu_path(unit, path)?),
                 None => None,
             },
+            standard_file: standard_file.map(str::to_string),
             line: location.and_then(|l| l.line).unwrap_or(0),
             discriminator: 0,
+            past_ranges: false,
         });
     }
     if let Some(inner) = frames.first_mut() {

@@ -22,6 +22,7 @@ struct Sequence {
 #[derive(Clone, Copy)]
 struct Row {
     address: u64,
+    line: u32,
     discriminator: u32,
     /// The file as BFD reads it: until a sequence sets one, file 0 in
     /// DWARF 5 (BFD 2.40's start; the standard says file 1, which the
@@ -88,13 +89,25 @@ impl Programs {
         unit: gimli::UnitRef<'_, Reader>,
         probe: u64,
     ) -> std::result::Result<(u32, Option<String>), gimli::Error> {
+        Ok(self
+            .row(unit, probe)?
+            .map_or((0, None), |(_, discriminator, file)| (discriminator, file)))
+    }
+
+    /// The line, discriminator and BFD's path of the row holding `probe`
+    /// in `unit`'s lines.
+    pub(super) fn row(
+        &mut self,
+        unit: gimli::UnitRef<'_, Reader>,
+        probe: u64,
+    ) -> std::result::Result<Option<(u32, u32, Option<String>)>, gimli::Error> {
         let Some(Program {
             sequences,
             by_index,
             ..
         }) = self.program(unit)?
         else {
-            return Ok((0, None));
+            return Ok(None);
         };
         let Ok(i) = sequences.binary_search_by(|s| {
             if probe < s.start {
@@ -105,13 +118,17 @@ impl Programs {
                 std::cmp::Ordering::Equal
             }
         }) else {
-            return Ok((0, None));
+            return Ok(None);
         };
         let rows = &sequences[i].rows;
         let upto = rows.partition_point(|r| r.address <= probe);
-        Ok(upto.checked_sub(1).map_or((0, None), |k| {
+        Ok(upto.checked_sub(1).map(|k| {
             let row = rows[k];
-            (row.discriminator, by_index.get(&row.file).cloned())
+            (
+                row.line,
+                row.discriminator,
+                by_index.get(&row.file).cloned(),
+            )
         }))
     }
 }
@@ -168,6 +185,9 @@ fn read(
         }
         let new = Row {
             address,
+            line: row
+                .line()
+                .map_or(0, |l| u32::try_from(l.get()).unwrap_or(u32::MAX)),
             discriminator: u32::try_from(row.discriminator()).unwrap_or(u32::MAX),
             file: if dwarf5 && !set { 0 } else { row.file_index() },
         };

@@ -4,8 +4,11 @@
 //! no hidden local size-0 no-type marker) with the highest value at or
 //! below it, the larger on a tie, and names its file from the `STT_FILE`
 //! symbol before it when the symbol is local (or no file symbol came after
-//! other symbols). llvm takes the symbol whose range holds the address, a
-//! size-0 one reaching to the next.
+//! other symbols). BFD keeps the last symbol it found and answers with it
+//! again while an address falls in its size (so a size-0 label inside a
+//! sized assembler function loses to the function when asked after it):
+//! so does this, as answers depend on the order of the questions. llvm takes the symbol whose range holds the address, a
+//! size-0 one reaching to the next, and names a local symbol's file.
 
 use object::elf;
 use object::{Object, ObjectSection, ObjectSymbol, SectionIndex, SymbolFlags};
@@ -30,6 +33,8 @@ pub(super) struct Symbols {
     sections: Vec<(usize, u64, u64)>,
     gnu: Vec<(usize, Symbol)>,
     llvm: Vec<Symbol>,
+    /// BFD's last answer: its section and index in `gnu`.
+    last: Option<(usize, usize)>,
 }
 
 impl Symbols {
@@ -76,7 +81,8 @@ impl Symbols {
             }
             let symbol = Symbol {
                 name: name.to_string(),
-                file: None,
+                // llvm's: a local symbol's file.
+                file: file_name.clone().filter(|_| sym.is_local()),
                 start: sym.address(),
                 size: sym.size(),
             };
@@ -110,6 +116,7 @@ impl Symbols {
             sections,
             gnu: gnu.into_iter().map(|(sec, s, _)| (sec, s)).collect(),
             llvm,
+            last: None,
         })
     }
 
@@ -122,8 +129,14 @@ impl Symbols {
     }
 
     /// GNU's choice: see the module documentation.
-    pub(super) fn before(&self, addr: u64) -> Option<&Symbol> {
+    pub(super) fn before(&mut self, addr: u64) -> Option<&Symbol> {
         let section = self.section_of(addr)?;
+        if let Some((sec, i)) = self.last {
+            let s = &self.gnu[i].1;
+            if sec == section && s.start <= addr && addr - s.start < s.size.max(1) {
+                return Some(&self.gnu[i].1);
+            }
+        }
         let upto = self
             .gnu
             .partition_point(|(sec, s)| (*sec, s.start) <= (section, addr));
@@ -134,6 +147,7 @@ impl Symbols {
         // The first of those starting there: the largest, then the first.
         let first =
             self.gnu[..upto].partition_point(|(sec, s)| (*sec, s.start) < (section, last.start));
+        self.last = Some((section, first));
         Some(&self.gnu[first].1)
     }
 
