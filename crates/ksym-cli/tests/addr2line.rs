@@ -286,7 +286,7 @@ fn answers_each_line_before_the_next_is_written() {
             writeln!(stdin, "0x0\n,").unwrap();
             stdin.flush().unwrap();
             let mut got = Vec::new();
-            while !got.last().is_some_and(|l: &String| l == sentinel) {
+            while got.last().is_none_or(|l: &String| l != sentinel) {
                 let line = read
                     .recv_timeout(Duration::from_secs(20))
                     .unwrap_or_else(|_| panic!("{name}: no answer while stdin is open: {got:?}"));

@@ -35,8 +35,7 @@ struct Program {
     sequences: Vec<Sequence>,
     /// The `addr2line` crate's path to BFD's.
     paths: HashMap<String, String>,
-    /// BFD's path of each file index.
-    by_index: HashMap<u64, String>,
+    by_index: PathsByIndex,
 }
 
 /// The programs read so far, by line program offset (unique in a file;
@@ -200,12 +199,15 @@ fn read(
     Ok(sequences)
 }
 
+/// BFD's path of each file index.
+type PathsByIndex = HashMap<u64, String>;
+
 /// Every file of `header`: the `addr2line` crate's path to BFD's, and
 /// BFD's by index.
 fn paths(
     unit: gimli::UnitRef<'_, Reader>,
     header: &gimli::LineProgramHeader<Reader>,
-) -> std::result::Result<(HashMap<String, String>, HashMap<u64, String>), gimli::Error> {
+) -> std::result::Result<(HashMap<String, String>, PathsByIndex), gimli::Error> {
     let text = |r: Reader| -> std::result::Result<String, gimli::Error> {
         Ok(gimli::Reader::to_string_lossy(&r)?.into_owned())
     };
