@@ -259,26 +259,41 @@ fn decode_stacktrace_is_the_same_with_ksym() {
     .unwrap();
     let modules = common::data_dir().join("debian-6.1.0-57-cloud/ko-debug");
     let bin = ksym_bin_dir();
-    let run = |path: &str| {
-        let start = Instant::now();
-        let out = common::output_with_stdin(
-            Command::new("bash")
+    // LLVM=1: the script runs llvm-addr2line (and llvm-readelf).
+    let llvm = have("llvm-addr2line") && have("llvm-readelf");
+    if !llvm {
+        eprintln!("LLVM=1 skipped: no llvm-addr2line or llvm-readelf (llvm)");
+    }
+    for flavour in ["", "1"].into_iter().filter(|f| f.is_empty() || llvm) {
+        let run = |path: &str| {
+            let start = Instant::now();
+            let mut command = Command::new("bash");
+            command
                 .arg(&script)
                 .arg(&vmlinux)
                 .arg("auto")
                 .arg(&modules)
-                .env("PATH", path),
-            &trace,
+                .env("PATH", path);
+            if !flavour.is_empty() {
+                command.env("LLVM", flavour);
+            }
+            let out = common::output_with_stdin(&mut command, &trace);
+            (checked(out, "decode_stacktrace.sh"), start.elapsed())
+        };
+        let (want, real) = run(&std::env::var("PATH").unwrap_or_default());
+        let before = ksym_runs(bin.path());
+        let (got, ours) = run(&path_with(bin.path()));
+        eprintln!(
+            "decode_stacktrace.sh (LLVM={flavour}): with the real tool {real:.2?}, with ksym {ours:.2?}"
         );
-        (checked(out, "decode_stacktrace.sh"), start.elapsed())
-    };
-    let (want, gnu) = run(&std::env::var("PATH").unwrap_or_default());
-    let (got, ours) = run(&path_with(bin.path()));
-    eprintln!("decode_stacktrace.sh: with addr2line {gnu:.2?}, with ksym {ours:.2?}");
-    assert!(ksym_runs(bin.path()) > 10, "the script did not run ksym");
-    assert!(
-        want.contains("(kernel/sched/core.c:"),
-        "no source lines in:\n{want}"
-    );
-    assert_eq!(want, got);
+        assert!(
+            ksym_runs(bin.path()) > before + 10,
+            "the script did not run ksym"
+        );
+        assert!(
+            want.contains("(kernel/sched/core.c:"),
+            "no source lines in:\n{want}"
+        );
+        assert_eq!(want, got, "LLVM={flavour}");
+    }
 }

@@ -9,7 +9,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ksym::lines::{parse_address, Flavour, Style, ToolLines};
+use ksym::lines::{parse_address, Flavour, Style, ToolAnswer, ToolLines};
 
 use crate::CliResult;
 
@@ -105,7 +105,15 @@ pub(crate) fn run(args: &Addr2lineArgs, flavour: Flavour) -> CliResult<ExitCode>
 
 fn answer(lines: &mut ToolLines, style: Style, text: &str, out: &mut impl Write) -> CliResult<()> {
     match parse_address(style.flavour, text) {
-        Some(addr) => style.write(out, addr, &lines.answer(addr)?)?,
+        Some(addr) => {
+            // A unit whose DWARF cannot be read answers as nothing found
+            // (said on standard error): the caller keeps its child.
+            let answer = lines.answer(addr).unwrap_or_else(|e| {
+                eprintln!("addr2line: {e}");
+                ToolAnswer::default()
+            });
+            style.write(out, addr, &answer)?
+        }
         // llvm prints back what is not an address (perf's `,` sentinel).
         None => writeln!(out, "{text}")?,
     }
