@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, "ksym"),
     };
     match run(cli) {
         Ok(code) => code,
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
 fn multi_call(flavour: ksym::lines::Flavour) -> ExitCode {
     let args = match <commands::addr2line::MultiCall as Parser>::try_parse() {
         Ok(parsed) => parsed,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, "addr2line"),
     };
     match commands::addr2line::run(&args.args, flavour) {
         Ok(code) => code,
@@ -49,10 +49,11 @@ fn multi_call(flavour: ksym::lines::Flavour) -> ExitCode {
     }
 }
 
-/// clap's own messages in the voice of every other error: `ksym: ...` on
+/// clap's own messages in the voice of every other error: `ksym: ...` (or
+/// `addr2line: ...`, run under that name) on
 /// standard error and exit status 2 (help and version go to standard output
 /// with status 0, as clap prints them).
-fn usage_error(e: clap::Error) -> ExitCode {
+fn usage_error(e: clap::Error, program: &str) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
@@ -60,7 +61,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
     }
     let text = e.render().to_string();
     let text = text.strip_prefix("error: ").unwrap_or(&text);
-    eprint!("ksym: {text}");
+    eprint!("{program}: {text}");
     ExitCode::from(2)
 }
 
