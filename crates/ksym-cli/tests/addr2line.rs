@@ -83,7 +83,22 @@ fn instruction_addresses(exe: &Path) -> String {
         }
     }
     assert!(text.lines().count() > 50, "too few instructions");
+    // No section; perf's sentinel; what C's strtoul makes of the rest.
     text.push_str("0\n0x99999\nffffffffffffffff\n,\n");
+    let first = text.lines().next().unwrap_or("0x0").to_string();
+    for odd in [
+        "  {a}",
+        "\t{a} trailing",
+        "{a}zz",
+        "+{a}",
+        "-{a}",
+        "0x",
+        "",
+        "1ffffffffffffffff",
+    ] {
+        text.push_str(&odd.replace("{a}", &first));
+        text.push('\n');
+    }
     text
 }
 

@@ -34,9 +34,10 @@ pub struct Style {
     pub basenames: bool,
 }
 
-/// An address as the tool reads one: GNU as C's `strtoul(s, 0, 16)` does
-/// (leading blanks, a sign, `0x`; it stops at the first other character,
-/// so anything is an address, `,` is 0, and past 64 bits is all ones);
+/// An address as the tool reads one: GNU as BFD's `bfd_scan_vma(s, 0, 16)`
+/// does (leading blanks, `+`, `0x`; it stops at the first other character,
+/// so anything is an address, `,` and `-1` are 0, and past 64 bits is all
+/// ones);
 /// llvm the whole trimmed line as hex (`0x` optional), else `None` (it
 /// prints the line back).
 pub fn parse_address(flavour: Flavour, text: &str) -> Option<u64> {
@@ -63,8 +64,8 @@ fn strtoul16(text: &str) -> u64 {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
         i += 1;
     }
-    let negative = b.get(i) == Some(&b'-');
-    if matches!(b.get(i), Some(b'-' | b'+')) {
+    // A `+` is read; a `-` ends the number (0), as BFD's scan does.
+    if b.get(i) == Some(&b'+') {
         i += 1;
     }
     if b.get(i) == Some(&b'0')
@@ -83,10 +84,7 @@ fn strtoul16(text: &str) -> u64 {
         i += 1;
     }
     if overflow {
-        return u64::MAX;
-    }
-    if negative {
-        value.wrapping_neg()
+        u64::MAX
     } else {
         value
     }
