@@ -270,6 +270,76 @@ fn vmlinux_answers_as_gnu_addr2line() {
     }
 }
 
+/// `.text` functions of a `.ko` (start, middle, last byte): GNU reads a
+/// relocatable file's addresses as `.text` offsets (those below 0x80 are
+/// left out: on its first question BFD looks in the `.note` sections
+/// there).
+fn module_addresses(ko: &Path) -> String {
+    let readelf = |flag: &str| {
+        let out = Command::new("readelf").arg(flag).arg(ko).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text_index = readelf("-SW")
+        .lines()
+        .find(|l| l.contains(" .text "))
+        .and_then(|l| {
+            l.split(']')
+                .next()?
+                .trim_start()
+                .strip_prefix('[')
+                .map(|i| i.trim().to_string())
+        })
+        .expect("a .text section");
+    let mut addrs = Vec::new();
+    for line in readelf("-sW").lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() >= 8 && f[3] == "FUNC" && f[6] == text_index {
+            let start = u64::from_str_radix(f[1], 16).unwrap();
+            let size: u64 = f[2].parse().unwrap();
+            addrs.extend([start, start + size / 2, start + size.saturating_sub(1)]);
+        }
+    }
+    addrs.sort_unstable();
+    addrs.dedup();
+    addrs.retain(|a| *a >= 0x80);
+    assert!(addrs.len() > 20, "too few functions in {}", ko.display());
+    addrs.iter().map(|a| format!("{a:#x}\n")).collect()
+}
+
+#[test]
+fn modules_answer_as_gnu_addr2line() {
+    if !have("addr2line") || !have("readelf") {
+        eprintln!("skipped: no addr2line or readelf (binutils)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let links = multi_call_dir();
+    for module in ["xfs", "bridge", "fat"] {
+        let packed =
+            common::data_dir().join(format!("debian-6.1.0-57-cloud/ko-debug/{module}.ko.xz"));
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut xz2::read::XzDecoder::new(std::fs::File::open(&packed).unwrap()),
+            &mut bytes,
+        )
+        .unwrap();
+        let ko = dir.path().join(format!("{module}.ko"));
+        std::fs::write(&ko, bytes).unwrap();
+        let input = module_addresses(&ko);
+        for opts in [&["-a", "-i", "-f"][..], &["-f", "-p", "-i"]] {
+            let mut args = vec!["-e", ko.to_str().unwrap()];
+            args.extend_from_slice(opts);
+            let want = run(Path::new("addr2line"), &args, &input);
+            let got = run(&links.path().join("addr2line"), &args, &input);
+            assert!(
+                want == got,
+                "{module} {opts:?}: {}",
+                first_difference(&want, &got)
+            );
+        }
+    }
+}
+
 /// perf's protocol: one address, then its `,` sentinel, each answer read
 /// before the next line is written (a tool that buffers its answers never
 /// answers); GNU answers the sentinel as address 0, llvm prints it back.

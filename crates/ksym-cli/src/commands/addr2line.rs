@@ -16,7 +16,8 @@ use crate::CliResult;
 /// GNU addr2line's options (those its callers use; the rest are refused).
 #[derive(clap::Args, Debug)]
 pub(crate) struct Addr2lineArgs {
-    /// The ELF file with DWARF (an executable, a shared object, a vmlinux).
+    /// The ELF file with DWARF (an executable, a shared object, a vmlinux, a
+    /// `.ko`, whose addresses are `.text` offsets).
     #[arg(short = 'e', long = "exe", default_value = "a.out")]
     exe: PathBuf,
     /// Print the address before each answer.
@@ -79,6 +80,14 @@ pub(crate) fn run(args: &Addr2lineArgs, flavour: Flavour) -> CliResult<ExitCode>
         basenames: args.basenames,
     };
     let mut lines = ToolLines::open(&args.exe)?;
+    if lines.is_relocatable() && flavour == Flavour::Llvm {
+        return Err(format!(
+            "{}: a relocatable object (.ko, .o): llvm-addr2line's reading of its \
+             addresses is not supported (GNU's, .text offsets, is)",
+            args.exe.display()
+        )
+        .into());
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if !args.addrs.is_empty() {

@@ -72,6 +72,7 @@ pub struct ToolAnswer {
 /// One ELF file, asked the way the tools ask it.
 pub struct ToolLines {
     context: LineContext,
+    relocatable: bool,
     symbols: Symbols,
     programs: Programs,
 }
@@ -85,28 +86,49 @@ impl std::fmt::Debug for ToolLines {
 }
 
 impl ToolLines {
-    /// Opens a linked ELF file (an executable, a shared object, a vmlinux);
-    /// a relocatable object (`.ko`) is refused, its addresses being
-    /// section offsets the tools resolve their own way.
+    /// Opens an ELF file: linked (an executable, a shared object, a
+    /// vmlinux) or relocatable (a `.ko`, whose addresses are read as
+    /// offsets in `.text`, as GNU's addr2line reads them).
     pub fn open(path: &Path) -> Result<ToolLines> {
         ToolLines::new(DebugFile::open(path)?)
     }
 
     /// As [`ToolLines::open`], over a file already read.
     pub fn new(file: DebugFile) -> Result<ToolLines> {
-        if file.is_relocatable() {
-            return Err(debug_error(
-                file.source(),
-                "a relocatable object (.ko, .o) is not supported: give a linked file",
-            ));
-        }
         let symbols = Symbols::read(&file)?;
-        let context = LineContext::new(file, Placement::Slide(0))?;
+        let relocatable = file.is_relocatable();
+        let placement = if relocatable {
+            // `.text` where its offsets are; every other section far from
+            // it and from each other, so no other code answers for them.
+            let mut far = 1u64 << 40;
+            let list = file
+                .sections()
+                .iter()
+                .filter(|s| s.is_alloc())
+                .map(|s| {
+                    if s.name == ".text" {
+                        return (s.name.clone(), 0);
+                    }
+                    far += 1 << 32;
+                    (s.name.clone(), far)
+                })
+                .collect();
+            Placement::Sections(list)
+        } else {
+            Placement::Slide(0)
+        };
+        let context = LineContext::new(file, placement)?;
         Ok(ToolLines {
             context,
+            relocatable,
             symbols,
             programs: Programs::default(),
         })
+    }
+
+    /// A relocatable object (`.ko`): addresses are `.text` offsets.
+    pub fn is_relocatable(&self) -> bool {
+        self.relocatable
     }
 
     /// What the tools find at `addr` (a file address).
