@@ -4,7 +4,7 @@
 //! or give an error naming the file, never panic, hang or take unbounded
 //! memory (decompressed sections are held to the crate's bounds). A linked
 //! file's line table, when one can be built, must answer as its DWARF does.
-//! A linked file is also asked as `ksym addr2line` asks it (`ToolLines`,
+//! Each file is also asked as `ksym addr2line` asks it (`ToolLines`,
 //! its own reading of line programs and symbols), printed in both tools'
 //! styles.
 //!
@@ -40,12 +40,14 @@ fuzz_target!(|data: &[u8]| {
             .ok(),
         Placement::Sections(_) => None,
     };
-    let mut tool = match &placement {
-        Placement::Slide(_) => DebugFile::from_bytes("fuzz.ko", data.to_vec())
-            .and_then(ToolLines::new)
-            .ok(),
-        Placement::Sections(_) => None,
-    };
+    // Relocatable files too: `ksym addr2line` reads their addresses as
+    // `.text` offsets, so the low addresses are asked of them as well.
+    let mut tool = DebugFile::from_bytes("fuzz.ko", data.to_vec())
+        .and_then(ToolLines::new)
+        .ok();
+    if matches!(placement, Placement::Sections(_)) {
+        asks.extend([0, 1, 0x40, 0x1000]);
+    }
     let context = LineContext::new(file, placement).expect("placement fits the file's kind");
     if let Some(tool) = &mut tool {
         let mut out = Vec::new();
