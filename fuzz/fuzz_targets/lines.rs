@@ -4,11 +4,14 @@
 //! or give an error naming the file, never panic, hang or take unbounded
 //! memory (decompressed sections are held to the crate's bounds). A linked
 //! file's line table, when one can be built, must answer as its DWARF does.
+//! Each file is also asked as `ksym addr2line` asks it (`ToolLines`,
+//! its own reading of line programs and symbols), printed in both tools'
+//! styles.
 //!
 //!   cargo +nightly fuzz run lines fuzz/corpus/lines fuzz/seeds/lines -- -max_len=262144
 #![no_main]
 
-use ksym::lines::{build_line_table, DebugFile, LineContext, Placement};
+use ksym::lines::{build_line_table, DebugFile, Flavour, LineContext, Placement, Style, ToolLines};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -37,7 +40,36 @@ fuzz_target!(|data: &[u8]| {
             .ok(),
         Placement::Sections(_) => None,
     };
+    // Relocatable files too: `ksym addr2line` reads their addresses as
+    // `.text` offsets, so the low addresses are asked of them as well.
+    let mut tool = DebugFile::from_bytes("fuzz.ko", data.to_vec())
+        .and_then(ToolLines::new)
+        .ok();
+    if matches!(placement, Placement::Sections(_)) {
+        asks.extend([0, 1, 0x40, 0x1000]);
+    }
     let context = LineContext::new(file, placement).expect("placement fits the file's kind");
+    if let Some(tool) = &mut tool {
+        let mut out = Vec::new();
+        for (i, addr) in asks.iter().take(64).enumerate() {
+            match tool.answer(*addr) {
+                Ok(answer) => {
+                    let flavour = if i % 2 == 0 { Flavour::Gnu } else { Flavour::Llvm };
+                    let style = Style {
+                        flavour,
+                        addresses: true,
+                        functions: true,
+                        inlines: true,
+                        pretty: i % 3 == 0,
+                        demangle: true,
+                        basenames: i % 4 == 0,
+                    };
+                    style.write(&mut out, *addr, &answer).expect("into a vector");
+                }
+                Err(e) => assert!(e.to_string().contains("fuzz.ko"), "{e}"),
+            }
+        }
+    }
     for addr in asks.into_iter().take(64) {
         let answer = context.frames(addr);
         if let (Some(table), Ok(want)) = (&table, &answer) {

@@ -127,6 +127,11 @@ pub(crate) enum Command {
     /// /metrics, /healthz, /readyz.
     #[cfg(feature = "serve")]
     Serve(crate::commands::serve::ServeArgs),
+    /// Source lines of addresses in any ELF file with DWARF, printed byte
+    /// for byte as GNU addr2line prints them (`-e -a -f -i -p -C -s`), for
+    /// perf's srcline and `decode_stacktrace.sh`: run as `addr2line` or
+    /// `llvm-addr2line` (a symlink to ksym), ksym is that command.
+    Addr2line(crate::commands::addr2line::Addr2lineArgs),
     /// Print every symbol, `%016x %c %s` a line, in address order.
     Dump {
         /// `system-map`, `kallsyms` (module symbols with `\t[module]`),

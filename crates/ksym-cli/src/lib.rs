@@ -24,9 +24,15 @@ use lines::Lines;
 /// [`needs_full`] go to `ksym-full` (generic, so that `ksym` never links
 /// what only they use).
 pub fn run_command<const FULL: bool>() -> ExitCode {
+    if let Some(flavour) = std::env::args()
+        .next()
+        .and_then(|argv0| commands::addr2line::called_as(&argv0))
+    {
+        return multi_call(flavour);
+    }
     let cli = match parse_args() {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, "ksym"),
     };
     if !FULL && needs_full(&cli.command) {
         return exec_full();
@@ -85,10 +91,27 @@ fn parse_args() -> Result<Cli, clap::Error> {
     Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(command))
 }
 
-/// clap's own messages in the voice of every other error: `ksym: ...` on
-/// standard error and exit status 2 (help and version go to standard output
-/// with status 0, as clap prints them).
-fn usage_error(e: clap::Error) -> ExitCode {
+/// Run under the name `addr2line` or `llvm-addr2line`: that command.
+fn multi_call(flavour: ksym::lines::Flavour) -> ExitCode {
+    use clap::Parser;
+    let args = match commands::addr2line::MultiCall::try_parse() {
+        Ok(parsed) => parsed,
+        Err(e) => return usage_error(e, "addr2line"),
+    };
+    match commands::addr2line::run(&args.args, flavour) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("addr2line: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// clap's own messages in the voice of every other error: `ksym: ...` (or
+/// `addr2line: ...`, run under that name) on standard error and exit
+/// status 2 (help and version go to standard output with status 0, as clap
+/// prints them).
+fn usage_error(e: clap::Error, program: &str) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
@@ -96,7 +119,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
     }
     let text = e.render().to_string();
     let text = text.strip_prefix("error: ").unwrap_or(&text);
-    eprint!("ksym: {text}");
+    eprint!("{program}: {text}");
     ExitCode::from(2)
 }
 
@@ -108,6 +131,9 @@ fn run<const FULL: bool>(cli: Cli) -> CliResult<ExitCode> {
     }
     if let (Command::LineTable { quiet }, Some(vmlinux)) = (&cli.command, &cli.source.vmlinux) {
         return commands::line_table::run(vmlinux, *quiet, &mut std::io::stdout().lock());
+    }
+    if let Command::Addr2line(args) = &cli.command {
+        return commands::addr2line::run(args, ksym::lines::Flavour::Gnu);
     }
     if FULL {
         #[cfg(feature = "store")]
@@ -201,6 +227,7 @@ fn run<const FULL: bool>(cli: Cli) -> CliResult<ExitCode> {
         }
         // The dump flushes `out` itself, and a closed pipe must not be
         // flushed again: return its answer as it is.
+        Command::Addr2line(_) => unreachable!("handled above"),
         Command::Dump { format } => return commands::dump::run(table, *format, &mut out),
     };
     out.flush()?;

@@ -2,6 +2,7 @@
 //! only it uses; `common.rs` holds what several of them share.
 
 pub(crate) mod addr;
+pub(crate) mod addr2line;
 pub(crate) mod annotate;
 mod common;
 pub(crate) mod decode;

@@ -13,7 +13,8 @@ pub fn data_dir() -> PathBuf {
 }
 
 /// Runs `cmd` with `input` on its standard input, its output and errors
-/// captured.
+/// captured. The input is written on a thread of its own: a program that
+/// answers as it reads fills the output pipe before it has read it all.
 pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -21,8 +22,13 @@ pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ksym");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    // A program may leave before it reads everything (an error).
+    let _ = writer.join();
+    out
 }
 
 /// An `.xz` file's text.

@@ -71,6 +71,7 @@
 //!   is empty, even when a function's range covers it.
 
 mod batch;
+mod compat;
 mod context;
 mod file;
 mod kernel;
@@ -81,6 +82,7 @@ mod table;
 mod tests;
 mod units;
 
+pub use compat::{parse_address, Flavour, Style, ToolAnswer, ToolFrame, ToolLines};
 pub use context::{LineContext, Reader, SectionBytes};
 pub use file::{DebugFile, FileSection};
 pub use kernel::{check_build_id, kaslr_slide, KernelFacts, SourceLines};

@@ -121,6 +121,19 @@ impl Units {
         out
     }
 
+    /// The range ending last at or below `probe` (among those beginning
+    /// below it): a unit whose line rows may run past its ranges.
+    pub(crate) fn preceding(&self, probe: u64) -> Option<(u64, u64, usize)> {
+        let upto = self.ranges.partition_point(|r| r.0 <= probe);
+        self.ranges[..upto]
+            .iter()
+            .rev()
+            .take_while(|r| probe - r.0 < self.longest.saturating_mul(2))
+            .filter(|r| r.1 <= probe && r.1 > r.0)
+            .max_by_key(|r| r.1)
+            .copied()
+    }
+
     /// Every `(begin, end, unit)` range of the index.
     pub(crate) fn ranges(&self) -> Vec<(u64, u64, usize)> {
         self.ranges.clone()
