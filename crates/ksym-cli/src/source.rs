@@ -191,7 +191,7 @@ fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
     let syms = KernelSymbols::open(config)?;
     Ok(Loaded {
         table: syms.snapshot(),
-        identity: Some(ksym::live::identity_of(&syms.fingerprint(), Path::new("/"))),
+        identity: Some(syms.identity()),
         cache: Some(syms.cache_outcome()),
         image_note: None,
     })

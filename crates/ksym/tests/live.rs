@@ -152,8 +152,19 @@ fn module_appears_after_refresh_now() {
         sym_line(A_BASE + 0x100, 'T', "a_fn", Some("a")),
     ));
     fake.modules(&module_line("a", 0x2000, 0, "Live", A_BASE));
+    let before = ks.identity();
+    assert_eq!(
+        before,
+        ksym::live::identity_of(&ks.fingerprint(), &fake.root)
+    );
     assert!(ks.refresh_now().unwrap());
     assert_eq!(ks.refresh_count(), 1);
+    // The identity follows the table: the module set changed.
+    assert_eq!(
+        ks.identity(),
+        ksym::live::identity_of(&ks.fingerprint(), &fake.root)
+    );
+    assert_ne!(ks.identity().modules, before.modules);
     assert_eq!(who(&ks, A_BASE + 0x10).as_deref(), Some("a_helper [a]"));
     assert_eq!(who(&ks, A_BASE + 0x180).as_deref(), Some("a_fn [a]"));
     // Bounded by the module's extent from /proc/modules.

@@ -102,6 +102,7 @@ pub use fingerprint::{identity_of, live_bpf_prog_ids, Digest, Fingerprint};
 
 use crate::error::{Error, Result};
 use crate::snapshot::cache::{self, CacheOutcome};
+use crate::snapshot::Identity;
 use crate::table::{Symbol, SymbolTable};
 use watcher::Watcher;
 
@@ -142,6 +143,8 @@ struct Shared {
     last_error: Mutex<Option<RefreshError>>,
     /// What the snapshot cache did for the current table.
     cache_outcome: Mutex<CacheOutcome>,
+    /// What the current table describes (read once per load).
+    identity: Mutex<Identity>,
 }
 
 impl Shared {
@@ -162,10 +165,10 @@ impl Shared {
             }
             let started = Instant::now();
             let table = call_loader(&self.config)?;
+            let identity = identity_of(&fp, &self.config.proc_root);
             if let Some(dir) = &self.config.snapshot_cache_dir() {
                 // For the next process; a cache that cannot be written only
                 // costs that process the read.
-                let identity = identity_of(&fp, &self.config.proc_root);
                 let outcome = match cache::store(dir, &identity, &table) {
                     Ok(path) => CacheOutcome::Stored(path),
                     Err(e) => CacheOutcome::Unusable(e.to_string()),
@@ -177,6 +180,7 @@ impl Shared {
             }
             self.table.store(Arc::new(table));
             self.fingerprint.store(Arc::new(fp));
+            *self.identity.lock().unwrap_or_else(PoisonError::into_inner) = identity;
             self.built_at
                 .store(nanos_since(self.epoch, started), Ordering::Release);
             self.refreshes.fetch_add(1, Ordering::AcqRel);
@@ -278,6 +282,7 @@ impl KernelSymbols {
             refresh_lock: Mutex::new(()),
             last_error: Mutex::new(None),
             cache_outcome: Mutex::new(cache_outcome),
+            identity: Mutex::new(identity),
             config,
         });
         let watcher = if shared.config.watch {
@@ -311,6 +316,17 @@ impl KernelSymbols {
     pub fn lookup_with<R>(&self, addr: u64, f: impl FnOnce(Option<Symbol<'_>>) -> R) -> R {
         let table = self.current();
         f(table.lookup(addr))
+    }
+
+    /// What the current table describes (boot id, release, build-id,
+    /// module and BPF fingerprints), as read when it was loaded.
+    pub fn identity(&self) -> Identity {
+        self.inner
+            .shared
+            .identity
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// How many times the table was replaced since [`open`](Self::open).
