@@ -280,3 +280,31 @@ fn vmlinux_sizes_are_kept_by_build_id() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_file_past_the_bound_is_refused_and_not_kept() {
+    let dir = temp("bound");
+    let cache = dir.join("cache");
+    let k = dir.join("kallsyms");
+    let text: String = (0..200u64)
+        .map(|i| format!("{:016x} t f{i}\n", 0xffff_ffff_8100_0000 + i * 16))
+        .collect();
+    std::fs::write(&k, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ksym"))
+        .args([
+            "--max-input-size",
+            "1K",
+            "--kallsyms",
+            k.to_str().unwrap(),
+            "info",
+        ])
+        .env("KSYM_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--max-input-size"), "{err}");
+    let kept = std::fs::read_dir(&cache).map_or(0, |d| d.count());
+    assert_eq!(kept, 0, "nothing kept for a refused file");
+    let _ = std::fs::remove_dir_all(&dir);
+}

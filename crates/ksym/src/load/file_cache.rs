@@ -31,15 +31,19 @@ const SUFFIX: &str = ".ksymsnap";
 /// The table of the symbol file at `path` (with `opts.modules`, read from
 /// `modules`): mapped from the cache in `dir` when the same bytes were
 /// loaded with the same options before, else loaded and kept there.
-/// Standard input and pipes are loaded, never cached.
+/// Standard input, pipes and files past the text bound are loaded, never
+/// cached.
 pub fn load_file_cached(
     path: &Path,
     modules: Option<&Path>,
     opts: &LoadOptions,
     dir: Option<&Path>,
 ) -> Result<(SymbolTable, CacheOutcome)> {
-    let cacheable =
-        |p: &Path| p != Path::new(STDIN) && std::fs::metadata(p).is_ok_and(|m| m.is_file());
+    // A file past the bound is left to the load to refuse, not hashed.
+    let bound = crate::read::Limit::text(opts.max_input_bytes).max_bytes;
+    let cacheable = |p: &Path| {
+        p != Path::new(STDIN) && std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= bound)
+    };
     let Some(dir) = dir.filter(|_| cacheable(path) && modules.is_none_or(cacheable)) else {
         return Ok((super::load_file(path, opts)?, CacheOutcome::Disabled));
     };
