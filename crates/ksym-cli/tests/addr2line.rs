@@ -38,9 +38,9 @@ fn c_program(dir: &Path) -> Option<PathBuf> {
         eprintln!("skipped: needs gcc and objdump (binutils)");
         return None;
     }
-    let src = dir.join("prog.c");
-    std::fs::write(
-        &src,
+    let exe = common::gcc_with_dwarf(
+        dir,
+        "prog",
         r#"#include <stdio.h>
 static inline int sq(int x) { return x * x; }
 static inline int add_sq(int a, int b) { return sq(a) + sq(b); }
@@ -56,17 +56,7 @@ __attribute__((noinline)) long spin(long n) {
 }
 int main(int argc, char **argv) { printf("%ld\n", spin(argc * 200000L)); return 0; }
 "#,
-    )
-    .unwrap();
-    let exe = dir.join("prog");
-    let ok = Command::new("gcc")
-        .args(["-g", "-O2", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "gcc failed");
+    );
     Some(exe)
 }
 

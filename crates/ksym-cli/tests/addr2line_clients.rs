@@ -67,9 +67,9 @@ fn checked(out: Output, what: &str) -> String {
 }
 
 fn program(dir: &Path) -> PathBuf {
-    let src = dir.join("hot.c");
-    std::fs::write(
-        &src,
+    common::gcc_with_dwarf(
+        dir,
+        "hot",
         r#"#include <stdio.h>
 static inline int sq(int x) { return x * x; }
 static inline int add_sq(int a, int b) { return sq(a) + sq(b); }
@@ -86,17 +86,6 @@ int main(int argc, char **argv) {
 }
 "#,
     )
-    .unwrap();
-    let exe = dir.join("hot");
-    let ok = Command::new("gcc")
-        .args(["-g", "-O2", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "gcc failed");
-    exe
 }
 
 #[test]

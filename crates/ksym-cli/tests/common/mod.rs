@@ -42,3 +42,20 @@ pub fn xz_text(path: &std::path::Path) -> String {
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     out
 }
+
+/// `src` built by `gcc -g -O2` into `dir/name` (a test program with DWARF,
+/// inlined calls and discriminators); panics when gcc fails.
+pub fn gcc_with_dwarf(dir: &std::path::Path, name: &str, src: &str) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let exe = dir.join(name);
+    let ok = Command::new("gcc")
+        .args(["-g", "-O2", "-o"])
+        .arg(&exe)
+        .arg(&c)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "gcc failed");
+    exe
+}
