@@ -71,12 +71,6 @@ impl SymbolTable {
         self.addr_in_block(self.block_of(id), id)
     }
 
-    /// The name of an address-answering symbol, without the rest of it.
-    #[inline]
-    pub(crate) fn name_of(&self, id: usize) -> &str {
-        self.name_ref(self.name_off.get(id).copied().unwrap_or(super::NONE))
-    }
-
     /// The name a `name_off` entry points at (packed or not).
     #[inline]
     pub(super) fn name_ref(&self, r: u32) -> &str {

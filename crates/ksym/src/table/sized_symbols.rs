@@ -273,7 +273,7 @@ impl SizedSymbols {
                 if address(&view.records[i]) != link {
                     break;
                 }
-                if view.name(i) == table.name_of(id).as_bytes() {
+                if view.name(i) == table.name_of_id(id as u32).as_bytes() {
                     out.push((SymbolId(id as u32), u64::from(view.size(i))));
                 }
             }
