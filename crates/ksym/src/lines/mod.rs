@@ -82,7 +82,9 @@ mod table;
 mod tests;
 mod units;
 
-pub use compat::{parse_address, Flavour, Style, ToolAnswer, ToolFrame, ToolLines};
+pub use compat::{
+    build_tool_table, parse_address, Flavour, Style, ToolAnswer, ToolFrame, ToolLines,
+};
 pub use context::{LineContext, Reader, SectionBytes};
 pub use file::{DebugFile, FileSection};
 pub use kernel::{check_build_id, kaslr_slide, KernelFacts, SourceLines};

@@ -128,7 +128,7 @@ impl Units {
         self.ranges[..upto]
             .iter()
             .rev()
-            .take_while(|r| probe - r.0 < self.longest.saturating_mul(2))
+            .take_while(|r| probe - r.0 < self.preceding_reach())
             .filter(|r| r.1 <= probe && r.1 > r.0)
             .max_by_key(|r| r.1)
             .copied()
@@ -219,6 +219,35 @@ impl Units {
             }
         }
         Ok(())
+    }
+
+    /// How far `preceding` looks back: a range beginning this far below
+    /// an address is not asked for it.
+    pub(crate) fn preceding_reach(&self) -> u64 {
+        self.longest.saturating_mul(2)
+    }
+
+    /// How many units the file has.
+    pub(crate) fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Where unit `unit`'s line rows begin and its sequences end: the
+    /// line, file and discriminator found can change only there.
+    pub(crate) fn line_bounds(&self, unit: usize) -> gimli::Result<Vec<u64>> {
+        let header = self
+            .dwarf
+            .debug_info
+            .header_from_offset(gimli::DebugInfoOffset(self.units[unit].offset))?;
+        let unit = self.dwarf.unit(header)?;
+        let mut bounds = Vec::new();
+        if let Some(program) = unit.line_program {
+            let mut rows = program.rows();
+            while let Some((_, row)) = rows.next_row()? {
+                bounds.push(row.address());
+            }
+        }
+        Ok(bounds)
     }
 
     /// The units no arange names (asked after the named ones).

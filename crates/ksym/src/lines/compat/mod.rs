@@ -15,20 +15,25 @@
 //! - where DWARF has neither line nor function, the **symbol table**: the
 //!   nearest function symbol before the address in its section, with the
 //!   file of the `STT_FILE` symbol before it, as GNU's BFD falls back.
+//!
+//! Answers come from the DWARF or, once built ([`build_tool_table`]),
+//! from a line table of the same answers kept per build-id.
 
 mod format;
 mod programs;
 mod symbols;
+mod table;
 
 use std::path::Path;
 
 use super::context::{LineContext, Reader};
 use super::file::{debug_error, DebugFile};
 use super::units::Units;
-use super::Placement;
+use super::{LineTable, Placement};
 use crate::error::Result;
 
 pub use format::{parse_address, Flavour, Style};
+pub use table::build_tool_table;
 
 use programs::Programs;
 use symbols::Symbols;
@@ -71,18 +76,54 @@ pub struct ToolAnswer {
 
 /// One ELF file, asked the way the tools ask it.
 pub struct ToolLines {
-    context: LineContext,
+    lines: Lines,
     relocatable: bool,
     symbols: Symbols,
-    programs: Programs,
+}
+
+/// Where the frames come from.
+enum Lines {
+    Dwarf {
+        context: LineContext,
+        programs: Programs,
+    },
+    Table(LineTable),
 }
 
 impl std::fmt::Debug for ToolLines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = match &self.lines {
+            Lines::Dwarf { context, .. } => context.source(),
+            Lines::Table(table) => table.source(),
+        };
         f.debug_struct("ToolLines")
-            .field("source", &self.context.source())
+            .field("source", &source)
             .finish_non_exhaustive()
     }
+}
+
+/// Where the tools read a file's sections: a linked file where it is
+/// linked; a relocatable one with `.text` at 0, where its offsets are, and
+/// every other section far from it and from each other, so no other code
+/// answers for them.
+fn placement(file: &DebugFile) -> Placement {
+    if !file.is_relocatable() {
+        return Placement::Slide(0);
+    }
+    let mut far = 1u64 << 40;
+    let list = file
+        .sections()
+        .iter()
+        .filter(|s| s.is_alloc())
+        .map(|s| {
+            if s.name == ".text" {
+                return (s.name.clone(), 0);
+            }
+            far += 1 << 32;
+            (s.name.clone(), far)
+        })
+        .collect();
+    Placement::Sections(list)
 }
 
 impl ToolLines {
@@ -93,37 +134,47 @@ impl ToolLines {
         ToolLines::new(DebugFile::open(path)?)
     }
 
-    /// As [`ToolLines::open`], over a file already read.
+    /// As [`ToolLines::open`], over a file already read: answers from
+    /// its DWARF.
     pub fn new(file: DebugFile) -> Result<ToolLines> {
         let symbols = Symbols::read(&file)?;
         let relocatable = file.is_relocatable();
-        let placement = if relocatable {
-            // `.text` where its offsets are; every other section far from
-            // it and from each other, so no other code answers for them.
-            let mut far = 1u64 << 40;
-            let list = file
-                .sections()
-                .iter()
-                .filter(|s| s.is_alloc())
-                .map(|s| {
-                    if s.name == ".text" {
-                        return (s.name.clone(), 0);
-                    }
-                    far += 1 << 32;
-                    (s.name.clone(), far)
-                })
-                .collect();
-            Placement::Sections(list)
-        } else {
-            Placement::Slide(0)
-        };
+        let placement = placement(&file);
         let context = LineContext::new(file, placement)?;
         Ok(ToolLines {
-            context,
+            lines: Lines::Dwarf {
+                context,
+                programs: Programs::default(),
+            },
             relocatable,
             symbols,
-            programs: Programs::default(),
         })
+    }
+
+    /// Answers for `file` from `table`, its tools' line table (built by
+    /// [`build_tool_table`] from this file or another of the same
+    /// build-id): its DWARF is not read, only its symbol table.
+    pub fn with_table(file: DebugFile, table: LineTable) -> Result<ToolLines> {
+        let refuse = |why: &str| Err(debug_error(file.source(), why));
+        if !table.is_tools() {
+            return refuse("its line table holds the kernel's view, not the tools'");
+        }
+        if !file
+            .build_id_hex()
+            .is_some_and(|id| id.eq_ignore_ascii_case(table.build_id()))
+        {
+            return refuse("the line table given is of another build");
+        }
+        Ok(ToolLines {
+            symbols: Symbols::read(&file)?,
+            relocatable: file.is_relocatable(),
+            lines: Lines::Table(table),
+        })
+    }
+
+    /// Whether answers come from a line table (not the DWARF).
+    pub fn from_table(&self) -> bool {
+        matches!(self.lines, Lines::Table(_))
     }
 
     /// A relocatable object (`.ko`): addresses are `.text` offsets.
@@ -133,11 +184,12 @@ impl ToolLines {
 
     /// What the tools find at `addr` (a file address).
     pub fn answer(&mut self, addr: u64) -> Result<ToolAnswer> {
-        let programs = &mut self.programs;
-        let frames = self
-            .context
-            .with_units(|units, _| frames_in(units, programs, addr))?
-            .map_err(|e| debug_error(self.context.source(), &format!("at {addr:#x}: {e}")))?;
+        let frames = match &mut self.lines {
+            Lines::Table(table) => table::frames_from(table, addr)?,
+            Lines::Dwarf { context, programs } => context
+                .with_units(|units, _| frames_in(units, programs, addr))?
+                .map_err(|e| debug_error(context.source(), &format!("at {addr:#x}: {e}")))?,
+        };
         // GNU names from the symbol table where DWARF has no function.
         let symbol_before = match frames.first() {
             Some(ToolFrame {

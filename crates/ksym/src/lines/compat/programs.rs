@@ -46,6 +46,11 @@ pub(super) struct Programs {
 }
 
 impl Programs {
+    /// Drops every program read (read again when asked again).
+    pub(super) fn clear(&mut self) {
+        self.programs.clear();
+    }
+
     fn program(
         &mut self,
         unit: gimli::UnitRef<'_, Reader>,

@@ -16,8 +16,9 @@ use crate::lines::kernel::own_text;
 use crate::lines::units::Units;
 use crate::lines::{Placement, SourceFrame};
 
-/// The rows of a table being built, and its strings.
-struct Collected {
+/// The rows of a table being built, and its strings (the tools' builder,
+/// [`crate::lines::build_tool_table`], fills one too).
+pub(crate) struct Collected {
     /// `strings[0]` is the build-id; a key's id `n` is `strings[n - 1]`.
     strings: Vec<String>,
     ids: HashMap<String, u32>,
@@ -42,22 +43,27 @@ pub fn build(file: DebugFile) -> Result<LineTable> {
         .ok_or_else(|| debug_error(&source, "has no build-id, which a line table is kept by"))?;
     let text = own_text(&file)?;
     let context = LineContext::new(file, Placement::Slide(0))?;
-    let mut collected = Collected {
-        strings: vec![build_id],
-        ids: HashMap::new(),
-        rows: Vec::new(),
-        keys: Vec::new(),
-    };
+    let mut collected = Collected::new(build_id);
     context
         .with_units(|units, _| collected.read_units(units))?
         .map_err(|e| debug_error(&source, &format!("while building its line table: {e}")))?;
     let bytes = collected
-        .write(text)
+        .write(text, false)
         .map_err(|e| debug_error(&source, &format!("while writing its line table: {e}")))?;
     LineTable::from_bytes(&format!("line table of {source}"), bytes)
 }
 
 impl Collected {
+    /// No rows yet; string 0 the build-id.
+    pub(crate) fn new(build_id: String) -> Collected {
+        Collected {
+            strings: vec![build_id],
+            ids: HashMap::new(),
+            rows: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+
     fn read_units(&mut self, units: &mut Units) -> std::result::Result<(), gimli::Error> {
         if units.whole_only() {
             return Err(gimli::Error::UnsupportedOffset);
@@ -113,7 +119,8 @@ impl Collected {
         Ok(())
     }
 
-    fn intern(&mut self, text: Option<&str>) -> u32 {
+    /// The id of `text` (`None`: 0), kept once.
+    pub(crate) fn intern(&mut self, text: Option<&str>) -> u32 {
         let Some(text) = text else { return 0 };
         if let Some(id) = self.ids.get(text) {
             return *id;
@@ -126,28 +133,35 @@ impl Collected {
     }
 
     fn push(&mut self, addr: u64, frames: &[SourceFrame]) {
-        // A deeper chain is damage (the reader refuses it): keep the inner.
-        let frames = &frames[..frames.len().min(MAX_DEPTH as usize + 1)];
-        let first = self.keys.len();
-        for f in frames {
-            let key = FrameKey {
+        let keys: Vec<FrameKey> = frames
+            .iter()
+            .map(|f| FrameKey {
                 function: self.intern(f.function.as_deref()),
                 file: self.intern(f.file.as_deref()),
                 line: f.line.unwrap_or(0),
                 column: f.column.unwrap_or(0),
-            };
-            self.keys.push(key);
-        }
-        self.rows.push((addr, first, frames.len() as u16));
+                ..FrameKey::default()
+            })
+            .collect();
+        self.push_keys(addr, &keys);
+    }
+
+    /// A row from `addr`: its frames, innermost first (none: a gap).
+    pub(crate) fn push_keys(&mut self, addr: u64, keys: &[FrameKey]) {
+        // A deeper chain is damage (the reader refuses it): keep the inner.
+        let keys = &keys[..keys.len().min(MAX_DEPTH as usize + 1)];
+        let first = self.keys.len();
+        self.keys.extend_from_slice(keys);
+        self.rows.push((addr, first, keys.len() as u16));
     }
 
     /// Sorted rows (a line row before a gap at one address, the first
     /// unit's row where two units have one), each unlike the one before.
-    fn write(mut self, text: u64) -> std::result::Result<Vec<u8>, String> {
+    pub(crate) fn write(mut self, text: u64, tools: bool) -> std::result::Result<Vec<u8>, String> {
         self.rows
             .sort_by_key(|&(addr, first, count)| (addr, count == 0, first));
         self.rows.dedup_by_key(|r| r.0);
-        let mut writer = TableWriter::default();
+        let mut writer = TableWriter::new(tools);
         let mut last: Option<&[FrameKey]> = None;
         for &(addr, first, count) in &self.rows {
             let keys = &self.keys[first..first + usize::from(count)];

@@ -4,8 +4,9 @@
 
 use super::frames::KeyStack;
 use super::{
-    checksum, FrameKey, HEADER_LEN, LINE_TABLE_VERSION, MAGIC, MAX_DEPTH, ROWS_PER_BLOCK, TAG_FILE,
-    TAG_FUNCTION, TAG_GAP, TAG_OUTER,
+    checksum, FrameKey, FLAG_TOOLS, HEADER_LEN, LINE_TABLE_VERSION, MAGIC, MAX_DEPTH,
+    ROWS_PER_BLOCK, TAG_ALT_FILE, TAG_DISCRIMINATOR, TAG_FILE, TAG_FUNCTION, TAG_GAP, TAG_OUTER,
+    TAG_PAST_RANGES,
 };
 
 /// What the rows so far leave behind; a block starts from the default.
@@ -28,9 +29,13 @@ fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-fn put_key(out: &mut Vec<u8>, k: &FrameKey) {
+/// An outer frame: its second path too in a tools' table.
+fn put_key(out: &mut Vec<u8>, k: &FrameKey, tools: bool) {
     for v in [k.function, k.file, k.line, k.column] {
         put(out, v.into());
+    }
+    if tools {
+        put(out, k.alt_file.into());
     }
 }
 
@@ -41,9 +46,19 @@ pub(super) struct TableWriter {
     stream: Vec<u8>,
     in_block: usize,
     state: State,
+    /// Writes a tools' table ([`FLAG_TOOLS`]).
+    tools: bool,
 }
 
 impl TableWriter {
+    /// No rows yet; `tools`: a tools' table ([`FLAG_TOOLS`]).
+    pub(super) fn new(tools: bool) -> TableWriter {
+        TableWriter {
+            tools,
+            ..TableWriter::default()
+        }
+    }
+
     /// A row from `addr`: `None` for a gap, else the innermost frame and
     /// the outer ones (innermost first). Rows come by rising address; a
     /// row out of order, or rows past 4 GiB, are refused.
@@ -83,12 +98,31 @@ impl TableWriter {
         if outer != s.outer.as_slice() {
             tag |= TAG_OUTER;
         }
+        let extras = [
+            (inner.alt_file != s.inner.alt_file, TAG_ALT_FILE),
+            (inner.discriminator != 0, TAG_DISCRIMINATOR),
+            (inner.past_ranges, TAG_PAST_RANGES),
+        ];
+        for (set, bit) in extras {
+            if set {
+                if !self.tools {
+                    return Err(format!("a tools' frame at {addr:#x} in a kernel table"));
+                }
+                tag |= bit;
+            }
+        }
         self.stream.push(tag);
         if tag & TAG_FUNCTION != 0 {
             put(&mut self.stream, inner.function.into());
         }
         if tag & TAG_FILE != 0 {
             put(&mut self.stream, inner.file.into());
+        }
+        if tag & TAG_ALT_FILE != 0 {
+            put(&mut self.stream, inner.alt_file.into());
+        }
+        if tag & TAG_DISCRIMINATOR != 0 {
+            put(&mut self.stream, inner.discriminator.into());
         }
         put(
             &mut self.stream,
@@ -98,7 +132,7 @@ impl TableWriter {
         if tag & TAG_OUTER != 0 {
             put(&mut self.stream, outer.len() as u64);
             for k in outer {
-                put_key(&mut self.stream, k);
+                put_key(&mut self.stream, k, self.tools);
             }
             s.outer.set(outer);
         }
@@ -123,7 +157,7 @@ impl TableWriter {
             len32(strings.len(), "strings")?,
             len32(arena, "bytes of strings")?,
             len32(self.stream.len(), "bytes of rows")?,
-            0,
+            if self.tools { FLAG_TOOLS } else { 0 },
         ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
@@ -161,16 +195,19 @@ pub(super) struct RowReader<'a> {
     base: usize,
     pos: usize,
     state: State,
+    /// A tools' table: its tag bits and second paths are read.
+    tools: bool,
 }
 
 impl<'a> RowReader<'a> {
     /// The rows in `bytes` (at offset `base` of the table) of a block
     /// whose first row is at `start`.
-    pub(super) fn new(bytes: &'a [u8], base: usize, start: u64) -> RowReader<'a> {
+    pub(super) fn new(bytes: &'a [u8], base: usize, start: u64, tools: bool) -> RowReader<'a> {
         RowReader {
             bytes,
             base,
             pos: 0,
+            tools,
             state: State {
                 addr: start,
                 ..State::default()
@@ -235,6 +272,8 @@ impl<'a> RowReader<'a> {
             file: self.number32()?,
             line: self.number32()?,
             column: self.number32()?,
+            alt_file: if self.tools { self.number32()? } else { 0 },
+            ..FrameKey::default()
         })
     }
 
@@ -265,7 +304,12 @@ impl<'a> RowReader<'a> {
         if tag == TAG_GAP {
             return Ok(Some(Row { frames: None }));
         }
-        if tag & !(TAG_FUNCTION | TAG_FILE | TAG_OUTER) != 0 {
+        let known = if self.tools {
+            TAG_FUNCTION | TAG_FILE | TAG_OUTER | TAG_ALT_FILE | TAG_DISCRIMINATOR | TAG_PAST_RANGES
+        } else {
+            TAG_FUNCTION | TAG_FILE | TAG_OUTER
+        };
+        if tag & !known != 0 {
             return Err(format!(
                 "bad row tag {tag:#x} at byte {}",
                 self.byte(self.pos - 1)
@@ -278,6 +322,15 @@ impl<'a> RowReader<'a> {
         if tag & TAG_FILE != 0 {
             inner.file = self.number32()?;
         }
+        if tag & TAG_ALT_FILE != 0 {
+            inner.alt_file = self.number32()?;
+        }
+        inner.discriminator = if tag & TAG_DISCRIMINATOR != 0 {
+            self.number32()?
+        } else {
+            0
+        };
+        inner.past_ranges = tag & TAG_PAST_RANGES != 0;
         let at = self.pos;
         let delta = self.number()?;
         // Zigzag: 2n is n, 2n + 1 is -n - 1 (no overflow for any u64).

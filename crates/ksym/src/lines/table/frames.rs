@@ -103,7 +103,10 @@ impl<'t> TableFrames<'t> {
         } else {
             &[]
         });
-        if !keys.clone().all(|k| known(k.function) && known(k.file)) {
+        if !keys
+            .clone()
+            .all(|k| known(k.function) && known(k.file) && known(k.alt_file))
+        {
             return None;
         }
         Some(TableFrames {
@@ -112,6 +115,20 @@ impl<'t> TableFrames<'t> {
             outer,
             next: 0,
         })
+    }
+
+    /// The string of id `id` (0: none), checked in [`TableFrames::new`].
+    pub(crate) fn text(&self, id: u32) -> Option<&'t str> {
+        match id {
+            0 => None,
+            id => self.table.string(id as usize - 1),
+        }
+    }
+
+    /// The stored frames, innermost first (the tools' view reads their
+    /// second paths and discriminators).
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &FrameKey> {
+        (0..).map_while(|i| self.key(i))
     }
 
     fn key(&self, i: usize) -> Option<&FrameKey> {
@@ -129,14 +146,9 @@ impl<'t> Iterator for TableFrames<'t> {
     fn next(&mut self) -> Option<FrameRef<'t>> {
         let key = *self.key(self.next)?;
         self.next += 1;
-        let table = self.table;
-        let text = |id: u32| match id {
-            0 => None,
-            id => table.string(id as usize - 1),
-        };
         Some(FrameRef {
-            function: text(key.function),
-            file: text(key.file),
+            function: self.text(key.function),
+            file: self.text(key.file),
             line: (key.line != 0).then_some(key.line),
             column: (key.column != 0).then_some(key.column),
             inlined: self.key(self.next).is_some(),

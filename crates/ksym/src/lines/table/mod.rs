@@ -8,9 +8,9 @@
 //! ```text
 //! offset 0   header (48 bytes, little-endian)
 //!            magic "KSYMLINE", version u32, block count u32, string
-//!            count u32, arena length u32, stream length u32, reserved u32,
-//!            link-time `_text` u64, checksum u64 (XXH3-64 of every
-//!            other byte of the file)
+//!            count u32, arena length u32, stream length u32, flags u32
+//!            (version 1: reserved, 0), link-time `_text` u64, checksum
+//!            u64 (XXH3-64 of every other byte of the file)
 //! then       block index: per block {first row's address u64, its offset
 //!            in the row stream u32}, by address
 //! then       string offsets: (count + 1) u32 into the arena; string 0 is
@@ -27,6 +27,13 @@
 //! in blocks of [`ROWS_PER_BLOCK`] whose first row starts afresh, so a
 //! lookup is a binary search over the block index and the decoding of at
 //! most one block.
+//!
+//! A table with [`FLAG_TOOLS`] holds what `addr2line` prints instead
+//! ([`crate::lines::ToolLines`] answers from it): linkage names, paths
+//! joined as BFD joins them and, beside each, as the DWARF standard reads
+//! them; the discriminator of the innermost row; rows past their unit's
+//! ranges, marked. Those parts are tag bits and numbers a kernel table
+//! never writes.
 //!
 //! A table is untrusted input: the checksum, every length and offset, the
 //! order of the blocks and of the string offsets are checked when it is
@@ -48,11 +55,14 @@ use super::SourceFrame;
 use crate::error::{Error, Result};
 
 pub use build::build;
+pub(crate) use build::Collected;
 pub use frames::{FrameRef, TableFrames, INLINE_DEPTH};
 
 const MAGIC: &[u8; 8] = b"KSYMLINE";
 /// Bumped whenever what the bytes mean changes.
-pub const LINE_TABLE_VERSION: u32 = 1;
+pub const LINE_TABLE_VERSION: u32 = 2;
+/// Header flag: the table holds the tools' view (see the module docs).
+pub(crate) const FLAG_TOOLS: u32 = 1;
 const HEADER_LEN: usize = 48;
 const BLOCK_ENTRY_LEN: usize = 12;
 /// Rows per block: a lookup decodes at most this many. Earlier writers
@@ -68,17 +78,27 @@ const TAG_GAP: u8 = 1;
 const TAG_FUNCTION: u8 = 2;
 const TAG_FILE: u8 = 4;
 const TAG_OUTER: u8 = 8;
+/// Tools' tables only: the second path changed, the innermost row has a
+/// discriminator, the row is past its unit's ranges.
+const TAG_ALT_FILE: u8 = 16;
+const TAG_DISCRIMINATOR: u8 = 32;
+const TAG_PAST_RANGES: u8 = 64;
 /// Deeper inline chains than this are damage, not code.
 const MAX_DEPTH: u64 = 256;
 
 /// One frame as stored: string ids plus one (0 for none), line and column
-/// (0 for none).
+/// (0 for none); in a tools' table also the path as the standard reads it
+/// and, for the innermost frame, its discriminator and whether its row is
+/// past its unit's ranges.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-struct FrameKey {
-    function: u32,
-    file: u32,
-    line: u32,
-    column: u32,
+pub(crate) struct FrameKey {
+    pub(crate) function: u32,
+    pub(crate) file: u32,
+    pub(crate) line: u32,
+    pub(crate) column: u32,
+    pub(crate) alt_file: u32,
+    pub(crate) discriminator: u32,
+    pub(crate) past_ranges: bool,
 }
 
 enum Bytes {
@@ -98,6 +118,8 @@ pub struct LineTable {
     arena: Box<str>,
     stream_at: usize,
     text: u64,
+    /// Holds the tools' view ([`FLAG_TOOLS`]).
+    tools: bool,
     /// Where a lookup's binary search over the blocks starts and ends:
     /// see [`BlockBuckets`].
     buckets: BlockBuckets,
@@ -215,10 +237,11 @@ impl LineTable {
         if b.len() < HEADER_LEN || &b[..8] != MAGIC {
             return Err(bad("not a ksym line table (too short or bad magic)".into()));
         }
+        // Version 1 is version 2 without flags (its reserved field 0).
         let version = u32_at(b, 8);
-        if version != LINE_TABLE_VERSION {
+        if version != LINE_TABLE_VERSION && version != 1 {
             return Err(bad(format!(
-                "version {version}, this ksym reads version {LINE_TABLE_VERSION}"
+                "version {version}, this ksym reads versions 1 to {LINE_TABLE_VERSION}"
             )));
         }
         let field = |at| u32_at(b, at) as usize;
@@ -240,8 +263,9 @@ impl LineTable {
                 b.len()
             )));
         };
-        if u32_at(b, 28) != 0 {
-            return Err(bad("reserved header bytes are not zero".into()));
+        let flags = u32_at(b, 28);
+        if flags & !FLAG_TOOLS != 0 || (version == 1 && flags != 0) {
+            return Err(bad(format!("unknown header flags {flags:#x}")));
         }
         if checksum(b) != u64_at(b, 40) {
             return Err(bad("checksum mismatch (damaged or truncated)".into()));
@@ -262,6 +286,7 @@ impl LineTable {
             arena: names,
             stream_at,
             text,
+            tools: flags & FLAG_TOOLS != 0,
             buckets: BlockBuckets::default(),
         };
         table.check_index(stream, arena).map_err(bad)?;
@@ -344,6 +369,12 @@ impl LineTable {
         &self.as_bytes()[self.stream_at..]
     }
 
+    /// Whether the table holds the tools' view (built by
+    /// [`crate::lines::build_tool_table`]) rather than the kernel's.
+    pub fn is_tools(&self) -> bool {
+        self.tools
+    }
+
     /// How many blocks of at most [`ROWS_PER_BLOCK`] rows the table holds.
     pub fn block_count(&self) -> usize {
         self.blocks
@@ -385,8 +416,12 @@ impl LineTable {
         } else {
             self.stream().len()
         };
-        let mut rows =
-            encode::RowReader::new(&self.stream()[from..to], self.stream_at + from, start);
+        let mut rows = encode::RowReader::new(
+            &self.stream()[from..to],
+            self.stream_at + from,
+            start,
+            self.tools,
+        );
         // Rows are read up to the last one at or below `addr` (the next
         // one's address is read, not its frames), and only its outer
         // frames copied.

@@ -30,6 +30,7 @@ fn rows(seed: u64, n: usize) -> Vec<(u64, Option<Vec<FrameKey>>)> {
                         file: (next() % 5) as u32,
                         line: (next() % 3000) as u32,
                         column: (next() % 30) as u32,
+                        ..FrameKey::default()
                     })
                     .collect()
             });
@@ -38,8 +39,30 @@ fn rows(seed: u64, n: usize) -> Vec<(u64, Option<Vec<FrameKey>>)> {
         .collect()
 }
 
+/// [`rows`] with what a tools' table adds: second paths everywhere, and
+/// discriminators and rows past their unit's ranges innermost.
+fn tools_rows(seed: u64, n: usize) -> Vec<(u64, Option<Vec<FrameKey>>)> {
+    let mut x = seed;
+    let mut rows = rows(seed, n);
+    for keys in rows.iter_mut().filter_map(|r| r.1.as_mut()) {
+        for (i, k) in keys.iter_mut().enumerate() {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            k.alt_file = ((x >> 33) % 5) as u32;
+            if i == 0 {
+                k.discriminator = [0, 0, 1, 3, 200][((x >> 40) % 5) as usize];
+                k.past_ranges = (x >> 50) % 4 == 0;
+            }
+        }
+    }
+    rows
+}
+
 fn table_of(rows: &[(u64, Option<Vec<FrameKey>>)]) -> Vec<u8> {
-    let mut writer = TableWriter::default();
+    write_table(rows, false)
+}
+
+fn write_table(rows: &[(u64, Option<Vec<FrameKey>>)], tools: bool) -> Vec<u8> {
+    let mut writer = TableWriter::new(tools);
     for (addr, frames) in rows {
         writer
             .push(*addr, frames.as_deref().and_then(<[_]>::split_first))
@@ -114,6 +137,42 @@ fn damage_is_refused_when_opened_or_asked() {
     old[8] = 99;
     let err = LineTable::from_bytes("old", old).unwrap_err().to_string();
     assert!(err.contains("version 99"), "{err}");
+}
+
+#[test]
+fn a_tools_table_gives_back_every_part_of_its_frames() {
+    for seed in [2, 11] {
+        let rows = tools_rows(seed, 400);
+        let table = LineTable::from_bytes("tools", write_table(&rows, true)).unwrap();
+        assert!(table.is_tools());
+        let (first, last) = (rows[0].0 - 3, rows.last().unwrap().0 + 3);
+        for addr in first..last {
+            let want = rows
+                .iter()
+                .rev()
+                .find(|r| r.0 <= addr)
+                .and_then(|r| r.1.clone())
+                .unwrap_or_default();
+            let found = table.frames_ref(addr).unwrap();
+            let got: Vec<FrameKey> = found.keys().copied().collect();
+            assert_eq!(got, want, "at {addr:#x}");
+        }
+    }
+    // A kernel table has no room for them: refused when written, not lost.
+    let rows = tools_rows(2, 50);
+    let mut writer = TableWriter::new(false);
+    let refused = rows
+        .iter()
+        .map(|(addr, frames)| writer.push(*addr, frames.as_deref().and_then(<[_]>::split_first)))
+        .any(|r| r.is_err());
+    assert!(refused);
+    // Their tag bits in a kernel table are damage.
+    let mut bytes = write_table(&rows, true);
+    bytes[28] = 0;
+    let sum = checksum(&bytes);
+    bytes[40..48].copy_from_slice(&sum.to_le_bytes());
+    let table = LineTable::from_bytes("unflagged", bytes).unwrap();
+    assert!(rows.iter().any(|(addr, _)| table.frames(*addr).is_err()));
 }
 
 /// Damage the checksum cannot see (a writer's bug, a fuzzer fixing the
