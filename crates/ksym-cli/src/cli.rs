@@ -76,6 +76,10 @@ pub(crate) enum Command {
         /// Say nothing; leave quietly when another build is under way.
         #[arg(long)]
         quiet: bool,
+        /// Build `ksym addr2line`'s table for this ELF file (any with DWARF
+        /// and a build-id) instead. Its first run starts this itself.
+        #[arg(long, value_name = "FILE")]
+        for_addr2line: Option<PathBuf>,
     },
     /// Name the kernel frames of a pprof profile (gzip'd or plain
     /// profile.proto); writes a gzip'd profile, counts to standard error.

@@ -129,8 +129,17 @@ fn run<const FULL: bool>(cli: Cli) -> CliResult<ExitCode> {
     if let Command::Snapshot(SnapshotCommand::Check { file }) = &cli.command {
         return commands::snapshot::check(file);
     }
-    if let (Command::LineTable { quiet }, Some(vmlinux)) = (&cli.command, &cli.source.vmlinux) {
-        return commands::line_table::run(vmlinux, *quiet, &mut std::io::stdout().lock());
+    if let Command::LineTable {
+        quiet,
+        for_addr2line: Some(file),
+    } = &cli.command
+    {
+        let out = &mut std::io::stdout().lock();
+        return commands::line_table::run(file, commands::line_table::Kind::Tools, *quiet, out);
+    }
+    if let (Command::LineTable { quiet, .. }, Some(vmlinux)) = (&cli.command, &cli.source.vmlinux) {
+        let out = &mut std::io::stdout().lock();
+        return commands::line_table::run(vmlinux, commands::line_table::Kind::Kernel, *quiet, out);
     }
     if let Command::Addr2line(args) = &cli.command {
         return commands::addr2line::run(args, ksym::lines::Flavour::Gnu);
@@ -174,9 +183,10 @@ fn run<const FULL: bool>(cli: Cli) -> CliResult<ExitCode> {
             commands::snapshot::save(&loaded, output, &mut out)?
         }
         Command::Snapshot(SnapshotCommand::Check { .. }) => unreachable!("handled above"),
-        Command::LineTable { quiet } => {
+        Command::LineTable { quiet, .. } => {
             let lines = Lines::new(&cli.source, &loaded, &cli.source.debuginfod);
-            commands::line_table::run(&lines.vmlinux_path()?, *quiet, &mut out)?
+            let kind = commands::line_table::Kind::Kernel;
+            commands::line_table::run(&lines.vmlinux_path()?, kind, *quiet, &mut out)?
         }
         #[cfg(feature = "store")]
         Command::Snapshot(SnapshotCommand::Push { store, json }) if FULL => {

@@ -263,7 +263,10 @@ impl Drop for Lines<'_> {
     /// the background for the next runs.
     fn drop(&mut self) {
         if let (Some(path), Some(_)) = (&self.read_dwarf_of, &self.cache_dir) {
-            crate::commands::line_table::build_in_background(path);
+            crate::commands::line_table::build_in_background(
+                path,
+                crate::commands::line_table::Kind::Kernel,
+            );
         }
     }
 }

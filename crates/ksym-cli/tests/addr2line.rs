@@ -93,7 +93,18 @@ fn instruction_addresses(exe: &Path) -> String {
 }
 
 fn run(program: &Path, args: &[&str], input: &str) -> String {
-    let out = common::output_with_stdin(Command::new(program).args(args), input.as_bytes());
+    run_with_cache(program, args, input, None)
+}
+
+/// `program` with ksym's cache in `cache` (`None`: off, so ksym answers
+/// from the DWARF).
+fn run_with_cache(program: &Path, args: &[&str], input: &str, cache: Option<&Path>) -> String {
+    let mut command = Command::new(program);
+    command.args(args).env(
+        "KSYM_CACHE_DIR",
+        cache.map_or("off".as_ref(), Path::as_os_str),
+    );
+    let out = common::output_with_stdin(&mut command, input.as_bytes());
     assert!(
         out.status.success(),
         "{} {args:?}: {}",
@@ -113,19 +124,77 @@ const OPTION_SETS: &[&[&str]] = &[
     &["-a", "-p", "-f", "-i", "-s", "-C"],
 ];
 
-fn compare(real: &str, ours: &Path, exe: &Path, input: &str) {
-    for opts in OPTION_SETS {
+/// A private cache (made by ksym, 0700) in a temporary directory.
+struct Cache(tempfile::TempDir);
+
+impl Cache {
+    fn new() -> Cache {
+        Cache(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self) -> PathBuf {
+        self.0.path().join("cache")
+    }
+}
+
+/// A private cache holding the tools' line table of `exe`, built by
+/// `ksym line-table --for-addr2line`.
+fn cache_with_table(exe: &Path) -> Cache {
+    let cache = Cache::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_ksym"))
+        .args(["line-table", "--for-addr2line"])
+        .arg(exe)
+        .env("KSYM_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
+    cache
+}
+
+/// The real tool and ksym (from the DWARF, and from the table in
+/// `cache`) answer `input` alike with each of `option_sets`.
+fn compare_with(
+    real: &str,
+    ours: &Path,
+    exe: &Path,
+    input: &str,
+    option_sets: &[&[&str]],
+    cache: &Path,
+) {
+    for opts in option_sets {
         let mut args = vec!["-e", exe.to_str().unwrap()];
         args.extend_from_slice(opts);
+        let start = Instant::now();
         let want = run(Path::new(real), &args, input);
-        let got = run(ours, &args, input);
-        assert!(
-            want == got,
-            "{real} {opts:?} differs on {}:\n{}",
-            exe.display(),
-            first_difference(&want, &got)
-        );
+        let theirs = start.elapsed();
+        for from in [None, Some(cache)] {
+            let start = Instant::now();
+            let got = run_with_cache(ours, &args, input, from);
+            eprintln!(
+                "{} addresses {opts:?}: {real} {theirs:.2?}, ksym from {} {:.2?}",
+                input.lines().count(),
+                if from.is_some() { "its table" } else { "DWARF" },
+                start.elapsed()
+            );
+            assert!(
+                want == got,
+                "{real} {opts:?} differs on {} (ksym from {}):\n{}",
+                exe.display(),
+                if from.is_some() { "its table" } else { "DWARF" },
+                first_difference(&want, &got)
+            );
+        }
     }
+}
+
+fn compare(real: &str, ours: &Path, exe: &Path, input: &str) {
+    let cache = cache_with_table(exe);
+    compare_with(real, ours, exe, input, OPTION_SETS, &cache.path());
 }
 
 fn first_difference(want: &str, got: &str) -> String {
@@ -167,6 +236,83 @@ fn c_program_answers_as_gnu_addr2line() {
         "",
     );
     assert_eq!(want, got);
+}
+
+/// The first run answers from the DWARF and builds the table in the
+/// background; the next answer from it: a copy of the program without its
+/// DWARF sections (same build-id and symbols), where GNU finds no line,
+/// answers as the program.
+#[test]
+fn the_first_run_builds_the_table_the_next_answer_from() {
+    if !have("addr2line") || !have("objcopy") {
+        eprintln!("skipped: no addr2line or objcopy (binutils)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(exe) = c_program(dir.path()) else {
+        return;
+    };
+    let cache = Cache::new();
+    let input = instruction_addresses(&exe);
+    let links = multi_call_dir();
+    let ours = links.path().join("addr2line");
+    let args = |file: &Path| {
+        vec![
+            "-e".to_string(),
+            file.display().to_string(),
+            "-a".into(),
+            "-i".into(),
+            "-f".into(),
+        ]
+    };
+    let args_of = |file: &Path| args(file);
+    let exe_args = args_of(&exe);
+    let exe_args: Vec<&str> = exe_args.iter().map(String::as_str).collect();
+    let want = run(Path::new("addr2line"), &exe_args, &input);
+    let first = run_with_cache(&ours, &exe_args, &input, Some(&cache.path()));
+    assert!(want == first, "{}", first_difference(&want, &first));
+    let started = Instant::now();
+    let table = loop {
+        let found = std::fs::read_dir(cache.path())
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                name.starts_with("addr2line-") && name.ends_with(".ksymlines")
+            });
+        if let Some(table) = found {
+            break table;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no table in {} after 120 s",
+            cache.path().display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&table).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", table.display());
+    let stripped = dir.path().join("prog.nodwarf");
+    let ok = Command::new("objcopy")
+        .arg("--remove-section=.debug_*")
+        .arg(&exe)
+        .arg(&stripped)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "objcopy failed");
+    let stripped_args = args_of(&stripped);
+    let stripped_args: Vec<&str> = stripped_args.iter().map(String::as_str).collect();
+    let gnu_without = run(Path::new("addr2line"), &stripped_args, &input);
+    assert!(gnu_without != want, "objcopy left the DWARF");
+    let from_table = run_with_cache(&ours, &stripped_args, &input, Some(&cache.path()));
+    assert!(
+        want == from_table,
+        "{}",
+        first_difference(&want, &from_table)
+    );
 }
 
 #[test]
@@ -243,21 +389,16 @@ fn vmlinux_answers_as_gnu_addr2line() {
     let input = kernel_addresses();
     let links = multi_call_dir();
     let ours = links.path().join("addr2line");
-    for opts in [&["-a", "-i", "-f"][..], &["-f", "-p", "-i"], &[]] {
-        let mut args = vec!["-e", vmlinux.to_str().unwrap()];
-        args.extend_from_slice(opts);
-        let start = Instant::now();
-        let want = run(Path::new("addr2line"), &args, &input);
-        let gnu = start.elapsed();
-        let start = Instant::now();
-        let got = run(&ours, &args, &input);
-        let ksym = start.elapsed();
-        eprintln!(
-            "{} addresses {opts:?}: addr2line {gnu:.2?}, ksym {ksym:.2?}",
-            input.lines().count()
-        );
-        assert!(want == got, "{opts:?}: {}", first_difference(&want, &got));
-    }
+    let cache = cache_with_table(&vmlinux);
+    let option_sets: &[&[&str]] = &[&["-a", "-i", "-f"], &["-f", "-p", "-i"], &[]];
+    compare_with(
+        "addr2line",
+        &ours,
+        &vmlinux,
+        &input,
+        option_sets,
+        &cache.path(),
+    );
 }
 
 /// `.text` functions of a `.ko` (start, middle, last byte): GNU reads a
@@ -316,17 +457,10 @@ fn modules_answer_as_gnu_addr2line() {
         let ko = dir.path().join(format!("{module}.ko"));
         std::fs::write(&ko, bytes).unwrap();
         let input = module_addresses(&ko);
-        for opts in [&["-a", "-i", "-f"][..], &["-f", "-p", "-i"]] {
-            let mut args = vec!["-e", ko.to_str().unwrap()];
-            args.extend_from_slice(opts);
-            let want = run(Path::new("addr2line"), &args, &input);
-            let got = run(&links.path().join("addr2line"), &args, &input);
-            assert!(
-                want == got,
-                "{module} {opts:?}: {}",
-                first_difference(&want, &got)
-            );
-        }
+        let cache = cache_with_table(&ko);
+        let option_sets: &[&[&str]] = &[&["-a", "-i", "-f"], &["-f", "-p", "-i"]];
+        let ours = links.path().join("addr2line");
+        compare_with("addr2line", &ours, &ko, &input, option_sets, &cache.path());
     }
 }
 

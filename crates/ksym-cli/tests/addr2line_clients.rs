@@ -8,11 +8,13 @@
 //! QEMU suite's boot: see `tests/data/README.md`). Each gives the same
 //! output as with binutils' addr2line; the times of both are printed.
 //! ksym runs through a wrapper that logs each start, so a client that
-//! never ran it cannot pass.
+//! never ran it cannot pass. Each client runs ksym twice: first with an
+//! empty cache (ksym answers from the DWARF and builds its tables in the
+//! background), then, those built, from the tables.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -33,6 +35,47 @@ fn ksym_bin_dir() -> tempfile::TempDir {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     dir
+}
+
+/// A private cache for ksym (made by it, 0700) in a temporary directory.
+struct Cache(tempfile::TempDir);
+
+impl Cache {
+    fn new() -> Cache {
+        Cache(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self) -> PathBuf {
+        self.0.path().join("cache")
+    }
+
+    /// Waits for the background builds to end; the tables built.
+    fn tables(&self) -> Vec<PathBuf> {
+        let started = Instant::now();
+        loop {
+            let names: Vec<PathBuf> = std::fs::read_dir(self.path())
+                .into_iter()
+                .flatten()
+                .map(|e| e.unwrap().path())
+                .collect();
+            let building = names
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e == "building"));
+            let tables: Vec<PathBuf> = names
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "ksymlines"))
+                .collect();
+            if !building && !tables.is_empty() {
+                return tables;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "no tables built in {} after 300 s",
+                self.path().display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 fn ksym_runs(dir: &Path) -> usize {
@@ -147,26 +190,33 @@ fn perf_srcline_is_the_same_with_ksym() {
         ],
         &["script", "-F", "+srcline", "--full-source-path"],
     ];
-    for args in reports {
-        let perf = |path: &str| {
-            let start = Instant::now();
-            let out = Command::new("perf")
-                .args(args)
-                .arg("-i")
-                .arg(&data)
-                .env("PATH", path)
-                .env("HOME", dir.path())
-                .output()
-                .unwrap();
-            (without_tip(&checked(out, "perf")), start.elapsed())
-        };
-        let (want, gnu) = perf(&std::env::var("PATH").unwrap_or_default());
-        let before = ksym_runs(bin.path());
-        let (got, ours) = perf(&path_with(bin.path()));
-        eprintln!("perf {args:?}: with addr2line {gnu:.2?}, with ksym {ours:.2?}");
-        assert!(ksym_runs(bin.path()) > before, "perf did not run ksym");
-        assert!(want.contains("hot.c:"), "no source lines in:\n{want}");
-        assert_eq!(want, got, "perf {args:?}");
+    let cache = Cache::new();
+    for (round, from) in ["DWARF", "its table"].into_iter().enumerate() {
+        if round == 1 {
+            eprintln!("tables: {:?}", cache.tables());
+        }
+        for args in reports {
+            let perf = |path: &str| {
+                let start = Instant::now();
+                let out = Command::new("perf")
+                    .args(args)
+                    .arg("-i")
+                    .arg(&data)
+                    .env("PATH", path)
+                    .env("HOME", dir.path())
+                    .env("KSYM_CACHE_DIR", cache.path())
+                    .output()
+                    .unwrap();
+                (without_tip(&checked(out, "perf")), start.elapsed())
+            };
+            let (want, gnu) = perf(&std::env::var("PATH").unwrap_or_default());
+            let before = ksym_runs(bin.path());
+            let (got, ours) = perf(&path_with(bin.path()));
+            eprintln!("perf {args:?}: with addr2line {gnu:.2?}, with ksym from {from} {ours:.2?}");
+            assert!(ksym_runs(bin.path()) > before, "perf did not run ksym");
+            assert!(want.contains("hot.c:"), "no source lines in:\n{want}");
+            assert_eq!(want, got, "perf {args:?}, ksym from {from}");
+        }
     }
 }
 
@@ -263,7 +313,12 @@ fn decode_stacktrace_is_the_same_with_ksym() {
     if !llvm {
         eprintln!("LLVM=1 skipped: no llvm-addr2line or llvm-readelf (llvm)");
     }
-    for flavour in ["", "1"].into_iter().filter(|f| f.is_empty() || llvm) {
+    let cache = Cache::new();
+    let rounds = [("", "DWARF"), ("", "its table"), ("1", "its table")];
+    for (flavour, from) in rounds.into_iter().filter(|f| f.0.is_empty() || llvm) {
+        if from != "DWARF" {
+            cache.tables();
+        }
         let run = |path: &str| {
             let start = Instant::now();
             let mut command = Command::new("bash");
@@ -272,7 +327,8 @@ fn decode_stacktrace_is_the_same_with_ksym() {
                 .arg(&vmlinux)
                 .arg("auto")
                 .arg(&modules)
-                .env("PATH", path);
+                .env("PATH", path)
+                .env("KSYM_CACHE_DIR", cache.path());
             if !flavour.is_empty() {
                 command.env("LLVM", flavour);
             }
@@ -283,7 +339,7 @@ fn decode_stacktrace_is_the_same_with_ksym() {
         let before = ksym_runs(bin.path());
         let (got, ours) = run(&path_with(bin.path()));
         eprintln!(
-            "decode_stacktrace.sh (LLVM={flavour}): with the real tool {real:.2?}, with ksym {ours:.2?}"
+            "decode_stacktrace.sh (LLVM={flavour}): with the real tool {real:.2?}, with ksym from {from} {ours:.2?}"
         );
         assert!(
             ksym_runs(bin.path()) > before + 10,
@@ -293,6 +349,6 @@ fn decode_stacktrace_is_the_same_with_ksym() {
             want.contains("(kernel/sched/core.c:"),
             "no source lines in:\n{want}"
         );
-        assert_eq!(want, got, "LLVM={flavour}");
+        assert_eq!(want, got, "LLVM={flavour}, ksym from {from}");
     }
 }

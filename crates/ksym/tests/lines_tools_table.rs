@@ -46,7 +46,7 @@ fn sections(path: &Path) -> Vec<(u64, u64)> {
 /// symbol fallback depends on the order).
 fn same_answers(path: &Path, table: LineTable, addrs: impl Iterator<Item = u64> + Clone) {
     let mut dwarf = ToolLines::open(path).unwrap();
-    let mut tabled = ToolLines::with_table(DebugFile::open(path).unwrap(), table).unwrap();
+    let mut tabled = ToolLines::with_table(&DebugFile::open(path).unwrap(), table).unwrap();
     assert!(tabled.from_table() && !dwarf.from_table());
     let (mut asked, mut with_lines) = (0, 0);
     for addr in addrs {
@@ -56,8 +56,14 @@ fn same_answers(path: &Path, table: LineTable, addrs: impl Iterator<Item = u64> 
         asked += 1;
         with_lines += usize::from(want.frames.iter().any(|f| f.line != 0));
     }
-    eprintln!("{}: {asked} addresses, {with_lines} with a line", path.display());
-    assert!(with_lines > 0, "no address had a line: nothing was compared");
+    eprintln!(
+        "{}: {asked} addresses, {with_lines} with a line",
+        path.display()
+    );
+    assert!(
+        with_lines > 0,
+        "no address had a line: nothing was compared"
+    );
 }
 
 fn every_byte(path: &Path) -> impl Iterator<Item = u64> + Clone {
@@ -134,7 +140,11 @@ fn modules_answer_the_same_from_the_table() {
         .map(|e| e.unwrap().path())
         .collect();
     modules.sort();
-    assert!(modules.len() >= 10, "modules missing from {}", dir.display());
+    assert!(
+        modules.len() >= 10,
+        "modules missing from {}",
+        dir.display()
+    );
     for ko in modules {
         let table = build_tool_table(DebugFile::open(&ko).unwrap()).unwrap();
         same_answers(&ko, table, every_byte(&ko));
@@ -158,7 +168,10 @@ fn vmlinux_answers_the_same_from_the_table() {
     let text = elf.section_by_name(".text").unwrap();
     let (start, end) = (text.address(), text.address() + text.size());
     let mut addrs: Vec<u64> = (start..end).step_by(61).collect();
-    for s in elf.symbols().filter(|s| s.kind() == object::SymbolKind::Text) {
+    for s in elf
+        .symbols()
+        .filter(|s| s.kind() == object::SymbolKind::Text)
+    {
         addrs.push(s.address());
         if s.size() > 0 {
             addrs.push(s.address() + s.size() - 1);

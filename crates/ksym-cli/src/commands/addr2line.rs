@@ -4,12 +4,17 @@
 //! read its output (perf's srcline, `decode_stacktrace.sh`). Addresses come
 //! from the arguments, or one a line from standard input, each answer
 //! flushed before the next line is read (perf writes one, then waits).
+//!
+//! Answers come from the file's tools' line table in the private cache
+//! (by build-id) when there is one; else from its DWARF, and the table is
+//! built in the background for the next run, as `--lines` does.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ksym::lines::{parse_address, Flavour, Style, ToolAnswer, ToolLines};
+use ksym::lines::{parse_address, DebugFile, Flavour, Style, ToolAnswer, ToolLines};
+use ksym::snapshot::cache;
 
 use crate::CliResult;
 
@@ -41,6 +46,10 @@ pub(crate) struct Addr2lineArgs {
     /// Answer as llvm-addr2line does (as when run under that name).
     #[arg(long)]
     llvm: bool,
+    /// Answer from the DWARF: neither read nor build a line table (as does
+    /// KSYM_CACHE_DIR=off).
+    #[arg(long)]
+    no_cache: bool,
     /// Hex addresses (`0x` optional); none: one a line from standard input.
     addrs: Vec<String>,
 }
@@ -79,7 +88,7 @@ pub(crate) fn run(args: &Addr2lineArgs, flavour: Flavour) -> CliResult<ExitCode>
         demangle: args.demangle.is_some(),
         basenames: args.basenames,
     };
-    let mut lines = ToolLines::open(&args.exe)?;
+    let mut lines = open(&args.exe, !args.no_cache)?;
     if lines.is_relocatable() && flavour == Flavour::Llvm {
         return Err(format!(
             "{}: a relocatable object (.ko, .o): llvm-addr2line's reading of its \
@@ -110,6 +119,30 @@ pub(crate) fn run(args: &Addr2lineArgs, flavour: Flavour) -> CliResult<ExitCode>
         out.flush()?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The file's lines: from its cached tools' table, else from its DWARF
+/// (then the table is built in the background when the file has DWARF and
+/// a build-id). A damaged table is said and passed by: the caller keeps
+/// getting answers.
+fn open(path: &Path, use_cache: bool) -> CliResult<ToolLines> {
+    let file = DebugFile::open(path)?;
+    let dir = cache::default_dir().filter(|_| use_cache);
+    let (Some(dir), Some(id)) = (dir, file.build_id_hex()) else {
+        return Ok(ToolLines::new(file)?);
+    };
+    match cache::lookup_tool_table(&dir, &id) {
+        Ok(Some(table)) => match ToolLines::with_table(&file, table) {
+            Ok(lines) => return Ok(lines),
+            Err(e) => eprintln!("addr2line: {e}"),
+        },
+        Ok(None) if file.dwarf_bytes() > 0 => {
+            super::line_table::build_in_background(path, super::line_table::Kind::Tools);
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!("addr2line: {e}"),
+    }
+    Ok(ToolLines::new(file)?)
 }
 
 fn answer(lines: &mut ToolLines, style: Style, text: &str, out: &mut impl Write) -> CliResult<()> {

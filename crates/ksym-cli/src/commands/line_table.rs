@@ -3,13 +3,16 @@
 //! `--lines` answers the core kernel from it without reading DWARF. The
 //! first `--lines` run that reads a vmlinux's DWARF starts this in the
 //! background (as `git gc --auto` does), so the second run is fast.
+//!
+//! `--for-addr2line FILE` does the same for `ksym addr2line`'s view of any
+//! ELF file with DWARF (a tools' table: see [`ksym::lines::build_tool_table`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use ksym::lines::{build_line_table, DebugFile};
+use ksym::lines::{build_line_table, build_tool_table, DebugFile};
 use ksym::snapshot::cache;
 
 use crate::CliResult;
@@ -17,17 +20,30 @@ use crate::CliResult;
 /// A build older than this whose lock is still there has died.
 const STALE_LOCK: Duration = Duration::from_secs(600);
 
-/// Builds and stores the line table of `vmlinux`; `quiet` (the background
-/// build) says nothing and leaves quietly when another build holds the lock.
-pub(crate) fn run(vmlinux: &Path, quiet: bool, out: &mut impl Write) -> CliResult<ExitCode> {
+/// Which table: the kernel's (`--lines`) or the tools' (`addr2line`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Kernel,
+    Tools,
+}
+
+/// Builds and stores the line table of `path` (a vmlinux for the
+/// kernel's); `quiet` (the background build) says nothing and leaves
+/// quietly when another build holds the lock.
+pub(crate) fn run(
+    path: &Path,
+    kind: Kind,
+    quiet: bool,
+    out: &mut impl Write,
+) -> CliResult<ExitCode> {
     let dir = cache::default_dir()
         .ok_or("the cache is off (KSYM_CACHE_DIR): there is nowhere to keep a line table")?;
-    let file = DebugFile::open(vmlinux)?;
+    let file = DebugFile::open(path)?;
     let id = file
         .build_id_hex()
-        .ok_or_else(|| format!("{}: no build-id to keep a line table by", vmlinux.display()))?;
+        .ok_or_else(|| format!("{}: no build-id to keep a line table by", path.display()))?;
     cache::ensure_private_dir(&dir)?;
-    let Some(_lock) = BuildLock::take(&dir, &id)? else {
+    let Some(_lock) = BuildLock::take(&dir, &id, kind)? else {
         if quiet {
             return Ok(ExitCode::SUCCESS);
         }
@@ -35,7 +51,10 @@ pub(crate) fn run(vmlinux: &Path, quiet: bool, out: &mut impl Write) -> CliResul
     };
     let started = Instant::now();
     let dwarf = file.dwarf_bytes();
-    let table = build_line_table(file)?;
+    let table = match kind {
+        Kind::Kernel => build_line_table(file)?,
+        Kind::Tools => build_tool_table(file)?,
+    };
     let path = cache::store_line_table(&dir, &table)?;
     if !quiet {
         let bytes = table.as_bytes().len() as u64;
@@ -50,16 +69,24 @@ pub(crate) fn run(vmlinux: &Path, quiet: bool, out: &mut impl Write) -> CliResul
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts `ksym --vmlinux VMLINUX line-table --quiet` in the background,
-/// detached from this process and its terminal; trouble is only noted.
-pub(crate) fn build_in_background(vmlinux: &Path) {
+/// Starts `ksym --vmlinux VMLINUX line-table --quiet` (or `ksym
+/// line-table --quiet --for-addr2line FILE`) in the background, detached
+/// from this process and its terminal; trouble is only noted.
+pub(crate) fn build_in_background(path: &Path, kind: Kind) {
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     let started = std::env::current_exe().and_then(|exe| {
-        Command::new(exe)
-            .arg("--vmlinux")
-            .arg(vmlinux)
-            .args(["line-table", "--quiet"])
+        let mut command = Command::new(exe);
+        match kind {
+            Kind::Kernel => command
+                .arg("--vmlinux")
+                .arg(path)
+                .args(["line-table", "--quiet"]),
+            Kind::Tools => command
+                .args(["line-table", "--quiet", "--for-addr2line"])
+                .arg(path),
+        };
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -76,9 +103,13 @@ pub(crate) fn build_in_background(vmlinux: &Path) {
 struct BuildLock(PathBuf);
 
 impl BuildLock {
-    fn take(dir: &Path, id: &str) -> std::io::Result<Option<BuildLock>> {
+    fn take(dir: &Path, id: &str, kind: Kind) -> std::io::Result<Option<BuildLock>> {
         use std::os::unix::fs::OpenOptionsExt;
-        let path = cache::line_table_file(dir, id).with_extension("building");
+        let table = match kind {
+            Kind::Kernel => cache::line_table_file(dir, id),
+            Kind::Tools => cache::tool_table_file(dir, id),
+        };
+        let path = table.with_extension("building");
         for _ in 0..2 {
             let created = std::fs::OpenOptions::new()
                 .write(true)

@@ -183,34 +183,64 @@ pub(crate) fn is_private_file(path: &Path) -> Result<bool> {
 /// link-time addresses, good for every boot of that build).
 #[cfg(feature = "dwarf")]
 pub fn line_table_file(dir: &Path, build_id: &str) -> PathBuf {
+    table_file(dir, build_id, false)
+}
+
+/// The tools' line table file (`ksym addr2line`'s) of any ELF file by its
+/// build-id.
+#[cfg(feature = "dwarf")]
+pub fn tool_table_file(dir: &Path, build_id: &str) -> PathBuf {
+    table_file(dir, build_id, true)
+}
+
+#[cfg(feature = "dwarf")]
+fn table_file(dir: &Path, build_id: &str, tools: bool) -> PathBuf {
     let id = build_id.replace(|c: char| !c.is_ascii_hexdigit(), "_");
-    dir.join(format!("lines-{}.ksymlines", id.to_ascii_lowercase()))
+    let kind = if tools { "addr2line" } else { "lines" };
+    dir.join(format!("{kind}-{}.ksymlines", id.to_ascii_lowercase()))
 }
 
 /// The cached line table of build `build_id`, mapped and checked; `None`
 /// when there is none (a damaged one is an error naming the file).
 #[cfg(feature = "dwarf")]
 pub fn lookup_line_table(dir: &Path, build_id: &str) -> Result<Option<crate::lines::LineTable>> {
+    lookup_table(dir, build_id, false)
+}
+
+/// The cached tools' line table of build `build_id`, as
+/// [`lookup_line_table`].
+#[cfg(feature = "dwarf")]
+pub fn lookup_tool_table(dir: &Path, build_id: &str) -> Result<Option<crate::lines::LineTable>> {
+    lookup_table(dir, build_id, true)
+}
+
+#[cfg(feature = "dwarf")]
+fn lookup_table(
+    dir: &Path,
+    build_id: &str,
+    tools: bool,
+) -> Result<Option<crate::lines::LineTable>> {
     ensure_private_dir(dir)?;
-    let path = line_table_file(dir, build_id);
+    let path = table_file(dir, build_id, tools);
     if !is_private_file(&path)? {
         return Ok(None);
     }
     let table = crate::lines::LineTable::open(&path)?;
-    if !table.build_id().eq_ignore_ascii_case(build_id) {
+    if !table.build_id().eq_ignore_ascii_case(build_id) || table.is_tools() != tools {
         return Err(Error::UnsafePath {
             path,
-            reason: "it holds another build's line table",
+            reason: "it holds another build's line table, or another kind",
         });
     }
     Ok(Some(table))
 }
 
-/// Keeps `table` in the cache (0600, written atomically) under its build-id.
+/// Keeps `table` (either kind) in the cache (0600, written atomically)
+/// under its build-id.
 #[cfg(feature = "dwarf")]
 pub fn store_line_table(dir: &Path, table: &crate::lines::LineTable) -> Result<PathBuf> {
     ensure_private_dir(dir)?;
-    let path = line_table_file(dir, table.build_id());
+    let path = table_file(dir, table.build_id(), table.is_tools());
     snapshot::write_atomically(&path, table.as_bytes())?;
     Ok(path)
 }

@@ -154,7 +154,7 @@ impl ToolLines {
     /// Answers for `file` from `table`, its tools' line table (built by
     /// [`build_tool_table`] from this file or another of the same
     /// build-id): its DWARF is not read, only its symbol table.
-    pub fn with_table(file: DebugFile, table: LineTable) -> Result<ToolLines> {
+    pub fn with_table(file: &DebugFile, table: LineTable) -> Result<ToolLines> {
         let refuse = |why: &str| Err(debug_error(file.source(), why));
         if !table.is_tools() {
             return refuse("its line table holds the kernel's view, not the tools'");
@@ -166,7 +166,7 @@ impl ToolLines {
             return refuse("the line table given is of another build");
         }
         Ok(ToolLines {
-            symbols: Symbols::read(&file)?,
+            symbols: Symbols::read(file)?,
             relocatable: file.is_relocatable(),
             lines: Lines::Table(table),
         })

@@ -23,7 +23,7 @@ use crate::lines::LineTable;
 /// Builds the tools' line table of `file` (any ELF file with DWARF and a
 /// build-id; a relocatable one by `.text` offsets, as the tools read it).
 /// Reads every unit: seconds for a distro vmlinux, once per build-id (keep
-/// it with [`crate::snapshot::cache::store_tool_table`]).
+/// it with [`crate::snapshot::cache::store_line_table`]).
 pub fn build_tool_table(file: DebugFile) -> Result<LineTable> {
     let source = file.source().to_string();
     let build_id = file
@@ -69,8 +69,8 @@ fn collect(units: &mut Units, out: &mut Collected) -> std::result::Result<(), gi
             let keys: Vec<FrameKey> = frames.iter().map(|f| key(out, f)).collect();
             out.push_keys(probe, &keys);
         }
-        for other in 0..units.len() {
-            if units.is_made(other) && !kept[other] {
+        for (other, keep) in kept.iter().enumerate() {
+            if !keep && units.is_made(other) {
                 units.forget(other);
             }
         }

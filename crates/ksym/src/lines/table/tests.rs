@@ -46,11 +46,13 @@ fn tools_rows(seed: u64, n: usize) -> Vec<(u64, Option<Vec<FrameKey>>)> {
     let mut rows = rows(seed, n);
     for keys in rows.iter_mut().filter_map(|r| r.1.as_mut()) {
         for (i, k) in keys.iter_mut().enumerate() {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             k.alt_file = ((x >> 33) % 5) as u32;
             if i == 0 {
                 k.discriminator = [0, 0, 1, 3, 200][((x >> 40) % 5) as usize];
-                k.past_ranges = (x >> 50) % 4 == 0;
+                k.past_ranges = (x >> 50).is_multiple_of(4);
             }
         }
     }
