@@ -127,6 +127,13 @@ gcc -g -O2 -no-pie -nostartfiles -Wl,-e,main -Wl,--build-id -Wl,--defsym=_text=m
 rm -rf "$src"
 (cd "$here/.." && cargo run -q --release -p ksym --features dwarf --example lines_first_time -- \
     table "$out/lines/small-exec" "$out/line_table/small-exec.ksymlines" </dev/null >/dev/null)
+# The tools' view (`ksym addr2line`'s table) of the module: `.text`
+# offsets from 0, where the target asks.
+cache=$(mktemp -d)
+(cd "$here/.." && KSYM_CACHE_DIR="$cache/c" cargo run -q --release -p ksym-cli --bin ksym -- \
+    line-table --for-addr2line "$out/lines/nls_ascii.ko" >/dev/null)
+cp "$cache"/c/addr2line-*.ksymlines "$out/line_table/tools-nls_ascii.ksymlines"
+rm -rf "$cache"
 
 # --- sized_symbols: cached real sizes of a vmlinux (the format is in
 # crates/ksym/src/table/sized_symbols.rs) for the fuzz target's table's

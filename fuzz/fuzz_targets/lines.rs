@@ -6,12 +6,16 @@
 //! file's line table, when one can be built, must answer as its DWARF does.
 //! Each file is also asked as `ksym addr2line` asks it (`ToolLines`,
 //! its own reading of line programs and symbols), printed in both tools'
-//! styles.
+//! styles; its tools' line table, when one can be built, must answer as
+//! it does.
 //!
 //!   cargo +nightly fuzz run lines fuzz/corpus/lines fuzz/seeds/lines -- -max_len=262144
 #![no_main]
 
-use ksym::lines::{build_line_table, DebugFile, Flavour, LineContext, Placement, Style, ToolLines};
+use ksym::lines::{
+    build_line_table, build_tool_table, DebugFile, Flavour, LineContext, Placement, Style,
+    ToolLines,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -48,11 +52,22 @@ fuzz_target!(|data: &[u8]| {
     if matches!(placement, Placement::Sections(_)) {
         asks.extend([0, 1, 0x40, 0x1000]);
     }
+    let mut tabled = DebugFile::from_bytes("fuzz.ko", data.to_vec())
+        .and_then(|f| {
+            let table = build_tool_table(DebugFile::from_bytes("fuzz.ko", data.to_vec())?)?;
+            ToolLines::with_table(&f, table)
+        })
+        .ok();
     let context = LineContext::new(file, placement).expect("placement fits the file's kind");
     if let Some(tool) = &mut tool {
         let mut out = Vec::new();
         for (i, addr) in asks.iter().take(64).enumerate() {
-            match tool.answer(*addr) {
+            let answer = tool.answer(*addr);
+            if let (Some(tabled), Ok(want)) = (&mut tabled, &answer) {
+                let got = tabled.answer(*addr).expect("the table answers");
+                assert_eq!(&got, want, "at {addr:#x}");
+            }
+            match answer {
                 Ok(answer) => {
                     let flavour = if i % 2 == 0 { Flavour::Gnu } else { Flavour::Llvm };
                     let style = Style {
