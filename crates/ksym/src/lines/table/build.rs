@@ -98,8 +98,8 @@ impl Collected {
                     if addr >= row_end {
                         continue;
                     }
-                    if open_end.is_some_and(|e| e != addr) {
-                        self.push(open_end.unwrap_or(0), &[]);
+                    if let Some(e) = open_end.filter(|e| *e != addr) {
+                        self.push_end(context, e, end)?;
                     }
                     // The row itself, and every function bound inside it.
                     let inside = bounds.partition_point(|b| *b <= addr);
@@ -110,12 +110,31 @@ impl Collected {
                     }
                     open_end = Some(row_end);
                 }
-                if let Some(end) = open_end {
-                    self.push(end, &[]);
+                if let Some(e) = open_end {
+                    self.push_end(context, e, end)?;
                 }
             }
             units.forget(unit);
         }
+        Ok(())
+    }
+
+    /// Where a row ends at `at`, in a range ending at `range_end`: a gap
+    /// where the range ends (a lookup asks other units there), else what
+    /// a lookup finds there (another sequence's row may hold it: the
+    /// `lines` fuzzer's `regress-overlapping-sequences`).
+    fn push_end(
+        &mut self,
+        context: &addr2line::Context<crate::lines::context::Reader>,
+        at: u64,
+        range_end: u64,
+    ) -> std::result::Result<(), gimli::Error> {
+        let frames = if at < range_end {
+            frames_at(context, at)?
+        } else {
+            Vec::new()
+        };
+        self.push(at, &frames);
         Ok(())
     }
 
