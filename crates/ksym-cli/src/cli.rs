@@ -3,21 +3,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use crate::source::SourceArgs;
 
-#[derive(Parser)]
-#[command(
-    name = "ksym",
-    version,
-    about = "Linux kernel symbols: addresses to names and names to addresses",
-    after_help = "FILE arguments take `-` for standard input (one of them at most).\n\n\
-                  Exit status: 0 answered (an address no symbol holds is an answer); \
-                  1 an error (an input that cannot be read or is refused, a reference \
-                  that does not resolve, a name not found); 2 a usage error (a bad \
-                  option, an input that is not an address)."
-)]
+/// The command line: the source options (global: they go before or after
+/// the subcommand) and one subcommand. Its tree is [`root`] with these
+/// added ([`Cli::full_command`], or the quicker tree of `args.rs`).
+#[derive(clap::Args)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
@@ -25,7 +18,31 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// The root command's own name, version and texts.
+pub(crate) fn root() -> clap::Command {
+    clap::Command::new("ksym")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Linux kernel symbols: addresses to names and names to addresses")
+        .after_help(
+            "FILE arguments take `-` for standard input (one of them at most).\n\n\
+             Exit status: 0 answered (an address no symbol holds is an answer); \
+             1 an error (an input that cannot be read or is refused, a reference \
+             that does not resolve, a name not found); 2 a usage error (a bad \
+             option, an input that is not an address).",
+        )
+}
+
+impl Cli {
+    /// The whole tree: every subcommand.
+    pub(crate) fn full_command() -> clap::Command {
+        <Cli as clap::Args>::augment_args(root())
+    }
+}
+
+/// Each subcommand's arguments are made only when it is the one parsed
+/// (`defer`: a one-shot `ksym addr` does not build `serve`'s).
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Name addresses the way the kernel's %pS does (from the arguments, or
     /// one per line on standard input).
@@ -162,6 +179,7 @@ pub(crate) enum DumpFormatArg {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub(crate) enum SnapshotCommand {
     /// Save the symbols (live kernel, --kallsyms or --snapshot) as a snapshot
     /// file that loads by mmap; created 0600, atomically.

@@ -12,6 +12,7 @@
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
+mod args;
 mod cli;
 mod commands;
 mod lines;
@@ -84,10 +85,13 @@ fn exec_full() -> ExitCode {
 /// The command line, parsed. clap's tree of commands and arguments is left
 /// for the exit to free: taking it apart costs more than a one-shot `ksym
 /// addr` spends on its answer (0.19 M instructions, an eighth of the run).
+/// Only the subcommand asked for is built where that is plain (see
+/// `args.rs`).
 fn parse_args() -> Result<Cli, clap::Error> {
-    use clap::{CommandFactory, FromArgMatches};
-    let command = Box::leak(Box::new(Cli::command()));
-    let mut matches = command.try_get_matches_from_mut(std::env::args_os())?;
+    use clap::FromArgMatches;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = Box::leak(Box::new(args::command_for(&args)));
+    let mut matches = command.try_get_matches_from_mut(args)?;
     Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(command))
 }
 
@@ -98,7 +102,7 @@ fn multi_call(flavour: ksym::lines::Flavour) -> ExitCode {
         Ok(parsed) => parsed,
         Err(e) => return usage_error(e, "addr2line"),
     };
-    match commands::addr2line::run(&args.args, flavour) {
+    match commands::addr2line::run(&args.args, flavour, true) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("addr2line: {e}");
@@ -142,7 +146,8 @@ fn run<const FULL: bool>(cli: Cli) -> CliResult<ExitCode> {
         return commands::line_table::run(vmlinux, commands::line_table::Kind::Kernel, *quiet, out);
     }
     if let Command::Addr2line(args) = &cli.command {
-        return commands::addr2line::run(args, ksym::lines::Flavour::Gnu);
+        let use_cache = !cli.source.no_cache;
+        return commands::addr2line::run(args, ksym::lines::Flavour::Gnu, use_cache);
     }
     if FULL {
         #[cfg(feature = "store")]

@@ -46,10 +46,7 @@ pub(crate) struct Addr2lineArgs {
     /// Answer as llvm-addr2line does (as when run under that name).
     #[arg(long)]
     llvm: bool,
-    /// Answer from the DWARF: neither read nor build a line table (as does
-    /// KSYM_CACHE_DIR=off).
-    #[arg(long)]
-    no_cache: bool,
+
     /// Hex addresses (`0x` optional); none: one a line from standard input.
     addrs: Vec<String>,
 }
@@ -76,8 +73,10 @@ pub(crate) fn called_as(argv0: &str) -> Option<Flavour> {
     }
 }
 
-/// Runs with `args`, flavour from the program's name or `--llvm`.
-pub(crate) fn run(args: &Addr2lineArgs, flavour: Flavour) -> CliResult<ExitCode> {
+/// Runs with `args`, flavour from the program's name or `--llvm`;
+/// `use_cache` false (`ksym --no-cache addr2line`, or KSYM_CACHE_DIR=off):
+/// answers from the DWARF, no line table read or built.
+pub(crate) fn run(args: &Addr2lineArgs, flavour: Flavour, use_cache: bool) -> CliResult<ExitCode> {
     let flavour = if args.llvm { Flavour::Llvm } else { flavour };
     let style = Style {
         flavour,
@@ -88,7 +87,7 @@ pub(crate) fn run(args: &Addr2lineArgs, flavour: Flavour) -> CliResult<ExitCode>
         demangle: args.demangle.is_some(),
         basenames: args.basenames,
     };
-    let mut lines = open(&args.exe, !args.no_cache)?;
+    let mut lines = open(&args.exe, use_cache)?;
     if lines.is_relocatable() && flavour == Flavour::Llvm {
         return Err(format!(
             "{}: a relocatable object (.ko, .o): llvm-addr2line's reading of its \
