@@ -840,3 +840,33 @@ fn usage_errors_and_exit_status() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not a size"), "{}", stderr(&o));
 }
+
+/// A reader that goes away (`ksym dump | head -1`): ksym is not killed by
+/// `SIGPIPE` (it starts without std's runtime, and ignores it as that
+/// would): `dump` stops quietly with status 0, other commands say so and
+/// exit 1.
+#[test]
+fn a_closed_pipe_is_an_exit_status_not_a_signal() {
+    for (args, want) in [(&["dump"][..], 0), (&["addr"][..], 1)] {
+        let mut child = ksym()
+            .arg("--kallsyms")
+            .arg(k612())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader leaves before the first answer.
+        drop(child.stdout.take());
+        if let Some(mut input) = child.stdin.take() {
+            // Enough answers to fill no pipe buffer: they fail at once.
+            let addrs = "ffffffff81000000\n".repeat(20_000);
+            let _ = input.write_all(addrs.as_bytes());
+        }
+        let out = child.wait_with_output().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), None, "{args:?}: killed");
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {}", stderr(&out));
+    }
+}

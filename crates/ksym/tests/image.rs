@@ -248,3 +248,50 @@ fn live_text_when_readable() {
         Err(e) => println!("SKIPPED: the live _text is not readable here: {e}"),
     }
 }
+
+/// The arm64 `Image`s (Debian's arm64 `vmlinuz`) whose relative base is a
+/// boot-time relocation (0 in the file), decoded at link time: every
+/// symbol, slid by the boot's KASLR offset, is the core part of that boot's
+/// `/proc/kallsyms` line for line (address, type, name, order).
+#[test]
+fn arm64_images_are_their_kallsyms_after_the_slide() {
+    // (folder, link-time `_stext`, KASLR offset from its panic.txt)
+    let boots = [
+        (
+            "debian-6.1.0-57-cloud-arm64",
+            0xffff_8000_0801_0000u64,
+            0x55fb_d560_0000u64,
+        ),
+        (
+            "debian-6.12.118-cloud-arm64",
+            0xffff_8000_8001_0000,
+            0x3066_f1a0_0000,
+        ),
+    ];
+    for (folder, stext, slide) in boots {
+        let image = read_image(&data(&format!("{folder}/vmlinuz"))).unwrap();
+        assert_eq!(image.container, Container::Raw, "{folder}");
+        assert!(
+            matches!(image.encoding, AddressEncoding::Relative { base } if base != 0),
+            "{folder}: {:?}",
+            image.encoding
+        );
+        let first = |name: &str| {
+            image
+                .symbols
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.addr)
+        };
+        assert_eq!(first("_stext"), Some(stext), "{folder}");
+        let live = xz_text(&data(&format!("{folder}/kallsyms.xz")));
+        let want: Vec<&str> = live.lines().filter(|l| !l.ends_with(']')).collect();
+        let got: Vec<String> = image
+            .symbols
+            .iter()
+            .map(|s| format!("{:016x} {} {}", s.addr + slide, s.kind as char, s.name))
+            .collect();
+        let (want, got) = (want.join("\n"), got.join("\n"));
+        assert!(want == got, "{folder}: {}", first_diff(&want, &got));
+    }
+}

@@ -67,6 +67,7 @@ use crate::error::{Error, Result};
 use crate::read::{read_raw_within, source_name, Limit};
 
 mod addresses;
+mod arm64;
 mod elf;
 mod names;
 mod running;
@@ -248,7 +249,7 @@ fn decode(source_name: &str, bytes: &[u8], limit: Limit) -> Result<ImageKallsyms
     let unpacked = unpack(source_name, bytes, 0, limit)?;
     let data: &[u8] = &unpacked.data;
     let elf = elf_info(source_name, data)?;
-    let found = find_tables(data, elf.as_ref()).map_err(|why| {
+    let mut found = find_tables(data, elf.as_ref()).map_err(|why| {
         image_err(
             source_name,
             format!(
@@ -259,6 +260,11 @@ fn decode(source_name: &str, bytes: &[u8], limit: Limit) -> Result<ImageKallsyms
             ),
         )
     })?;
+    if elf.is_none() {
+        if let Some(header) = arm64::header(data) {
+            relocate_base(data, &header, &mut found);
+        }
+    }
     let banner = memchr::memmem::find(data, b"Linux version ").map(|at| {
         let rest = &data[at..data.len().min(at + 512)];
         let end = rest
@@ -277,6 +283,41 @@ fn decode(source_name: &str, bytes: &[u8], limit: Limit) -> Result<ImageKallsyms
         kernel_size: data.len(),
         symbols: found.symbols,
     })
+}
+
+/// A raw arm64 `Image` whose `kallsyms_relative_base` reads 0: its value
+/// is the addend of the relocation for its place (see `arm64.rs`), one
+/// that puts every symbol inside the image (`_end` at its end).
+fn relocate_base(data: &[u8], header: &arm64::Header, found: &mut search::Found) {
+    if found.encoding != (AddressEncoding::Relative { base: 0 }) {
+        return;
+    }
+    let n = found.symbols.len();
+    let Some(base_at) = 4usize
+        .checked_mul(n)
+        .and_then(|len| found.layout.addresses.checked_add(len))
+        .map(|end| search::align_up(end, 8))
+    else {
+        return;
+    };
+    // Base 0: the addresses are the offsets.
+    let top = found.symbols.iter().map(|s| s.addr).max().unwrap_or(0);
+    let Some(relocations) = arm64::Relocations::find(data) else {
+        return;
+    };
+    let inside = |start: u64, base: u64| {
+        base >= start
+            && base
+                .checked_add(top)
+                .zip(start.checked_add(header.image_size))
+                .is_some_and(|(last, end)| last <= end)
+    };
+    if let Some(base) = relocations.value_at(header, base_at, inside) {
+        for s in &mut found.symbols {
+            s.addr += base;
+        }
+        found.encoding = AddressEncoding::Relative { base };
+    }
 }
 
 #[cfg(test)]
