@@ -12,12 +12,12 @@
 // Not under `cargo test`, whose harness brings its own `main`.
 #![cfg_attr(not(test), no_main)]
 
-use std::ffi::{c_char, c_int};
+use std::ffi::c_int;
 use std::process::ExitCode;
 
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+extern "C" fn main(_argc: c_int, _argv: *const *const std::ffi::c_char) -> c_int {
     ignore_sigpipe();
     let code = std::panic::catch_unwind(ksym_cli::run_command::<false>).map_or(101, status);
     // Runs std's clean-up (standard output flushed) before exiting.
