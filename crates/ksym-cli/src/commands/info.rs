@@ -93,15 +93,29 @@ fn print_info(out: &mut dyn Write, table: &SymbolTable, live: bool) -> std::io::
     match text {
         Some(t) => {
             writeln!(out, "_text:             {:#x}", t.start)?;
-            if std::env::consts::ARCH == "x86_64" || !live {
-                let slide = t.start.wrapping_sub(ksym::host::X86_64_TEXT_LINK_ADDR) as i64;
-                writeln!(
+            match ksym::host::arch_of_text(t.start) {
+                Some(arch) => match arch.text_link_addr {
+                    Some(link) => {
+                        let slide = t.start.wrapping_sub(link) as i64;
+                        writeln!(
+                            out,
+                            "KASLR slide:       {}{:#x} (against {}'s default link address {link:#x})",
+                            if slide < 0 { "-" } else { "" },
+                            slide.unsigned_abs(),
+                            arch.name,
+                        )?;
+                    }
+                    None => writeln!(
+                        out,
+                        "KASLR slide:       unknown ({}: the link address of `_text` depends \
+                         on the build; the kernel prints it in `Kernel Offset:` lines)",
+                        arch.name
+                    )?,
+                },
+                None => writeln!(
                     out,
-                    "KASLR slide:       {}{:#x} (against x86_64's default link address {:#x})",
-                    if slide < 0 { "-" } else { "" },
-                    slide.unsigned_abs(),
-                    ksym::host::X86_64_TEXT_LINK_ADDR
-                )?;
+                    "KASLR slide:       unknown (`_text` is in no known kernel range)"
+                )?,
             }
         }
         None => writeln!(out, "_text:             not in the symbols")?,

@@ -46,8 +46,8 @@ pub(crate) fn identity(loaded: &Loaded) -> Identity {
     identity
 }
 
-/// `_text` against x86_64's default link address.
+/// `_text` against its architecture's link address, where that is known.
 fn kaslr_slide(table: &SymbolTable) -> Option<i64> {
     let text = table.find_in(None, "_text").next()?;
-    Some(text.start.wrapping_sub(ksym::host::X86_64_TEXT_LINK_ADDR) as i64)
+    ksym::host::kaslr_slide_of_text(text.start)
 }

@@ -14,6 +14,50 @@ use crate::read::read_small;
 /// `CONFIG_PHYSICAL_START` (16 MiB) above `__START_KERNEL_map`.
 pub const X86_64_TEXT_LINK_ADDR: u64 = 0xffff_ffff_8100_0000;
 
+/// What tells the architectures' kernel addresses apart: the one place
+/// that knows it (for what a table of symbols alone can say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchFacts {
+    pub name: &'static str,
+    /// Where the kernel image's `_text` lies, whatever the slide.
+    pub text_range: (u64, u64),
+    /// `_text`'s link-time address, when one holds for every build:
+    /// x86_64's; arm64's (`KIMAGE_VADDR`) moves with the VA size and the
+    /// module area's size (`0xffff800008000000` on 6.1 with 48-bit VAs,
+    /// `0xffff800080000000` on 6.12).
+    pub text_link_addr: Option<u64>,
+}
+
+/// x86_64, then arm64.
+pub const ARCHES: [ArchFacts; 2] = [
+    ArchFacts {
+        name: "x86_64",
+        text_range: (0xffff_ffff_8000_0000, u64::MAX),
+        text_link_addr: Some(X86_64_TEXT_LINK_ADDR),
+    },
+    ArchFacts {
+        name: "arm64",
+        // The linear map's top half and the vmalloc area the image sits
+        // in, for 48- to 52-bit VAs, below x86_64's range.
+        text_range: (0xfff0_0000_0000_0000, 0xffff_ffff_7fff_ffff),
+        text_link_addr: None,
+    },
+];
+
+/// The architecture whose kernel puts `_text` at `text`.
+pub fn arch_of_text(text: u64) -> Option<&'static ArchFacts> {
+    ARCHES
+        .iter()
+        .find(|a| (a.text_range.0..=a.text_range.1).contains(&text))
+}
+
+/// The KASLR slide of a kernel whose `_text` is at `text`, where its
+/// architecture's link address is known.
+pub fn kaslr_slide_of_text(text: u64) -> Option<i64> {
+    let link = arch_of_text(text)?.text_link_addr?;
+    Some(text.wrapping_sub(link) as i64)
+}
+
 /// Facts about the running kernel, read from procfs and sysfs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostKernel {
@@ -144,5 +188,26 @@ impl HostKernel {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod arch_tests {
+    use super::*;
+
+    /// `_text` of real boots (../shared/data): x86_64's slide is known,
+    /// arm64's link address is not one constant.
+    #[test]
+    fn each_kernel_text_has_its_architecture() {
+        assert_eq!(
+            kaslr_slide_of_text(0xffff_ffff_9b00_0000),
+            Some(0x1a00_0000)
+        );
+        assert_eq!(arch_of_text(0xffff_ffff_8100_0000).unwrap().name, "x86_64");
+        for text in [0xffff_d5fb_dd60_0000u64, 0xffff_b067_71a0_0000] {
+            assert_eq!(arch_of_text(text).unwrap().name, "arm64");
+            assert_eq!(kaslr_slide_of_text(text), None);
+        }
+        assert_eq!(arch_of_text(0x1000), None);
     }
 }
