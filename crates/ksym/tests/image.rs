@@ -295,3 +295,31 @@ fn arm64_images_are_their_kallsyms_after_the_slide() {
         assert!(want == got, "{folder}: {}", first_diff(&want, &got));
     }
 }
+
+/// An EFI zboot image (what Fedora and others ship for arm64): the 6.12
+/// arm64 `Image`, xz-compressed behind a zboot header, decodes to the same
+/// symbols as the `Image`; a header that points past the file is refused.
+#[test]
+fn an_efi_zboot_image_is_its_payload() {
+    let raw = std::fs::read(data("debian-6.12.118-cloud-arm64/vmlinuz")).unwrap();
+    let mut packed = Vec::new();
+    xz2::read::XzEncoder::new(&raw[..], 0)
+        .read_to_end(&mut packed)
+        .unwrap();
+    let payload_at = 0x1000usize;
+    let mut zboot = vec![0u8; payload_at];
+    zboot[..2].copy_from_slice(b"MZ");
+    zboot[4..8].copy_from_slice(b"zimg");
+    zboot[8..12].copy_from_slice(&(payload_at as u32).to_le_bytes());
+    zboot[12..16].copy_from_slice(&(packed.len() as u32).to_le_bytes());
+    zboot[0x18..0x1a].copy_from_slice(b"xz");
+    zboot.extend_from_slice(&packed);
+    let image = kallsyms_from_image(&zboot).unwrap();
+    assert_eq!(image.container, Container::Zboot { compression: "xz" });
+    let want = kallsyms_from_image(&raw).unwrap();
+    assert_eq!(image.symbols, want.symbols);
+    assert_eq!(image.encoding, want.encoding);
+    let cut = &zboot[..zboot.len() - 1];
+    let e = kallsyms_from_image(cut).unwrap_err();
+    assert!(e.to_string().contains("truncated or damaged EFI zboot"), "{e}");
+}

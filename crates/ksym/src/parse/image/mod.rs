@@ -1,6 +1,7 @@
 //! Kernel images: the kallsyms tables every kernel built with
 //! `CONFIG_KALLSYMS` carries in its `.rodata`, read from a `vmlinuz`
-//! (bzImage, its gzip, xz, lzma, zstd or lz4 payload decompressed), a
+//! (bzImage or EFI zboot, its gzip, xz, lzma, zstd or lz4 payload
+//! decompressed; arm64's raw `Image`, see `arm64.rs`), a
 //! compressed or plain `vmlinux` ELF (stripped or not) or a raw kernel
 //! binary.
 //!
@@ -137,6 +138,9 @@ pub enum Container {
     BzImage { compression: &'static str },
     /// A whole file compressed (`vmlinux.xz`, arm64 `Image.gz`), and how.
     Compressed { compression: &'static str },
+    /// An EFI zboot image (`vmlinuz.efi` of arm64 and others), and how its
+    /// payload was compressed.
+    Zboot { compression: &'static str },
     /// An ELF `vmlinux`.
     Elf,
     /// Bytes with no recognised wrapper (a raw kernel binary).
@@ -148,6 +152,7 @@ impl Container {
         match self {
             Container::BzImage { compression } => format!("bzImage, {compression} payload"),
             Container::Compressed { compression } => format!("{compression}-compressed file"),
+            Container::Zboot { compression } => format!("EFI zboot image, {compression} payload"),
             Container::Elf => "ELF vmlinux".to_string(),
             Container::Raw => "raw kernel image".to_string(),
         }

@@ -1,5 +1,6 @@
-//! Unwrapping a kernel file: the x86 bzImage setup header, and the gzip,
-//! xz, lzma, zstd or lz4 (legacy) payload or whole-file compression.
+//! Unwrapping a kernel file: the x86 bzImage setup header, the EFI zboot
+//! header (arm64 and others: `vmlinuz.efi`), and the gzip, xz, lzma, zstd
+//! or lz4 (legacy) payload or whole-file compression.
 
 #[cfg(feature = "compression")]
 use std::io::Read;
@@ -109,6 +110,46 @@ fn bzimage_header(source_name: &str, b: &[u8]) -> Result<Option<BzHeader>> {
     }))
 }
 
+/// The EFI zboot header (`drivers/firmware/efi/libstub/zboot-header.S`):
+/// `MZ`, `zimg` at 4, the payload's offset and size (`u32`) at 8 and 12,
+/// its compression's name (NUL-padded, 32 bytes) at 0x18. The payload is
+/// the compressed kernel image.
+struct ZbootHeader {
+    payload_start: usize,
+    payload_len: usize,
+    compression: String,
+}
+
+const ZBOOT_NAME_AT: usize = 0x18;
+const ZBOOT_NAME_LEN: usize = 32;
+
+fn zboot_header(source_name: &str, b: &[u8]) -> Result<Option<ZbootHeader>> {
+    if b.len() < ZBOOT_NAME_AT + ZBOOT_NAME_LEN || &b[..2] != b"MZ" || &b[4..8] != b"zimg" {
+        return Ok(None);
+    }
+    let word = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")) as usize;
+    let (payload_start, payload_len) = (word(8), word(12));
+    let name = &b[ZBOOT_NAME_AT..ZBOOT_NAME_AT + ZBOOT_NAME_LEN];
+    let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
+    let compression = String::from_utf8_lossy(name).into_owned();
+    if payload_len == 0 || payload_start.saturating_add(payload_len) > b.len() {
+        return Err(image_err(
+            source_name,
+            format!(
+                "truncated or damaged EFI zboot image: its header puts the {compression} \
+                 payload at bytes {payload_start:#x}..{:#x}, but the file has {:#x} bytes",
+                payload_start.saturating_add(payload_len),
+                b.len()
+            ),
+        ));
+    }
+    Ok(Some(ZbootHeader {
+        payload_start,
+        payload_len,
+        compression,
+    }))
+}
+
 /// Unwraps `bytes` (at most `depth` times over already), each
 /// decompression held to `limit`.
 pub(super) fn unpack<'a>(
@@ -139,6 +180,28 @@ pub(super) fn unpack<'a>(
         return Ok(Unpacked {
             data: data.into(),
             container: Container::BzImage {
+                compression: packing.name(),
+            },
+        });
+    }
+    if let Some(h) = zboot_header(source_name, bytes)? {
+        let payload = &bytes[h.payload_start..h.payload_start + h.payload_len];
+        let Some(packing) = Packing::detect(payload) else {
+            return Err(image_err(
+                source_name,
+                format!(
+                    "an EFI zboot image whose payload (at {:#x}, said to be {}) starts with {}, \
+                     not a compression format ksym knows (gzip, xz, lzma, zstd, lz4)",
+                    h.payload_start,
+                    h.compression,
+                    hex_head(payload)
+                ),
+            ));
+        };
+        let data = decompress(source_name, packing, payload, None, limit)?;
+        return Ok(Unpacked {
+            data: data.into(),
+            container: Container::Zboot {
                 compression: packing.name(),
             },
         });
