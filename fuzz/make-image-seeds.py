@@ -128,6 +128,40 @@ def bzimage(payload):
     return bytes(b + body)
 
 
+def arm64_image(syms):
+    """A raw arm64 Image (header magic at 0x38) whose relative base is 0 in
+    the file and only the addend of its R_AARCH64_RELATIVE entry, as
+    --no-apply-dynamic-relocs leaves it (see parse/image/arm64.rs)."""
+    body = bytearray(tables(syms, "new", "relative"))
+    base = BASE - 0x1000
+    header_len = 64
+    word = body.rfind(struct.pack("<Q", base))
+    body[word:word + 8] = bytes(8)
+    link = base & ~0x1FFFFF
+    image_size = 0x400000
+    header = bytearray(header_len)
+    header[16:24] = struct.pack("<Q", image_size)
+    header[0x38:0x3C] = b"ARM\x64"
+    out = header + body
+    pad(out)
+    for i in range(99):
+        out += struct.pack("<QQQ", link + header_len + 8 * i, 1027, link)
+    out += struct.pack("<QQQ", link + header_len + word, 1027, base)
+    return bytes(out)
+
+
+def zboot(payload, name):
+    """An EFI zboot image: MZ, zimg, the payload's offset and size, the
+    compression's name at 0x18."""
+    head = bytearray(0x40)
+    head[0:2] = b"MZ"
+    head[4:8] = b"zimg"
+    head[8:12] = struct.pack("<I", len(head))
+    head[12:16] = struct.pack("<I", len(payload))
+    head[0x18:0x18 + len(name)] = name
+    return bytes(head + payload)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     syms = symbols(600)
@@ -143,6 +177,8 @@ def main():
     seeds["bzimage-gzip"] = bzimage(gzip.compress(kernel, mtime=0))
     seeds["bzimage-xz"] = bzimage(lzma.compress(kernel, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32))
     seeds["bzimage-lzma"] = bzimage(lzma.compress(kernel, format=lzma.FORMAT_ALONE))
+    seeds["raw-arm64-rela"] = arm64_image(syms)
+    seeds["zboot-gzip-arm64"] = zboot(gzip.compress(seeds["raw-arm64-rela"], mtime=0), b"gzip")
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
             f.write(data)
