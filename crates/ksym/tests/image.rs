@@ -321,5 +321,8 @@ fn an_efi_zboot_image_is_its_payload() {
     assert_eq!(image.encoding, want.encoding);
     let cut = &zboot[..zboot.len() - 1];
     let e = kallsyms_from_image(cut).unwrap_err();
-    assert!(e.to_string().contains("truncated or damaged EFI zboot"), "{e}");
+    assert!(
+        e.to_string().contains("truncated or damaged EFI zboot"),
+        "{e}"
+    );
 }

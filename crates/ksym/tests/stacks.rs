@@ -542,8 +542,11 @@ fn load_small() -> SymbolTable {
 }
 
 /// The arm64 guests' SysRq `l`/`t` dumps (`sysrq-dmesg.txt`, 54 and 60
-/// `task:` headers, many between a trace's frames): no header is a frame,
-/// and every frame found names a symbol of the guest's own kallsyms.
+/// `task:` headers, many between a trace's frames) and their oops in
+/// `fat`: no header is a frame, and every frame found names a symbol of
+/// the guest's own kallsyms, with the size and module the kernel printed
+/// (%pS's rules: mapping symbols skipped, a module's last function running
+/// to its text area's end), from kallsyms and `/proc/modules` alone.
 #[test]
 fn sysrq_task_headers_of_arm64_dumps_are_no_frames() {
     for kernel in ["debian-6.1.0-57-cloud-arm64", "debian-6.12.118-cloud-arm64"] {
@@ -559,7 +562,8 @@ fn sysrq_task_headers_of_arm64_dumps_are_no_frames() {
             ..LoadOptions::default()
         };
         let table = ksym::load_file(&dir.join("kallsyms.xz"), &opts).unwrap();
-        let text = std::fs::read_to_string(dir.join("sysrq-dmesg.txt")).unwrap();
+        let text = std::fs::read_to_string(dir.join("sysrq-dmesg.txt")).unwrap()
+            + &std::fs::read_to_string(dir.join("oops.txt")).unwrap();
         let mut d = Decoder::new(&table);
         let (mut headers, mut frames) = (0, 0);
         for line in text.lines() {
@@ -574,8 +578,8 @@ fn sysrq_task_headers_of_arm64_dumps_are_no_frames() {
             for f in &l.frames {
                 frames += 1;
                 assert!(
-                    f.symbol.is_some(),
-                    "{kernel}: unnamed frame: {line} # {}",
+                    f.symbol.is_some() && f.status == Status::Ok,
+                    "{kernel}: {line} # {}",
                     f.note()
                 );
             }
@@ -585,4 +589,39 @@ fn sysrq_task_headers_of_arm64_dumps_are_no_frames() {
             "{kernel}: {headers} headers, {frames} frames"
         );
     }
+}
+
+/// arm64 prints a call trace's return addresses as they are (`%pS`): a
+/// call that never returns, last in its function, leaves a frame at `+0x0`
+/// of the next function (`trace_suspend_resume+0x0/0x70` after `vpanic`
+/// in a real panic). Such a frame is checked as printed and also names the
+/// caller; x86_64's traces (`%pB`, less one) get no caller.
+#[test]
+fn arm64_return_addresses_at_a_function_start_name_the_caller() {
+    let dir = data().join("debian-6.12.118-cloud-arm64");
+    let arm64 = ksym::load_file(&dir.join("kallsyms.xz"), &LoadOptions::default()).unwrap();
+    let vpanic = arm64.find_in(None, "vpanic").next().unwrap();
+    let next = arm64.lookup(vpanic.start + vpanic.size).unwrap();
+    assert_eq!(next.name, "nmi_panic");
+    let text = format!(
+        "[   16.4] Call trace:\n[   16.4]  {}+0x0/{:#x}\n[   16.4]  vpanic+0x8/{:#x}\n",
+        next.name, next.size, vpanic.size
+    );
+    let mut d = Decoder::new(&arm64);
+    let lines: Vec<_> = text.lines().map(|l| d.decode_line(l)).collect();
+    let f = &lines[1].frames[0];
+    assert_eq!(f.status, Status::Ok);
+    let caller = f.caller.expect("a caller");
+    assert_eq!((caller.name, caller.offset), ("vpanic", vpanic.size));
+    assert!(f.note().contains("the call is in vpanic+"), "{}", f.note());
+    // Not at `+0x0`: the frame is inside its function, no caller.
+    assert_eq!(lines[2].frames[0].caller, None);
+    // x86_64 (the 6.12 oops's table): the same form names no caller.
+    let x86 = table();
+    let schedule = x86.find_in(None, "schedule").next().unwrap();
+    let text = format!("Call Trace:\n schedule+0x0/{:#x}\n", schedule.size);
+    let mut d = Decoder::new(x86);
+    let lines: Vec<_> = text.lines().map(|l| d.decode_line(l)).collect();
+    assert_eq!(lines[1].frames[0].status, Status::Ok);
+    assert_eq!(lines[1].frames[0].caller, None);
 }

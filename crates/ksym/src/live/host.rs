@@ -26,6 +26,10 @@ pub struct ArchFacts {
     /// module area's size (`0xffff800008000000` on 6.1 with 48-bit VAs,
     /// `0xffff800080000000` on 6.12).
     pub text_link_addr: Option<u64>,
+    /// Call trace frames are return addresses printed with `%pS` (arm64),
+    /// not less one with `%pB` (x86_64): a frame at `+0x0` is then the
+    /// return from a call at the end of the function before it.
+    pub trace_frames_print_return_addresses: bool,
 }
 
 /// x86_64, then arm64.
@@ -34,6 +38,7 @@ pub const ARCHES: [ArchFacts; 2] = [
         name: "x86_64",
         text_range: (0xffff_ffff_8000_0000, u64::MAX),
         text_link_addr: Some(X86_64_TEXT_LINK_ADDR),
+        trace_frames_print_return_addresses: false,
     },
     ArchFacts {
         name: "arm64",
@@ -41,6 +46,7 @@ pub const ARCHES: [ArchFacts; 2] = [
         // in, for 48- to 52-bit VAs, below x86_64's range.
         text_range: (0xfff0_0000_0000_0000, 0xffff_ffff_7fff_ffff),
         text_link_addr: None,
+        trace_frames_print_return_addresses: true,
     },
 ];
 

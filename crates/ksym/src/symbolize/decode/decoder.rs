@@ -19,6 +19,9 @@ pub struct Decoder<'t> {
     in_trace: bool,
     context: Option<&'static str>,
     trace_release: Option<String>,
+    /// The kernel's traces print return addresses as they are (see
+    /// [`DecodedFrame::caller`]).
+    returns_as_they_are: bool,
 }
 
 impl<'t> Decoder<'t> {
@@ -30,6 +33,7 @@ impl<'t> Decoder<'t> {
             in_trace: false,
             context: None,
             trace_release: None,
+            returns_as_they_are: prints_return_addresses(table),
         }
     }
 
@@ -243,6 +247,7 @@ impl<'t> Decoder<'t> {
             symbol: None,
             status: Status::Unresolved,
             candidates: 0,
+            caller: None,
         };
         let Some(r) = reference else {
             let addr = given_addr.unwrap_or(0);
@@ -340,8 +345,21 @@ impl<'t> Decoder<'t> {
                 frame.status = Status::Ok;
             }
         }
+        if form == FrameForm::Trace && r.offset == 0 && self.returns_as_they_are {
+            frame.caller = frame.addr.and_then(|a| self.name_addr(a, FrameForm::Trace));
+        }
         frame
     }
+}
+
+/// Whether `table`'s kernel prints its call traces' return addresses as
+/// they are, by the architecture its `_text` (or `_stext`) says.
+fn prints_return_addresses(table: &SymbolTable) -> bool {
+    let text = table
+        .core_text()
+        .or_else(|| Some(table.find_in(None, "_stext").next()?.start));
+    text.and_then(crate::live::host::arch_of_text)
+        .is_some_and(|a| a.trace_frames_print_return_addresses)
 }
 
 fn is_pseudo_module(m: &str) -> bool {

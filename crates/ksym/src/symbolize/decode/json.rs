@@ -13,7 +13,8 @@ use crate::symbolize::json::{json_opt_str, json_str, symbol_json};
 /// - `{"type":"frame","line":N,"text":..,"form":"trace","context":"TASK"|null,
 ///   "reliable":bool,"ref":"name+0x1/0x2 [m]"|null,"addr":"0x.."|null,
 ///   "symbol":{..}|null,"status":"ok"|"mismatch"|"unresolved"|"raw",
-///   "reason":".."|null,"candidates":N}`
+///   "reason":".."|null,"candidates":N,"caller":{..}|null}` (`caller`: the
+///   function that made the call, for an arm64 return address at `+0x0`)
 /// - `{"type":"warning","line":N,"text":..,"warning":..,
 ///   "trace_release":..,"table_release":..}`
 pub fn line_json(line: &Line<'_, '_>) -> Vec<String> {
@@ -46,7 +47,12 @@ pub fn line_json(line: &Line<'_, '_>) -> Vec<String> {
             Status::Mismatch(m) => json_str(&mut s, &m.to_string()),
             _ => s.push_str("null"),
         }
-        let _ = write!(s, ",\"candidates\":{}}}", f.candidates);
+        let _ = write!(s, ",\"candidates\":{},\"caller\":", f.candidates);
+        match &f.caller {
+            Some(sym) => symbol_json(&mut s, sym),
+            None => s.push_str("null"),
+        }
+        s.push('}');
         out.push(s);
     }
     if let Some(w) = &line.warning {

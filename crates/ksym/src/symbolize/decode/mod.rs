@@ -184,6 +184,11 @@ pub struct DecodedFrame<'a, 't> {
     /// How many symbols of the table fit the reference (more than one:
     /// `addr` is `None`, `symbol` the first of them).
     pub candidates: usize,
+    /// A call trace frame at `+0x0` of a kernel whose traces print return
+    /// addresses as they are (arm64's `%pS`): the function holding the
+    /// address less one, which made the call (`%pB`'s reading, offset
+    /// from the address).
+    pub caller: Option<Symbol<'t>>,
 }
 
 impl DecodedFrame<'_, '_> {
@@ -191,7 +196,10 @@ impl DecodedFrame<'_, '_> {
     pub fn note(&self) -> String {
         match &self.status {
             Status::Ok => match self.addr {
-                Some(a) if self.candidates <= 1 => format!("{a:#x}"),
+                Some(a) if self.candidates <= 1 => match self.caller {
+                    Some(c) => format!("{a:#x}, a return address: the call is in {c}"),
+                    None => format!("{a:#x}"),
+                },
                 _ => format!(
                     "one of {} symbols of that name and size, address unknown",
                     self.candidates
