@@ -870,3 +870,44 @@ fn a_closed_pipe_is_an_exit_status_not_a_signal() {
         assert_eq!(out.status.code(), Some(want), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// arm64 return addresses signed with pointer authentication (a code in
+/// bits 63..56 and 54..48, bit 55 set) name what the bare address names,
+/// in `addr` and in `decode`; an x86_64 table takes such a number as it is.
+#[test]
+fn signed_arm64_addresses_are_stripped_before_lookup() {
+    let arm64 = data_dir().join("debian-6.12.118-cloud-arm64/kallsyms.xz");
+    let o = run(&[
+        "--kallsyms",
+        arm64.to_str().unwrap(),
+        "addr",
+        "ffffb06771e4b020",
+        "3aabb06771e4b020",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "0xffffb06771e4b020 vfs_get_tree+0x30/0x100\n0x3aabb06771e4b020 vfs_get_tree+0x30/0x100\n"
+    );
+    let mut child = ksym()
+        .args(["--kallsyms", arm64.to_str().unwrap(), "decode"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"[   16.4] pc : 0x3aabb06771e4b020\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("# vfs_get_tree+0x30/0x100"), "{text}");
+    let o = run(&[
+        "--kallsyms",
+        k612().to_str().unwrap(),
+        "addr",
+        "3aabb06771e4b020",
+    ]);
+    assert!(stdout(&o).ends_with("(no symbol)\n"), "{}", stdout(&o));
+}

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use ksym::stack::RawReason;
 use ksym::symbolize::json::{addr_json, parse_addr};
+use ksym::symbolize::pointer_auth::PointerAuth;
 use ksym::{Symbol, SymbolTable};
 use serde_json::json;
 
@@ -24,12 +25,15 @@ pub(crate) fn run(
     out: &mut dyn Write,
 ) -> CliResult<ExitCode> {
     let mut bad = 0u64;
+    // arm64's signed return addresses (a code in the top bits) are looked
+    // up without their code; printed as given.
+    let pointer_auth = PointerAuth::of(table);
     let mut one = |text: &str, lines: Option<&mut Lines<'_>>, out: &mut dyn Write| {
         let text = text.trim();
         if text.is_empty() {
             return Ok(());
         }
-        let Some(addr) = parse_addr(text) else {
+        let Some(given) = parse_addr(text) else {
             bad += 1;
             return if json {
                 writeln!(
@@ -41,13 +45,14 @@ pub(crate) fn run(
                 writeln!(out, "{text} (not an address)")
             };
         };
+        let addr = pointer_auth.strip(given);
         let sym = if absolute {
             table.lookup_absolute(addr)
         } else {
             table.lookup(addr)
         };
         let frames = lines.map(|l| l.frames(addr, sym.as_ref()));
-        print_addr(out, addr, sym.as_ref(), frames.as_deref(), json)
+        print_addr(out, given, sym.as_ref(), frames.as_deref(), json)
     };
     // With --lines, addresses go in chunks, so the core's DWARF is read
     // for many at once (on several threads); from a terminal, line by line.
@@ -58,7 +63,11 @@ pub(crate) fn run(
     };
     let mut run_chunk = |texts: &[String], out: &mut dyn Write| -> std::io::Result<()> {
         if let Some(l) = lines.as_deref_mut().filter(|_| texts.len() > 1) {
-            let addrs: Vec<u64> = texts.iter().filter_map(|t| parse_addr(t.trim())).collect();
+            let addrs: Vec<u64> = texts
+                .iter()
+                .filter_map(|t| parse_addr(t.trim()))
+                .map(|a| pointer_auth.strip(a))
+                .collect();
             l.prefetch(&addrs);
         }
         texts

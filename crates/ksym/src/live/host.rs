@@ -30,6 +30,12 @@ pub struct ArchFacts {
     /// not less one with `%pB` (x86_64): a frame at `+0x0` is then the
     /// return from a call at the end of the function before it.
     pub trace_frames_print_return_addresses: bool,
+    /// Pointer authentication: the bits a signed kernel code address
+    /// carries a code in, set again to strip it (0: none). arm64 signs
+    /// return addresses with a code above the VA size, bit 55 telling the
+    /// kernel half; the image and modules lie in the top 2^47 bytes
+    /// whatever the VA size, so bits 47 and up are the kernel's ones.
+    pub pointer_auth_bits: u64,
 }
 
 /// x86_64, then arm64.
@@ -39,6 +45,7 @@ pub const ARCHES: [ArchFacts; 2] = [
         text_range: (0xffff_ffff_8000_0000, u64::MAX),
         text_link_addr: Some(X86_64_TEXT_LINK_ADDR),
         trace_frames_print_return_addresses: false,
+        pointer_auth_bits: 0,
     },
     ArchFacts {
         name: "arm64",
@@ -47,6 +54,7 @@ pub const ARCHES: [ArchFacts; 2] = [
         text_range: (0xfff0_0000_0000_0000, 0xffff_ffff_7fff_ffff),
         text_link_addr: None,
         trace_frames_print_return_addresses: true,
+        pointer_auth_bits: 0xffff_8000_0000_0000,
     },
 ];
 

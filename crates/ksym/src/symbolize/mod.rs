@@ -14,4 +14,5 @@
 pub mod decode;
 pub mod dump;
 pub mod json;
+pub mod pointer_auth;
 pub mod stack;

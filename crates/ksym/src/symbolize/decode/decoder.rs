@@ -7,6 +7,7 @@ use memchr::memmem;
 
 use super::scan::{marker, release_of, scan_raw, scan_refs};
 use super::{DecodedFrame, FrameForm, Line, Mismatch, Status, Warning};
+use crate::symbolize::pointer_auth::PointerAuth;
 use crate::table::{Symbol, SymbolRef, SymbolTable};
 
 /// Reads kernel log lines against a table. Keeps what spans lines: whether a
@@ -22,6 +23,8 @@ pub struct Decoder<'t> {
     /// The kernel's traces print return addresses as they are (see
     /// [`DecodedFrame::caller`]).
     returns_as_they_are: bool,
+    /// Raw addresses lose their authentication code (arm64) before a lookup.
+    pointer_auth: PointerAuth,
 }
 
 impl<'t> Decoder<'t> {
@@ -34,6 +37,7 @@ impl<'t> Decoder<'t> {
             context: None,
             trace_release: None,
             returns_as_they_are: prints_return_addresses(table),
+            pointer_auth: PointerAuth::of(table),
         }
     }
 
@@ -232,6 +236,7 @@ impl<'t> Decoder<'t> {
         reference: Option<SymbolRef<'a>>,
         given_addr: Option<u64>,
     ) -> DecodedFrame<'a, 't> {
+        let stripped = given_addr.map(|a| self.pointer_auth.strip(a));
         let mut frame = DecodedFrame {
             span,
             form,
@@ -243,14 +248,14 @@ impl<'t> Decoder<'t> {
             reliable,
             reference,
             given_addr,
-            addr: given_addr,
+            addr: stripped,
             symbol: None,
             status: Status::Unresolved,
             candidates: 0,
             caller: None,
         };
         let Some(r) = reference else {
-            let addr = given_addr.unwrap_or(0);
+            let addr = stripped.unwrap_or(0);
             frame.symbol = self.name_addr(addr, form);
             frame.candidates = usize::from(frame.symbol.is_some());
             if frame.symbol.is_some() {
@@ -325,7 +330,7 @@ impl<'t> Decoder<'t> {
             );
             return frame;
         }
-        match given_addr {
+        match stripped {
             Some(addr) => match fitting
                 .iter()
                 .find(|s| s.start.wrapping_add(r.offset) == addr)
