@@ -90,6 +90,9 @@ fn exec_full() -> ExitCode {
 fn parse_args() -> Result<Cli, clap::Error> {
     use clap::FromArgMatches;
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(cli) = args::quick(&args) {
+        return Ok(cli);
+    }
     let command = Box::leak(Box::new(args::command_for(&args)));
     let mut matches = command.try_get_matches_from_mut(args)?;
     Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(command))

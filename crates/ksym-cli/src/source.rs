@@ -16,7 +16,7 @@ use crate::CliResult;
 
 /// The options, global to every subcommand, that say which symbols to read
 /// and what to add to them.
-#[derive(clap::Args)]
+#[derive(clap::Args, Debug, Default)]
 pub(crate) struct SourceArgs {
     /// Read symbols from this file (kallsyms, System.map or kallmodsyms;
     /// plain, .xz, .gz or .zst) instead of the live /proc/kallsyms.
