@@ -17,7 +17,9 @@
 //!   and `[_sinittext, _einittext)`; without `_stext` (or `_end` and
 //!   `_etext`), anywhere;
 //! - otherwise a cap applies: 16 MiB for the core, 64 KiB for a module, up to
-//!   the end of the page for `[bpf]` and `[__builtin__*]` pseudo-modules;
+//!   the end of the page for `[bpf]` and `[__builtin__*]` pseudo-modules,
+//!   and never past the start of the next range above (another module's
+//!   area or a section);
 //! - name-only symbols are found by name: absolute ones sized to the next
 //!   higher absolute symbol (capped, 1 for the last), the others size 0;
 //! - `find` yields address order, address-answering symbols before name-only
@@ -187,9 +189,15 @@ fn lines_from_specs(specs: &[Spec]) -> Vec<Line> {
                     lines.push(Line::new(CORE_TEXT + off % span, kind, name, None));
                 }
             }
-            // Loadable modules, with `.LC` labels now and then.
+            // Loadable modules, with `.LC` labels now and then; some just
+            // below the next module's base (a 6.4+ module's data lies apart
+            // from its text, outside the extent `/proc/modules` gives).
             5 | 6 => {
-                let addr = module_base(k) + off % 0x3_0000;
+                let addr = if extra % 5 == 4 {
+                    module_base(k) + MODULE_STRIDE - 0x1000 + off % 0x1000
+                } else {
+                    module_base(k) + off % 0x3_0000
+                };
                 if ksel % 10 == 9 {
                     lines.push(Line::new(
                         addr,
@@ -469,13 +477,20 @@ impl<'a> Oracle<'a> {
                     if ends.contains(&start) {
                         return start;
                     }
+                    let next_range = bounds
+                        .iter()
+                        .map(|&(s, _)| s)
+                        .filter(|&s| s > start)
+                        .min()
+                        .unwrap_or(u64::MAX);
                     // The cap follows the group's last member.
                     let last = &lines[*groups[gi].members.last().unwrap()];
-                    match &last.module {
+                    let cap = match &last.module {
                         None => start.saturating_add(CORE_SIZE_CAP),
                         Some(m) if is_pseudo(m) => (start | (PAGE - 1)).saturating_add(1),
                         Some(_) => start.saturating_add(MODULE_SIZE_CAP),
-                    }
+                    };
+                    cap.min(next_range)
                 });
             groups[gi].end = next.min(limit);
         }

@@ -91,6 +91,7 @@ impl SymbolTable {
                 seg += 1;
             }
             let candidate = self.segments.get(seg).filter(|s| s.start <= start);
+            let upto = if candidate.is_some() { seg + 1 } else { 0 };
             // Outside every segment, no cap ends a symbol before the end of
             // its page: a next start within the page needs no module lookup,
             // unless `start` is a section's end marker (size zero).
@@ -101,7 +102,7 @@ impl SymbolTable {
             {
                 continue;
             }
-            if next > self.limit_in(id, start, candidate) {
+            if next > self.limit_in(id, start, upto) {
                 kinds[id] |= BOUNDED;
             }
         }
@@ -111,22 +112,27 @@ impl SymbolTable {
     /// How far a symbol starting at `start` may reach, whatever follows it.
     #[inline]
     fn limit_of(&self, id: usize, start: u64) -> u64 {
-        let s = self.segments.partition_point(|s| s.start <= start);
-        self.limit_in(
-            id,
-            start,
-            s.checked_sub(1).and_then(|s| self.segments.get(s)),
-        )
+        let upto = self.segments.partition_point(|s| s.start <= start);
+        self.limit_in(id, start, upto)
     }
 
-    /// [`limit_of`](Self::limit_of) given the last segment starting at or
-    /// below `start`.
-    fn limit_in(&self, id: usize, start: u64, seg: Option<&Segment>) -> u64 {
-        if let Some(seg) = seg {
+    /// [`limit_of`](Self::limit_of) given how many segments start at or
+    /// below `start`. Outside every segment a symbol stops at the next
+    /// one: that area is another module's or section's (6.4+ modules keep
+    /// their data apart from their text, so a module's last data symbol
+    /// would otherwise run on into the next module's text).
+    fn limit_in(&self, id: usize, start: u64, upto: usize) -> u64 {
+        if let Some(seg) = upto.checked_sub(1).and_then(|s| self.segments.get(s)) {
             if start < seg.end {
                 return seg.limit;
             }
         }
+        let next_area = self.segments.get(upto).map_or(u64::MAX, |s| s.start);
+        self.limit_outside(id, start).min(next_area)
+    }
+
+    /// How far a symbol outside every segment may reach by its kind.
+    fn limit_outside(&self, id: usize, start: u64) -> u64 {
         if self.section_ends.binary_search(&start).is_ok() {
             return start; // an end marker: `_etext`, `_end`
         }
