@@ -4,7 +4,8 @@
 //! 1. the live `/proc/kallsyms`,
 //! 2. a plain file copy of it,
 //! 3. the Debian 6.12 data (`kallsyms.xz` decompressed to a plain file, with
-//!    its `proc-modules` given to ksym as module extents).
+//!    its `proc-modules` given to ksym as module extents);
+//! 4. the same of the Debian arm64 guests (6.1 and 6.12, `*-cloud-arm64`).
 //!
 //! Measured per input: load time (median of several runs) against a plain
 //! `std::fs::read` of the same bytes, ksym's parse throughput on bytes in
@@ -710,23 +711,30 @@ fn main() {
     std::fs::write(&live_copy, &live_bytes_now).expect("write the copy");
     drop(live_bytes_now);
 
-    // (3) the Debian 6.12 data, decompressed.
-    let deb = data.join("debian-6.12.117");
-    let deb_plain = tmp.join(format!("ksym-bench-{pid}-debian-6.12-kallsyms"));
-    let mut text = Vec::new();
-    xz2::read::XzDecoder::new(std::fs::File::open(deb.join("kallsyms.xz")).expect("kallsyms.xz"))
+    // (3), (4) Debian's data, decompressed.
+    let debian = |folder: &str| -> (PathBuf, ModuleMap) {
+        let deb = data.join(folder);
+        let plain = tmp.join(format!("ksym-bench-{pid}-{folder}-kallsyms"));
+        let mut text = Vec::new();
+        xz2::read::XzDecoder::new(
+            std::fs::File::open(deb.join("kallsyms.xz")).expect("kallsyms.xz"),
+        )
         .read_to_end(&mut text)
         .expect("decompress");
-    std::fs::write(&deb_plain, &text).expect("write the plain copy");
-    drop(text);
-    let mut modules = ModuleMap::default();
-    let proc_modules = deb.join("proc-modules");
-    modules
-        .add_text(
-            &proc_modules.display().to_string(),
-            &std::fs::read(&proc_modules).expect("proc-modules"),
-        )
-        .expect("parse proc-modules");
+        std::fs::write(&plain, &text).expect("write the plain copy");
+        let mut modules = ModuleMap::default();
+        let proc_modules = deb.join("proc-modules");
+        modules
+            .add_text(
+                &proc_modules.display().to_string(),
+                &std::fs::read(&proc_modules).expect("proc-modules"),
+            )
+            .expect("parse proc-modules");
+        (plain, modules)
+    };
+    let (deb_plain, modules) = debian("debian-6.12.117");
+    let (arm61_plain, arm61_modules) = debian("debian-6.1.0-57-cloud-arm64");
+    let (arm612_plain, arm612_modules) = debian("debian-6.12.118-cloud-arm64");
 
     let inputs = [
         Input {
@@ -747,6 +755,18 @@ fn main() {
             live: false,
             modules: Some(modules),
         },
+        Input {
+            label: "arm64 6.1 (file)",
+            path: arm61_plain.clone(),
+            live: false,
+            modules: Some(arm61_modules),
+        },
+        Input {
+            label: "arm64 6.12 (file)",
+            path: arm612_plain.clone(),
+            live: false,
+            modules: Some(arm612_modules),
+        },
     ];
 
     let mut rows = Vec::new();
@@ -755,7 +775,9 @@ fn main() {
     }
     bench_start(&mut rows);
     let _ = std::fs::remove_file(&live_copy);
-    let _ = std::fs::remove_file(&deb_plain);
+    for plain in [&deb_plain, &arm61_plain, &arm612_plain] {
+        let _ = std::fs::remove_file(plain);
+    }
 
     println!(
         "\nksym vs blazesym 0.2.7 (kallsyms only, no vmlinux, no demangling); \
