@@ -147,17 +147,13 @@ impl Units {
     /// them `addr2line` takes depends on the context; a bound too many
     /// only costs a lookup).
     pub(crate) fn function_bounds(&self, unit: usize) -> gimli::Result<Vec<u64>> {
-        let header = self
-            .dwarf
-            .debug_info
-            .header_from_offset(gimli::DebugInfoOffset(self.units[unit].offset))?;
         let mut bounds: Vec<u64> = self
             .ranges
             .iter()
             .filter(|r| r.2 == unit)
             .flat_map(|r| [r.0, r.1])
             .collect();
-        let unit = self.dwarf.unit(header)?;
+        let unit = self.parsed(unit)?;
         let mut entries = unit.entries();
         let mut root = true;
         while let Some(entry) = entries.next_dfs()? {
@@ -227,6 +223,15 @@ impl Units {
         self.longest.saturating_mul(2)
     }
 
+    /// Unit `unit`'s header and root, read from the whole file's DWARF.
+    fn parsed(&self, unit: usize) -> gimli::Result<gimli::Unit<Reader>> {
+        let header = self
+            .dwarf
+            .debug_info
+            .header_from_offset(gimli::DebugInfoOffset(self.units[unit].offset))?;
+        self.dwarf.unit(header)
+    }
+
     /// How many units the file has.
     pub(crate) fn len(&self) -> usize {
         self.units.len()
@@ -235,11 +240,7 @@ impl Units {
     /// Where unit `unit`'s line rows begin and its sequences end: the
     /// line, file and discriminator found can change only there.
     pub(crate) fn line_bounds(&self, unit: usize) -> gimli::Result<Vec<u64>> {
-        let header = self
-            .dwarf
-            .debug_info
-            .header_from_offset(gimli::DebugInfoOffset(self.units[unit].offset))?;
-        let unit = self.dwarf.unit(header)?;
+        let unit = self.parsed(unit)?;
         let mut bounds = Vec::new();
         if let Some(program) = unit.line_program {
             let mut rows = program.rows();

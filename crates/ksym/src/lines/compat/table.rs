@@ -65,9 +65,12 @@ fn collect(units: &mut Units, out: &mut Collected) -> std::result::Result<(), gi
         probes.sort_unstable();
         probes.dedup();
         for probe in probes {
-            let frames = frames_in(units, &mut programs, probe)?;
-            let keys: Vec<FrameKey> = frames.iter().map(|f| key(out, f)).collect();
-            out.push_keys(probe, &keys);
+            let first = out.key_count();
+            for f in frames_in(units, &mut programs, probe)? {
+                let key = key(out, &f);
+                out.push_key(key);
+            }
+            out.end_row(probe, first);
         }
         for (other, keep) in kept.iter().enumerate() {
             if !keep && units.is_made(other) {

@@ -152,26 +152,38 @@ impl Collected {
     }
 
     fn push(&mut self, addr: u64, frames: &[SourceFrame]) {
-        let keys: Vec<FrameKey> = frames
-            .iter()
-            .map(|f| FrameKey {
+        let first = self.keys.len();
+        for f in frames {
+            let key = FrameKey {
                 function: self.intern(f.function.as_deref()),
                 file: self.intern(f.file.as_deref()),
                 line: f.line.unwrap_or(0),
                 column: f.column.unwrap_or(0),
                 ..FrameKey::default()
-            })
-            .collect();
-        self.push_keys(addr, &keys);
+            };
+            self.keys.push(key);
+        }
+        self.end_row(addr, first);
     }
 
-    /// A row from `addr`: its frames, innermost first (none: a gap).
-    pub(crate) fn push_keys(&mut self, addr: u64, keys: &[FrameKey]) {
+    /// The key of the next frame of the row being written (innermost
+    /// first); [`Collected::end_row`] ends the row.
+    pub(crate) fn push_key(&mut self, key: FrameKey) {
+        self.keys.push(key);
+    }
+
+    /// A row from `addr` of the keys pushed since there were `first` (none:
+    /// a gap).
+    pub(crate) fn end_row(&mut self, addr: u64, first: usize) {
         // A deeper chain is damage (the reader refuses it): keep the inner.
-        let keys = &keys[..keys.len().min(MAX_DEPTH as usize + 1)];
-        let first = self.keys.len();
-        self.keys.extend_from_slice(keys);
-        self.rows.push((addr, first, keys.len() as u16));
+        self.keys.truncate(first + MAX_DEPTH as usize + 1);
+        self.rows
+            .push((addr, first, (self.keys.len() - first) as u16));
+    }
+
+    /// How many keys are written: where the next row's begin.
+    pub(crate) fn key_count(&self) -> usize {
+        self.keys.len()
     }
 
     /// Sorted rows (a line row before a gap at one address, the first
