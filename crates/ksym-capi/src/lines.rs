@@ -25,9 +25,7 @@ pub(crate) fn source_lines(
     let ids = KernelIds {
         release: host.as_ref().and_then(|h| h.release.as_deref()),
         build_id: host.as_ref().and_then(|h| h.build_id.as_deref()),
-        text: table
-            .core_text()
-            .or_else(|| Some(table.find_in(None, "_stext").next()?.start)),
+        text: table.text_anchor(),
     };
     let mut notes = Vec::new();
     let core = set_core_lines(

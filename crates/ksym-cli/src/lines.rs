@@ -252,9 +252,7 @@ fn kernel_ids<'s>(
     KernelIds {
         release: release.as_deref(),
         build_id: build_id.as_deref(),
-        text: table
-            .core_text()
-            .or_else(|| Some(table.find_in(None, "_stext").next()?.start)),
+        text: table.text_anchor(),
     }
 }
 

@@ -65,6 +65,11 @@ pub fn arch_of_text(text: u64) -> Option<&'static ArchFacts> {
         .find(|a| (a.text_range.0..=a.text_range.1).contains(&text))
 }
 
+/// The architecture of the kernel `table`'s symbols are of.
+pub fn arch_of_table(table: &crate::table::SymbolTable) -> Option<&'static ArchFacts> {
+    table.text_anchor().and_then(arch_of_text)
+}
+
 /// The KASLR slide of a kernel whose `_text` is at `text`, where its
 /// architecture's link address is known.
 pub fn kaslr_slide_of_text(text: u64) -> Option<i64> {

@@ -2,9 +2,10 @@
 //! stack dumps, crash dumps): the code in the top bits is taken off before
 //! a lookup, as the kernel's `ptrauth_strip_kernel_insn_pac` does. Which
 //! bits hold a code is the architecture's fact (`host::ArchFacts`); the
-//! architecture is the table's, by where its `_text` lies.
+//! architecture is the table's, by where its `_text` lies
+//! (`host::arch_of_table`).
 
-use crate::live::host::arch_of_text;
+use crate::live::host::{arch_of_table, ArchFacts};
 use crate::table::SymbolTable;
 
 /// Bit 55 of a signed pointer: set for the kernel's half.
@@ -20,13 +21,13 @@ impl PointerAuth {
     /// The signing of `table`'s kernel: none where its architecture has
     /// no pointer authentication or its `_text` (`_stext`) is unknown.
     pub fn of(table: &SymbolTable) -> PointerAuth {
-        let text = table
-            .core_text()
-            .or_else(|| Some(table.find_in(None, "_stext").next()?.start));
+        PointerAuth::of_arch(arch_of_table(table))
+    }
+
+    /// The signing of `arch`'s kernels (`None`: an unknown one, none).
+    pub fn of_arch(arch: Option<&ArchFacts>) -> PointerAuth {
         PointerAuth {
-            bits: text
-                .and_then(arch_of_text)
-                .map_or(0, |a| a.pointer_auth_bits),
+            bits: arch.map_or(0, |a| a.pointer_auth_bits),
         }
     }
 

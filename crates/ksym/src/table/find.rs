@@ -59,6 +59,14 @@ impl SymbolTable {
         }
     }
 
+    /// Where the core kernel's text starts for these symbols: `_text`
+    /// ([`SymbolTable::core_text`]), else `_stext` (arm64 6.1 lists only
+    /// `[_stext, _etext)`).
+    pub fn text_anchor(&self) -> Option<u64> {
+        self.core_text()
+            .or_else(|| Some(self.find_in(None, "_stext").next()?.start))
+    }
+
     /// Names that more than one symbol carries, with their counts, sorted by name.
     pub fn repeated_names(&self) -> Vec<(&str, usize)> {
         let mut counts: FxHashMap<&str, usize> = FxHashMap::default();

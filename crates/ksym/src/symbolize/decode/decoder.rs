@@ -29,6 +29,7 @@ pub struct Decoder<'t> {
 
 impl<'t> Decoder<'t> {
     pub fn new(table: &'t SymbolTable) -> Self {
+        let arch = crate::live::host::arch_of_table(table);
         Decoder {
             table,
             table_release: None,
@@ -36,8 +37,8 @@ impl<'t> Decoder<'t> {
             in_trace: false,
             context: None,
             trace_release: None,
-            returns_as_they_are: prints_return_addresses(table),
-            pointer_auth: PointerAuth::of(table),
+            returns_as_they_are: arch.is_some_and(|a| a.trace_frames_print_return_addresses),
+            pointer_auth: PointerAuth::of_arch(arch),
         }
     }
 
@@ -355,16 +356,6 @@ impl<'t> Decoder<'t> {
         }
         frame
     }
-}
-
-/// Whether `table`'s kernel prints its call traces' return addresses as
-/// they are, by the architecture its `_text` (or `_stext`) says.
-fn prints_return_addresses(table: &SymbolTable) -> bool {
-    let text = table
-        .core_text()
-        .or_else(|| Some(table.find_in(None, "_stext").next()?.start));
-    text.and_then(crate::live::host::arch_of_text)
-        .is_some_and(|a| a.trace_frames_print_return_addresses)
 }
 
 fn is_pseudo_module(m: &str) -> bool {
