@@ -124,23 +124,10 @@ const OPTION_SETS: &[&[&str]] = &[
     &["-a", "-p", "-f", "-i", "-s", "-C"],
 ];
 
-/// A private cache (made by ksym, 0700) in a temporary directory.
-struct Cache(tempfile::TempDir);
-
-impl Cache {
-    fn new() -> Cache {
-        Cache(tempfile::tempdir().unwrap())
-    }
-
-    fn path(&self) -> PathBuf {
-        self.0.path().join("cache")
-    }
-}
-
 /// A private cache holding the tools' line table of `exe`, built by
 /// `ksym line-table --for-addr2line`.
-fn cache_with_table(exe: &Path) -> Cache {
-    let cache = Cache::new();
+fn cache_with_table(exe: &Path) -> common::Cache {
+    let cache = common::Cache::new();
     let out = Command::new(env!("CARGO_BIN_EXE_ksym"))
         .args(["line-table", "--for-addr2line"])
         .arg(exe)
@@ -252,11 +239,11 @@ fn the_first_run_builds_the_table_the_next_answer_from() {
     let Some(exe) = c_program(dir.path()) else {
         return;
     };
-    let cache = Cache::new();
+    let cache = common::Cache::new();
     let input = instruction_addresses(&exe);
     let links = multi_call_dir();
     let ours = links.path().join("addr2line");
-    let args = |file: &Path| {
+    let args_of = |file: &Path| {
         vec![
             "-e".to_string(),
             file.display().to_string(),
@@ -265,34 +252,23 @@ fn the_first_run_builds_the_table_the_next_answer_from() {
             "-f".into(),
         ]
     };
-    let args_of = |file: &Path| args(file);
     let exe_args = args_of(&exe);
     let exe_args: Vec<&str> = exe_args.iter().map(String::as_str).collect();
     let want = run(Path::new("addr2line"), &exe_args, &input);
     let first = run_with_cache(&ours, &exe_args, &input, Some(&cache.path()));
     assert!(want == first, "{}", first_difference(&want, &first));
-    let started = Instant::now();
-    let table = loop {
-        let found = std::fs::read_dir(cache.path())
-            .into_iter()
-            .flatten()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                let name = p.file_name().unwrap().to_string_lossy();
-                name.starts_with("addr2line-") && name.ends_with(".ksymlines")
-            });
-        if let Some(table) = found {
-            break table;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no table in {} after 120 s",
-            cache.path().display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let tables = cache.tables(Duration::from_secs(120));
+    let table = tables
+        .iter()
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("addr2line-")
+        })
+        .unwrap_or_else(|| panic!("no addr2line table among {tables:?}"));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&table).unwrap().permissions().mode();
+    let mode = std::fs::metadata(table).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "{}", table.display());
     let stripped = dir.path().join("prog.nodwarf");
     let ok = Command::new("objcopy")

@@ -37,47 +37,6 @@ fn ksym_bin_dir() -> tempfile::TempDir {
     dir
 }
 
-/// A private cache for ksym (made by it, 0700) in a temporary directory.
-struct Cache(tempfile::TempDir);
-
-impl Cache {
-    fn new() -> Cache {
-        Cache(tempfile::tempdir().unwrap())
-    }
-
-    fn path(&self) -> PathBuf {
-        self.0.path().join("cache")
-    }
-
-    /// Waits for the background builds to end; the tables built.
-    fn tables(&self) -> Vec<PathBuf> {
-        let started = Instant::now();
-        loop {
-            let names: Vec<PathBuf> = std::fs::read_dir(self.path())
-                .into_iter()
-                .flatten()
-                .map(|e| e.unwrap().path())
-                .collect();
-            let building = names
-                .iter()
-                .any(|p| p.extension().is_some_and(|e| e == "building"));
-            let tables: Vec<PathBuf> = names
-                .into_iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "ksymlines"))
-                .collect();
-            if !building && !tables.is_empty() {
-                return tables;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(300),
-                "no tables built in {} after 300 s",
-                self.path().display()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
 fn ksym_runs(dir: &Path) -> usize {
     std::fs::read_to_string(dir.join("runs.log")).map_or(0, |t| t.lines().count())
 }
@@ -190,10 +149,10 @@ fn perf_srcline_is_the_same_with_ksym() {
         ],
         &["script", "-F", "+srcline", "--full-source-path"],
     ];
-    let cache = Cache::new();
+    let cache = common::Cache::new();
     for (round, from) in ["DWARF", "its table"].into_iter().enumerate() {
         if round == 1 {
-            eprintln!("tables: {:?}", cache.tables());
+            eprintln!("tables: {:?}", cache.tables(Duration::from_secs(300)));
         }
         for args in reports {
             let perf = |path: &str| {
@@ -313,11 +272,11 @@ fn decode_stacktrace_is_the_same_with_ksym() {
     if !llvm {
         eprintln!("LLVM=1 skipped: no llvm-addr2line or llvm-readelf (llvm)");
     }
-    let cache = Cache::new();
+    let cache = common::Cache::new();
     let rounds = [("", "DWARF"), ("", "its table"), ("1", "its table")];
     for (flavour, from) in rounds.into_iter().filter(|f| f.0.is_empty() || llvm) {
         if from != "DWARF" {
-            cache.tables();
+            cache.tables(Duration::from_secs(300));
         }
         let run = |path: &str| {
             let start = Instant::now();

@@ -59,3 +59,45 @@ pub fn gcc_with_dwarf(dir: &std::path::Path, name: &str, src: &str) -> PathBuf {
     assert!(ok, "gcc failed");
     exe
 }
+
+/// A private cache for ksym (made by it, 0700) in a temporary directory.
+pub struct Cache(tempfile::TempDir);
+
+impl Cache {
+    pub fn new() -> Cache {
+        Cache(tempfile::tempdir().unwrap())
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.0.path().join("cache")
+    }
+
+    /// Waits, at most `within`, for the background builds to end; the
+    /// line tables built (at least one).
+    pub fn tables(&self, within: std::time::Duration) -> Vec<PathBuf> {
+        let started = std::time::Instant::now();
+        loop {
+            let names: Vec<PathBuf> = std::fs::read_dir(self.path())
+                .into_iter()
+                .flatten()
+                .map(|e| e.unwrap().path())
+                .collect();
+            let building = names
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e == "building"));
+            let tables: Vec<PathBuf> = names
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "ksymlines"))
+                .collect();
+            if !building && !tables.is_empty() {
+                return tables;
+            }
+            assert!(
+                started.elapsed() < within,
+                "no tables built in {} after {within:?}",
+                self.path().display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

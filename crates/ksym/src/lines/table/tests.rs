@@ -59,6 +59,16 @@ fn tools_rows(seed: u64, n: usize) -> Vec<(u64, Option<Vec<FrameKey>>)> {
     rows
 }
 
+/// The oracle: the frames of the last row at or below `addr` (none in a
+/// gap or before the first row).
+fn frames_at(rows: &[(u64, Option<Vec<FrameKey>>)], addr: u64) -> Vec<FrameKey> {
+    rows.iter()
+        .rev()
+        .find(|r| r.0 <= addr)
+        .and_then(|r| r.1.clone())
+        .unwrap_or_default()
+}
+
 fn table_of(rows: &[(u64, Option<Vec<FrameKey>>)]) -> Vec<u8> {
     write_table(rows, false)
 }
@@ -84,12 +94,7 @@ fn every_address_answers_what_the_rows_say() {
         assert_eq!(table.build_id(), "0123abcd");
         let (first, last) = (rows[0].0 - 3, rows.last().unwrap().0 + 3);
         for addr in first..last {
-            let want = rows
-                .iter()
-                .rev()
-                .find(|r| r.0 <= addr)
-                .and_then(|r| r.1.clone())
-                .unwrap_or_default();
+            let want = frames_at(&rows, addr);
             let got = table.frames(addr).unwrap();
             assert_eq!(got.len(), want.len(), "at {addr:#x}");
             let borrowed = table.frames_ref(addr).unwrap();
@@ -149,12 +154,7 @@ fn a_tools_table_gives_back_every_part_of_its_frames() {
         assert!(table.is_tools());
         let (first, last) = (rows[0].0 - 3, rows.last().unwrap().0 + 3);
         for addr in first..last {
-            let want = rows
-                .iter()
-                .rev()
-                .find(|r| r.0 <= addr)
-                .and_then(|r| r.1.clone())
-                .unwrap_or_default();
+            let want = frames_at(&rows, addr);
             let found = table.frames_ref(addr).unwrap();
             let got: Vec<FrameKey> = found.keys().copied().collect();
             assert_eq!(got, want, "at {addr:#x}");
