@@ -6,8 +6,8 @@
 //! push`/`pull`: tokio, axum, object_store; `pprof`: prost) to `ksym-full`
 //! beside it, as git hands `git foo` to `git-foo`; and `ksym-full`, which
 //! runs everything. Linked without them, `ksym` is half the size with a
-//! quarter of the relocations, and a one-shot `ksym addr` starts in 0.93 M
-//! instructions instead of 1.34 M.
+//! quarter of the relocations: a one-shot `ksym addr` is mostly start-up
+//! (README.md has its figures).
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -83,8 +83,8 @@ fn exec_full() -> ExitCode {
 }
 
 /// The command line, parsed. clap's tree of commands and arguments is left
-/// for the exit to free: taking it apart costs more than a one-shot `ksym
-/// addr` spends on its answer (0.19 M instructions, an eighth of the run).
+/// for the exit to free: taking it apart cost more than a one-shot `ksym
+/// addr` spends on its answer.
 /// Only the subcommand asked for is built where that is plain (see
 /// `args.rs`).
 fn parse_args() -> Result<Cli, clap::Error> {
