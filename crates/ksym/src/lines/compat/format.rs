@@ -155,7 +155,7 @@ impl Style {
     }
 
     fn write_llvm(&self, out: &mut dyn Write, answer: &ToolAnswer) -> std::io::Result<()> {
-        let dwarf = if answer.past_ranges {
+        let dwarf = if answer.past_ranges() {
             &[][..]
         } else {
             &answer.frames[..]

@@ -60,9 +60,6 @@ pub struct ToolFrame {
 pub struct ToolAnswer {
     /// DWARF's frames (a function or a line), innermost first.
     pub frames: Vec<ToolFrame>,
-    /// The frame is of a line row past its unit's ranges, which BFD
-    /// finds and llvm does not.
-    pub past_ranges: bool,
     /// Whether an allocated section holds the address (GNU asks nothing
     /// else otherwise).
     pub in_section: bool,
@@ -72,6 +69,14 @@ pub struct ToolAnswer {
     /// llvm's symbol: the one whose range holds the address, and its
     /// `STT_FILE` name.
     pub symbol_holding: Option<(String, Option<String>)>,
+}
+
+impl ToolAnswer {
+    /// The frame is of a line row past its unit's ranges, which BFD finds
+    /// and llvm does not.
+    pub fn past_ranges(&self) -> bool {
+        self.frames.first().is_some_and(|f| f.past_ranges)
+    }
 }
 
 /// One ELF file, asked the way the tools ask it.
@@ -200,9 +205,7 @@ impl ToolLines {
                 .before(addr)
                 .map(|s| (s.name.clone(), s.file.clone())),
         };
-        let past_ranges = frames.first().is_some_and(|f| f.past_ranges);
         Ok(ToolAnswer {
-            past_ranges,
             frames,
             in_section: self.symbols.section_of(addr).is_some(),
             symbol_before,
