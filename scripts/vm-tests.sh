@@ -3,7 +3,9 @@
 # in QEMU (TCG, no KVM needed) and run ksym's live code paths inside.
 #
 # Usage: scripts/vm-tests.sh [KERNEL...]
-#   KERNEL: 6.1 and/or 6.12 (default: both). For each kernel three boots,
+#   KERNEL: 6.1, 6.12 (x86_64), 6.1-arm64, 6.12-arm64 (aarch64, booted
+#   under qemu-system-aarch64 with ksym cross-built for it); default: all
+#   four. For each kernel three boots,
 #   each running the scenarios of the ksym-vmtest program
 #   (crates/ksym-vmtest; scripts/vm/init.sh chooses them): "normal" (all),
 #   then "confidentiality" and "integrity" (lockdown=<mode> on the command
@@ -22,13 +24,19 @@
 #   CARGO_TARGET_DIR as for cargo (the ksym binary is taken from there)
 #
 # Needs: a Debian/Ubuntu host with APT sources for bookworm-security,
-# qemu-system-x86, busybox-static, cpio, xz, gzip, cargo. When run as root the
-# missing Debian packages are installed with apt-get.
+# qemu-system-x86, busybox-static, cpio, xz, gzip, cargo; for arm64 also
+# qemu-system-arm, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and rustup's
+# aarch64-unknown-linux-gnu target. When run as root the missing Debian
+# packages are installed with apt-get.
 #
 # Each kernel .deb is fetched with `apt-get download` (APT checks it against
 # the signed archive index) and then against the sha256 pinned below, so a
 # different build can never slip in; when Debian drops the ABI from the
 # archive, put the .deb from snapshot.debian.org into $KSYM_VM_CACHE/deb/.
+# Packages of another architecture (arm64's kernels and busybox-static)
+# come through an APT configuration of this script's own under
+# $KSYM_VM_CACHE/apt-<arch> (Debian's archive, its keyring); the system's
+# APT sources and dpkg architectures stay untouched.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,11 +44,34 @@ CACHE=${KSYM_VM_CACHE:-$HOME/.cache/ksym-vm}
 TIMEOUT=${KSYM_VM_TIMEOUT:-300}
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
-# name | package | version | sha256 of the .deb
+# name | Debian architecture | package | version | sha256 of the .deb
+# (the arm64 ones are the kernels of ../shared/data/*-cloud-arm64)
 KERNELS=(
-    "6.1|linux-image-6.1.0-57-cloud-amd64-unsigned|6.1.192-3|e31a28be852fe1faec3cdbb0d19a25818f3b951d15dc13e331aeca4f991c52fe"
-    "6.12|linux-image-6.12.117+deb12-cloud-amd64-unsigned|6.12.117-1~deb12u1|670b2688bcf94c24693f7c7e1fc9776ff2e202ff15553a2614f79415d48a6607"
+    "6.1|amd64|linux-image-6.1.0-57-cloud-amd64-unsigned|6.1.192-3|e31a28be852fe1faec3cdbb0d19a25818f3b951d15dc13e331aeca4f991c52fe"
+    "6.12|amd64|linux-image-6.12.117+deb12-cloud-amd64-unsigned|6.12.117-1~deb12u1|670b2688bcf94c24693f7c7e1fc9776ff2e202ff15553a2614f79415d48a6607"
+    "6.1-arm64|arm64|linux-image-6.1.0-57-cloud-arm64-unsigned|6.1.192-3|2e5f31fb28e0748e529a2cfad77a0352421571bbbfa7f902ec59a678ea02f377"
+    "6.12-arm64|arm64|linux-image-6.12.118+deb12-cloud-arm64-unsigned|6.12.118-1~deb12u1|d1296d1d67260ef295e7ed720941e43f7fbc2de61a3c00acda4001d6fd531717"
 )
+ALL_KERNELS="6.1 6.12 6.1-arm64 6.12-arm64"
+
+# What differs between the architectures, in one place:
+# Debian architecture | Rust target | QEMU | machine and CPU | console | cross sysroot
+# (the sysroot is where the cross binaries' shared libraries come from;
+# "-" for the host's own architecture, whose binaries `ldd` reads)
+ARCHES=(
+    "amd64|x86_64-unknown-linux-gnu|qemu-system-x86_64|-accel tcg -cpu max|ttyS0|-"
+    "arm64|aarch64-unknown-linux-gnu|qemu-system-aarch64|-M virt -cpu max,pauth-impdef=on|ttyAMA0|/usr/aarch64-linux-gnu"
+)
+# arch_fact ARCH FIELD (2 = Rust target ... 6 = sysroot)
+arch_fact() {
+    local a
+    for a in "${ARCHES[@]}"; do
+        [ "${a%%|*}" = "$1" ] && { cut -d'|' -f"$2" <<<"$a"; return; }
+    done
+    die "no architecture $1 in ARCHES"
+}
+HOST_ARCH=$(dpkg --print-architecture)
+
 # Modules put into the initramfs (with their dependencies); the optional
 # ones are built into some kernels (virtio_pci is in 6.12).
 MODULES=(xfs dummy loop virtio_blk)
@@ -56,9 +87,16 @@ ALL_BOOTS="normal confidentiality integrity"
 say() { printf 'vm-tests: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 2; }
 
+# install_deps ARCH...: the host's tools for booting those architectures.
 install_deps() {
-    local need=()
+    local need=() a
     command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+    for a in "$@"; do
+        [ "$a" = "$HOST_ARCH" ] && continue
+        command -v "$(arch_fact "$a" 3)" >/dev/null || need+=(qemu-system-arm)
+        command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+        command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+    done
     [ -x /bin/busybox ] && /bin/busybox --list-full >/dev/null 2>&1 &&
         ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
     command -v cpio >/dev/null || need+=(cpio)
@@ -73,10 +111,38 @@ install_deps() {
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# fetch_kernel PKG VERSION SHA256: prints the directory the .deb is extracted in.
+# apt_get ARCH ARGS...: apt-get for the host's architecture as the system
+# has it; for another, with this script's own sources, lists and cache
+# under $CACHE/apt-ARCH (bookworm and bookworm-security, signed by Debian's
+# archive keyring), `update`d the first time.
+apt_get() {
+    local arch=$1 root
+    shift
+    if [ "$arch" = "$HOST_ARCH" ]; then
+        apt-get "$@"
+        return
+    fi
+    root=$CACHE/apt-$arch
+    local opts=(-o "Dir::Etc::SourceList=$root/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$root/lists" -o "Dir::Cache=$root/cache" -o Dir::State::status=/dev/null
+        -o Dir::Etc::Preferences=/dev/null -o "Dir::Etc::PreferencesParts=$root/preferences.d"
+        -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch" -o APT::Sandbox::User=root)
+    if [ ! -f "$root/lists/.ok" ]; then
+        mkdir -p "$root"/{lists/partial,cache/archives/partial,preferences.d}
+        local key=/usr/share/keyrings/debian-archive-keyring.gpg
+        [ -f "$key" ] || die "no $key (package debian-archive-keyring): cannot check $arch packages"
+        printf 'deb [arch=%s signed-by=%s] http://deb.debian.org/%s main\n' \
+            "$arch" "$key" "debian bookworm" "$arch" "$key" "debian-security bookworm-security" >"$root/sources.list"
+        apt-get "${opts[@]}" update -qq >&2 || die "apt-get update for $arch failed"
+        touch "$root/lists/.ok"
+    fi
+    apt-get "${opts[@]}" "$@"
+}
+
+# fetch_kernel ARCH PKG VERSION SHA256: prints the directory the .deb is extracted in.
 fetch_kernel() {
-    local pkg=$1 ver=$2 sha=$3
-    local deb=$CACHE/deb/${pkg}_${ver/:/%3a}_amd64.deb
+    local arch=$1 pkg=$2 ver=$3 sha=$4
+    local deb=$CACHE/deb/${pkg}_${ver/:/%3a}_$arch.deb
     local dir=$CACHE/x/${pkg}_${ver}
     if [ -f "$dir/.ok" ]; then
         printf '%s\n' "$dir"
@@ -85,15 +151,19 @@ fetch_kernel() {
     mkdir -p "$CACHE/deb"
     if [ ! -f "$deb" ] || [ "$(sha256_of "$deb")" != "$sha" ]; then
         rm -f "$deb"
-        say "downloading $pkg=$ver"
-        if ! (cd "$CACHE/deb" && apt-get download "$pkg=$ver" >&2); then
-            if [ "$(id -u)" = 0 ]; then
+        say "downloading $pkg=$ver ($arch)"
+        if ! (cd "$CACHE/deb" && apt_get "$arch" download "$pkg:$arch=$ver" >&2); then
+            # stale lists: this script's own are refreshed, the system's
+            # only by root
+            if [ "$arch" != "$HOST_ARCH" ]; then
+                rm -f "$CACHE/apt-$arch/lists/.ok"
+            elif [ "$(id -u)" = 0 ]; then
                 apt-get update -qq >&2
-                (cd "$CACHE/deb" && apt-get download "$pkg=$ver" >&2) ||
-                    die "$pkg=$ver is not in this system's APT sources (needs bookworm-security; superseded ABIs are on snapshot.debian.org: put the .deb in $CACHE/deb/)"
             else
                 die "apt-get download $pkg=$ver failed (stale lists? run apt-get update; or put the .deb in $CACHE/deb/)"
             fi
+            (cd "$CACHE/deb" && apt_get "$arch" download "$pkg:$arch=$ver" >&2) ||
+                die "$pkg=$ver ($arch) is not in the APT sources (needs bookworm-security; superseded ABIs are on snapshot.debian.org: put the .deb in $CACHE/deb/)"
         fi
     fi
     local got
@@ -141,34 +211,94 @@ add_module() {
     echo "$line" | tr -s ' ' >>"$dest/modules.dep"
 }
 
-# copy_with_libs STAGE BINARY DEST: the binary and what ldd says it needs.
+# copy_with_libs ARCH STAGE BINARY DEST: the binary and the shared
+# libraries it needs: for the host's architecture what ldd says; for
+# another, its ELF interpreter and DT_NEEDED libraries (and theirs) from
+# that architecture's cross sysroot, where its ld.so looks for them.
 copy_with_libs() {
-    local stage=$1 bin=$2 dest=$3 lib
+    local arch=$1 stage=$2 bin=$3 dest=$4 lib
     install -D -m 0755 "$bin" "$stage/$dest"
-    for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
-        [ -f "$lib" ] || continue
-        [ -e "$stage$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$stage$lib"
+    if [ "$arch" = "$HOST_ARCH" ]; then
+        for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
+            [ -f "$lib" ] || continue
+            [ -e "$stage$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$stage$lib"
+        done
+        return
+    fi
+    local sysroot triple interp todo=("$bin") f name
+    sysroot=$(arch_fact "$arch" 6)
+    triple=$(basename "$sysroot")
+    interp=$(readelf -lW "$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+    if [ -n "$interp" ] && [ ! -e "$stage$interp" ]; then
+        install -D -m 0755 "$(readlink -f "$sysroot/lib/$(basename "$interp")")" "$stage$interp"
+    fi
+    while [ ${#todo[@]} -gt 0 ]; do
+        f=${todo[0]}
+        todo=("${todo[@]:1}")
+        for name in $(readelf -dW "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            [ -e "$stage/lib/$triple/$name" ] && continue
+            [ -f "$sysroot/lib/$name" ] || die "$bin needs $name, not in $sysroot/lib"
+            install -D -m 0755 "$(readlink -f "$sysroot/lib/$name")" "$stage/lib/$triple/$name"
+            todo+=("$sysroot/lib/$name")
+        done
     done
 }
 
-# build_initramfs ROOT KVER OUT
+# busybox_for ARCH: prints the path of a static busybox for ARCH (the
+# host's own, or busybox-static of that architecture from Debian).
+busybox_for() {
+    local arch=$1 dir
+    if [ "$arch" = "$HOST_ARCH" ]; then
+        echo /bin/busybox
+        return
+    fi
+    dir=$CACHE/x/busybox-static_$arch
+    if [ ! -f "$dir/.ok" ]; then
+        rm -rf "$dir"
+        mkdir -p "$dir/deb"
+        (cd "$dir/deb" && apt_get "$arch" download "busybox-static:$arch" >&2) ||
+            die "apt-get download busybox-static:$arch failed"
+        dpkg-deb -x "$dir"/deb/*.deb "$dir"
+        touch "$dir/.ok"
+    fi
+    echo "$dir/bin/busybox"
+}
+
+# bin_dir ARCH: where cargo puts the release binaries built for ARCH.
+bin_dir() {
+    if [ "$1" = "$HOST_ARCH" ]; then
+        echo "$TARGET/release"
+    else
+        echo "$TARGET/$(arch_fact "$1" 2)/release"
+    fi
+}
+
+# build_initramfs ARCH ROOT KVER OUT
 build_initramfs() {
-    local root=$1 kver=$2 out=$3 stage applet m
+    local arch=$1 root=$2 kver=$3 out=$4 stage applet m busybox bins sysroot
+    busybox=$(busybox_for "$arch")
+    bins=$(bin_dir "$arch")
+    sysroot=$(arch_fact "$arch" 6)
     stage=$(mktemp -d "$CACHE/stage.XXXXXX")
     chmod 0755 "$stage" # the guest's /: mktemp made it 0700, shut to `nobody`
     mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,lib/modules/"$kver"}
-    install -m 0755 /bin/busybox "$stage/bin/busybox"
-    for applet in $(/bin/busybox --list-full); do
+    install -m 0755 "$busybox" "$stage/bin/busybox"
+    # the applets of this busybox (a foreign one runs under qemu-user;
+    # it is static)
+    for applet in $(if [ "$arch" = "$HOST_ARCH" ]; then "$busybox" --list-full; else
+        "qemu-$(arch_fact "$arch" 2 | cut -d- -f1)" "$busybox" --list-full; fi); do
         [ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
     done
-    copy_with_libs "$stage" "$TARGET/release/ksym" usr/bin/ksym
-    copy_with_libs "$stage" "$TARGET/release/ksym-vmtest" usr/bin/ksym-vmtest
-    if [ -x "$TARGET/release/ksym-agent" ]; then
-        copy_with_libs "$stage" "$TARGET/release/ksym-agent" usr/bin/ksym-agent
+    copy_with_libs "$arch" "$stage" "$bins/ksym" usr/bin/ksym
+    copy_with_libs "$arch" "$stage" "$bins/ksym-vmtest" usr/bin/ksym-vmtest
+    if [ -x "$bins/ksym-agent" ]; then
+        copy_with_libs "$arch" "$stage" "$bins/ksym-agent" usr/bin/ksym-agent
     fi
     # debuginfo is most of the release binaries; the guest does not need it
-    if command -v strip >/dev/null; then
-        strip "$stage"/usr/bin/ksym*
+    local strip=strip
+    [ "$sysroot" = - ] || strip=$(basename "$sysroot")-strip
+    if command -v "$strip" >/dev/null; then
+        "$strip" "$stage"/usr/bin/ksym*
     fi
     : >"$stage/lib/modules/$kver/modules.dep"
     for m in "${MODULES[@]}"; do
@@ -196,9 +326,13 @@ REPLACED=0
 SKIPPED=0
 TIMINGS=()
 
-# boot NAME VMLINUZ INITRD DISK BOOTNAME EXTRA
+# boot ARCH NAME VMLINUZ INITRD DISK BOOTNAME EXTRA
 boot() {
-    local kname=$1 kernel=$2 initrd=$3 disk=$4 bname=$5 extra=$6
+    local arch=$1 kname=$2 kernel=$3 initrd=$4 disk=$5 bname=$6 extra=$7
+    local qemu machine console
+    qemu=$(arch_fact "$arch" 3)
+    machine=$(arch_fact "$arch" 4)
+    console=$(arch_fact "$arch" 5)
     local log=$CACHE/log/$kname-$bname.log
     local start first="" end line rc=0 done=no
     mkdir -p "$CACHE/log"
@@ -231,11 +365,12 @@ boot() {
             *KSYM-TEST\ DONE*) done=yes ;;
             *KSYM-INFO*) say "  ${line#*KSYM-INFO }" ;;
         esac
-    done < <(q=0; timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
-        -nographic -no-reboot -monitor none -serial stdio \
+    # shellcheck disable=SC2086 # $machine is several arguments
+    done < <(q=0; timeout "$TIMEOUT" "$qemu" $machine -m 1024 -smp 2 \
+        -nographic -no-reboot -monitor none -serial stdio -nic none \
         -kernel "$kernel" -initrd "$initrd" \
-        -drive "file=$disk,format=raw,if=virtio" \
-        -append "console=ttyS0 panic=-1 quiet ksym.boot=$bname $extra" </dev/null 2>&1 || q=$?
+        -drive "file=$disk,format=raw,if=none,id=state" -device virtio-blk-pci,drive=state \
+        -append "console=$console panic=-1 quiet ksym.boot=$bname $extra" </dev/null 2>&1 || q=$?
         printf '\nQEMU-EXIT %s\n' "$q")
     end=$(now)
     rc=$(sed -n 's/.*QEMU-EXIT //p' "$log" | tail -n 1)
@@ -277,33 +412,65 @@ guest_lines() {
         "$TARGET/release/ksym-vmtest" --ksym "$TARGET/release/ksym" "$kname/host" guest-lines 2>&1)
 }
 
-main() {
-    local want=("$@") entry kname pkg ver sha dir kver kernel initrd b bname extra
-    [ ${#want[@]} -gt 0 ] || want=(6.1 6.12)
-    install_deps
-    mkdir -p "$CACHE"
-    say "building ksym, ksym-vmtest and libksym (cargo build --release -p ksym-cli -p ksym-vmtest -p ksym-capi)"
-    (cd "$REPO" && cargo build --release -p ksym-cli -p ksym-vmtest -p ksym-capi >&2)
-    for b in ksym ksym-vmtest; do
-        [ -x "$TARGET/release/$b" ] || die "no $TARGET/release/$b after the build"
-    done
-    # go/ksym's example agent, over libksym.a: the go-agent scenario.
-    rm -f "$TARGET/release/ksym-agent"
-    if command -v go >/dev/null; then
-        say "building ksym-agent (go build ./cmd/ksym-agent in go/ksym)"
-        (cd "$REPO/go/ksym" && go build -o "$TARGET/release/ksym-agent" ./cmd/ksym-agent >&2)
-    else
-        say "no go: the go-agent scenario will skip"
+# build_for ARCH: ksym, ksym-vmtest and libksym built for ARCH (cross for
+# another architecture), and go/ksym's example agent over that libksym.a
+# (the go-agent scenario; it skips without go).
+build_for() {
+    local arch=$1 bins target sysroot b
+    bins=$(bin_dir "$arch")
+    target=$(arch_fact "$arch" 2)
+    sysroot=$(arch_fact "$arch" 6)
+    local cargo_target=()
+    if [ "$arch" != "$HOST_ARCH" ]; then
+        rustup target list --installed | grep -qx "$target" || rustup target add "$target" >&2
+        cargo_target=(--target "$target")
     fi
+    say "building ksym, ksym-vmtest and libksym for $target (cargo build --release ${cargo_target[*]} -p ksym-cli -p ksym-vmtest -p ksym-capi)"
+    (cd "$REPO" && cargo build --release "${cargo_target[@]}" -p ksym-cli -p ksym-vmtest -p ksym-capi >&2)
+    for b in ksym ksym-vmtest; do
+        [ -x "$bins/$b" ] || die "no $bins/$b after the build"
+    done
+    rm -f "$bins/ksym-agent"
+    if ! command -v go >/dev/null; then
+        say "no go: the go-agent scenario will skip"
+        return
+    fi
+    say "building ksym-agent for $arch (go build ./cmd/ksym-agent in go/ksym)"
+    if [ "$arch" = "$HOST_ARCH" ]; then
+        (cd "$REPO/go/ksym" && go build -o "$bins/ksym-agent" ./cmd/ksym-agent >&2)
+    else
+        # cgo's -L from the environment comes before go/ksym's own
+        # (target/release, the host's library)
+        (cd "$REPO/go/ksym" && CGO_ENABLED=1 GOOS=linux GOARCH=$arch CC="$(basename "$sysroot")-gcc" \
+            CGO_LDFLAGS="-L$bins" go build -o "$bins/ksym-agent" ./cmd/ksym-agent >&2)
+    fi
+}
+
+main() {
+    local want=("$@") entry kname arch pkg ver sha dir kver kernel initrd b bname extra archs=()
+    [ ${#want[@]} -gt 0 ] || read -r -a want <<<"$ALL_KERNELS"
+    for b in "${want[@]}"; do
+        case " $ALL_KERNELS " in *" $b "*) ;; *) die "no kernel $b (known: $ALL_KERNELS)" ;; esac
+    done
     for entry in "${KERNELS[@]}"; do
-        IFS='|' read -r kname pkg ver sha <<<"$entry"
+        IFS='|' read -r kname arch _ <<<"$entry"
         case " ${want[*]} " in *" $kname "*) ;; *) continue ;; esac
-        dir=$(fetch_kernel "$pkg" "$ver" "$sha")
+        case " ${archs[*]} " in *" $arch "*) ;; *) archs+=("$arch") ;; esac
+    done
+    install_deps "${archs[@]}"
+    mkdir -p "$CACHE"
+    for arch in "${archs[@]}"; do
+        build_for "$arch"
+    done
+    for entry in "${KERNELS[@]}"; do
+        IFS='|' read -r kname arch pkg ver sha <<<"$entry"
+        case " ${want[*]} " in *" $kname "*) ;; *) continue ;; esac
+        dir=$(fetch_kernel "$arch" "$pkg" "$ver" "$sha")
         kernel=$(ls "$dir"/boot/vmlinuz-* | head -n 1)
         kver=${kernel##*/vmlinuz-}
         initrd=$CACHE/initramfs-$kver.cpio.gz
         say "initramfs for $kver: $initrd"
-        build_initramfs "$dir" "$kver" "$initrd"
+        build_initramfs "$arch" "$dir" "$kver" "$initrd"
         # A fresh state disk for this kernel's boots: the first stores a
         # snapshot, each later one must replace it.
         disk=$CACHE/state-$kname.img
@@ -315,7 +482,7 @@ main() {
         for b in "${BOOTS[@]}"; do
             IFS='|' read -r bname extra <<<"$b"
             case " ${KSYM_VM_BOOTS:-$ALL_BOOTS} " in *" $bname "*) ;; *) continue ;; esac
-            boot "$kname" "$kernel" "$initrd" "$disk" "$bname" "$extra"
+            boot "$arch" "$kname" "$kernel" "$initrd" "$disk" "$bname" "$extra"
             booted=$((booted + 1))
         done
         if [ "$booted" -gt 1 ] && [ "$REPLACED" != $((booted - 1)) ]; then

@@ -2,6 +2,7 @@ package ksym
 
 /*
 #include <stdlib.h>
+#include <string.h>
 #include "ksym.h"
 
 // A batch and where its frames and names are, in one cgo call.
@@ -72,6 +73,12 @@ type Frame struct {
 	Module string // "" for the core kernel
 	Kind   byte   // 'T', 't', ...; 0 when raw
 	Status FrameStatus
+	// Section: the module section Addr is in (".text", ".plt",
+	// ".text.ftrace_trampoline", ...) where the module's sections are
+	// known (the live kernel); "" for the core kernel. An arm64 module's
+	// PLT veneers and ftrace trampoline have no symbols: the frame names
+	// the function before them, as %pS does, and Section says where Addr is.
+	Section string
 	// Source: with Options.Lines, where in the source the address is,
 	// innermost first (each inlined call, then the function the code is
 	// in); empty where there is no line information.
@@ -216,6 +223,10 @@ func (s *Symbolizer) SymbolizeAs(ips []uint64, kind AddrKind, frames []Frame) ([
 			name, module = r.intern(c.name, c.name_len), r.intern(c.module, c.module_len)
 		}
 		f.Name, f.Module = name, module
+		f.Section = ""
+		if c.section != nil {
+			f.Section = r.intern(c.section, C.uint32_t(C.strlen(c.section)))
+		}
 		if c.source_frame_count != 0 || len(f.Source) != 0 {
 			f.Source = r.sources(c, f.Source[:0])
 		}

@@ -371,7 +371,16 @@ typedef struct ksym_frame {
    every frame of one call has the same.
    */
   uint64_t table_serial;
-  uint64_t reserved[1];
+  /*
+   The module section `addr` is in (`.text`, `.plt`,
+   `.text.ftrace_trampoline`, ...) where the table knows the module's
+   sections (a live kernel's `/sys/module`); NULL for the core kernel,
+   raw frames and modules whose sections are unknown. An arm64
+   module's `.plt` veneers and ftrace trampoline carry no symbols: the
+   frame names the function before them, as `%pS` does, and this says
+   where the address really is.
+   */
+  const char *section;
 } ksym_frame;
 
 /*

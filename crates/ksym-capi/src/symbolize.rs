@@ -81,7 +81,14 @@ pub struct ksym_frame {
     /// process has. The live handle's changes when modules come and go;
     /// every frame of one call has the same.
     pub table_serial: u64,
-    pub reserved: [u64; 1],
+    /// The module section `addr` is in (`.text`, `.plt`,
+    /// `.text.ftrace_trampoline`, ...) where the table knows the module's
+    /// sections (a live kernel's `/sys/module`); NULL for the core kernel,
+    /// raw frames and modules whose sections are unknown. An arm64
+    /// module's `.plt` veneers and ftrace trampoline carry no symbols: the
+    /// frame names the function before them, as `%pS` does, and this says
+    /// where the address really is.
+    pub section: *const c_char,
 }
 
 /// One source frame: a function (or an inlined call of one) and where in
@@ -230,6 +237,7 @@ fn c_frame(
     table_serial: u64,
     name: *const c_char,
     module: *const c_char,
+    section: *const c_char,
 ) -> ksym_frame {
     let (start, offset, size, kind, name_len, module_len, symbol_id, status) = match f {
         Frame::Symbol(s) => (
@@ -263,7 +271,16 @@ fn c_frame(
         source_frame_count: 0,
         symbol_id,
         table_serial,
-        reserved: [0; 1],
+        section,
+    }
+}
+
+/// The section `f`'s address is in, a C string of `table` (NULL for
+/// none).
+fn section_of(table: &SymbolTable, f: &Frame<'_>) -> *const c_char {
+    match f {
+        Frame::Symbol(s) => table.section_of(s).map_or(std::ptr::null(), |c| c.as_ptr()),
+        Frame::Raw { .. } => std::ptr::null(),
     }
 }
 
@@ -293,7 +310,7 @@ impl ksym_result {
                     ),
                     Frame::Raw { .. } => (std::ptr::null(), std::ptr::null()),
                 };
-                c_frame(&f, serial, name, module)
+                c_frame(&f, serial, name, module, section_of(table, &f))
             }));
             return;
         }
@@ -315,8 +332,19 @@ impl ksym_result {
                 Frame::Raw { .. } => (NO_MODULE, NO_MODULE),
             };
             self.offsets.push(placed);
-            self.frames
-                .push(c_frame(&f, serial, std::ptr::null(), std::ptr::null()));
+            // Sections are C strings of the table, which the frames keep
+            // alive when it is shared; else no section.
+            let section = frames
+                .table()
+                .filter(|_| self.table.is_some())
+                .map_or(std::ptr::null(), |t| section_of(t, &f));
+            self.frames.push(c_frame(
+                &f,
+                serial,
+                std::ptr::null(),
+                std::ptr::null(),
+                section,
+            ));
         }
     }
 

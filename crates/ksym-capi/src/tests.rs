@@ -366,7 +366,7 @@ fn header_layout_matches_rust() {
         source_frame_count,
         symbol_id,
         table_serial,
-        reserved
+        section
     );
     c += &layout!(
         ksym_source_frame,
@@ -528,4 +528,65 @@ fn assert_arena_holds_the_names(r: &ksym_result) {
         }
     }
     assert!(named > 0, "no frame had a name to check");
+}
+
+/// A module frame carries the module section its address is in, as a C
+/// string of the table (kept alive by the result), when the table knows
+/// the module's sections (here: a `/sys/module` tree as a live kernel
+/// shows it, `.plt` after the module's last function); core and raw frames
+/// have none.
+#[test]
+#[cfg_attr(miri, ignore)] // reads a directory tree
+fn module_frames_say_their_section() {
+    use ksym_core::stack::{Frames, Symbolizer};
+    use std::sync::Arc;
+    let sys = std::env::temp_dir().join(format!("ksym-capi-sections-{}", std::process::id()));
+    for (name, at) in [
+        (".text", "0xffffffffc0000000"),
+        (".plt", "0xffffffffc0000180"),
+        (".rodata", "0xffffffffc0001000"),
+    ] {
+        let dir = sys.join("m/sections");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), format!("{at}\n")).unwrap();
+    }
+    let mut modules = ksym_core::ModuleMap::default();
+    modules
+        .add_text("modules", b"m 8192 0 - Live 0xffffffffc0000000\n")
+        .unwrap();
+    modules.add_sysfs_sections(&sys, false).unwrap();
+    std::fs::remove_dir_all(&sys).unwrap();
+    let opts = ksym_core::LoadOptions {
+        modules: Some(modules),
+        ..Default::default()
+    };
+    let table = ksym_core::parse_bytes("sample", KALLSYMS.as_bytes(), &opts).unwrap();
+    let shared = Symbolizer::new(crate::open::Source::Table(Arc::new(table)));
+    let mut frames = Frames::new();
+    let ips = [
+        0xffffffffc0000104u64,
+        0xffffffffc0000184,
+        0xffffffff81000104,
+        0x1234,
+    ];
+    shared.symbolize(&ips, &mut frames);
+    let mut r = ksym_result::default();
+    r.fill(&frames);
+    r.point();
+    let got: Vec<(Option<String>, Option<String>)> = r
+        .frames
+        .iter()
+        .map(|f| (cstr(f.name), cstr(f.section)))
+        .collect();
+    let want = [
+        (Some("foo"), Some(".text")),
+        (Some("foo"), Some(".plt")),
+        (Some("foo"), None),
+        (None, None),
+    ];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(n, s)| (n.map(String::from), s.map(String::from)))
+        .collect();
+    assert_eq!(got, want);
 }

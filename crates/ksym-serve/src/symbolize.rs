@@ -79,6 +79,11 @@ impl Server {
         let mut resolved = 0u64;
         for frame in frames.iter() {
             resolved += u64::from(frame.symbol().is_some());
+            // Module frames say which section they are in (`.plt`, ...).
+            let frame = match frame {
+                Frame::Symbol(s) => Frame::Symbol(loaded.table.with_section(s)),
+                raw => raw,
+            };
             each(&frame);
         }
         let frames = frames.recycle();

@@ -41,7 +41,7 @@ fn is_mapping(name: &str) -> bool {
 }
 
 #[test]
-fn mapping_symbols_answer_no_address_and_size_nothing() {
+fn mapping_symbols_answer_no_address_no_name_and_size_nothing() {
     for kernel in KERNELS {
         let text = kallsyms(kernel);
         let table = load(kernel);
@@ -55,6 +55,9 @@ fn mapping_symbols_answer_no_address_and_size_nothing() {
                 continue;
             }
             seen += 1;
+            // By name: nothing (the kernel's own lookups skip them too).
+            assert_eq!(table.find(name).count(), 0, "{kernel}: {name} found");
+            assert!(table.resolve(name).is_err(), "{kernel}: {name} resolved");
             let addr = u64::from_str_radix(addr, 16).unwrap();
             if let Some(s) = table.lookup(addr) {
                 assert!(!is_mapping(s.name), "{kernel}: {addr:#x} answered {s}");
@@ -93,4 +96,97 @@ fn a_module_symbol_stops_where_the_next_module_begins() {
     assert_eq!(note.start + note.size, vfat);
     let first = table.lookup(vfat + 8).unwrap();
     assert_eq!((first.name, first.module), ("vfat_hashi", Some("vfat")));
+}
+
+/// The table of `kernel` with its modules as a live kernel shows them:
+/// `/proc/modules` and every `/sys/module/<m>/sections/<s>` file (written
+/// into a temporary `/sys/module` from the captured `sysfs-sections.tsv`).
+fn load_with_sysfs(kernel: &str) -> SymbolTable {
+    let root =
+        std::env::temp_dir().join(format!("ksym-arm64-sysfs-{}-{kernel}", std::process::id()));
+    let tsv = std::fs::read_to_string(dir(kernel).join("sysfs-sections.tsv")).unwrap();
+    for line in tsv.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let sections = root.join(f[0]).join("sections");
+        std::fs::create_dir_all(&sections).unwrap();
+        std::fs::write(sections.join(f[1]), format!("{}\n", f[2])).unwrap();
+    }
+    let mut map = ModuleMap::default();
+    let modules = std::fs::read(dir(kernel).join("proc-modules")).unwrap();
+    map.add_text("proc-modules", &modules).unwrap();
+    let release = std::fs::read_to_string(dir(kernel).join("release")).unwrap();
+    map.add_sysfs_sections(&root, ksym::parse::separate_module_areas(release.trim()))
+        .unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    let opts = LoadOptions {
+        modules: Some(map),
+        ..LoadOptions::default()
+    };
+    ksym::load_file(&dir(kernel).join("kallsyms.xz"), &opts).unwrap()
+}
+
+/// A module's `.plt` and ftrace trampoline follow its last function and
+/// carry no symbols: an address there is named as that function, sized to
+/// the end of the page-aligned text area as `%pS` does
+/// (module-text-areas.tsv), and the answer says which section it is in;
+/// so do the JSON objects `ksym addr --json` and `ksym serve` give.
+#[test]
+fn plt_and_ftrace_trampoline_addresses_say_their_section() {
+    for kernel in KERNELS {
+        let table = load_with_sysfs(kernel);
+        let areas = std::fs::read_to_string(dir(kernel).join("module-text-areas.tsv")).unwrap();
+        let text_end = |m: &str| {
+            let line = areas
+                .lines()
+                .find(|l| l.starts_with(&format!("{m}\t")))
+                .unwrap();
+            u64::from_str_radix(
+                line.split('\t').nth(2).unwrap().trim_start_matches("0x"),
+                16,
+            )
+            .unwrap()
+        };
+        let tsv = std::fs::read_to_string(dir(kernel).join("sysfs-sections.tsv")).unwrap();
+        let mut checked = 0;
+        for line in tsv.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = line.split('\t').collect();
+            let (module, section) = (f[0], f[1]);
+            let at = u64::from_str_radix(f[2].trim_start_matches("0x"), 16).unwrap();
+            if !matches!(section, ".plt" | ".text.ftrace_trampoline" | ".text") {
+                continue;
+            }
+            // (6.12 puts a function 8 bytes into `.text`, after its ftrace
+            // NOPs: the kernel names nothing before it)
+            let probe = if section == ".text" { at + 8 } else { at + 4 };
+            let s = table
+                .lookup(probe)
+                .unwrap_or_else(|| panic!("{kernel}: {module} {section}"));
+            assert_eq!(s.module, Some(module), "{kernel}: {section}");
+            let with = table.with_section(s);
+            assert_eq!(with.section, Some(section), "{kernel}: {module} {s}");
+            if section != ".text" {
+                assert_eq!(
+                    s.start + s.size,
+                    text_end(module),
+                    "{kernel}: {module} {section} {s}"
+                );
+                let mut json = String::new();
+                ksym::symbolize::json::symbol_json(&mut json, &with);
+                assert!(
+                    json.contains(&format!(",\"section\":\"{section}\"")),
+                    "{json}"
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 27, "{kernel}: {checked} sections checked");
+        // The core kernel has no module section; a lookup leaves it out.
+        let core = table
+            .lookup(table.text_anchor().unwrap() + 0x10_0000)
+            .unwrap();
+        assert_eq!(
+            (core.section, table.with_section(core).section),
+            (None, None)
+        );
+    }
 }

@@ -225,6 +225,8 @@ fn slide_from_the_first_lines_of_kallsyms() {
     std::fs::write(&head, lines.join("\n") + "\n").unwrap();
     let text = ksym::image::text_address_in(&head).unwrap();
     assert_eq!(text, 0xffff_ffff_9b00_0000);
+    // x86 lists `_stext` first, at `_text`'s address: `_text` still anchors.
+    assert_eq!(ksym::image::text_anchor_in(&head).unwrap(), ("_text", text));
     let image = read_image(&data("debian-6.12.117/vmlinuz")).unwrap();
     assert_eq!(text - image.text_address().unwrap(), 0x1a00_0000);
     // Hidden addresses say so; no `_text` at all says so.
@@ -293,6 +295,31 @@ fn arm64_images_are_their_kallsyms_after_the_slide() {
             .collect();
         let (want, got) = (want.join("\n"), got.join("\n"));
         assert!(want == got, "{folder}: {}", first_diff(&want, &got));
+        // The slide from the head of that kallsyms: by `_text` where it is
+        // listed (6.12), else by `_stext` (6.1 has no `_text` line).
+        let head =
+            std::env::temp_dir().join(format!("ksym-anchor-{}-{folder}", std::process::id()));
+        std::fs::write(
+            &head,
+            live.lines().take(5000).collect::<Vec<_>>().join("\n"),
+        )
+        .unwrap();
+        let (name, at) = ksym::image::text_anchor_in(&head).unwrap();
+        assert_eq!(
+            at - image.address_of(name).unwrap(),
+            slide,
+            "{folder}: by {name}"
+        );
+        let by_text = ksym::image::text_address_in(&head);
+        std::fs::remove_file(&head).unwrap();
+        match folder {
+            "debian-6.1.0-57-cloud-arm64" => {
+                assert_eq!(name, "_stext");
+                let e = by_text.unwrap_err().to_string();
+                assert!(e.contains("only `_stext`"), "{e}");
+            }
+            _ => assert_eq!((name, by_text.unwrap()), ("_text", at)),
+        }
     }
 }
 

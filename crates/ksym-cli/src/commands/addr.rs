@@ -51,6 +51,8 @@ pub(crate) fn run(
         } else {
             table.lookup(addr)
         };
+        // JSON says which module section the address is in (`.plt`, ...).
+        let sym = sym.map(|s| if json { table.with_section(s) } else { s });
         let frames = lines.map(|l| l.frames(addr, sym.as_ref()));
         print_addr(out, given, sym.as_ref(), frames.as_deref(), json)
     };

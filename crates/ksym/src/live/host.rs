@@ -36,6 +36,10 @@ pub struct ArchFacts {
     /// kernel half; the image and modules lie in the top 2^47 bytes
     /// whatever the VA size, so bits 47 and up are the kernel's ones.
     pub pointer_auth_bits: u64,
+    /// How far `_stext` lies after `_text` (for kallsyms that list only
+    /// `_stext`): arm64 links `.head.text` (64 KiB, `SEGMENT_ALIGN`) before
+    /// it; x86_64 puts both at one address.
+    pub stext_after_text: u64,
 }
 
 /// x86_64, then arm64.
@@ -46,6 +50,7 @@ pub const ARCHES: [ArchFacts; 2] = [
         text_link_addr: Some(X86_64_TEXT_LINK_ADDR),
         trace_frames_print_return_addresses: false,
         pointer_auth_bits: 0,
+        stext_after_text: 0,
     },
     ArchFacts {
         name: "arm64",
@@ -55,6 +60,7 @@ pub const ARCHES: [ArchFacts; 2] = [
         text_link_addr: None,
         trace_frames_print_return_addresses: true,
         pointer_auth_bits: 0xffff_8000_0000_0000,
+        stext_after_text: 0x1_0000,
     },
 ];
 

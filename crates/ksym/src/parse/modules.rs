@@ -77,10 +77,19 @@ impl ModuleInfo {
                 bounds.push((base, base.saturating_add(size)));
             }
         }
+        // Init sections bound only while the module is loading: after
+        // that they are freed, and `/sys/module` still lists them where
+        // later modules' text may now be (6.1 arm64: loop's `.init.plt`
+        // inside stp's `.text`).
+        let init_live = self.state.as_deref() == Some("Loading");
         bounds.extend(
             self.text_area
                 .iter()
-                .chain(self.section_areas.iter().filter(|a| bounds_data(a)))
+                .chain(
+                    self.section_areas
+                        .iter()
+                        .filter(|a| bounds_data(a) && (init_live || !in_init_area(&a.kind))),
+                )
                 .map(|a| (a.start, a.end())),
         );
         bounds

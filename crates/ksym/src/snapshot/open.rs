@@ -231,6 +231,7 @@ fn from_backing(
         name_index: OnceLock::new(),
         serial: crate::table::next_serial(),
         c_strings: OnceLock::new(),
+        section_spans: OnceLock::new(),
     };
     check_structure(source, &table, &index_slots)?;
     if !index_slots.is_empty() {

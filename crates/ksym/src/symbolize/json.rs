@@ -72,7 +72,9 @@ pub fn json_opt_str(out: &mut String, s: Option<&str>) {
 }
 
 /// A symbol as `ksym addr --json` prints it: `name`, `start` (hex string),
-/// `offset`, `size`, `module`, `type`, and `object`/`path` when known.
+/// `offset`, `size`, `module`, `type`, and `object`/`path`/`section` when
+/// known (`section`: the module section the address is in, see
+/// [`SymbolTable::with_section`](crate::SymbolTable::with_section)).
 pub fn symbol_json(out: &mut String, s: &Symbol<'_>) {
     out.push_str("{\"name\":");
     json_str(out, s.name);
@@ -93,6 +95,10 @@ pub fn symbol_json(out: &mut String, s: &Symbol<'_>) {
     if let Some(p) = s.path {
         out.push_str(",\"path\":");
         json_str(out, p);
+    }
+    if let Some(section) = s.section {
+        out.push_str(",\"section\":");
+        json_str(out, section);
     }
     out.push('}');
 }

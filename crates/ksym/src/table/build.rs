@@ -341,6 +341,6 @@ impl TableBuilder {
 
 /// The kernel's `is_mapping_symbol`: `.L*` local labels, `L0*` and `$x`-style
 /// ARM mapping symbols never name an address.
-fn is_mapping_symbol(name: &[u8]) -> bool {
+pub(crate) fn is_mapping_symbol(name: &[u8]) -> bool {
     name.starts_with(b".L") || name.starts_with(b"L0") || name.first() == Some(&b'$')
 }

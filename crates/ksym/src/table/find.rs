@@ -3,6 +3,7 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::table::build::is_mapping_symbol;
 use crate::table::column::Column;
 use crate::table::{hash_bytes, Symbol, SymbolId, SymbolTable, NONE};
 
@@ -24,11 +25,15 @@ impl SymbolTable {
         }
     }
 
-    /// Every symbol of this name, in address order.
+    /// Every symbol of this name, in address order. Mapping symbols (`$x`,
+    /// `$d`, `.L*`) are never found: they name no code or data, and arm64
+    /// modules have one at every section start.
     pub fn find<'t, 'n>(&'t self, name: &'n str) -> impl Iterator<Item = Symbol<'t>> + use<'t, 'n> {
         let index = self.name_index();
+        let mapping = is_mapping_symbol(name.as_bytes());
         index
             .probe(name)
+            .filter(move |_| !mapping)
             .filter(move |&id| self.name_of_id(id) == name)
             .filter_map(move |id| self.symbol(SymbolId(id)))
     }
@@ -59,12 +64,17 @@ impl SymbolTable {
         }
     }
 
-    /// Where the core kernel's text starts for these symbols: `_text`
-    /// ([`SymbolTable::core_text`]), else `_stext` (arm64 6.1 lists only
-    /// `[_stext, _etext)`).
+    /// Where the core kernel's `_text` is for these symbols (the KASLR
+    /// slide's anchor against a vmlinux, a line table or a known link
+    /// address): [`SymbolTable::core_text`], else worked out from `_stext`
+    /// by its architecture's fixed distance between the two (arm64 6.1
+    /// lists only `[_stext, _etext)`).
     pub fn text_anchor(&self) -> Option<u64> {
-        self.core_text()
-            .or_else(|| Some(self.find_in(None, "_stext").next()?.start))
+        self.core_text().or_else(|| {
+            let stext = self.find_in(None, "_stext").next()?.start;
+            let arch = crate::live::host::arch_of_text(stext)?;
+            Some(stext.wrapping_sub(arch.stext_after_text))
+        })
     }
 
     /// Names that more than one symbol carries, with their counts, sorted by name.
@@ -131,7 +141,11 @@ impl NameIndex {
                 o += 1;
                 answering + o - 1
             };
-            let (mut pos, tag) = probe.home(table.name_of_id(id as u32), cap);
+            let name = table.name_of_id(id as u32);
+            if is_mapping_symbol(name.as_bytes()) {
+                continue; // never found (see `find`)
+            }
+            let (mut pos, tag) = probe.home(name, cap);
             while slots[pos] != NONE {
                 pos += 1;
                 if pos == cap {

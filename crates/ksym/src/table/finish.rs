@@ -208,6 +208,7 @@ impl TableBuilder {
                 true => OnceLock::from(true),
                 false => OnceLock::new(),
             },
+            section_spans: OnceLock::new(),
         };
         table.mark_bounded();
         Ok(table)

@@ -22,6 +22,7 @@ impl SymbolTable {
             module: self.first_module(self.slot_of(id)),
             object,
             path,
+            section: None,
         }
     }
 
@@ -216,6 +217,7 @@ impl SymbolTable {
             module,
             object,
             path,
+            section: None,
         }
     }
 
@@ -272,6 +274,7 @@ impl SymbolTable {
             module: self.first_module(s.slot()),
             object,
             path,
+            section: None,
         }
     }
 

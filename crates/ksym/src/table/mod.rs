@@ -94,6 +94,7 @@ mod finish;
 pub mod ko_placement;
 mod lookup;
 mod names;
+mod sections;
 pub mod sized_symbols;
 mod symbol_ref;
 
@@ -145,6 +146,9 @@ pub struct Symbol<'t> {
     pub object: Option<&'t str>,
     /// The source path, from the `path/file.c:name` form.
     pub path: Option<&'t str>,
+    /// The module section the address is in (`.text`, `.plt`, ...):
+    /// lookups leave it `None`, [`SymbolTable::with_section`] fills it in.
+    pub section: Option<&'t str>,
 }
 
 impl Symbol<'_> {
@@ -369,6 +373,8 @@ pub struct SymbolTable {
     /// Whether lookups' names are C strings in place: known at build,
     /// checked once on first use for a mapped table.
     pub(crate) c_strings: OnceLock<bool>,
+    /// Module sections by address, made on first use from `modules`.
+    pub(crate) section_spans: OnceLock<sections::SectionIndex>,
 }
 
 impl Clone for SymbolTable {
@@ -399,6 +405,7 @@ impl Clone for SymbolTable {
             name_index: self.name_index.clone(),
             serial: self.serial,
             c_strings: self.c_strings.clone(),
+            section_spans: self.section_spans.clone(),
         }
     }
 }

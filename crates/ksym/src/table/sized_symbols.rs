@@ -246,10 +246,11 @@ impl SizedSymbols {
     }
 
     /// The real sizes these give `table`'s address-answering symbols,
-    /// through the KASLR slide that `_text` in both tells (none when
-    /// either lacks it), to hand to [`SymbolTable::with_real_sizes`].
+    /// through the KASLR slide that `_text` in both tells (the table's
+    /// derived from `_stext` where it lists none; no slide when either
+    /// lacks it), to hand to [`SymbolTable::with_real_sizes`].
     pub fn sizes_for(&self, table: &SymbolTable) -> Vec<(SymbolId, u64)> {
-        let table_text = table.core_text();
+        let table_text = table.text_anchor();
         let slide = match (table_text, self.text()) {
             (Some(t), Some(e)) => t.wrapping_sub(e),
             _ => 0,

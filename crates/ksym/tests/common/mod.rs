@@ -63,10 +63,13 @@ pub fn parse_kallsyms(text: &str) -> Vec<Line> {
 
 /// Whether a line's kind and name let it answer an address at all.
 pub fn may_answer(l: &Line) -> bool {
-    !(matches!(l.kind, 'A' | 'a' | 'U' | 'u' | 'N' | 'n')
-        || l.name.starts_with(".L")
-        || l.name.starts_with("L0")
-        || l.name.starts_with('$'))
+    !(matches!(l.kind, 'A' | 'a' | 'U' | 'u' | 'N' | 'n') || is_mapping_symbol(&l.name))
+}
+
+/// The kernel's mapping symbols (`.L*`, `L0*`, `$x`...): they answer no
+/// address and no name lookup.
+pub fn is_mapping_symbol(name: &str) -> bool {
+    name.starts_with(".L") || name.starts_with("L0") || name.starts_with('$')
 }
 
 /// The core addresses the kernel names (`is_ksym_addr`): `[_stext, _end)`

@@ -76,7 +76,9 @@ mod search;
 mod tokens;
 mod unpack;
 
-pub use running::{live_text_address, matches_running_kernel, slide_from_live, text_address_in};
+pub use running::{
+    live_text_address, matches_running_kernel, slide_from_live, text_address_in, text_anchor_in,
+};
 
 use elf::elf_info;
 use search::find_tables;
@@ -210,10 +212,12 @@ impl ImageKallsyms {
 
     /// The link-time address of `_text`, if the table has it.
     pub fn text_address(&self) -> Option<u64> {
-        self.symbols
-            .iter()
-            .find(|s| s.name == "_text")
-            .map(|s| s.addr)
+        self.address_of("_text")
+    }
+
+    /// The link-time address of the first symbol named `name`.
+    pub fn address_of(&self, name: &str) -> Option<u64> {
+        self.symbols.iter().find(|s| s.name == name).map(|s| s.addr)
     }
 }
 

@@ -165,7 +165,10 @@ impl<'t> Decoder<'t> {
             let form = self.form_of(&text[..span.start]);
             let reliable =
                 !preceded_by_question(&text[..span.start]) && !text[span.clone()].contains("] ? ");
-            frames.push(self.check(span, form, reliable, reference, addr));
+            let mut frame = self.check(span, form, reliable, reference, addr);
+            // A module frame says which section it is in (`.plt`, ...).
+            frame.symbol = frame.symbol.map(|s| self.table.with_section(s));
+            frames.push(frame);
         }
     }
 
