@@ -70,8 +70,6 @@ arch_fact() {
     done
     die "no architecture $1 in ARCHES"
 }
-HOST_ARCH=$(dpkg --print-architecture)
-
 # Modules put into the initramfs (with their dependencies); the optional
 # ones are built into some kernels (virtio_pci is in 6.12).
 MODULES=(xfs dummy loop virtio_blk)
@@ -111,33 +109,11 @@ install_deps() {
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# apt_get ARCH ARGS...: apt-get for the host's architecture as the system
-# has it; for another, with this script's own sources, lists and cache
-# under $CACHE/apt-ARCH (bookworm and bookworm-security, signed by Debian's
-# archive keyring), `update`d the first time.
-apt_get() {
-    local arch=$1 root
-    shift
-    if [ "$arch" = "$HOST_ARCH" ]; then
-        apt-get "$@"
-        return
-    fi
-    root=$CACHE/apt-$arch
-    local opts=(-o "Dir::Etc::SourceList=$root/sources.list" -o Dir::Etc::SourceParts=/dev/null
-        -o "Dir::State::Lists=$root/lists" -o "Dir::Cache=$root/cache" -o Dir::State::status=/dev/null
-        -o Dir::Etc::Preferences=/dev/null -o "Dir::Etc::PreferencesParts=$root/preferences.d"
-        -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch" -o APT::Sandbox::User=root)
-    if [ ! -f "$root/lists/.ok" ]; then
-        mkdir -p "$root"/{lists/partial,cache/archives/partial,preferences.d}
-        local key=/usr/share/keyrings/debian-archive-keyring.gpg
-        [ -f "$key" ] || die "no $key (package debian-archive-keyring): cannot check $arch packages"
-        printf 'deb [arch=%s signed-by=%s] http://deb.debian.org/%s main\n' \
-            "$arch" "$key" "debian bookworm" "$arch" "$key" "debian-security bookworm-security" >"$root/sources.list"
-        apt-get "${opts[@]}" update -qq >&2 || die "apt-get update for $arch failed"
-        touch "$root/lists/.ok"
-    fi
-    apt-get "${opts[@]}" "$@"
-}
+# apt_get ARCH ARGS... (another architecture's packages through an APT
+# configuration of our own, under $CACHE/apt-ARCH)
+APT_ARCH_ROOT=$CACHE
+# shellcheck source=scripts/lib/apt-arch.sh
+. "$REPO/scripts/lib/apt-arch.sh"
 
 # fetch_kernel ARCH PKG VERSION SHA256: prints the directory the .deb is extracted in.
 fetch_kernel() {
@@ -156,7 +132,7 @@ fetch_kernel() {
             # stale lists: this script's own are refreshed, the system's
             # only by root
             if [ "$arch" != "$HOST_ARCH" ]; then
-                rm -f "$CACHE/apt-$arch/lists/.ok"
+                apt_arch_refresh "$arch"
             elif [ "$(id -u)" = 0 ]; then
                 apt-get update -qq >&2
             else

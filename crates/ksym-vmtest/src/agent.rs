@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 
 use crate::cli::{ksym_binary, run_ksym};
+use crate::kernel;
+use crate::report::Outcome;
 use crate::scenarios::*;
 
 /// `0xADDR rest` lines by address.
@@ -61,6 +63,9 @@ pub(crate) fn go_agent(opts: &Options, notes: &mut Notes) -> Step<()> {
         }
     }
     notes.push(format!("{} addresses through libksym and cgo", addrs.len()));
+    let loaded: Vec<String> = lines.iter().filter_map(|l| l.module.clone()).collect();
+    let sections = sections_agree(&ksym, &agent, &loaded, notes);
+    notes.add("sections", sections);
     if !bad.is_empty() || got.len() != addrs.len() {
         return Err(fail(format!(
             "{} answers for {} addresses; {}",
@@ -70,4 +75,84 @@ pub(crate) fn go_agent(opts: &Options, notes: &mut Notes) -> Step<()> {
         )));
     }
     Ok(())
+}
+
+/// A module frame's section (`.plt`, `.text.ftrace_trampoline` after an
+/// arm64 module's last function, `.text`), through the Go package, is
+/// what `ksym addr --json` says and what `/sys/module` lists: four bytes
+/// into every code section of every loaded module.
+fn sections_agree(
+    ksym: &std::path::Path,
+    agent: &std::path::Path,
+    loaded: &[String],
+    notes: &mut Notes,
+) -> Outcome {
+    let mut modules = loaded.to_vec();
+    modules.sort();
+    modules.dedup();
+    let mut want: Vec<(u64, String)> = Vec::new();
+    for m in &modules {
+        for (at, name) in kernel::sections(m) {
+            match name.as_str() {
+                ".text" => want.push((at + 8, name)),
+                ".plt" | ".text.ftrace_trampoline" => want.push((at + 4, name)),
+                _ => {}
+            }
+        }
+    }
+    if want.is_empty() {
+        return Outcome::Skip("no loaded module lists code sections".into());
+    }
+    let input: String = want.iter().map(|(a, _)| format!("{a:#x}\n")).collect();
+    let run = |bin: &std::path::Path, args: &[&str]| -> Result<String, Outcome> {
+        let out = run_ksym(bin, args, &[], Some(&input))?;
+        if !out.status.success() {
+            return Err(Outcome::Fail(format!("{}: {}", bin.display(), out.status)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (json, go) = match (
+        run(ksym, &["--no-cache", "addr", "--json"]),
+        run(agent, &["-listen", "", "-sections"]),
+    ) {
+        (Ok(j), Ok(g)) => (j, g),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let from_json: Vec<Option<String>> = json
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            Some(v["symbol"]["section"].as_str()?.to_string())
+        })
+        .collect();
+    let from_go: Vec<Option<String>> = go
+        .lines()
+        .map(|l| l.split_once("\tsection=").map(|(_, s)| s.to_string()))
+        .collect();
+    let mut bad = Vec::new();
+    for (k, (addr, section)) in want.iter().enumerate() {
+        let (j, g) = (
+            from_json.get(k).cloned().flatten(),
+            from_go.get(k).cloned().flatten(),
+        );
+        if j.as_deref() != Some(section.as_str()) || g.as_deref() != Some(section.as_str()) {
+            bad.push(format!(
+                "{addr:#x} in {section}: ksym --json {j:?}, Go {g:?}"
+            ));
+        }
+    }
+    let plt = want.iter().filter(|w| w.1 != ".text").count();
+    notes.push(format!(
+        "{} module code-section addresses ({plt} in .plt or the ftrace trampoline) name their section through JSON and Go",
+        want.len()
+    ));
+    if bad.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(format!(
+            "{} wrong: {}",
+            bad.len(),
+            bad[..bad.len().min(3)].join("; ")
+        ))
+    }
 }

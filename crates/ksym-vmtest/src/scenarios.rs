@@ -343,15 +343,35 @@ fn core_symbols(_: &Options, notes: &mut Notes) -> Step<()> {
     let ks = open_still()?;
     let table = ks.snapshot();
     let by_addr = kernel::names_by_addr(&lines);
+    // The kernel names core addresses from `_stext` on: arm64's `_text`
+    // and its 64 KiB of head text before `_stext` print raw with `%pS`,
+    // and must answer nothing here too.
+    let stext = lines
+        .iter()
+        .find(|l| l.module.is_none() && l.name == "_stext")
+        .map_or(0, |l| l.addr);
+    let core_text = || lines.iter().filter(|l| l.module.is_none() && l.is_text());
+    let head: Vec<String> = core_text()
+        .filter(|l| l.addr < stext)
+        .filter_map(|l| Some(format!("{} is {}", l.name, table.lookup(l.addr)?)))
+        .collect();
     let (checked, bad, examples) = check_lines(
         &table,
-        lines
-            .iter()
-            .filter(|l| l.module.is_none() && l.is_text())
+        core_text()
+            .filter(|l| l.addr >= stext)
             .filter(|l| !END_MARKERS.contains(&l.name.as_str())),
         &by_addr,
     );
-    notes.push(format!("{checked} core text symbols checked, {bad} wrong"));
+    notes.push(format!(
+        "{checked} core text symbols checked, {bad} wrong; {} below _stext answer nothing",
+        core_text().filter(|l| l.addr < stext).count() - head.len()
+    ));
+    if !head.is_empty() {
+        return Err(fail(format!(
+            "below _stext, where the kernel names nothing: {}",
+            head.join("; ")
+        )));
+    }
     if checked == 0 {
         return Err(fail("no core text symbols in /proc/kallsyms"));
     }

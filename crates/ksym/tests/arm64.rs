@@ -5,6 +5,8 @@
 //! them back as the kernel showed them, and a module's data, which 6.4+
 //! kernels keep apart from its text, never runs on into the next module.
 
+mod common;
+
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -98,28 +100,10 @@ fn a_module_symbol_stops_where_the_next_module_begins() {
     assert_eq!((first.name, first.module), ("vfat_hashi", Some("vfat")));
 }
 
-/// The table of `kernel` with its modules as a live kernel shows them:
-/// `/proc/modules` and every `/sys/module/<m>/sections/<s>` file (written
-/// into a temporary `/sys/module` from the captured `sysfs-sections.tsv`).
+/// The table of `kernel` with its modules as a live kernel shows them.
 fn load_with_sysfs(kernel: &str) -> SymbolTable {
-    let root =
-        std::env::temp_dir().join(format!("ksym-arm64-sysfs-{}-{kernel}", std::process::id()));
-    let tsv = std::fs::read_to_string(dir(kernel).join("sysfs-sections.tsv")).unwrap();
-    for line in tsv.lines().filter(|l| !l.starts_with('#')) {
-        let f: Vec<&str> = line.split('\t').collect();
-        let sections = root.join(f[0]).join("sections");
-        std::fs::create_dir_all(&sections).unwrap();
-        std::fs::write(sections.join(f[1]), format!("{}\n", f[2])).unwrap();
-    }
-    let mut map = ModuleMap::default();
-    let modules = std::fs::read(dir(kernel).join("proc-modules")).unwrap();
-    map.add_text("proc-modules", &modules).unwrap();
-    let release = std::fs::read_to_string(dir(kernel).join("release")).unwrap();
-    map.add_sysfs_sections(&root, ksym::parse::separate_module_areas(release.trim()))
-        .unwrap();
-    std::fs::remove_dir_all(&root).unwrap();
     let opts = LoadOptions {
-        modules: Some(map),
+        modules: Some(common::sysfs_module_map(&dir(kernel))),
         ..LoadOptions::default()
     };
     ksym::load_file(&dir(kernel).join("kallsyms.xz"), &opts).unwrap()

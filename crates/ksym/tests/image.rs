@@ -286,6 +286,14 @@ fn arm64_images_are_their_kallsyms_after_the_slide() {
                 .map(|s| s.addr)
         };
         assert_eq!(first("_stext"), Some(stext), "{folder}");
+        // The build-id of its own notes, not of the vDSOs it carries.
+        let notes = std::fs::read(data(&format!("{folder}/notes.bin"))).unwrap();
+        let id = ksym::parse::notes::gnu_build_id_in(&notes, true).unwrap();
+        assert_eq!(
+            image.build_id,
+            Some(ksym::parse::notes::hex(&id)),
+            "{folder}"
+        );
         let live = xz_text(&data(&format!("{folder}/kallsyms.xz")));
         let want: Vec<&str> = live.lines().filter(|l| !l.ends_with(']')).collect();
         let got: Vec<String> = image
@@ -346,6 +354,7 @@ fn an_efi_zboot_image_is_its_payload() {
     let want = kallsyms_from_image(&raw).unwrap();
     assert_eq!(image.symbols, want.symbols);
     assert_eq!(image.encoding, want.encoding);
+    assert_eq!(image.build_id, want.build_id);
     let cut = &zboot[..zboot.len() - 1];
     let e = kallsyms_from_image(cut).unwrap_err();
     assert!(

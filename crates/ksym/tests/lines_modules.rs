@@ -9,7 +9,6 @@ mod common;
 mod line_oracles;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use ksym::lines::{module_section_addresses, DebugFile, SourceLines};
 use ksym::{ModuleArea, ModuleMap};
@@ -217,42 +216,6 @@ fn decompressed(path: &Path, dir: &Path) -> PathBuf {
     out
 }
 
-/// `ko` linked (by `ld`, which applies its relocations) with each code
-/// section at its load address: llvm-symbolizer cannot be told a section,
-/// and on a relocatable object it takes every section to start at 0.
-fn linked_copy(ko: &Path, sections: &[(String, u64)], dir: &Path) -> PathBuf {
-    let name = ko.file_name().unwrap().to_string_lossy();
-    let script = dir.join(format!("{name}.lds"));
-    let mut text = String::from("SECTIONS {\n");
-    for (section, addr) in sections {
-        text.push_str(&format!("  {section} {addr:#x} : {{ *({section}) }}\n"));
-    }
-    text.push_str("}\n");
-    std::fs::write(&script, text).unwrap();
-    let out = dir.join(format!("{name}.linked"));
-    let result = Command::new("ld")
-        .args([
-            "--unresolved-symbols=ignore-all",
-            "-e",
-            "0",
-            "--no-check-sections",
-            "-T",
-        ])
-        .arg(&script)
-        .arg("-o")
-        .arg(&out)
-        .arg(ko)
-        .output()
-        .unwrap();
-    assert!(
-        result.status.success(),
-        "ld on {}: {}",
-        ko.display(),
-        String::from_utf8_lossy(&result.stderr)
-    );
-    out
-}
-
 #[test]
 fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
     if tools_missing() {
@@ -280,7 +243,7 @@ fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
             .filter_map(|c| sections.iter().find(|s| s.kind == c.name))
             .map(|s| (s.kind.clone(), s.start))
             .collect();
-        let llvm_copy = linked_copy(&plain, &code_at, &tmp);
+        let llvm_copy = linked_copy("ld", &plain, &code_at, &tmp);
         for section in &code {
             let base = sections
                 .iter()
@@ -451,7 +414,7 @@ fn module_lines_from_symbols_alone_agree_with_the_tools() {
             )];
             let eu = eu_addr2line(&plain, Some(section), &offsets);
             let bin = binutils_addr2line(&plain, Some(section), &offsets);
-            let llvm_copy = linked_copy(&plain, &addrs, &tmp);
+            let llvm_copy = linked_copy("ld", &plain, &addrs, &tmp);
             let at: Vec<u64> = here.iter().map(|a| a.2).collect();
             let llvm = llvm_symbolizer(&llvm_copy, &at);
             for (k, a) in here.iter().enumerate() {

@@ -109,3 +109,27 @@ pub fn debug_vmlinux() -> Option<PathBuf> {
         None
     }
 }
+
+/// The modules of a captured boot (`set`: a folder of ../shared/data) as a
+/// live kernel shows them: its `proc-modules`, and every
+/// `/sys/module/<m>/sections/<s>` of its `sysfs-sections.tsv`, read from
+/// a temporary `/sys/module` tree written from it.
+pub fn sysfs_module_map(set: &Path) -> ksym::ModuleMap {
+    let name = set.file_name().unwrap().to_string_lossy();
+    let root = std::env::temp_dir().join(format!("ksym-sysfs-{}-{name}", std::process::id()));
+    let tsv = std::fs::read_to_string(set.join("sysfs-sections.tsv")).unwrap();
+    for line in tsv.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let sections = root.join(f[0]).join("sections");
+        std::fs::create_dir_all(&sections).unwrap();
+        std::fs::write(sections.join(f[1]), format!("{}\n", f[2])).unwrap();
+    }
+    let mut map = ksym::ModuleMap::default();
+    let modules = std::fs::read(set.join("proc-modules")).unwrap();
+    map.add_text("proc-modules", &modules).unwrap();
+    let release = std::fs::read_to_string(set.join("release")).unwrap();
+    map.add_sysfs_sections(&root, ksym::parse::separate_module_areas(release.trim()))
+        .unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    map
+}

@@ -27,6 +27,7 @@ func main() {
 	batch := flag.Int("batch", 64, "addresses per batch")
 	listen := flag.String("listen", "127.0.0.1:9877", "where /metrics is served (\"\": nowhere)")
 	serve := flag.Bool("serve", false, "keep serving /metrics after standard input ends")
+	sections := flag.Bool("sections", false, "print each module frame's section too (\"\\tsection=.plt\")")
 	flag.Parse()
 
 	var s *ksym.Symbolizer
@@ -54,7 +55,7 @@ func main() {
 		go func() { log.Fatal(http.ListenAndServe(*listen, nil)) }()
 	}
 
-	if err := run(s, os.Stdin, os.Stdout, *batch); err != nil {
+	if err := run(s, os.Stdin, os.Stdout, *batch, *sections); err != nil {
 		log.Fatal(err)
 	}
 	if *serve {
@@ -62,8 +63,9 @@ func main() {
 	}
 }
 
-// run symbolizes the addresses of in, `batch` at a time, onto out.
-func run(s *ksym.Symbolizer, in io.Reader, out io.Writer, batch int) error {
+// run symbolizes the addresses of in, `batch` at a time, onto out (with
+// each frame's module section when sections is set).
+func run(s *ksym.Symbolizer, in io.Reader, out io.Writer, batch int, sections bool) error {
 	if batch < 1 {
 		batch = 1
 	}
@@ -78,7 +80,11 @@ func run(s *ksym.Symbolizer, in io.Reader, out io.Writer, batch int) error {
 			return err
 		}
 		for _, f := range frames {
-			fmt.Fprintln(w, format(f))
+			if sections && f.Section != "" {
+				fmt.Fprintf(w, "%s\tsection=%s\n", format(f), f.Section)
+			} else {
+				fmt.Fprintln(w, format(f))
+			}
 		}
 		ips = ips[:0]
 		return nil

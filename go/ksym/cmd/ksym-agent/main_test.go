@@ -26,14 +26,14 @@ func TestRunAndMetrics(t *testing.T) {
 	defer s.Close()
 	var out bytes.Buffer
 	in := "ffffffff81000110\n0xffffffffc0000004\n\n10\n"
-	if err := run(s, strings.NewReader(in), &out, 2); err != nil {
+	if err := run(s, strings.NewReader(in), &out, 2, true); err != nil {
 		t.Fatal(err)
 	}
 	want := "0xffffffff81000110 foo+0x10/0x200\n0xffffffffc0000004 modfn+0x4/0x10000 [m]\n0x10 (no symbol)\n"
 	if out.String() != want {
 		t.Fatalf("output %q, want %q", out.String(), want)
 	}
-	if err := run(s, strings.NewReader("zz\n"), &out, 2); err == nil || !strings.Contains(err.Error(), "line 1") {
+	if err := run(s, strings.NewReader("zz\n"), &out, 2, false); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Fatalf("bad input: %v", err)
 	}
 	st, err := s.Stats()

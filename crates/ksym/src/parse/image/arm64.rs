@@ -1,6 +1,6 @@
 //! arm64's raw `Image` (Debian's arm64 `vmlinuz` is one, and what an
-//! `Image.gz` unpacks to): its header, and the relocations the kernel
-//! applies to itself at boot.
+//! `Image.gz` unpacks to): its header, its build-id, and the relocations
+//! the kernel applies to itself at boot.
 //!
 //! A relocatable arm64 kernel is linked with `--no-apply-dynamic-relocs`:
 //! a pointer-sized word the kernel relocates holds 0 in the file; its value
@@ -48,6 +48,67 @@ pub(super) fn header(data: &[u8]) -> Option<Header> {
         text_offset: word(8),
         image_size: word(16),
     })
+}
+
+/// The GNU build-id of a raw image: not an ELF file, but its `.notes`
+/// are in it as the kernel links them (what `/sys/kernel/notes` shows), a
+/// 4-aligned note `namesz 4, descsz N, type 3 (NT_GNU_BUILD_ID), "GNU\0"`.
+/// The vDSOs the kernel carries (ELF files in its rodata) have their own:
+/// notes inside an embedded ELF file are not the kernel's. Every other
+/// such note must name the same id, or there is none.
+pub(super) fn build_id(data: &[u8]) -> Option<String> {
+    const TAIL: &[u8] = b"\x03\0\0\0GNU\0";
+    let mut id: Option<&[u8]> = None;
+    for at in memchr::memmem::find_iter(data, TAIL) {
+        let Some(head) = at.checked_sub(8).filter(|h| h % 4 == 0) else {
+            continue;
+        };
+        let word = |at: usize| u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes"));
+        let (namesz, descsz) = (word(head), word(head + 4) as usize);
+        let desc_at = at + TAIL.len();
+        if namesz != 4
+            || !(8..=64).contains(&descsz)
+            || desc_at + descsz > data.len()
+            || in_embedded_elf(data, head)
+        {
+            continue;
+        }
+        let desc = &data[desc_at..desc_at + descsz];
+        match id {
+            Some(seen) if seen != desc => return None,
+            _ => id = Some(desc),
+        }
+    }
+    id.map(crate::parse::notes::hex)
+}
+
+/// Whether `at` lies in an ELF file embedded in `data` (a vDSO: 64- or
+/// 32-bit little-endian, its section headers last) that starts within
+/// 1 MiB before it.
+fn in_embedded_elf(data: &[u8], at: usize) -> bool {
+    let from = at.saturating_sub(1 << 20);
+    let Some(elf) = memchr::memmem::rfind(&data[from..at], b"\x7fELF").map(|e| from + e) else {
+        return false;
+    };
+    let Some(header) = data.get(elf..elf + 64) else {
+        return false;
+    };
+    let half = |o: usize| u64::from(u16::from_le_bytes([header[o], header[o + 1]]));
+    let word = |o: usize| u64::from(u32::from_le_bytes(header[o..o + 4].try_into().expect("4")));
+    let (shoff, shentsize, shnum) = match header[4] {
+        2 => (
+            u64::from_le_bytes(header[0x28..0x30].try_into().expect("8")),
+            half(0x3a),
+            half(0x3c),
+        ),
+        1 => (word(0x20), half(0x2e), half(0x30)),
+        _ => return false,
+    };
+    let end = shentsize
+        .checked_mul(shnum)
+        .and_then(|n| n.checked_add(shoff))
+        .and_then(|n| n.checked_add(elf as u64));
+    end.is_some_and(|end| (at as u64) < end)
 }
 
 /// The relocations of an image: its longest run of `R_AARCH64_RELATIVE`

@@ -285,7 +285,10 @@ fn decode(source_name: &str, bytes: &[u8], limit: Limit) -> Result<ImageKallsyms
     Ok(ImageKallsyms {
         container: unpacked.container,
         elf: elf.is_some(),
-        build_id: elf.as_ref().and_then(|e| e.build_id.clone()),
+        build_id: match &elf {
+            Some(e) => e.build_id.clone(),
+            None => arm64::header(data).and_then(|_| arm64::build_id(data)),
+        },
         banner,
         encoding: found.encoding,
         layout: found.layout,
