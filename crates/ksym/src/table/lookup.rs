@@ -69,7 +69,10 @@ impl SymbolTable {
         if addr - start < size {
             return Some(self.make_symbol(first, start, addr - start, size));
         }
-        self.covering_before(first, addr)
+        self.covering_before(first, addr).or_else(|| {
+            self.in_veneers(addr, end)
+                .then(|| self.make_symbol(first, start, addr - start, end - start))
+        })
     }
 
     /// The real size of symbol `id`, when an ELF symbol table gave one.
@@ -176,8 +179,10 @@ impl SymbolTable {
         if addr - start < size {
             return Some((first, start, size));
         }
-        self.covering_before(first, addr)
-            .map(|s| (s.id.0 as usize, s.start, s.size))
+        match self.covering_before(first, addr) {
+            Some(s) => Some((s.id.0 as usize, s.start, s.size)),
+            None => self.in_veneers(addr, end).then_some((first, start, end - start)),
+        }
     }
 
     /// What [`locate`](Self::locate) found, packed for

@@ -31,6 +31,8 @@ struct SectionSpan {
     end: u64,
     module: u32,
     name: u32,
+    /// Code without symbols (see [`SymbolTable::in_veneers`]).
+    veneers: bool,
 }
 
 impl SectionIndex {
@@ -47,6 +49,10 @@ impl SectionIndex {
                     end: area.end(),
                     module: m as u32,
                     name,
+                    veneers: matches!(
+                        area.kind.as_str(),
+                        ".plt" | ".init.plt" | ".text.ftrace_trampoline"
+                    ),
                 });
             }
         }
@@ -74,6 +80,24 @@ impl SymbolTable {
             .take(64)
             .find(|s| addr < s.end && self.modules.modules[s.module as usize].name == module)?;
         CStr::from_bytes_until_nul(&index.names[span.name as usize..]).ok()
+    }
+
+    /// Whether `addr`, below `end` (where the symbol before it ends when
+    /// sized to the next one), is in a module section the linker or loader
+    /// made without symbols: `.plt`, `.init.plt`, `.text.ftrace_trampoline`.
+    /// `%pS` names such an address as the function before it, whatever
+    /// that function's real size, and so do lookups.
+    pub(crate) fn in_veneers(&self, addr: u64, end: u64) -> bool {
+        if addr >= end || self.modules.modules.is_empty() {
+            return false;
+        }
+        let index = self.section_spans.get_or_init(|| SectionIndex::build(self));
+        let below = index.spans.partition_point(|s| s.start <= addr);
+        index.spans[..below]
+            .iter()
+            .rev()
+            .take(64)
+            .any(|s| addr < s.end && s.veneers)
     }
 
     /// `sym` with [`Symbol::section`] filled in from
