@@ -125,17 +125,11 @@ fn core_lines_agree_with_the_tools_without_a_text_symbol() {
     let llvm = llvm_symbolizer(&vmlinux, &link);
     let bin = binutils_addr2line(&vmlinux, None, &link);
     let mut tally = Tally::default();
+    let tools = ToolAnswers { eu, llvm, bin };
     for (k, &addr) in addrs.iter().enumerate() {
         let ours = ours(&lines.frames(addr).unwrap());
         let place = format!("vmlinux {:#x}", link[k]);
-        judge(
-            &mut tally,
-            &place,
-            &ours,
-            as_lines(&eu[k]),
-            as_lines(&llvm[k]),
-            as_lines(&bin[k]),
-        );
+        tools.judge_at(&mut tally, k, &place, &ours);
     }
     tally.finish("arm64 core", 1000);
 }
@@ -187,17 +181,11 @@ fn module_lines_agree_with_the_tools() {
         let eu = eu_addr2line(&linked, None, &addrs);
         let llvm = llvm_symbolizer(&linked, &addrs);
         let bin = binutils_addr2line_as(cross[1], &linked, None, &addrs);
+        let tools = ToolAnswers { eu, llvm, bin };
         for (k, &addr) in addrs.iter().enumerate() {
             let ours = ours(&lines.frames(addr).unwrap());
             let place = format!("{module} {addr:#x}");
-            judge(
-                &mut tally,
-                &place,
-                &ours,
-                as_lines(&eu[k]),
-                as_lines(&llvm[k]),
-                as_lines(&bin[k]),
-            );
+            tools.judge_at(&mut tally, k, &place, &ours);
         }
     }
     std::fs::remove_dir_all(&tmp).ok();

@@ -131,6 +131,7 @@ fn core_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
     let bin = binutils_addr2line(&path, None, &link_addrs);
     let mut tally = Tally::default();
     let mut assembler = false;
+    let tools = ToolAnswers { eu, llvm, bin };
     for (k, &addr) in link_addrs.iter().enumerate() {
         let ours = ours(&lines.frames(addr.wrapping_add(slide)).unwrap());
         assembler |= ours
@@ -138,14 +139,7 @@ fn core_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
             .and_then(|f| f.file.as_deref())
             .is_some_and(|f| f == "arch/x86/entry/entry_64.S");
         let place = format!("vmlinux {addr:#x}");
-        judge(
-            &mut tally,
-            &place,
-            &ours,
-            as_lines(&eu[k]),
-            as_lines(&llvm[k]),
-            as_lines(&bin[k]),
-        );
+        tools.judge_at(&mut tally, k, &place, &ours);
     }
     // Assembler units record the build directory absolute: the path is
     // still the kernel's `arch/x86/entry/entry_64.S`.

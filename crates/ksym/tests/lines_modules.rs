@@ -255,6 +255,7 @@ fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
             let eu = eu_addr2line(&plain, Some(&section.name), &offsets);
             let bin = binutils_addr2line(&plain, Some(&section.name), &offsets);
             let llvm = llvm_symbolizer(&llvm_copy, &addrs);
+            let tools = ToolAnswers { eu, llvm, bin };
             for (k, &addr) in addrs.iter().enumerate() {
                 let ours = ours(&lines.frames(addr).unwrap());
                 let place = format!("{name} {}+{:#x}", section.name, offsets[k]);
@@ -266,14 +267,7 @@ fn module_lines_agree_with_eu_addr2line_llvm_symbolizer_and_binutils() {
                 ) {
                     assert!(ours.is_empty(), "{place}: {}", show(&ours));
                 }
-                judge(
-                    &mut tally,
-                    &place,
-                    &ours,
-                    as_lines(&eu[k]),
-                    as_lines(&llvm[k]),
-                    as_lines(&bin[k]),
-                );
+                tools.judge_at(&mut tally, k, &place, &ours);
             }
         }
     }
@@ -417,17 +411,11 @@ fn module_lines_from_symbols_alone_agree_with_the_tools() {
             let llvm_copy = linked_copy("ld", &plain, &addrs, &tmp);
             let at: Vec<u64> = here.iter().map(|a| a.2).collect();
             let llvm = llvm_symbolizer(&llvm_copy, &at);
+            let tools = ToolAnswers { eu, llvm, bin };
             for (k, a) in here.iter().enumerate() {
                 let ours = ours(&lines.frames(a.2).unwrap());
                 let place = format!("{name} {}+{:#x} ({:#x})", a.0, a.1, a.2);
-                judge(
-                    &mut tally,
-                    &place,
-                    &ours,
-                    as_lines(&eu[k]),
-                    as_lines(&llvm[k]),
-                    as_lines(&bin[k]),
-                );
+                tools.judge_at(&mut tally, k, &place, &ours);
             }
         }
     }

@@ -181,7 +181,9 @@ impl SymbolTable {
         }
         match self.covering_before(first, addr) {
             Some(s) => Some((s.id.0 as usize, s.start, s.size)),
-            None => self.in_veneers(addr, end).then_some((first, start, end - start)),
+            None => self
+                .in_veneers(addr, end)
+                .then_some((first, start, end - start)),
         }
     }
 

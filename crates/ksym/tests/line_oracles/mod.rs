@@ -309,6 +309,28 @@ impl Tally {
     }
 }
 
+/// The three tools' answers at the same addresses, in order.
+pub struct ToolAnswers {
+    pub eu: Vec<Vec<ToolFrame>>,
+    pub llvm: Vec<Vec<ToolFrame>>,
+    pub bin: Vec<Vec<ToolFrame>>,
+}
+
+impl ToolAnswers {
+    /// [`judge`]s ksym's frames for the `k`-th address.
+    pub fn judge_at(&self, tally: &mut Tally, k: usize, place: &str, ours: &[ToolFrame]) {
+        let (eu, llvm, bin) = (&self.eu[k], &self.llvm[k], &self.bin[k]);
+        judge(
+            tally,
+            place,
+            ours,
+            as_lines(eu),
+            as_lines(llvm),
+            as_lines(bin),
+        );
+    }
+}
+
 /// Compares ksym with the three tools at one address. Where the tools
 /// disagree, which is right (see also the address outside every unit's
 /// ranges, in the body):
