@@ -71,18 +71,22 @@ fn ko_sizes_builtin_ranges_and_spellings() {
 
     let (out, err, ok) = ksym(&d, &["dups"]);
     assert!(ok, "{err}");
-    assert!(out.lines().count() > 1500);
+    assert!(out.lines().count() > 1000, "{}", out.lines().count());
+    // `.LC0` (187 in 29 modules) is a mapping symbol: never looked up, so
+    // its repeats are no ambiguity.
+    assert!(!out.contains(" .LC"), "{}", &out[..out.len().min(400)]);
     assert!(
-        out.lines()
-            .any(|l| l.trim_start().starts_with("187  .LC0  (29 modules")),
+        out.lines().any(|l| l
+            .trim_start()
+            .starts_with("3  CSWTCH.111  (2 modules; told apart by module, ordinal)")),
         "{}",
         &out[..out.len().min(400)]
     );
     let (out, _, ok) = ksym(&d, &["dups", "--json"]);
     assert!(ok);
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
-    assert_eq!(first["name"], ".LC0");
-    assert_eq!(first["spellings"].as_array().unwrap().len(), 187);
+    assert_eq!(first["name"], "BIT_initDStream");
+    assert_eq!(first["spellings"].as_array().unwrap().len(), 3);
 
     let builtin = d.join("modules.builtin");
     let (out, err, ok) = ksym(

@@ -556,7 +556,11 @@ impl<'a> Oracle<'a> {
         (next - l.addr).min(CORE_SIZE_CAP)
     }
 
+    /// Mapping symbols (`.L*`, `L0*`, `$x`) are never found by name.
     fn find(&self, module: Option<Option<&str>>, name: &str) -> Vec<Answer> {
+        if name.starts_with(".L") || name.starts_with("L0") || name.starts_with('$') {
+            return Vec::new();
+        }
         let mut hits: Vec<usize> = (0..self.lines.len())
             .filter(|&i| self.lines[i].name == name)
             .filter(|&i| module.is_none_or(|m| self.lines[i].module.as_deref() == m))
@@ -717,6 +721,14 @@ fn check_table(table: &SymbolTable, lines: &[Line], oracle: &Oracle<'_>, random:
     for (name, module) in refs {
         let tag = module.map_or(String::new(), |m| format!(" [{m}]"));
         let candidates = oracle.find(module.map(Some), name);
+        if candidates.is_empty() {
+            // A mapping symbol: no spelling of it resolves.
+            assert!(
+                table.resolve(&format!("{name}{tag}")).is_err(),
+                "{name}{tag}"
+            );
+            continue;
+        }
         let sized = |size: Option<u64>| -> Vec<&Answer> {
             candidates
                 .iter()

@@ -15,6 +15,7 @@
 //!
 //! Nothing here knows the table.
 
+pub mod arch;
 pub mod builtin;
 pub mod elf;
 pub mod image;

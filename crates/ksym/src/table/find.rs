@@ -72,16 +72,22 @@ impl SymbolTable {
     pub fn text_anchor(&self) -> Option<u64> {
         self.core_text().or_else(|| {
             let stext = self.find_in(None, "_stext").next()?.start;
-            let arch = crate::live::host::arch_of_text(stext)?;
+            let arch = crate::parse::arch::arch_of_text(stext)?;
             Some(stext.wrapping_sub(arch.stext_after_text))
         })
     }
 
-    /// Names that more than one symbol carries, with their counts, sorted by name.
+    /// Names that more than one symbol carries, with their counts, sorted
+    /// by name (mapping symbols aside).
     pub fn repeated_names(&self) -> Vec<(&str, usize)> {
         let mut counts: FxHashMap<&str, usize> = FxHashMap::default();
         for id in 0..self.len() as u32 {
-            *counts.entry(self.name_of_id(id)).or_default() += 1;
+            let name = self.name_of_id(id);
+            // Mapping symbols are never looked up: their repeats are no
+            // ambiguity.
+            if !is_mapping_symbol(name.as_bytes()) {
+                *counts.entry(name).or_default() += 1;
+            }
         }
         let mut v: Vec<(&str, usize)> = counts.into_iter().filter(|&(_, c)| c > 1).collect();
         v.sort_unstable();

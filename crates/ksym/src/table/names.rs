@@ -203,8 +203,8 @@ impl SymbolTable {
     /// to tell them apart.
     pub fn duplicates(&self) -> Vec<DupInfo<'_>> {
         let mut counts: FxHashMap<&str, u32> = FxHashMap::default();
-        for id in 0..self.len() as u32 {
-            *counts.entry(self.name_of_id(id)).or_default() += 1;
+        for (name, n) in self.repeated_names() {
+            counts.insert(name, n as u32);
         }
         let mut names: Vec<&str> = counts
             .into_iter()
