@@ -150,6 +150,35 @@ def arm64_image(syms):
     return bytes(out)
 
 
+def notes(build_id):
+    """A kernel's `.notes`: its GNU build-id note, then a Linux one."""
+    n = struct.pack("<III", 4, len(build_id), 3) + b"GNU\0" + build_id
+    return n + struct.pack("<III", 6, 4, 0x101) + b"Linux\0\0\0" + bytes(4)
+
+
+def vdso(build_id):
+    """A small 64-bit ELF file (a vDSO) with a build-id note of its own,
+    its section headers last."""
+    h = bytearray(64)
+    h[0:6] = b"\x7fELF\x02\x01"
+    body = notes(build_id)
+    h[0x28:0x30] = struct.pack("<Q", 64 + len(body))
+    h[0x3A:0x3E] = struct.pack("<HH", 64, 2)
+    return bytes(h) + body + bytes(128)
+
+
+def arm64_image_with_notes(syms):
+    """arm64_image with a vDSO and then the kernel's own notes between the
+    tables and the relocations: the build-id is the kernel's."""
+    image = bytearray(arm64_image(syms))
+    rela_at = image.find(struct.pack("<Q", 1027)) - 8
+    extra = bytearray(vdso(b"\x11" * 20))
+    pad(extra)
+    extra += notes(b"\x22" * 20)
+    pad(extra)
+    return bytes(image[:rela_at] + extra + image[rela_at:])
+
+
 def zboot(payload, name):
     """An EFI zboot image: MZ, zimg, the payload's offset and size, the
     compression's name at 0x18."""
@@ -179,6 +208,7 @@ def main():
     seeds["bzimage-lzma"] = bzimage(lzma.compress(kernel, format=lzma.FORMAT_ALONE))
     seeds["raw-arm64-rela"] = arm64_image(syms)
     seeds["zboot-gzip-arm64"] = zboot(gzip.compress(seeds["raw-arm64-rela"], mtime=0), b"gzip")
+    seeds["raw-arm64-notes"] = arm64_image_with_notes(syms)
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
             f.write(data)
