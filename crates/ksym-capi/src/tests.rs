@@ -536,7 +536,6 @@ fn assert_arena_holds_the_names(r: &ksym_result) {
 /// shows it, `.plt` after the module's last function); core and raw frames
 /// have none.
 #[test]
-#[cfg_attr(miri, ignore)] // reads a directory tree
 fn module_frames_say_their_section() {
     use ksym_core::stack::{Frames, Symbolizer};
     use std::sync::Arc;
