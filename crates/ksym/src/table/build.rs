@@ -106,6 +106,9 @@ impl TableBuilder {
         self.name_lens.reserve(lines);
         self.answers.reserve(lines);
         self.slot_of.reserve(lines);
+        // Names are 40-56% of real kallsyms text (less where `__pfx_foo`
+        // shares `foo`'s bytes); past that, `append_name` grows by a
+        // quarter, not twice over.
         self.arena.reserve(bytes / 2);
     }
 
@@ -126,6 +129,10 @@ impl TableBuilder {
         if base + other.arena.len() as u64 > u64::from(u32::MAX) {
             self.overflow = true;
         }
+        // Exactly the room needed: `Vec` would double a megabytes-long
+        // arena that the first part's estimate fell short of.
+        self.arena.reserve_exact(other.arena.len());
+        self.addrs.reserve_exact(other.addrs.len());
         self.arena.extend_from_slice(&other.arena);
         self.addrs.extend_from_slice(&other.addrs);
         self.kinds.extend_from_slice(&other.kinds);
@@ -195,6 +202,11 @@ impl TableBuilder {
     fn append_name(&mut self, name: &[u8]) -> u32 {
         self.arena_ascii &= name.is_ascii();
         let off = self.arena.len();
+        if self.arena.capacity() - off <= name.len() {
+            // A quarter more, where `Vec` would double: the arena of a
+            // large input is megabytes (arm64 6.12: 3.4 MB, not 5.5).
+            self.arena.reserve_exact((off / 4).max(name.len() + 1));
+        }
         self.arena.extend_from_slice(name);
         self.arena.push(0);
         if self.arena.len() > u32::MAX as usize {
