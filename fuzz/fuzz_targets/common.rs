@@ -218,6 +218,13 @@ pub fn check_lookup_in(t: &SymbolTable, addr: u64, round_trip: bool) {
 
 pub fn check_find(t: &SymbolTable, s: &Symbol<'_>, round_trip: bool) {
     let found: Vec<Symbol<'_>> = t.find(s.name).collect();
+    // Mapping symbols (`.L*`, `L0*`, `$x`) answer no name lookup.
+    let n = s.name;
+    if n.starts_with(".L") || n.starts_with("L0") || n.starts_with('$') {
+        assert!(found.is_empty(), "find({n:?}) found a mapping symbol: {found:?}");
+        assert_eq!(t.find_in(s.module, n).count(), 0, "find_in(.., {n:?})");
+        return;
+    }
     assert!(
         found
             .iter()
