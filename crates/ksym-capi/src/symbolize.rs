@@ -332,11 +332,11 @@ impl ksym_result {
                 Frame::Raw { .. } => (NO_MODULE, NO_MODULE),
             };
             self.offsets.push(placed);
-            // Sections are C strings of the table, which the frames keep
+            // Sections are C strings of the table, which the result keeps
             // alive when it is shared; else no section.
-            let section = frames
-                .table()
-                .filter(|_| self.table.is_some())
+            let section = self
+                .table
+                .as_deref()
                 .map_or(std::ptr::null(), |t| section_of(t, &f));
             self.frames.push(c_frame(
                 &f,

@@ -69,16 +69,8 @@ impl SymbolTable {
     /// lives as long as the table (the C ABI hands it out in place).
     pub fn section_of(&self, sym: &Symbol<'_>) -> Option<&CStr> {
         let module = sym.module.filter(|_| self.in_loadable_module(sym.id))?;
-        let addr = sym.addr();
-        let index = self.section_spans.get_or_init(|| SectionIndex::build(self));
-        let below = index.spans.partition_point(|s| s.start <= addr);
-        // Overlaps are rare (stale init sections): walk back over the
-        // spans starting at or below `addr` until one of `module` holds it.
-        let span = index.spans[..below]
-            .iter()
-            .rev()
-            .take(64)
-            .find(|s| addr < s.end && self.modules.modules[s.module as usize].name == module)?;
+        let (index, mut holding) = self.spans_holding(sym.addr());
+        let span = holding.find(|s| self.modules.modules[s.module as usize].name == module)?;
         CStr::from_bytes_until_nul(&index.names[span.name as usize..]).ok()
     }
 
@@ -91,13 +83,22 @@ impl SymbolTable {
         if addr >= end || self.modules.modules.is_empty() {
             return false;
         }
+        self.spans_holding(addr).1.any(|s| s.veneers)
+    }
+
+    /// The section index (made on first use), and the spans that hold
+    /// `addr`, nearest start first. Overlaps are rare (stale init
+    /// sections): the walk back over the spans starting at or below `addr`
+    /// stops after 64.
+    fn spans_holding(&self, addr: u64) -> (&SectionIndex, impl Iterator<Item = &SectionSpan> + '_) {
         let index = self.section_spans.get_or_init(|| SectionIndex::build(self));
         let below = index.spans.partition_point(|s| s.start <= addr);
-        index.spans[..below]
+        let holding = index.spans[..below]
             .iter()
             .rev()
             .take(64)
-            .any(|s| addr < s.end && s.veneers)
+            .filter(move |s| addr < s.end);
+        (index, holding)
     }
 
     /// `sym` with [`Symbol::section`] filled in from
