@@ -279,11 +279,19 @@ fn enrich(cli: &SourceArgs, table: Arc<SymbolTable>) -> CliResult<Arc<SymbolTabl
             .map(|p| ksym::elf::read_elf_within(p, cli.binary_limit()))
             .collect::<Result<Vec<_>, _>>()?;
         let (sized, reports) = ksym::elf::apply_modules(t, &kos);
-        for r in reports.iter().filter(|r| r.matched == 0) {
-            eprintln!(
-                "ksym: no loaded symbol of module {} matched its .ko",
-                r.module
-            );
+        for r in &reports {
+            if r.matched == 0 {
+                eprintln!(
+                    "ksym: no loaded symbol of module {} matched its .ko",
+                    r.module
+                );
+            }
+            if let Some(why) = &r.text_area_problem {
+                eprintln!(
+                    "ksym: module {}: its text area is not known: {why}",
+                    r.module
+                );
+            }
         }
         t = sized;
     }

@@ -911,3 +911,61 @@ fn signed_arm64_addresses_are_stripped_before_lookup() {
     ]);
     assert!(stdout(&o).ends_with("(no symbol)\n"), "{}", stdout(&o));
 }
+
+/// Off-line, `--modules` (a saved `/proc/modules`) and `--ko` lay the
+/// module's code out as the loader did: an address in arm64's `.plt` is
+/// the last function's, sized to the page-aligned text area's end as
+/// `%pS` gives it, with its section. Without the `.ko` only the whole
+/// module's extent is known. A `.ko` of another build is refused a layout
+/// with a sentence.
+#[test]
+fn a_ko_gives_an_off_line_module_its_text_area() {
+    let set = data_dir().join("debian-6.1.0-57-cloud-arm64");
+    let (kallsyms, modules, vfat) = (
+        set.join("kallsyms.xz"),
+        set.join("proc-modules"),
+        set.join("ko/vfat.ko"),
+    );
+    let args = |ko: bool| {
+        let mut a = vec![
+            "--kallsyms",
+            kallsyms.to_str().unwrap(),
+            "--modules",
+            modules.to_str().unwrap(),
+        ];
+        if ko {
+            a.extend(["--ko", vfat.to_str().unwrap()]);
+        }
+        a.extend(["addr", "--json", "0xffffd5fb84852584"]);
+        a
+    };
+    let with = stdout(&run(&args(true)));
+    assert!(
+        with.contains("\"name\":\"exit_vfat_fs\",\"start\":\"0xffffd5fb84852554\",\"offset\":48,\"size\":2732,")
+            && with.contains("\"section\":\".plt\""),
+        "{with}"
+    );
+    let without = stdout(&run(&args(false)));
+    assert!(
+        without.contains("\"size\":15020,") && !without.contains("section"),
+        "{without}"
+    );
+
+    let other = data_dir().join("debian-6.12.118-cloud-arm64");
+    let o = run(&[
+        "--kallsyms",
+        other.join("kallsyms.xz").to_str().unwrap(),
+        "--modules",
+        other.join("proc-modules").to_str().unwrap(),
+        "--ko",
+        vfat.to_str().unwrap(),
+        "addr",
+        "0xffffb067307e5010",
+    ]);
+    assert!(
+        stderr(&o)
+            .contains("module vfat: its text area is not known: its symbols put its text area at"),
+        "{}",
+        stderr(&o)
+    );
+}

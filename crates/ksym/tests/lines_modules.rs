@@ -523,6 +523,7 @@ ffffffffc0002100 t c1.cold\t[m]
             sym("f3", 0xc0, 1),
             sym("c1.cold", 0x0, 2), // one copy, two places in kallsyms: a tie
         ],
+        module_text: None,
     };
     let p = place_ko_sections(&table, "m", &elf);
     assert_eq!(p.sections.len(), 1, "{}", p.summary());

@@ -32,6 +32,43 @@ pub struct ArchFacts {
     /// `_stext`): arm64 links `.head.text` (64 KiB, `SEGMENT_ALIGN`) before
     /// it; x86_64 puts both at one address.
     pub stext_after_text: u64,
+    /// `e_machine` of its vmlinux and `.ko` files.
+    pub elf_machine: u16,
+    /// The code the module loader adds to a module's text area beyond the
+    /// `.ko`'s own (arm64's `.plt` and ftrace trampoline); `None`: none.
+    pub module_veneers: Option<ModuleVeneers>,
+}
+
+/// How arm64's module loader sizes the sections it fills with branch
+/// veneers (`module_frob_arch_sections`, arch/arm64/kernel/module-plts.c):
+/// one PLT entry per distinct far branch target, one more spare, and a
+/// fixed number for the ftrace trampoline. Cortex-A53's erratum 843419
+/// workaround adds entries and alignment by CPU: not known off-line, so
+/// not counted (no cloud CPU needs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleVeneers {
+    /// Bytes of one entry (`adrp`, `add`, `br`).
+    pub entry_size: u64,
+    /// `.plt`'s alignment (`L1_CACHE_BYTES`).
+    pub plt_align: u64,
+    /// The branch relocations that may need an entry: a target outside the
+    /// branch's own section may be out of reach (`R_AARCH64_JUMP26`,
+    /// `R_AARCH64_CALL26`).
+    pub branch_relocations: [u32; 2],
+    /// Entries of `.text.ftrace_trampoline` from a release on, ascending:
+    /// two until 6.2 dropped the `FTRACE_REGS` one.
+    pub ftrace_entries: &'static [((u32, u32), u64)],
+}
+
+impl ModuleVeneers {
+    /// The ftrace trampoline's entries for kernel `release` (`6.1.0-57-...`).
+    pub fn ftrace_entries_for(&self, release: (u32, u32)) -> u64 {
+        self.ftrace_entries
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= release)
+            .map_or(0, |&(_, n)| n)
+    }
 }
 
 /// x86_64, then arm64.
@@ -43,6 +80,8 @@ pub const ARCHES: [ArchFacts; 2] = [
         trace_frames_print_return_addresses: false,
         pointer_auth_bits: 0,
         stext_after_text: 0,
+        elf_machine: 62, // EM_X86_64
+        module_veneers: None,
     },
     ArchFacts {
         name: "arm64",
@@ -53,6 +92,13 @@ pub const ARCHES: [ArchFacts; 2] = [
         trace_frames_print_return_addresses: true,
         pointer_auth_bits: 0xffff_8000_0000_0000,
         stext_after_text: 0x1_0000,
+        elf_machine: 183, // EM_AARCH64
+        module_veneers: Some(ModuleVeneers {
+            entry_size: 12,
+            plt_align: 64,
+            branch_relocations: [282, 283],
+            ftrace_entries: &[((0, 0), 2), ((6, 2), 1)],
+        }),
     },
 ];
 
@@ -61,6 +107,11 @@ pub fn arch_of_text(text: u64) -> Option<&'static ArchFacts> {
     ARCHES
         .iter()
         .find(|a| (a.text_range.0..=a.text_range.1).contains(&text))
+}
+
+/// The architecture whose ELF files say `machine` in `e_machine`.
+pub fn arch_of_elf_machine(machine: u16) -> Option<&'static ArchFacts> {
+    ARCHES.iter().find(|a| a.elf_machine == machine)
 }
 
 /// The KASLR slide of a kernel whose `_text` is at `text`, where its

@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::parse::lists::check_list_head;
+use crate::parse::module_text::{module_text, release_of_vermagic, ModuleText};
 use crate::read::limit::LIST_LIMIT;
 use crate::read::{map_within, read_list, source_name, Limit};
 
@@ -87,6 +88,9 @@ pub struct ElfSymbols {
     pub sections: Vec<ElfSection>,
     /// Defined, named symbols (no section or file symbols), in symbol-table order.
     pub symbols: Vec<ElfSymbol>,
+    /// For a module of a known architecture, its code as the loader lays
+    /// it out, or why that could not be told (a damaged relocation section).
+    pub module_text: Option<std::result::Result<ModuleText, String>>,
 }
 
 impl ElfSymbols {
@@ -174,16 +178,24 @@ pub fn parse_elf(source: &str, bytes: &[u8]) -> Result<ElfSymbols> {
                 || s.kind() == SectionKind::UninitializedTls,
         };
     }
-    let module_name = file
-        .section_by_name(".modinfo")
-        .and_then(|s| s.data().ok())
-        .and_then(|data| {
-            data.split(|&b| b == 0)
-                .find_map(|kv| kv.strip_prefix(b"name="))
-                .and_then(|n| std::str::from_utf8(n).ok())
-                .filter(|n| !n.is_empty())
-                .map(str::to_string)
-        });
+    let modinfo = |key: &[u8]| {
+        file.section_by_name(".modinfo")
+            .and_then(|s| s.data().ok())
+            .and_then(|data| {
+                data.split(|&b| b == 0)
+                    .find_map(|kv| kv.strip_prefix(key))
+                    .and_then(|n| std::str::from_utf8(n).ok())
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+            })
+    };
+    let module_name = modinfo(b"name=");
+    let module_text = if relocatable {
+        let release = modinfo(b"vermagic=").and_then(|v| release_of_vermagic(&v));
+        module_text(bytes, release).transpose()
+    } else {
+        None
+    };
     let mut symbols = Vec::new();
     for sym in file.symbols() {
         if matches!(
@@ -243,6 +255,7 @@ pub fn parse_elf(source: &str, bytes: &[u8]) -> Result<ElfSymbols> {
         build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
         sections,
         symbols,
+        module_text,
     })
 }
 

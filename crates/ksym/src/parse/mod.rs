@@ -8,6 +8,7 @@
 //!   layout tables, the areas that bound module symbols;
 //! - [`builtin`]: `modules.builtin`, `.modinfo` and `.ranges`;
 //! - [`elf`]: ELF symbol tables of a vmlinux or `.ko`, and `modules.dep`;
+//! - [`module_text`]: a `.ko`'s code as the module loader lays it out;
 //! - [`lists`]: the first megabyte of a list file, which must hold a line
 //!   of its kind;
 //! - [`image`]: the kallsyms tables inside a kernel image;
@@ -21,6 +22,7 @@ pub mod elf;
 pub mod image;
 pub mod kallsyms;
 pub mod lists;
+pub mod module_text;
 pub mod modules;
 pub mod notes;
 

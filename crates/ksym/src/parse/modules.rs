@@ -107,7 +107,7 @@ impl ModuleMap {
         self.modules.iter().find(|m| m.name == name)
     }
 
-    fn entry(&mut self, name: &str) -> &mut ModuleInfo {
+    pub(crate) fn entry(&mut self, name: &str) -> &mut ModuleInfo {
         if let Some(i) = self.modules.iter().position(|m| m.name == name) {
             return &mut self.modules[i];
         }
@@ -315,6 +315,27 @@ impl ModuleMap {
             areas.sort_by_key(|a| a.start);
             self.entry(module).section_areas = areas;
         }
+    }
+
+    /// The running kernel's page size, as far as `/proc/modules` tells:
+    /// every module's base and total size are whole pages (the loader
+    /// page-aligns each area), so the largest of 64, 16 and 4 KiB that
+    /// divides them all, given at least three modules to go on (arm64
+    /// kernels run with any of the three); 4 KiB otherwise.
+    pub fn page_size(&self) -> u64 {
+        let known: Vec<u64> = self
+            .modules
+            .iter()
+            .filter_map(|m| Some([m.base.filter(|&b| b != 0)?, m.size.filter(|&s| s != 0)?]))
+            .flatten()
+            .collect();
+        if known.len() < 6 {
+            return PAGE;
+        }
+        [0x1_0000, 0x4000]
+            .into_iter()
+            .find(|&page| known.iter().all(|&x| x % page == 0))
+            .unwrap_or(PAGE)
     }
 
     /// Whether every base address is zero (what an unprivileged reader of
@@ -639,6 +660,43 @@ mod tests {
         );
         let err = m.add_text("t", b"what is this\n").unwrap_err().to_string();
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn page_size_from_the_modules_bases_and_sizes() {
+        let map = |lines: &[(u64, u64)]| {
+            let mut m = ModuleMap::default();
+            let text: String = lines
+                .iter()
+                .enumerate()
+                .map(|(i, (size, base))| format!("m{i} {size} 0 - Live {base:#x}\n"))
+                .collect();
+            m.add_text("t", text.as_bytes()).unwrap();
+            m
+        };
+        let base = 0xffff_8000_0100_0000u64;
+        // 64 KiB pages: every base and size a multiple.
+        let big = [
+            (0x20000, base),
+            (0x10000, base + 0x40000),
+            (0x30000, base + 0x90000),
+        ];
+        assert_eq!(map(&big).page_size(), 0x1_0000);
+        let sixteen = [
+            (0x8000, base),
+            (0x4000, base + 0x14000),
+            (0xc000, base + 0x28000),
+        ];
+        assert_eq!(map(&sixteen).page_size(), 0x4000);
+        // One size of 6 pages of 4 KiB (6.1 arm64's vfat: 24576) says 4 KiB.
+        let four = [
+            (0x20000, base),
+            (24576, base + 0x40000),
+            (0x30000, base + 0x90000),
+        ];
+        assert_eq!(map(&four).page_size(), 0x1000);
+        // Too few modules to tell: 4 KiB.
+        assert_eq!(map(&big[..2]).page_size(), 0x1000);
     }
 
     #[test]

@@ -26,6 +26,8 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 
 use crate::parse::elf::{module_name_from_path, ElfSection, ElfSymbol, ElfSymbols};
+use crate::parse::ModuleArea;
+use crate::table::ko_text_area::text_from_ko;
 use crate::table::sized_symbols::SizedSymbols;
 use crate::table::{SymbolId, SymbolTable};
 
@@ -47,6 +49,12 @@ pub struct ModuleMatch {
     /// Sections whose votes tied between two bases (no base learned), by
     /// ELF index.
     pub tied_sections: Vec<usize>,
+    /// The module's text area as the `.ko` laid out by the loader's rules
+    /// places it, when [`apply_modules`] set it (the table knew only
+    /// `/proc/modules`); see [`crate::table`]'s `ko_text_area`.
+    pub text_area: Option<ModuleArea>,
+    /// Why the `.ko` could not place the text area, when it could not.
+    pub text_area_problem: Option<String>,
 }
 
 /// Votes per name pair beyond which a name is too common to vote (it would
@@ -154,20 +162,32 @@ pub fn module_sizes(table: &SymbolTable, module: &str, elf: &ElfSymbols) -> Vec<
 }
 
 /// Attaches the real sizes of every `.ko` given (each matched to the
-/// module its `.modinfo` names) and reports how each matched.
+/// module its `.modinfo` names) and reports how each matched. Where the
+/// table knows a module from `/proc/modules` alone, the `.ko`'s code laid
+/// out as the loader does also gives its text area and code sections.
 pub fn apply_modules(table: SymbolTable, kos: &[ElfSymbols]) -> (SymbolTable, Vec<ModuleMatch>) {
     let mut reports = Vec::with_capacity(kos.len());
     let mut sizes = Vec::new();
+    let mut placed = Vec::new();
     for ko in kos {
         let module = ko
             .module_name
             .clone()
             .unwrap_or_else(|| module_name_from_path(Path::new(&ko.source)));
-        let m = match_module(&table, &module, ko);
+        let mut m = match_module(&table, &module, ko);
         sizes.extend_from_slice(&m.sizes);
+        match text_from_ko(&table, ko, &m) {
+            Ok(Some(p)) => {
+                m.text_area = Some(p.area.clone());
+                placed.push(p);
+            }
+            Ok(None) => {}
+            Err(why) => m.text_area_problem = Some(why),
+        }
         reports.push(m);
     }
-    (table.with_real_sizes(&sizes), reports)
+    let table = table.with_real_sizes(&sizes).with_placed_text(placed);
+    (table, reports)
 }
 
 /// Real sizes for the table's core symbols from a vmlinux symbol table,

@@ -92,6 +92,7 @@ pub mod elf_sizes;
 mod find;
 mod finish;
 pub mod ko_placement;
+mod ko_text_area;
 mod lookup;
 mod names;
 mod sections;

@@ -49,10 +49,14 @@ impl SectionIndex {
                     end: area.end(),
                     module: m as u32,
                     name,
-                    veneers: matches!(
-                        area.kind.as_str(),
-                        ".plt" | ".init.plt" | ".text.ftrace_trampoline"
-                    ),
+                    // A freed `.init.plt` is still listed, maybe inside
+                    // another module's text now (6.1 arm64: bridge's in
+                    // vfat's): veneers only while its module loads.
+                    veneers: match area.kind.as_str() {
+                        ".plt" | ".text.ftrace_trampoline" => true,
+                        ".init.plt" => info.state.as_deref() == Some("Loading"),
+                        _ => false,
+                    },
                 });
             }
         }
