@@ -12,11 +12,13 @@
 //! - [`lists`]: the first megabyte of a list file, which must hold a line
 //!   of its kind;
 //! - [`image`]: the kallsyms tables inside a kernel image;
-//! - [`notes`]: GNU build-ids in ELF notes.
+//! - [`notes`]: GNU build-ids in ELF notes;
+//! - [`btf`]: the kernel's BTF, for the BPF ksym iterator's field offsets.
 //!
 //! Nothing here knows the table.
 
 pub mod arch;
+pub mod btf;
 pub mod builtin;
 pub mod elf;
 pub mod image;

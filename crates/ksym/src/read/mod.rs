@@ -7,6 +7,7 @@
 //! Every read is bounded ([`limit`]): decompression stops at the bound.
 //! Nothing here knows the text's grammar.
 
+pub mod bpf_iter;
 pub mod file;
 pub mod limit;
 pub mod mapped;

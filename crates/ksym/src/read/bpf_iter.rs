@@ -1,0 +1,395 @@
+//! The kernel's symbols through the BPF ksym iterator (`iter/ksym`, Linux
+//! 6.0+), for hosts where `kernel.kptr_restrict=2` (or a missing
+//! `CAP_SYSLOG`) makes `/proc/kallsyms` show every address as zero: the
+//! iterator hands a program each symbol's real `value` whatever the
+//! reader may see. Loading the program needs `CAP_BPF` and `CAP_PERFMON`
+//! (or root).
+//!
+//! The program is ours, assembled here (see [`program`]): for each symbol
+//! it prints the line `/proc/kallsyms` would, with the real address. The
+//! fields it reads move between kernels, so their offsets come from the
+//! running kernel's BTF ([`crate::parse::btf`]) and are written into the
+//! instructions: what a CO-RE loader does, for the eight fields this needs,
+//! with no object file, no clang and no loader library. Loading is one
+//! `bpf(BPF_PROG_LOAD)`; then a link, an iterator file, and reads.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// Where the program's fields are, in bytes, and what it attaches to
+/// (filled from the running kernel's BTF by [`crate::parse::btf`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KsymIterLayout {
+    /// The BTF id of the `bpf_iter_ksym` function (the attach target).
+    pub target_btf_id: u32,
+    /// `struct bpf_iter__ksym`: `meta` and `ksym` (pointers).
+    pub ctx_meta: u32,
+    pub ctx_ksym: u32,
+    /// `struct bpf_iter_meta`: `seq`.
+    pub meta_seq: u32,
+    /// `struct kallsym_iter`: `value` (unsigned long), `type` (char),
+    /// `name` and `module_name` (char arrays), `exported` (int: a module
+    /// symbol's type letter is upper case when exported).
+    pub value: u32,
+    pub kind: u32,
+    pub name: u32,
+    pub module_name: u32,
+    pub exported: u32,
+}
+
+/// The program's name: the kernel lists it as `bpf_prog_<tag>_ksym_own_iter
+/// [bpf]` while it runs, a line [`read_ksym_iter`] leaves out.
+pub const PROGRAM_NAME: &str = "ksym_own_iter";
+
+/// Why the iterator could not be read.
+#[derive(Debug)]
+pub struct IterError {
+    /// `bpf(2)`'s errno, when that was what failed.
+    pub errno: Option<i32>,
+    /// A sentence for the user: what failed and what it needs.
+    pub reason: String,
+}
+
+impl std::fmt::Display for IterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+// bpf(2) commands, program and attach types, helpers (include/uapi/linux/bpf.h).
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_LINK_CREATE: libc::c_long = 28;
+const BPF_ITER_CREATE: libc::c_long = 33;
+const BPF_PROG_TYPE_TRACING: u32 = 26;
+const BPF_TRACE_ITER: u32 = 28;
+const BPF_FUNC_SEQ_PRINTF: i32 = 126;
+
+/// One BPF instruction as the kernel reads it (little-endian hosts: the
+/// register nibbles are `dst | src << 4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct Insn {
+    pub code: u8,
+    pub regs: u8,
+    pub off: i16,
+    pub imm: i32,
+}
+
+const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+    Insn {
+        code,
+        regs: dst | src << 4,
+        off,
+        imm,
+    }
+}
+
+// The few instruction forms the program uses.
+const fn ldx_dw(dst: u8, src: u8, off: i16) -> Insn {
+    insn(0x79, dst, src, off, 0) // dst = *(u64 *)(src + off)
+}
+const fn ldx_w(dst: u8, src: u8, off: i16) -> Insn {
+    insn(0x61, dst, src, off, 0) // dst = *(u32 *)(src + off)
+}
+const fn ldx_b(dst: u8, src: u8, off: i16) -> Insn {
+    insn(0x71, dst, src, off, 0) // dst = *(u8 *)(src + off)
+}
+const fn stx_dw(dst: u8, off: i16, src: u8) -> Insn {
+    insn(0x7b, dst, src, off, 0) // *(u64 *)(dst + off) = src
+}
+const fn mov(dst: u8, src: u8) -> Insn {
+    insn(0xbf, dst, src, 0, 0)
+}
+const fn mov_imm(dst: u8, imm: i32) -> Insn {
+    insn(0xb7, dst, 0, 0, imm)
+}
+const fn add_imm(dst: u8, imm: i32) -> Insn {
+    insn(0x07, dst, 0, 0, imm)
+}
+const fn or_imm(dst: u8, imm: i32) -> Insn {
+    insn(0x47, dst, 0, 0, imm)
+}
+const fn and_imm(dst: u8, imm: i32) -> Insn {
+    insn(0x57, dst, 0, 0, imm)
+}
+/// `if dst <op> imm goto +off`: op 0x15 ==, 0xa5 < (unsigned), 0x25 >.
+const fn jmp_imm(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
+    insn(op, dst, 0, off, imm)
+}
+const fn ja(off: i16) -> Insn {
+    insn(0x05, 0, 0, off, 0)
+}
+const fn call(helper: i32) -> Insn {
+    insn(0x85, 0, 0, 0, helper)
+}
+const fn exit() -> Insn {
+    insn(0x95, 0, 0, 0, 0)
+}
+/// `dst = imm64`: two slots.
+fn ld_imm64(dst: u8, v: u64) -> [Insn; 2] {
+    [
+        insn(0x18, dst, 0, 0, v as u32 as i32),
+        insn(0, 0, 0, 0, (v >> 32) as u32 as i32),
+    ]
+}
+
+/// The formats, as `/proc/kallsyms` prints (`s_show`, kernel/kallsyms.c).
+const MODULE_FORMAT: &[u8] = b"%llx %c %s\t[%s]\n\0";
+const CORE_FORMAT: &[u8] = b"%llx %c %s\n\0";
+
+/// The iterator program for `layout`. In C, with `it` the symbol:
+///
+/// ```c
+/// if (!it) return 0;
+/// char t = it->type;
+/// if (it->module_name[0] && isalpha(t))   // as s_show labels module symbols
+///     t = it->exported ? toupper(t) : tolower(t);
+/// u64 args[4] = { it->value, t, (u64)it->name, (u64)it->module_name };
+/// if (it->module_name[0]) bpf_seq_printf(seq, "%llx %c %s\t[%s]\n", .., args, 32);
+/// else                    bpf_seq_printf(seq, "%llx %c %s\n", .., args, 24);
+/// return 0;
+/// ```
+///
+/// The formats live on the stack below the arguments (r10-32..-1).
+pub fn program(l: &KsymIterLayout) -> Vec<Insn> {
+    let o = |x: u32| x as i16; // offsets a kernel struct can have
+    let mut p = vec![
+        mov(6, 1),                        // r6 = ctx
+        ldx_dw(7, 6, o(l.ctx_ksym)),      // r7 = ctx->ksym
+        jmp_imm(0x15, 7, 0, 0),           // if !r7 goto out (patched below)
+        ldx_dw(1, 6, o(l.ctx_meta)),      // r1 = ctx->meta
+        ldx_dw(8, 1, o(l.meta_seq)),      // r8 = meta->seq
+        ldx_dw(1, 7, o(l.value)),         // args[0] = it->value
+        stx_dw(10, -32, 1),               //
+        ldx_b(1, 7, o(l.kind)),           // r1 = it->type
+        ldx_b(9, 7, o(l.module_name)),    // r9 = it->module_name[0]
+        jmp_imm(0x15, 9, 0, 8),           // core symbol: the type as it is
+        mov(2, 1),                        // r2 = type | 0x20 (lower case)
+        or_imm(2, 0x20),                  //
+        jmp_imm(0xa5, 2, b'a' as i32, 5), // not a letter: as it is
+        jmp_imm(0x25, 2, b'z' as i32, 4), //
+        ldx_w(3, 7, o(l.exported)),       //
+        mov(1, 2),                        // r1 = lower
+        jmp_imm(0x15, 3, 0, 1),           // not exported: lower
+        and_imm(1, 0xdf),                 // exported: upper
+        stx_dw(10, -24, 1),               // args[1] = type
+        mov(1, 7),                        // args[2] = it->name
+        add_imm(1, l.name as i32),        //
+        stx_dw(10, -16, 1),               //
+        mov(1, 7),                        // args[3] = it->module_name
+        add_imm(1, l.module_name as i32),
+        stx_dw(10, -8, 1),
+    ];
+    // The formats: the module one at r10-56, the core one at r10-72.
+    for (format, at) in [(MODULE_FORMAT, -56i16), (CORE_FORMAT, -72)] {
+        for (i, chunk) in format.chunks(8).enumerate() {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            p.extend(ld_imm64(1, u64::from_le_bytes(word)));
+            p.push(stx_dw(10, at + 8 * i as i16, 1));
+        }
+    }
+    let print = |format_at: i32, len: usize, args: i32| {
+        [
+            mov(1, 8),
+            mov(2, 10),
+            add_imm(2, format_at),
+            mov_imm(3, len as i32),
+            mov(4, 10),
+            add_imm(4, -32),
+            mov_imm(5, args),
+            call(BPF_FUNC_SEQ_PRINTF),
+        ]
+    };
+    p.push(jmp_imm(0x15, 9, 0, 9)); // core symbol: skip the module print
+    p.extend(print(-56, MODULE_FORMAT.len(), 32));
+    p.push(ja(8));
+    p.extend(print(-72, CORE_FORMAT.len(), 24));
+    let out = p.len();
+    p.extend([mov_imm(0, 0), exit()]);
+    p[2].off = (out - 3) as i16;
+    p
+}
+
+/// Reads every symbol through the iterator as `/proc/kallsyms` text with
+/// real addresses (the program's own line left out), at most `max_bytes`.
+pub fn read_ksym_iter(layout: &KsymIterLayout, max_bytes: u64) -> Result<Vec<u8>, IterError> {
+    let prog = load(&program(layout), layout.target_btf_id)?;
+    let link = link_create(&prog)?;
+    let mut iter = iter_create(&link)?;
+    let mut out = Vec::with_capacity(8 << 20);
+    (&mut iter)
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| IterError {
+            errno: e.raw_os_error(),
+            reason: format!("reading the BPF ksym iterator failed: {e}"),
+        })?;
+    if out.len() as u64 > max_bytes {
+        return Err(IterError {
+            errno: None,
+            reason: format!("the BPF ksym iterator gave more than {max_bytes} bytes"),
+        });
+    }
+    drop_own_lines(&mut out);
+    Ok(out)
+}
+
+/// Leaves out the lines naming the iterator's own program.
+fn drop_own_lines(text: &mut Vec<u8>) {
+    let own = format!("_{PROGRAM_NAME}\t");
+    let own = own.as_bytes();
+    let mut kept = Vec::with_capacity(text.len());
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let is_own = memchr::memmem::find(line, own).is_some()
+            && memchr::memmem::find(line, b" bpf_prog_").is_some();
+        if !is_own {
+            kept.extend_from_slice(line);
+        }
+    }
+    *text = kept;
+}
+
+/// `bpf(cmd, attr, size)`, returning the new file descriptor.
+fn bpf_fd(cmd: libc::c_long, attr: &mut [u64]) -> io::Result<OwnedFd> {
+    // SAFETY: bpf(2) reads `size` bytes of the attribute union from the
+    // pointer, a live, exclusively borrowed buffer of exactly that many
+    // bytes laid out as the kernel's `union bpf_attr` for `cmd` (filled by
+    // the callers below; unused bytes zero, as the kernel requires). The
+    // pointers inside it (instructions, license, log) point at buffers
+    // that outlive the call. The kernel writes nothing back for these
+    // commands beyond the log buffer, whose size it is given.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr.as_mut_ptr(),
+            std::mem::size_of_val(attr) as libc::c_uint,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a non-negative return of these commands is a new file
+    // descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as i32) })
+}
+
+/// Loads the program, with the verifier's log kept for the error.
+fn load(insns: &[Insn], target_btf_id: u32) -> Result<OwnedFd, IterError> {
+    let license = b"GPL\0";
+    let mut log = vec![0u8; 64 << 10];
+    let mut name = [0u8; 16];
+    name[..PROGRAM_NAME.len()].copy_from_slice(PROGRAM_NAME.as_bytes());
+    // union bpf_attr for BPF_PROG_LOAD, by byte offset: prog_type 0,
+    // insn_cnt 4, insns 8, license 16, log_level 24, log_size 28,
+    // log_buf 32, kern_version 40, prog_flags 44, prog_name 48..64,
+    // prog_ifindex 64, expected_attach_type 68, ..., attach_btf_id 108.
+    let mut attr = [0u64; 15];
+    attr[0] = u64::from(BPF_PROG_TYPE_TRACING) | (insns.len() as u64) << 32;
+    attr[1] = insns.as_ptr() as u64;
+    attr[2] = license.as_ptr() as u64;
+    attr[3] = 1 | (log.len() as u64) << 32; // log_level 1
+    attr[4] = log.as_mut_ptr() as u64;
+    attr[6] = u64::from_le_bytes(name[..8].try_into().expect("8 bytes"));
+    attr[7] = u64::from_le_bytes(name[8..].try_into().expect("8 bytes"));
+    attr[8] = u64::from(BPF_TRACE_ITER) << 32;
+    attr[13] = u64::from(target_btf_id) << 32;
+    bpf_fd(BPF_PROG_LOAD, &mut attr).map_err(|e| {
+        let errno = e.raw_os_error();
+        let verifier =
+            String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| format!(" (verifier: {})", l.trim()))
+                .unwrap_or_default();
+        IterError {
+            errno,
+            reason: match errno {
+                Some(libc::EPERM) | Some(libc::EACCES) => format!(
+                    "loading the BPF ksym iterator was refused ({e}): it needs CAP_BPF and \
+                     CAP_PERFMON (or root), and no lockdown forbidding BPF{verifier}"
+                ),
+                Some(libc::ENOSYS) => "this kernel has no BPF (bpf(2): ENOSYS)".to_string(),
+                _ => format!("loading the BPF ksym iterator failed: {e}{verifier}"),
+            },
+        }
+    })
+}
+
+fn link_create(prog: &OwnedFd) -> Result<OwnedFd, IterError> {
+    use std::os::fd::AsRawFd;
+    // prog_fd 0, target_fd 4, attach_type 8, flags 12, iter_info 16, iter_info_len 24.
+    let mut attr = [0u64; 4];
+    attr[0] = prog.as_raw_fd() as u32 as u64;
+    attr[1] = u64::from(BPF_TRACE_ITER);
+    bpf_fd(BPF_LINK_CREATE, &mut attr).map_err(|e| IterError {
+        errno: e.raw_os_error(),
+        reason: format!("attaching the BPF ksym iterator failed: {e}"),
+    })
+}
+
+fn iter_create(link: &OwnedFd) -> Result<File, IterError> {
+    use std::os::fd::AsRawFd;
+    let mut attr = [link.as_raw_fd() as u32 as u64];
+    let fd = bpf_fd(BPF_ITER_CREATE, &mut attr).map_err(|e| IterError {
+        errno: e.raw_os_error(),
+        reason: format!("opening the BPF ksym iterator failed: {e}"),
+    })?;
+    Ok(File::from(fd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On this machine, when it lets us: every line the iterator gives is
+    /// a line of `/proc/kallsyms` (read with addresses shown), and the
+    /// other way round but for BPF programs coming and going.
+    #[test]
+    fn the_iterator_prints_what_kallsyms_does() {
+        let layout = match std::fs::read("/sys/kernel/btf/vmlinux")
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::parse::btf::ksym_iter_layout(&b))
+        {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("skipped: no BPF ksym iterator here: {e}");
+                return;
+            }
+        };
+        let text = match read_ksym_iter(&layout, 1 << 30) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("skipped: the BPF ksym iterator cannot be used here: {e}");
+                return;
+            }
+        };
+        let kallsyms = std::fs::read("/proc/kallsyms").unwrap();
+        let lines = |b: &[u8]| -> std::collections::BTreeSet<String> {
+            String::from_utf8_lossy(b)
+                .lines()
+                .filter(|l| !l.contains("[bpf]") && !l.contains("[__builtin__kprobes]"))
+                .map(str::to_string)
+                .collect()
+        };
+        let (ours, theirs) = (lines(&text), lines(&kallsyms));
+        if theirs.iter().all(|l| l.starts_with("0000000000000000 ")) {
+            eprintln!("/proc/kallsyms is redacted here: comparing names only");
+            let names =
+                |s: &std::collections::BTreeSet<String>| -> std::collections::BTreeSet<String> {
+                    s.iter().map(|l| l[17..].to_string()).collect()
+                };
+            assert!(
+                names(&ours) == names(&theirs),
+                "the iterator and /proc/kallsyms differ"
+            );
+        } else {
+            assert!(ours == theirs, "the iterator and /proc/kallsyms differ");
+        }
+        eprintln!("{} lines as /proc/kallsyms has them", ours.len());
+        assert!(!String::from_utf8_lossy(&text).contains(PROGRAM_NAME));
+    }
+}
