@@ -109,13 +109,16 @@ pub enum Error {
     },
 
     /// Every address in the input is zero: the kernel hid them from this reader.
-    #[error("{source_name}: every address is zero, so the kernel is hiding them from this reader ({}). {}", describe_restriction(*kptr_restrict, *perf_event_paranoid), redaction_fix(*kptr_restrict, *perf_event_paranoid))]
+    #[error("{source_name}: every address is zero, so the kernel is hiding them from this reader ({}). {}{}", describe_restriction(*kptr_restrict, *perf_event_paranoid), redaction_fix(*kptr_restrict, *perf_event_paranoid), bpf_iter.as_ref().map(|why| format!("; the BPF ksym iterator could not stand in: {why}")).unwrap_or_default())]
     Redacted {
         source_name: String,
         /// `kernel.kptr_restrict` when the source was the live kernel.
         kptr_restrict: Option<u8>,
         /// `kernel.perf_event_paranoid` when the source was the live kernel.
         perf_event_paranoid: Option<i32>,
+        /// For the live kernel, why the BPF ksym iterator (which sees real
+        /// addresses) could not be used instead.
+        bpf_iter: Option<String>,
     },
 
     /// The input holds no symbol at all.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::load::{load_procfs, read_live_modules, LoadOptions};
+use crate::load::{load_procfs, or_bpf_iter, read_live_modules, LoadOptions};
 use crate::read::kptr_restrict;
 use crate::table::SymbolTable;
 
@@ -228,7 +228,8 @@ impl LiveConfig {
 
 /// The default [`Loader`]: `<root>/proc/kallsyms`, streamed, with module
 /// symbols bounded by `<root>/proc/modules` (when there is one) and the
-/// text areas `<root>/sys/module/*/sections` tell.
+/// text areas `<root>/sys/module/*/sections` tell; for the real root, the
+/// BPF ksym iterator where kallsyms is redacted ([`or_bpf_iter`]).
 pub fn load_proc(config: &LiveConfig) -> Result<SymbolTable> {
     let modules = read_live_modules(&config.proc_root)?;
     let kptr = if config.is_live_root() {
@@ -242,5 +243,9 @@ pub fn load_proc(config: &LiveConfig) -> Result<SymbolTable> {
         modules,
         ..LoadOptions::default()
     };
-    load_procfs(&config.kallsyms_path(), &opts, kptr)
+    let loaded = load_procfs(&config.kallsyms_path(), &opts, kptr);
+    if config.is_live_root() {
+        return or_bpf_iter(loaded, &opts);
+    }
+    loaded
 }

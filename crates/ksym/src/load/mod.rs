@@ -4,13 +4,15 @@
 //! - text in memory or in a file (kallsyms, `System.map`, kallmodsyms, plain
 //!   or compressed): [`parse_bytes`], [`load_file`];
 //! - the live `/proc/kallsyms` with `/proc/modules` and `/sys/module`:
-//!   [`load_live`], [`load_procfs`], [`load_streaming`];
+//!   [`load_live`], [`load_procfs`], [`load_streaming`]; the BPF ksym
+//!   iterator in its place when kallsyms is redacted (`bpf_iter`);
 //! - a kernel image's own kallsyms tables: [`load_image`];
 //! - ELF: a vmlinux's `.symtab` ([`load_vmlinux`]) and the `.ko` files of
 //!   `modules.dep` attached to a table ([`apply_modules_dep`]).
 //!
 //! Not a stage of its own: the place where the stages meet.
 
+mod bpf_iter;
 pub mod elf;
 pub mod file_cache;
 pub mod image;
@@ -19,7 +21,7 @@ pub mod text;
 
 use std::path::Path;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::parse::ModuleMap;
 use crate::read::{kptr_restrict, source_name, Limit, PROC_KALLSYMS};
 use crate::table::SymbolTable;
@@ -72,10 +74,47 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<SymbolTable> {
 /// Builds a table from the running kernel's `/proc/kallsyms`, bounding
 /// module symbols with `/proc/modules` when it exists (a kernel without
 /// module support has none, which is fine).
+///
+/// When `/proc/kallsyms` shows every address as zero (`kptr_restrict=2`,
+/// or a reader without `CAP_SYSLOG`), the BPF ksym iterator stands in
+/// where it can ([`bpf_iter`]: Linux 6.0+, `CAP_BPF` and `CAP_PERFMON`);
+/// the table's source then says so. Where it cannot, the redaction error
+/// says why.
 pub fn load_live(opts: &LoadOptions) -> Result<SymbolTable> {
     let mut opts = opts.clone();
     if opts.modules.is_none() {
         opts.modules = read_live_modules(Path::new("/"))?;
     }
-    load_procfs(Path::new(PROC_KALLSYMS), &opts, kptr_restrict())
+    let loaded = load_procfs(Path::new(PROC_KALLSYMS), &opts, kptr_restrict());
+    or_bpf_iter(loaded, &opts)
+}
+
+/// `loaded` (the running kernel's `/proc/kallsyms`), or where it was
+/// redacted, the BPF ksym iterator's table; where that cannot be had
+/// either, the redaction error with the reason added.
+pub fn or_bpf_iter(loaded: Result<SymbolTable>, opts: &LoadOptions) -> Result<SymbolTable> {
+    match loaded {
+        Err(Error::Redacted {
+            source_name,
+            kptr_restrict,
+            perf_event_paranoid,
+            bpf_iter: None,
+        }) => {
+            let mut why = format!("{source_name} redacted for this reader");
+            if let Some(k) = kptr_restrict {
+                why += &format!(": kptr_restrict={k}");
+            }
+            if let Some(p) = perf_event_paranoid {
+                why += &format!(", perf_event_paranoid={p}");
+            }
+            let source = format!("BPF ksym iterator ({why})");
+            bpf_iter::load_ksym_iter(opts, &source).map_err(|reason| Error::Redacted {
+                source_name,
+                kptr_restrict,
+                perf_event_paranoid,
+                bpf_iter: Some(reason),
+            })
+        }
+        other => other,
+    }
 }

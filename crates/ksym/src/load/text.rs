@@ -185,6 +185,7 @@ pub(super) fn finish(
             source_name: source_name.to_string(),
             kptr_restrict: live_kptr.flatten(),
             perf_event_paranoid: live_kptr.and_then(|_| perf_event_paranoid()),
+            bpf_iter: None,
         });
     }
     if let Some(m) = &opts.modules {

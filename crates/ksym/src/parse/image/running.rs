@@ -54,6 +54,7 @@ pub fn text_anchor_in(path: &Path) -> Result<(&'static str, u64)> {
                     source_name: path.display().to_string(),
                     kptr_restrict: kptr_restrict(),
                     perf_event_paranoid: perf_event_paranoid(),
+                    bpf_iter: None,
                 });
             }
             if name == "_text" {

@@ -116,6 +116,7 @@ fn failed_sources_keep_raw_frames() {
         source_name: "/proc/kallsyms".into(),
         kptr_restrict: Some(1),
         perf_event_paranoid: Some(2),
+        bpf_iter: None,
     });
     let s = Symbolizer::new(src);
     let f = s.symbolize_new(&[1, 2, 3]);

@@ -1,0 +1,111 @@
+//! The running kernel's symbols through the BPF ksym iterator
+//! ([`crate::read::bpf_iter`]) when `/proc/kallsyms` is redacted: the same
+//! text with real addresses, parsed as `/proc/kallsyms` is. `/proc/modules`
+//! and `/sys/module` are redacted too, so each module's base comes from its
+//! lowest code symbol (its text area starts on that page); its size, which
+//! `/proc/modules` still shows, bounds it as before.
+
+use std::path::Path;
+
+use super::text::parse_in_parts;
+use super::LoadOptions;
+use crate::error::Error;
+use crate::parse::btf::ksym_iter_layout;
+use crate::parse::ModuleMap;
+use crate::read::bpf_iter::read_ksym_iter;
+use crate::read::{read_small, Limit};
+use crate::table::SymbolTable;
+
+/// Where the kernel's BTF is.
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// The page modules are laid out in.
+const PAGE: u64 = 4096;
+
+/// The live table through the iterator, named `source` (which says why it
+/// was used), or why the iterator cannot be used: a sentence naming what is
+/// missing (BTF, a kernel before 6.0, a capability, BPF itself).
+pub fn load_ksym_iter(
+    opts: &LoadOptions,
+    source: &str,
+) -> std::result::Result<SymbolTable, String> {
+    let limit = Limit::text(opts.max_input_bytes);
+    let btf = read_small(Path::new(VMLINUX_BTF), 256 << 20).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => format!(
+            "{VMLINUX_BTF} is missing (a kernel built without CONFIG_DEBUG_INFO_BTF), and the \
+             iterator's field offsets come from it"
+        ),
+        e => e.to_string(),
+    })?;
+    let layout = ksym_iter_layout(&btf).map_err(|e| format!("{VMLINUX_BTF}: {e}"))?;
+    let text = read_ksym_iter(&layout, limit.max_bytes).map_err(|e| e.reason)?;
+    let mut opts = opts.clone();
+    if let Some(map) = &mut opts.modules {
+        place_modules_by_symbols(map, &text);
+    }
+    let (parser, fed, builder) = parse_in_parts(&text, &opts, opts.threads());
+    super::text::finish(source, parser, fed, builder, &opts, Some(None))
+        .map_err(|e| format!("the iterator's text: {e}"))
+}
+
+/// Gives each module of `map` without a base the page of its lowest code
+/// symbol in `text` (kallsyms lines), its text area's start.
+fn place_modules_by_symbols(map: &mut ModuleMap, text: &[u8]) {
+    let mut lowest: rustc_hash::FxHashMap<&[u8], u64> = Default::default();
+    for line in text.split(|&b| b == b'\n') {
+        let Some(tab) = memchr::memchr(b'\t', line) else {
+            continue;
+        };
+        let (head, module) = (&line[..tab], &line[tab + 1..]);
+        let module = module
+            .strip_prefix(b"[")
+            .and_then(|m| m.split(|&b| b == b']').next())
+            .unwrap_or(b"");
+        let mut fields = head.split(|&b| b == b' ');
+        let (Some(addr), Some(kind)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !matches!(kind, b"t" | b"T") {
+            continue;
+        }
+        let Some(addr) = std::str::from_utf8(addr)
+            .ok()
+            .and_then(|a| u64::from_str_radix(a, 16).ok())
+        else {
+            continue;
+        };
+        let e = lowest.entry(module).or_insert(u64::MAX);
+        *e = (*e).min(addr);
+    }
+    for m in &mut map.modules {
+        if m.base.unwrap_or(0) != 0 {
+            continue;
+        }
+        if let Some(&low) = lowest.get(m.name.as_bytes()) {
+            m.base = Some(low & !(PAGE - 1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_are_placed_on_their_lowest_code_symbols_page() {
+        let mut map = ModuleMap::default();
+        map.add_text(
+            "m",
+            b"xfs 1421312 0 - Live 0x0000000000000000\nstp 16384 1 bridge, Live 0x0000000000000000\n",
+        )
+        .unwrap();
+        let text = b"ffff800080001000 T _text\n\
+                     ffffd5fb846a0108 t xfs_a\t[xfs]\n\
+                     ffffd5fb846a0008 t xfs_b\t[xfs]\n\
+                     ffffd5fb84700000 d xfs_data\t[xfs]\n\
+                     ffffd5fb84806000 T stp_x\t[stp]\n";
+        place_modules_by_symbols(&mut map, text);
+        assert_eq!(map.get("xfs").unwrap().base, Some(0xffffd5fb846a0000));
+        assert_eq!(map.get("stp").unwrap().base, Some(0xffffd5fb84806000));
+    }
+}
