@@ -22,59 +22,129 @@ fn read_sysctl(path: &str) -> Step<i32> {
         .ok_or_else(|| skip(format!("cannot read {path}")))
 }
 
-/// What `ksym --no-cache info` must do under these settings: succeed
-/// (`None`), or fail with a message holding every one of these phrases.
+/// Who runs `ksym`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Root,
+    Nobody,
+    /// `nobody` holding only `CAP_BPF` and `CAP_PERFMON` (ambient): what an
+    /// agent gets on a hardened host.
+    NobodyWithBpf,
+}
+
+/// What `ksym --no-cache info` must do under these settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    /// kallsyms shows addresses to this reader.
+    Works,
+    /// kallsyms is redacted, and the BPF ksym iterator stands in.
+    ThroughIterator,
+    /// Refused, with a message holding every one of these phrases.
+    Refused(Vec<String>),
+}
+
 /// The kernel's rule (`kallsyms_show_value()`): CAP_SYSLOG sees addresses
 /// while kptr_restrict <= 1; anyone does while kptr_restrict = 0 and
 /// perf_event_paranoid <= 1; kptr_restrict = 2 hides them from everyone.
-fn expected(kptr: i32, paranoid: i32, root: bool) -> Option<Vec<String>> {
+/// Where they are hidden, a reader with CAP_BPF and CAP_PERFMON (root has
+/// them) gets the BPF ksym iterator's table when the kernel has it
+/// (`iterator`: 6.0+ with BTF).
+fn expected(kptr: i32, paranoid: i32, reader: Reader, iterator: bool) -> Expect {
     let settings = format!("kernel.kptr_restrict={kptr}, kernel.perf_event_paranoid={paranoid}");
+    let root = reader == Reader::Root;
     let fix = match (kptr, root) {
-        (0, _) if paranoid <= 1 => return None,
-        (0 | 1, true) => return None,
+        (0, _) if paranoid <= 1 => return Expect::Works,
+        (0 | 1, true) => return Expect::Works,
         (1, false) => "Read it as root (CAP_SYSLOG is needed while kptr_restrict=1)",
         (0, false) => "`sysctl kernel.perf_event_paranoid=1` (kptr_restrict is already 0)",
         _ => "`sysctl kernel.kptr_restrict=1` and read as root (CAP_SYSLOG)",
     };
-    Some(vec![
+    if iterator && reader != Reader::Nobody {
+        return Expect::ThroughIterator;
+    }
+    let mut phrases = vec![
         "every address is zero".to_string(),
         settings,
         fix.to_string(),
-    ])
+        "the BPF ksym iterator could not stand in".to_string(),
+    ];
+    if reader == Reader::Nobody {
+        phrases.push("CAP_BPF and CAP_PERFMON".to_string());
+    }
+    Expect::Refused(phrases)
 }
 
-/// Runs `ksym --no-cache info` as root or as `nobody` and checks it against
+/// Whether the running kernel has the BPF ksym iterator (its BTF says).
+fn kernel_has_iterator() -> bool {
+    std::fs::read("/sys/kernel/btf/vmlinux")
+        .is_ok_and(|b| ksym::parse::btf::ksym_iter_layout(&b).is_ok())
+}
+
+/// Runs `ksym --no-cache info` as `reader` and checks it against
 /// [`expected`]; a description of what happened.
-fn check_info(bin: &std::path::Path, kptr: i32, paranoid: i32, root: bool) -> Step<String> {
+fn check_info(
+    bin: &std::path::Path,
+    kptr: i32,
+    paranoid: i32,
+    reader: Reader,
+    iterator: bool,
+) -> Step<String> {
     let mut cmd = Command::new(bin);
     cmd.args(["--no-cache", "info"])
         .env_remove("KSYM_CACHE_DIR");
-    if !root {
-        cmd.uid(NOBODY).gid(NOBODY).env("HOME", "/nonexistent");
+    if reader != Reader::Root {
+        cmd.env("HOME", "/nonexistent");
+        let keep_bpf = reader == Reader::NobodyWithBpf;
+        // SAFETY: between fork and exec only async-signal-safe calls
+        // (prctl, setgroups, setgid, setuid, capset) on memory of this
+        // closure.
+        unsafe { cmd.pre_exec(move || become_nobody(keep_bpf)) };
     }
-    let who = if root { "root" } else { "nobody" };
+    let who = format!("{reader:?}");
     let out = cmd.output().map_err(|e| {
-        if root {
+        if reader == Reader::Root {
             fail(format!("cannot run {}: {e}", bin.display()))
         } else {
-            skip(format!("cannot run {} as nobody: {e}", bin.display()))
+            skip(format!("cannot run {} as {who}: {e}", bin.display()))
         }
     })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let case = format!("kptr_restrict={kptr} perf_event_paranoid={paranoid} as {who}");
-    if !root && stderr.contains("Permission denied") && stderr.contains("exec") {
+    if reader != Reader::Root && stderr.contains("Permission denied") && stderr.contains("exec") {
         return Err(skip(format!(
             "{case}: nobody may not run {}",
             bin.display()
         )));
     }
-    match expected(kptr, paranoid, root) {
-        None if out.status.success() => Ok(format!("{case}: works")),
-        None => Err(fail(format!("{case}: ksym info failed: {}", stderr.trim()))),
-        Some(_) if out.status.success() => Err(fail(format!(
+    let through_iterator = stdout.contains("source:            BPF ksym iterator");
+    match expected(kptr, paranoid, reader, iterator) {
+        Expect::Works if out.status.success() && !through_iterator => Ok(format!("{case}: works")),
+        Expect::ThroughIterator if out.status.success() && through_iterator => {
+            Ok(format!("{case}: works through the BPF ksym iterator"))
+        }
+        // Lockdown may forbid what the iterator needs: whatever the kernel
+        // allows, said.
+        Expect::ThroughIterator
+            if stderr.contains("could not stand in")
+                && lockdown_mode().is_some_and(|m| m == "confidentiality") =>
+        {
+            Ok(format!(
+                "{case}: lockdown=confidentiality refuses the iterator: {}",
+                stderr.trim()
+            ))
+        }
+        Expect::Works | Expect::ThroughIterator => Err(fail(format!(
+            "{case}: want {:?}, got {} with source {:?}: {}",
+            expected(kptr, paranoid, reader, iterator),
+            out.status,
+            stdout.lines().next().unwrap_or(""),
+            stderr.trim()
+        ))),
+        Expect::Refused(_) if out.status.success() => Err(fail(format!(
             "{case}: ksym info succeeded where the kernel hides addresses"
         ))),
-        Some(phrases) => match phrases.iter().find(|p| !stderr.contains(p.as_str())) {
+        Expect::Refused(phrases) => match phrases.iter().find(|p| !stderr.contains(p.as_str())) {
             None => Ok(format!("{case}: refused with the fix")),
             Some(p) => Err(fail(format!(
                 "{case}: the message lacks {p:?}: {}",
@@ -84,8 +154,54 @@ fn check_info(bin: &std::path::Path, kptr: i32, paranoid: i32, root: bool) -> St
     }
 }
 
-/// `kptr_restrict` 0, 1 and 2 with `perf_event_paranoid` 1 and 2, as root
-/// and as `nobody`: `ksym info` works where the kernel shows addresses and
+/// In a child about to exec: become `nobody`, keeping only `CAP_BPF` and
+/// `CAP_PERFMON` (as ambient capabilities, which survive the exec) when
+/// `keep_bpf`, else none.
+fn become_nobody(keep_bpf: bool) -> std::io::Result<()> {
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let check = |rc: libc::c_int| {
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    // SAFETY: plain system calls on values of this frame; the capability
+    // structs are the kernel's v3 layout (a header and two 32-bit halves).
+    unsafe {
+        check(libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0))?;
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setgid(NOBODY))?;
+        check(libc::setuid(NOBODY))?;
+        let mut header = [0x2008_0522u32, 0]; // _LINUX_CAPABILITY_VERSION_3, this process
+        let high = if keep_bpf {
+            1 << (CAP_PERFMON - 32) | 1 << (CAP_BPF - 32)
+        } else {
+            0
+        };
+        // effective, permitted, inheritable; low then high words.
+        let data = [0u32, 0, 0, high, high, high];
+        check(libc::syscall(libc::SYS_capset, header.as_mut_ptr(), data.as_ptr()) as libc::c_int)?;
+        if keep_bpf {
+            for cap in [CAP_PERFMON, CAP_BPF] {
+                check(libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `kptr_restrict` 0, 1 and 2 with `perf_event_paranoid` 1 and 2, as root,
+/// as `nobody` and as `nobody` with `CAP_BPF` and `CAP_PERFMON`: `ksym info`
+/// works where the kernel shows addresses, through the BPF ksym iterator
+/// where it hides them from a reader that may load it (6.0+), and
 /// otherwise fails with a message naming the settings and the fix. Without
 /// `--guest` only the current settings are tried.
 pub(crate) fn kptr_restrict(opts: &Options, notes: &mut Notes) -> Step<()> {
@@ -98,6 +214,8 @@ pub(crate) fn kptr_restrict(opts: &Options, notes: &mut Notes) -> Step<()> {
     if unsafe { libc::geteuid() } != 0 {
         return Err(skip("runs ksym as root and as nobody: needs root"));
     }
+    let iterator = kernel_has_iterator();
+    notes.push(format!("the kernel has the BPF ksym iterator: {iterator}"));
     let cases: Vec<(i32, i32)> = if opts.guest {
         vec![(2, 2), (1, 2), (0, 2), (0, 1)]
     } else {
@@ -109,8 +227,8 @@ pub(crate) fn kptr_restrict(opts: &Options, notes: &mut Notes) -> Step<()> {
             kernel::write_proc(KPTR_RESTRICT, &kptr.to_string()).map_err(fail)?;
             kernel::write_proc(PERF_EVENT_PARANOID, &paranoid.to_string()).map_err(fail)?;
         }
-        for root in [true, false] {
-            match check_info(&bin, kptr, paranoid, root) {
+        for reader in [Reader::Root, Reader::Nobody, Reader::NobodyWithBpf] {
+            match check_info(&bin, kptr, paranoid, reader, iterator) {
                 Ok(what) => notes.push(what),
                 Err(e) => {
                     result = Err(e);
@@ -122,11 +240,82 @@ pub(crate) fn kptr_restrict(opts: &Options, notes: &mut Notes) -> Step<()> {
             break;
         }
     }
+    if opts.guest && iterator && result.is_ok() {
+        result = every_text_symbol_through_the_iterator(&bin, notes);
+    }
     if opts.guest {
         let _ = kernel::write_proc(KPTR_RESTRICT, &kptr0.to_string());
         let _ = kernel::write_proc(PERF_EVENT_PARANOID, &paranoid0.to_string());
     }
     result
+}
+
+/// Every text symbol kallsyms lists with `kptr_restrict=0` (modules
+/// included, BPF programs aside), at the same address, in what `ksym dump`
+/// gives under `kptr_restrict=2` through the iterator, as root and as
+/// `nobody` with `CAP_BPF` and `CAP_PERFMON`.
+fn every_text_symbol_through_the_iterator(bin: &std::path::Path, notes: &mut Notes) -> Step<()> {
+    kernel::write_proc(KPTR_RESTRICT, "0").map_err(fail)?;
+    let want: Vec<(u64, String, Option<String>)> = kallsyms()?
+        .into_iter()
+        .filter(|l| matches!(l.kind, 't' | 'T') && l.module.as_deref() != Some("bpf"))
+        .map(|l| (l.addr, l.name, l.module))
+        .collect();
+    kernel::write_proc(KPTR_RESTRICT, "2").map_err(fail)?;
+    for reader in [Reader::Root, Reader::NobodyWithBpf] {
+        let mut cmd = Command::new(bin);
+        cmd.args(["--no-cache", "dump"])
+            .env_remove("KSYM_CACHE_DIR");
+        if reader != Reader::Root {
+            cmd.env("HOME", "/nonexistent");
+            // SAFETY: as in check_info.
+            unsafe { cmd.pre_exec(|| become_nobody(true)) };
+        }
+        let out = cmd.output().map_err(|e| fail(format!("ksym dump: {e}")))?;
+        if !out.status.success() {
+            if lockdown_mode().is_some_and(|m| m == "confidentiality") {
+                notes.push(format!(
+                    "{reader:?}: dump refused under lockdown=confidentiality"
+                ));
+                continue;
+            }
+            return Err(fail(format!(
+                "ksym dump as {reader:?} under kptr_restrict=2: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let got: std::collections::HashSet<(u64, &str, Option<&str>)> = text
+            .lines()
+            .filter_map(|l| {
+                let (head, module) = match l.split_once('\t') {
+                    Some((h, m)) => (h, Some(m.trim_matches(['[', ']']))),
+                    None => (l, None),
+                };
+                let mut f = head.split(' ');
+                let addr = u64::from_str_radix(f.next()?, 16).ok()?;
+                let name = f.nth(1)?;
+                Some((addr, name, module))
+            })
+            .collect();
+        let missing: Vec<_> = want
+            .iter()
+            .filter(|(a, n, m)| !got.contains(&(*a, n.as_str(), m.as_deref())))
+            .collect();
+        if let Some(first) = missing.first() {
+            return Err(fail(format!(
+                "{reader:?}: {} of {} text symbols missing under kptr_restrict=2, e.g. {first:x?}",
+                missing.len(),
+                want.len()
+            )));
+        }
+        let modules = want.iter().filter(|w| w.2.is_some()).count();
+        notes.push(format!(
+            "kptr_restrict=2 as {reader:?}: all {} text symbols ({modules} of modules) at their addresses",
+            want.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The active lockdown mode from `/sys/kernel/security/lockdown`
@@ -202,11 +391,19 @@ mod tests {
     /// The kernel's rule, case by case.
     #[test]
     fn expectations_follow_kallsyms_show_value() {
-        assert!(expected(0, 1, false).is_none());
-        assert!(expected(0, 2, true).is_none());
-        assert!(expected(1, 2, true).is_none());
-        assert!(expected(1, -1, false).is_some());
-        assert!(expected(0, 2, false).unwrap()[2].contains("perf_event_paranoid=1"));
-        assert!(expected(2, 1, true).unwrap()[2].contains("kptr_restrict=1"));
+        use Reader::*;
+        assert_eq!(expected(0, 1, Nobody, true), Expect::Works);
+        assert_eq!(expected(0, 2, Root, false), Expect::Works);
+        assert_eq!(expected(1, 2, Root, true), Expect::Works);
+        assert_eq!(expected(2, 2, Root, true), Expect::ThroughIterator);
+        assert_eq!(expected(1, 2, NobodyWithBpf, true), Expect::ThroughIterator);
+        let Expect::Refused(p) = expected(0, 2, Nobody, true) else {
+            panic!()
+        };
+        assert!(p[2].contains("perf_event_paranoid=1") && p[4].contains("CAP_BPF"));
+        let Expect::Refused(p) = expected(2, 1, Root, false) else {
+            panic!()
+        };
+        assert!(p[2].contains("kptr_restrict=1") && p[3].contains("could not stand in"));
     }
 }
