@@ -48,9 +48,9 @@ mkdir -p "$DEST" "$KO"
 tmp=$(mktemp -d "$DEST/.fetch-arm64.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 say "downloading $PKG=$VER (arm64, about 262 MB)"
-(cd "$tmp" && apt_get arm64 download "$PKG:arm64=$VER" >&2) || {
-    apt_arch_refresh arm64
-    (cd "$tmp" && apt_get arm64 download "$PKG:arm64=$VER" >&2) ||
+(cd "$tmp" && apt_get arm64 bookworm download "$PKG:arm64=$VER" >&2) || {
+    apt_arch_refresh arm64 bookworm
+    (cd "$tmp" && apt_get arm64 bookworm download "$PKG:arm64=$VER" >&2) ||
         die "$PKG=$VER is not in Debian's archive any more (snapshot.debian.org has it)"
 }
 deb=$(ls "$tmp"/*.deb)

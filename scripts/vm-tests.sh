@@ -3,9 +3,9 @@
 # in QEMU (TCG, no KVM needed) and run ksym's live code paths inside.
 #
 # Usage: scripts/vm-tests.sh [KERNEL...]
-#   KERNEL: 6.1, 6.12 (x86_64), 6.1-arm64, 6.12-arm64 (aarch64, booted
-#   under qemu-system-aarch64 with ksym cross-built for it); default: all
-#   four. For each kernel three boots,
+#   KERNEL: 6.1, 6.12, 5.10 (x86_64; 5.10 is Debian 11's), 6.1-arm64,
+#   6.12-arm64 (aarch64, booted under qemu-system-aarch64 with ksym
+#   cross-built for it); default: all five. For each kernel three boots,
 #   each running the scenarios of the ksym-vmtest program
 #   (crates/ksym-vmtest; scripts/vm/init.sh chooses them): "normal" (all),
 #   then "confidentiality" and "integrity" (lockdown=<mode> on the command
@@ -44,15 +44,18 @@ CACHE=${KSYM_VM_CACHE:-$HOME/.cache/ksym-vm}
 TIMEOUT=${KSYM_VM_TIMEOUT:-300}
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
-# name | Debian architecture | package | version | sha256 of the .deb
-# (the arm64 ones are the kernels of ../shared/data/*-cloud-arm64)
+# name | Debian architecture | Debian release | package | version | sha256 of the .deb
+# (the arm64 ones are the kernels of ../shared/data/*-cloud-arm64; 5.10,
+# Debian 11's, is the oldest long-term kernel clouds still run: no __pfx_
+# symbols, no BPF ksym iterator, the older kallsyms_show_value rules)
 KERNELS=(
-    "6.1|amd64|linux-image-6.1.0-57-cloud-amd64-unsigned|6.1.192-3|e31a28be852fe1faec3cdbb0d19a25818f3b951d15dc13e331aeca4f991c52fe"
-    "6.12|amd64|linux-image-6.12.117+deb12-cloud-amd64-unsigned|6.12.117-1~deb12u1|670b2688bcf94c24693f7c7e1fc9776ff2e202ff15553a2614f79415d48a6607"
-    "6.1-arm64|arm64|linux-image-6.1.0-57-cloud-arm64-unsigned|6.1.192-3|2e5f31fb28e0748e529a2cfad77a0352421571bbbfa7f902ec59a678ea02f377"
-    "6.12-arm64|arm64|linux-image-6.12.118+deb12-cloud-arm64-unsigned|6.12.118-1~deb12u1|d1296d1d67260ef295e7ed720941e43f7fbc2de61a3c00acda4001d6fd531717"
+    "6.1|amd64|bookworm|linux-image-6.1.0-57-cloud-amd64-unsigned|6.1.192-3|e31a28be852fe1faec3cdbb0d19a25818f3b951d15dc13e331aeca4f991c52fe"
+    "6.12|amd64|bookworm|linux-image-6.12.117+deb12-cloud-amd64-unsigned|6.12.117-1~deb12u1|670b2688bcf94c24693f7c7e1fc9776ff2e202ff15553a2614f79415d48a6607"
+    "6.1-arm64|arm64|bookworm|linux-image-6.1.0-57-cloud-arm64-unsigned|6.1.192-3|2e5f31fb28e0748e529a2cfad77a0352421571bbbfa7f902ec59a678ea02f377"
+    "6.12-arm64|arm64|bookworm|linux-image-6.12.118+deb12-cloud-arm64-unsigned|6.12.118-1~deb12u1|d1296d1d67260ef295e7ed720941e43f7fbc2de61a3c00acda4001d6fd531717"
+    "5.10|amd64|bullseye|linux-image-5.10.0-43-cloud-amd64-unsigned|5.10.251-5|f1d1c1e4aeab51b6b92177fcbe9a69f781d6e095288844f6fd2f264e44e2fddf"
 )
-ALL_KERNELS="6.1 6.12 6.1-arm64 6.12-arm64"
+ALL_KERNELS="6.1 6.12 6.1-arm64 6.12-arm64 5.10"
 
 # What differs between the architectures, in one place:
 # Debian architecture | Rust target | QEMU | machine and CPU | console | cross sysroot
@@ -109,15 +112,15 @@ install_deps() {
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# apt_get ARCH ARGS... (another architecture's packages through an APT
+# apt_get ARCH SUITE ARGS... (another architecture's or release's packages through an APT
 # configuration of our own, under $CACHE/apt-ARCH)
 APT_ARCH_ROOT=$CACHE
 # shellcheck source=scripts/lib/apt-arch.sh
 . "$REPO/scripts/lib/apt-arch.sh"
 
-# fetch_kernel ARCH PKG VERSION SHA256: prints the directory the .deb is extracted in.
+# fetch_kernel ARCH SUITE PKG VERSION SHA256: prints the directory the .deb is extracted in.
 fetch_kernel() {
-    local arch=$1 pkg=$2 ver=$3 sha=$4
+    local arch=$1 suite=$2 pkg=$3 ver=$4 sha=$5
     local deb=$CACHE/deb/${pkg}_${ver/:/%3a}_$arch.deb
     local dir=$CACHE/x/${pkg}_${ver}
     if [ -f "$dir/.ok" ]; then
@@ -128,18 +131,18 @@ fetch_kernel() {
     if [ ! -f "$deb" ] || [ "$(sha256_of "$deb")" != "$sha" ]; then
         rm -f "$deb"
         say "downloading $pkg=$ver ($arch)"
-        if ! (cd "$CACHE/deb" && apt_get "$arch" download "$pkg:$arch=$ver" >&2); then
+        if ! (cd "$CACHE/deb" && apt_get "$arch" "$suite" download "$pkg:$arch=$ver" >&2); then
             # stale lists: this script's own are refreshed, the system's
             # only by root
-            if [ "$arch" != "$HOST_ARCH" ]; then
-                apt_arch_refresh "$arch"
+            if ! apt_is_system "$arch" "$suite"; then
+                apt_arch_refresh "$arch" "$suite"
             elif [ "$(id -u)" = 0 ]; then
                 apt-get update -qq >&2
             else
                 die "apt-get download $pkg=$ver failed (stale lists? run apt-get update; or put the .deb in $CACHE/deb/)"
             fi
-            (cd "$CACHE/deb" && apt_get "$arch" download "$pkg:$arch=$ver" >&2) ||
-                die "$pkg=$ver ($arch) is not in the APT sources (needs bookworm-security; superseded ABIs are on snapshot.debian.org: put the .deb in $CACHE/deb/)"
+            (cd "$CACHE/deb" && apt_get "$arch" "$suite" download "$pkg:$arch=$ver" >&2) ||
+                die "$pkg=$ver ($arch) is not in the APT sources (needs $suite-security; superseded ABIs are on snapshot.debian.org: put the .deb in $CACHE/deb/)"
         fi
     fi
     local got
@@ -232,7 +235,7 @@ busybox_for() {
     if [ ! -f "$dir/.ok" ]; then
         rm -rf "$dir"
         mkdir -p "$dir/deb"
-        (cd "$dir/deb" && apt_get "$arch" download "busybox-static:$arch" >&2) ||
+        (cd "$dir/deb" && apt_get "$arch" bookworm download "busybox-static:$arch" >&2) ||
             die "apt-get download busybox-static:$arch failed"
         dpkg-deb -x "$dir"/deb/*.deb "$dir"
         touch "$dir/.ok"
@@ -423,7 +426,7 @@ build_for() {
 }
 
 main() {
-    local want=("$@") entry kname arch pkg ver sha dir kver kernel initrd b bname extra archs=()
+    local want=("$@") entry kname arch suite pkg ver sha dir kver kernel initrd b bname extra archs=()
     [ ${#want[@]} -gt 0 ] || read -r -a want <<<"$ALL_KERNELS"
     for b in "${want[@]}"; do
         case " $ALL_KERNELS " in *" $b "*) ;; *) die "no kernel $b (known: $ALL_KERNELS)" ;; esac
@@ -439,9 +442,9 @@ main() {
         build_for "$arch"
     done
     for entry in "${KERNELS[@]}"; do
-        IFS='|' read -r kname arch pkg ver sha <<<"$entry"
+        IFS='|' read -r kname arch suite pkg ver sha <<<"$entry"
         case " ${want[*]} " in *" $kname "*) ;; *) continue ;; esac
-        dir=$(fetch_kernel "$arch" "$pkg" "$ver" "$sha")
+        dir=$(fetch_kernel "$arch" "$suite" "$pkg" "$ver" "$sha")
         kernel=$(ls "$dir"/boot/vmlinuz-* | head -n 1)
         kver=${kernel##*/vmlinuz-}
         initrd=$CACHE/initramfs-$kver.cpio.gz
