@@ -71,8 +71,8 @@ pub mod elf {
 /// Where symbol text comes from (earlier path): [`read`] and [`load`].
 pub mod source {
     pub use crate::load::{
-        load_file, load_live, load_procfs, load_streaming, parse_bytes, read_live_modules,
-        read_proc_modules, LoadOptions,
+        load_file, load_ksym_iter, load_live, load_procfs, load_streaming, parse_bytes,
+        read_live_modules, read_proc_modules, LoadOptions,
     };
     pub use crate::read::*;
 }

@@ -12,7 +12,7 @@
 //!
 //! Not a stage of its own: the place where the stages meet.
 
-mod bpf_iter;
+pub mod bpf_iter;
 pub mod elf;
 pub mod file_cache;
 pub mod image;
@@ -26,6 +26,7 @@ use crate::parse::ModuleMap;
 use crate::read::{kptr_restrict, source_name, Limit, PROC_KALLSYMS};
 use crate::table::SymbolTable;
 
+pub use bpf_iter::load_ksym_iter;
 pub use elf::{apply_modules_dep, load_vmlinux, vmlinux_table};
 pub use image::load_image;
 pub use procfs::{load_procfs, load_streaming, read_live_modules, read_proc_modules};
