@@ -345,6 +345,45 @@ fn iter_create(link: &OwnedFd) -> Result<File, IterError> {
 mod tests {
     use super::*;
 
+    /// The program's shape, whatever the kernel: every jump lands on an
+    /// instruction of its own (never inside a 16-byte load), it ends in
+    /// `exit`, and the offsets the layout gives are where the loads read.
+    #[test]
+    fn the_program_jumps_where_it_should() {
+        let layout = KsymIterLayout {
+            target_btf_id: 1,
+            ctx_meta: 0,
+            ctx_ksym: 8,
+            meta_seq: 0,
+            value: 32,
+            kind: 44,
+            name: 45,
+            module_name: 557,
+            exported: 616,
+        };
+        let p = program(&layout);
+        let second_halves: Vec<usize> = (0..p.len())
+            .filter(|&i| i > 0 && p[i - 1].code == 0x18)
+            .collect();
+        for (i, insn) in p.iter().enumerate() {
+            let is_jump = insn.code & 0x07 == 0x05 && !matches!(insn.code, 0x85 | 0x95);
+            if is_jump {
+                let to = i as i64 + 1 + i64::from(insn.off);
+                assert!((0..p.len() as i64).contains(&to), "{i}: jumps out");
+                assert!(!second_halves.contains(&(to as usize)), "{i}: into a load");
+            }
+        }
+        assert_eq!(p.last().map(|i| i.code), Some(0x95));
+        let loads: Vec<(u8, i16)> = p
+            .iter()
+            .filter(|i| matches!(i.code, 0x79 | 0x71 | 0x61))
+            .map(|i| (i.regs >> 4, i.off))
+            .collect();
+        for want in [(6, 8), (6, 0), (1, 0), (7, 32), (7, 44), (7, 557), (7, 616)] {
+            assert!(loads.contains(&want), "no load of {want:?}: {loads:?}");
+        }
+    }
+
     /// On this machine, when it lets us: every line the iterator gives is
     /// a line of `/proc/kallsyms` (read with addresses shown), and the
     /// other way round but for BPF programs coming and going.
