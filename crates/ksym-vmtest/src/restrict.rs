@@ -318,6 +318,89 @@ fn every_text_symbol_through_the_iterator(bin: &std::path::Path, notes: &mut Not
     Ok(())
 }
 
+/// Under `kptr_restrict=2`, a watching handle reads through the BPF ksym
+/// iterator and follows `insmod` and `rmmod` of dummy: once loaded, every
+/// dummy symbol kallsyms lists (read with `kptr_restrict=0` afterwards)
+/// resolves to itself in the table the handle made while addresses were
+/// hidden; once unloaded, none of them names dummy.
+pub(crate) fn iterator_follows_modules(opts: &Options, notes: &mut Notes) -> Step<()> {
+    if !kernel_has_iterator() {
+        return Err(skip("the kernel has no BPF ksym iterator (6.0+)"));
+    }
+    module_precheck(opts, &["dummy"])?;
+    kernel::ensure_unloaded("dummy").map_err(fail)?;
+    let kptr0 = read_sysctl(KPTR_RESTRICT)?;
+    kernel::write_proc(KPTR_RESTRICT, "2").map_err(fail)?;
+    let result = follow_dummy_hidden(notes);
+    let _ = kernel::write_proc(KPTR_RESTRICT, &kptr0.to_string());
+    let _ = kernel::ensure_unloaded("dummy");
+    result
+}
+
+fn follow_dummy_hidden(notes: &mut Notes) -> Step<()> {
+    let ks = open_watching()?;
+    let through_iterator =
+        |ks: &ksym::KernelSymbols| ks.snapshot().info().source.starts_with("BPF ksym iterator");
+    if !through_iterator(&ks) {
+        return Err(fail(format!(
+            "under kptr_restrict=2 the handle's source is {:?}",
+            ks.snapshot().info().source
+        )));
+    }
+    let has_dummy = |ks: &ksym::KernelSymbols| !ks.snapshot().module_symbol_ids("dummy").is_empty();
+    kernel::insmod("dummy").map_err(fail)?;
+    kernel::wait_for(WAIT, || has_dummy(&ks)).ok_or_else(|| {
+        fail(format!(
+            "{WAIT:?} after insmod dummy the handle has no dummy symbol ({})",
+            handle_state(&ks)
+        ))
+    })?;
+    let table = ks.snapshot();
+    kernel::write_proc(KPTR_RESTRICT, "0").map_err(fail)?;
+    let lines = kallsyms()?;
+    kernel::write_proc(KPTR_RESTRICT, "2").map_err(fail)?;
+    let by_addr = kernel::names_by_addr(&lines);
+    let dummy: Vec<&kernel::KallsymsLine> = lines
+        .iter()
+        .filter(|l| l.module.as_deref() == Some("dummy") && l.is_text())
+        .collect();
+    let (checked, bad, ex) = check_lines(&table, dummy.iter().copied(), &by_addr);
+    if bad > 0 || checked == 0 || !table.info().source.starts_with("BPF ksym iterator") {
+        return Err(fail(format!(
+            "after insmod dummy, from {:?}: {bad} of {checked} dummy symbols wrong ({})",
+            table.info().source,
+            ex.join("; ")
+        )));
+    }
+    kernel::rmmod("dummy").map_err(fail)?;
+    kernel::wait_for(WAIT, || !has_dummy(&ks)).ok_or_else(|| {
+        fail(format!(
+            "{WAIT:?} after rmmod dummy the handle still has dummy ({})",
+            handle_state(&ks)
+        ))
+    })?;
+    let after = ks.snapshot();
+    let stale = dummy
+        .iter()
+        .filter(|l| {
+            after
+                .lookup(l.addr)
+                .is_some_and(|s| s.module == Some("dummy"))
+        })
+        .count();
+    if stale > 0 || !through_iterator(&ks) {
+        return Err(fail(format!(
+            "after rmmod dummy, {stale} addresses still name dummy; source {:?}",
+            after.info().source
+        )));
+    }
+    notes.push(format!(
+        "kptr_restrict=2: the watching handle, through the iterator, named all {checked} dummy text symbols after insmod and none after rmmod ({} refreshes)",
+        ks.refresh_count()
+    ));
+    Ok(())
+}
+
 /// The active lockdown mode from `/sys/kernel/security/lockdown`
 /// (`none [integrity] confidentiality`).
 pub(crate) fn lockdown_mode() -> Option<String> {

@@ -22,7 +22,7 @@ use crate::guest_lines::guest_lines;
 use crate::kernel::{self, KallsymsLine, Kmsg};
 use crate::lifecycle::{address_reuse, follow_insmod_rmmod, init_text_freed};
 use crate::report::{Outcome, Reporter};
-use crate::restrict::{kptr_restrict, lockdown};
+use crate::restrict::{iterator_follows_modules, kptr_restrict, lockdown};
 
 /// What the program may do, and with what.
 #[derive(Debug, Clone, Default)]
@@ -130,6 +130,11 @@ pub const SCENARIOS: &[(&str, &str, Scenario)] = &[
         "kptr-restrict",
         "kptr_restrict 0/1/2, perf_event_paranoid 1/2, root, nobody, nobody with CAP_BPF+CAP_PERFMON: works, through the BPF ksym iterator where redacted (6.0+), or says the fix; under kptr_restrict=2 every text symbol at its address",
         kptr_restrict,
+    ),
+    (
+        "iterator-follows-modules",
+        "under kptr_restrict=2 a watching handle reads through the BPF ksym iterator and follows insmod and rmmod of dummy",
+        iterator_follows_modules,
     ),
     (
         "lockdown",
