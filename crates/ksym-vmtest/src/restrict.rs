@@ -68,9 +68,8 @@ fn expected(kptr: i32, paranoid: i32, reader: Reader, iterator: bool) -> Expect 
         fix.to_string(),
         "the BPF ksym iterator could not stand in".to_string(),
     ];
-    if reader == Reader::Nobody {
-        phrases.push("CAP_BPF and CAP_PERFMON".to_string());
-    }
+    // Why not: the capabilities, or (checked first) a kernel without it.
+    phrases.push(if iterator { "CAP_BPF and CAP_PERFMON" } else { "before 6.0" }.to_string());
     Expect::Refused(phrases)
 }
 
@@ -488,5 +487,6 @@ mod tests {
             panic!()
         };
         assert!(p[2].contains("kptr_restrict=1") && p[3].contains("could not stand in"));
+        assert!(p[4].contains("before 6.0"));
     }
 }
