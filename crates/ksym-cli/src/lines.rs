@@ -46,6 +46,9 @@ pub(crate) struct Lines<'a> {
     /// Answers worked out ahead by [`Lines::prefetch`], by address.
     prefetched: HashMap<u64, Vec<SourceFrame>>,
     threads: usize,
+    /// The live kernel's BPF programs' lines, read on the first `[bpf]`
+    /// address (or why not, said once).
+    bpf: Option<Result<ksym::parse::bpf_lines::BpfLinesSet, String>>,
     /// Addresses answered with at least one frame, and without.
     pub(crate) found: u64,
     pub(crate) missing: u64,
@@ -93,6 +96,7 @@ impl<'a> Lines<'a> {
                 || std::thread::available_parallelism().map_or(1, usize::from),
                 usize::from,
             ),
+            bpf: None,
             found: 0,
             missing: 0,
         }
@@ -126,6 +130,11 @@ impl<'a> Lines<'a> {
             self.count(&frames);
             return frames;
         }
+        if sym.and_then(|s| s.module) == Some("bpf") {
+            let frames = self.bpf_frames(addr);
+            self.count(&frames);
+            return frames;
+        }
         let ready = match sym.and_then(|s| s.module) {
             Some(m) => self.module_ready(m),
             None if sym.is_some() => self.core_ready(),
@@ -141,6 +150,41 @@ impl<'a> Lines<'a> {
         };
         self.count(&frames);
         frames
+    }
+
+    /// A BPF program's frame for `addr`: its BPF function, file, line,
+    /// column and the line's text, from the live kernel (`[bpf]` symbols
+    /// of a saved table have no program to ask).
+    fn bpf_frames(&mut self, addr: u64) -> Vec<SourceFrame> {
+        if !self.live {
+            return Vec::new();
+        }
+        let set = self.bpf.get_or_insert_with(|| {
+            let (set, problems) = ksym::load::bpf_lines::live_bpf_lines(true)?;
+            for p in problems {
+                eprintln!("ksym: {p}");
+            }
+            Ok(set)
+        });
+        let set = match set {
+            Ok(set) => set,
+            Err(why) => {
+                eprintln!("ksym: no source lines for BPF programs: {why}");
+                self.bpf = Some(Ok(Default::default()));
+                return Vec::new();
+            }
+        };
+        let Some(l) = set.lookup(addr).filter(|l| l.file.is_some()) else {
+            return Vec::new();
+        };
+        vec![SourceFrame {
+            function: Some(l.function.to_string()),
+            file: l.file.map(str::to_string),
+            line: (l.line != 0).then_some(l.line),
+            column: (l.column != 0).then_some(l.column),
+            inlined: false,
+            source: l.source.map(str::to_string),
+        }]
     }
 
     fn count(&mut self, frames: &[SourceFrame]) {
@@ -309,6 +353,7 @@ pub(crate) fn frames_json(frames: &[SourceFrame]) -> serde_json::Value {
                 "line": f.line,
                 "column": f.column,
                 "inlined": f.inlined,
+                "source": f.source,
             })
         })
         .collect()

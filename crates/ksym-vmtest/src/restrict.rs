@@ -69,7 +69,14 @@ fn expected(kptr: i32, paranoid: i32, reader: Reader, iterator: bool) -> Expect 
         "the BPF ksym iterator could not stand in".to_string(),
     ];
     // Why not: the capabilities, or (checked first) a kernel without it.
-    phrases.push(if iterator { "CAP_BPF and CAP_PERFMON" } else { "before 6.0" }.to_string());
+    phrases.push(
+        if iterator {
+            "CAP_BPF and CAP_PERFMON"
+        } else {
+            "before 6.0"
+        }
+        .to_string(),
+    );
     Expect::Refused(phrases)
 }
 

@@ -125,5 +125,9 @@ fn print_addr(
     for line in inlined_lines(frames) {
         writeln!(out, "    {line}")?;
     }
+    // The source line's text, where the debug info keeps it (BPF's BTF).
+    if let Some(source) = frames.last().and_then(|f| f.source.as_deref()) {
+        writeln!(out, "    | {source}")?;
+    }
     Ok(())
 }

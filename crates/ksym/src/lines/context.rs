@@ -490,6 +490,7 @@ pub(crate) fn frames_at(
             line: location.and_then(|l| l.line),
             column: location.and_then(|l| l.column).filter(|c| *c != 0),
             inlined: true,
+            source: None,
         });
     }
     // No line row for the address itself: no frames, whatever the

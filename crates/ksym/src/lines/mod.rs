@@ -132,6 +132,9 @@ pub struct SourceFrame {
     pub column: Option<u32>,
     /// Inlined into the next frame (every frame but the last).
     pub inlined: bool,
+    /// The source line's text, where the debug info keeps it (a BPF
+    /// program's BTF does; DWARF does not).
+    pub source: Option<String>,
 }
 
 impl fmt::Display for SourceFrame {

@@ -123,6 +123,7 @@ fn frames_print_like_addr2line() {
         line: Some(334),
         column: Some(9),
         inlined: true,
+        source: None,
     };
     assert_eq!(
         frame.to_string(),

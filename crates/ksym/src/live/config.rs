@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Result;
+use crate::load::bpf_lines::live_bpf_lines;
 use crate::load::{load_procfs, or_bpf_iter, read_live_modules, LoadOptions};
 use crate::read::kptr_restrict;
 use crate::table::SymbolTable;
@@ -229,7 +230,8 @@ impl LiveConfig {
 /// The default [`Loader`]: `<root>/proc/kallsyms`, streamed, with module
 /// symbols bounded by `<root>/proc/modules` (when there is one) and the
 /// text areas `<root>/sys/module/*/sections` tell; for the real root, the
-/// BPF ksym iterator where kallsyms is redacted ([`or_bpf_iter`]).
+/// BPF ksym iterator where kallsyms is redacted ([`or_bpf_iter`]), and
+/// BPF programs' real sizes where they can be read.
 pub fn load_proc(config: &LiveConfig) -> Result<SymbolTable> {
     let modules = read_live_modules(&config.proc_root)?;
     let kptr = if config.is_live_root() {
@@ -244,8 +246,13 @@ pub fn load_proc(config: &LiveConfig) -> Result<SymbolTable> {
         ..LoadOptions::default()
     };
     let loaded = load_procfs(&config.kallsyms_path(), &opts, kptr);
-    if config.is_live_root() {
-        return or_bpf_iter(loaded, &opts);
+    if !config.is_live_root() {
+        return loaded;
     }
-    loaded
+    let table = or_bpf_iter(loaded, &opts)?;
+    // BPF programs' real sizes where they can be read (CAP_SYS_ADMIN).
+    Ok(match live_bpf_lines(false) {
+        Ok((set, _)) => table.with_bpf_sizes(&set),
+        Err(_) => table,
+    })
 }

@@ -2,6 +2,7 @@
 //! `/proc/modules`, BPF program ids from `bpf(2)`), and the snapshot
 //! [`Identity`] made from it.
 
+pub use crate::read::bpf_prog::live_bpf_prog_ids;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::path::Path;
@@ -136,61 +137,5 @@ fn ids_digest(ids: &[u32]) -> Digest {
     Digest {
         count: ids.len(),
         hash: h.finish(),
-    }
-}
-
-/// `BPF_PROG_GET_NEXT_ID` from `enum bpf_cmd` (include/uapi/linux/bpf.h).
-const BPF_PROG_GET_NEXT_ID: libc::c_int = 11;
-
-/// The part of `union bpf_attr` that the `BPF_*_GET_NEXT_ID` commands read
-/// and write: `start_id` in, `next_id` out. The kernel accepts an attribute
-/// shorter than its own union and zero-fills the rest.
-#[repr(C)]
-struct NextIdAttr {
-    start_id: u32,
-    next_id: u32,
-    open_flags: u32,
-}
-
-/// The ids of the BPF programs loaded in the running kernel, ascending, from
-/// `bpf(BPF_PROG_GET_NEXT_ID)`. Needs `CAP_SYS_ADMIN`: fails with `EPERM`
-/// without it (or inside some sandboxes), `ENOSYS` without BPF support.
-pub fn live_bpf_prog_ids() -> io::Result<Vec<u32>> {
-    /// No kernel holds this many programs; a bound in case ids never end.
-    const MAX_PROGS: usize = 1 << 20;
-    let mut ids = Vec::new();
-    let mut start_id = 0u32;
-    loop {
-        let mut attr = NextIdAttr {
-            start_id,
-            next_id: 0,
-            open_flags: 0,
-        };
-        // SAFETY: bpf(2) reads `size` bytes from the pointer and, for this
-        // command, writes `next_id` back into it. `attr` is a live,
-        // exclusively borrowed `repr(C)` value of exactly that size, laid out
-        // like the kernel's anonymous struct for this command (three `__u32`s),
-        // and nothing else is passed by address. The call has no other effect.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                BPF_PROG_GET_NEXT_ID,
-                &mut attr as *mut NextIdAttr,
-                std::mem::size_of::<NextIdAttr>() as libc::c_uint,
-            )
-        };
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::ENOENT) => return Ok(ids), // past the last id
-                Some(libc::EINTR) => continue,
-                _ => return Err(err),
-            }
-        }
-        if (start_id != 0 && attr.next_id <= start_id) || ids.len() >= MAX_PROGS {
-            return Err(io::Error::other("BPF program ids do not increase"));
-        }
-        ids.push(attr.next_id);
-        start_id = attr.next_id;
     }
 }

@@ -13,6 +13,7 @@
 //! Not a stage of its own: the place where the stages meet.
 
 pub mod bpf_iter;
+pub mod bpf_lines;
 pub mod elf;
 pub mod file_cache;
 pub mod image;

@@ -77,6 +77,36 @@ pub fn ksym_iter_layout(btf: &[u8]) -> Result<KsymIterLayout, String> {
     })
 }
 
+/// A program's BTF, for its line records: the strings (file names and
+/// source lines) and the names of its functions by type id.
+pub struct ProgramBtf<'a> {
+    sections: Sections<'a>,
+    records: Vec<Record>,
+}
+
+impl<'a> ProgramBtf<'a> {
+    /// Checks the header and steps over every type record; errors name the
+    /// byte where the data went wrong.
+    pub fn parse(btf: &'a [u8]) -> Result<ProgramBtf<'a>, String> {
+        let sections = Sections::of(btf)?;
+        let records = sections.records()?;
+        Ok(ProgramBtf { sections, records })
+    }
+
+    /// The string at `off` in the string section (`None` past its end).
+    pub fn string(&self, off: u32) -> Option<&'a str> {
+        self.sections.name(off)
+    }
+
+    /// The name of type `id` when it is a function (`BTF_KIND_FUNC`).
+    pub fn func_name(&self, id: u32) -> Option<&'a str> {
+        let r = self.records.get((id as usize).checked_sub(1)?)?;
+        (r.kind == KIND_FUNC)
+            .then(|| self.sections.name(r.name))
+            .flatten()
+    }
+}
+
 /// One type record: where it is in the types, and its header's fields.
 #[derive(Debug, Clone, Copy)]
 struct Record {

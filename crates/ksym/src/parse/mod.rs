@@ -13,11 +13,14 @@
 //!   of its kind;
 //! - [`image`]: the kallsyms tables inside a kernel image;
 //! - [`notes`]: GNU build-ids in ELF notes;
-//! - [`btf`]: the kernel's BTF, for the BPF ksym iterator's field offsets.
+//! - [`btf`]: the kernel's BTF, for the BPF ksym iterator's field offsets,
+//!   and a BPF program's, for its lines;
+//! - [`bpf_lines`]: a loaded BPF program's code to its source lines.
 //!
 //! Nothing here knows the table.
 
 pub mod arch;
+pub mod bpf_lines;
 pub mod btf;
 pub mod builtin;
 pub mod elf;

@@ -8,6 +8,7 @@
 //! Nothing here knows the text's grammar.
 
 pub mod bpf_iter;
+pub mod bpf_prog;
 pub mod file;
 pub mod limit;
 pub mod mapped;

@@ -43,6 +43,26 @@ impl SymbolTable {
         self
     }
 
+    /// The table with its BPF programs' symbols (`bpf_prog_<tag>_<name>
+    /// [bpf]`, one per JITed function) given their real sizes, the JITed
+    /// lengths the kernel keeps (kallsyms has none: without them a
+    /// program's last function runs to its page's end).
+    pub fn with_bpf_sizes(self, set: &crate::parse::bpf_lines::BpfLinesSet) -> SymbolTable {
+        let sizes: Vec<(SymbolId, u64)> = set
+            .programs()
+            .iter()
+            .flat_map(|p| p.functions())
+            .filter_map(|(_, start, size)| {
+                let s = self.lookup(start)?;
+                (s.start == start && s.module == Some("bpf")).then_some((s.id, size))
+            })
+            .collect();
+        if sizes.is_empty() {
+            return self;
+        }
+        self.with_real_sizes(&sizes)
+    }
+
     /// Ids of every symbol that carries `module` (loadable or built-in), in
     /// id order: address-answering symbols first, then name-only ones.
     pub fn module_symbol_ids(&self, module: &str) -> Vec<SymbolId> {

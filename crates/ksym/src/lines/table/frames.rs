@@ -75,6 +75,7 @@ impl FrameRef<'_> {
             line: self.line,
             column: self.column,
             inlined: self.inlined,
+            source: None,
         }
     }
 }
