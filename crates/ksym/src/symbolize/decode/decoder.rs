@@ -201,6 +201,13 @@ impl<'t> Decoder<'t> {
         if before.ends_with(':') {
             return None;
         }
+        // Nor is a number no kernel code could be at: kernel addresses,
+        // x86_64's and arm64's (signed with a PAC code too), have bit 55
+        // set, user ones not (a `0xc0` that a SysRq `t` dump on 6.12 arm64
+        // left on a line of its own, inside a trace, was taken for one).
+        if addr >> 55 & 1 == 0 {
+            return None;
+        }
         // What precedes must be the line's prefix, maybe `? `: a timestamp
         // `[...]`, a syslog `kernel:`, or nothing.
         let head = before.trim_end();

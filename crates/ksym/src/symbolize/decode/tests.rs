@@ -167,6 +167,11 @@ fn user_registers_inside_a_trace_are_no_frames() {
     for user in ["RIP: 0033:0x7f7033d1138f", "[ 5.1] RIP: 0023:0x460a63"] {
         assert!(d.decode_line(user).frames.is_empty(), "{user}");
     }
+    // Nor a small number on a line of its own (a piece of a SysRq `t`
+    // task line, seen on 6.12 arm64), nor a user address.
+    for number in ["0xc0", "[ 5.2] 0xc0", " 0x00007ffd5c1e8f40"] {
+        assert!(d.decode_line(number).frames.is_empty(), "{number}");
+    }
     // A bare address in the same trace still is one.
     assert_eq!(d.decode_line(" 0xffffffff81000115").frames.len(), 1);
     d.decode_line(" </TASK>");
