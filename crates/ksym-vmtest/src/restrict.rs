@@ -464,7 +464,42 @@ pub(crate) fn lockdown(opts: &Options, notes: &mut Notes) -> Step<()> {
         )));
     }
     notes.push(format!("lockdown={mode}; {line}"));
+    if opts.guest && kernel_has_iterator() {
+        notes.push(iterator_under_lockdown(&bin, &mode)?);
+    }
     Ok(())
+}
+
+/// What the kernel allows the BPF ksym iterator under lockdown, as root
+/// with `kptr_restrict=2`: said, whichever it is (the iterator reads
+/// kernel memory, which `confidentiality` may refuse); a failure is only
+/// a refusal without the reason.
+fn iterator_under_lockdown(bin: &std::path::Path, mode: &str) -> Step<String> {
+    let kptr0 = read_sysctl(KPTR_RESTRICT)?;
+    kernel::write_proc(KPTR_RESTRICT, "2").map_err(fail)?;
+    let out = Command::new(bin)
+        .args(["--no-cache", "info"])
+        .env_remove("KSYM_CACHE_DIR")
+        .output();
+    let _ = kernel::write_proc(KPTR_RESTRICT, &kptr0.to_string());
+    let out = out.map_err(|e| fail(format!("cannot run {}: {e}", bin.display())))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() && stdout.contains("source:            BPF ksym iterator") {
+        Ok(format!(
+            "lockdown={mode}, kptr_restrict=2: the BPF ksym iterator works"
+        ))
+    } else if let Some(at) = stderr.find("could not stand in: ") {
+        Ok(format!(
+            "lockdown={mode}, kptr_restrict=2: the kernel refuses the BPF ksym iterator: {}",
+            stderr[at + 20..].trim()
+        ))
+    } else {
+        Err(fail(format!(
+            "lockdown={mode}, kptr_restrict=2: neither the iterator nor its reason: {}",
+            stderr.trim()
+        )))
+    }
 }
 
 fn resolves_to_core(ks: &ksym::KernelSymbols, addr: u64, name: &str) -> bool {
