@@ -55,6 +55,10 @@ pub(crate) fn source_lines(
             .map_err(|e| Failure::new(crate::error::KSYM_ERR_BAD_INPUT, e.to_string()))?;
     }
     if live {
+        // BPF programs to their lines, where they can be read (CAP_SYS_ADMIN).
+        if let Ok((set, _)) = ksym_core::load::bpf_lines::live_bpf_lines(true) {
+            lines.set_bpf_lines(set);
+        }
         for info in table.module_map().modules.iter() {
             if info.section_areas.is_empty() {
                 continue;

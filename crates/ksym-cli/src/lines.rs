@@ -46,9 +46,9 @@ pub(crate) struct Lines<'a> {
     /// Answers worked out ahead by [`Lines::prefetch`], by address.
     prefetched: HashMap<u64, Vec<SourceFrame>>,
     threads: usize,
-    /// The live kernel's BPF programs' lines, read on the first `[bpf]`
-    /// address (or why not, said once).
-    bpf: Option<Result<ksym::parse::bpf_lines::BpfLinesSet, String>>,
+    /// Whether the live kernel's BPF programs were read (on the first
+    /// `[bpf]` address).
+    bpf_read: bool,
     /// Addresses answered with at least one frame, and without.
     pub(crate) found: u64,
     pub(crate) missing: u64,
@@ -96,7 +96,7 @@ impl<'a> Lines<'a> {
                 || std::thread::available_parallelism().map_or(1, usize::from),
                 usize::from,
             ),
-            bpf: None,
+            bpf_read: false,
             found: 0,
             missing: 0,
         }
@@ -154,37 +154,25 @@ impl<'a> Lines<'a> {
 
     /// A BPF program's frame for `addr`: its BPF function, file, line,
     /// column and the line's text, from the live kernel (`[bpf]` symbols
-    /// of a saved table have no program to ask).
+    /// of a saved table have no program to ask). The programs are read on
+    /// the first such address.
     fn bpf_frames(&mut self, addr: u64) -> Vec<SourceFrame> {
         if !self.live {
             return Vec::new();
         }
-        let set = self.bpf.get_or_insert_with(|| {
-            let (set, problems) = ksym::load::bpf_lines::live_bpf_lines(true)?;
-            for p in problems {
-                eprintln!("ksym: {p}");
+        if !self.bpf_read {
+            self.bpf_read = true;
+            match ksym::load::bpf_lines::live_bpf_lines(true) {
+                Ok((set, problems)) => {
+                    for p in problems {
+                        eprintln!("ksym: {p}");
+                    }
+                    self.lines.set_bpf_lines(set);
+                }
+                Err(why) => eprintln!("ksym: no source lines for BPF programs: {why}"),
             }
-            Ok(set)
-        });
-        let set = match set {
-            Ok(set) => set,
-            Err(why) => {
-                eprintln!("ksym: no source lines for BPF programs: {why}");
-                self.bpf = Some(Ok(Default::default()));
-                return Vec::new();
-            }
-        };
-        let Some(l) = set.lookup(addr).filter(|l| l.file.is_some()) else {
-            return Vec::new();
-        };
-        vec![SourceFrame {
-            function: Some(l.function.to_string()),
-            file: l.file.map(str::to_string),
-            line: (l.line != 0).then_some(l.line),
-            column: (l.column != 0).then_some(l.column),
-            inlined: false,
-            source: l.source.map(str::to_string),
-        }]
+        }
+        self.lines.frames(addr).unwrap_or_default()
     }
 
     fn count(&mut self, frames: &[SourceFrame]) {

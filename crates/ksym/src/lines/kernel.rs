@@ -123,6 +123,8 @@ impl ModuleLines {
 pub struct SourceLines {
     core: Option<Core>,
     modules: Vec<ModuleLines>,
+    /// The live kernel's BPF programs, when read ([`SourceLines::set_bpf_lines`]).
+    bpf: Option<crate::parse::bpf_lines::BpfLinesSet>,
 }
 
 /// Where the core kernel's lines come from.
@@ -148,6 +150,13 @@ impl std::fmt::Debug for SourceLines {
 impl SourceLines {
     pub fn new() -> SourceLines {
         SourceLines::default()
+    }
+
+    /// Answers addresses in BPF programs from `set` (the live kernel's,
+    /// [`crate::load::bpf_lines::live_bpf_lines`]): the BPF function, file,
+    /// line, column and the source line's text.
+    pub fn set_bpf_lines(&mut self, set: crate::parse::bpf_lines::BpfLinesSet) {
+        self.bpf = Some(set);
     }
 
     /// Uses `file` (a vmlinux with DWARF) for the core kernel: refused when
@@ -300,6 +309,21 @@ impl SourceLines {
     /// its DWARF has no line there. For a symbol of a table, ask for its
     /// address (`symbol.start`, plus the offset of interest).
     pub fn frames(&self, addr: u64) -> Result<Vec<SourceFrame>> {
+        if let Some(l) = self.bpf.as_ref().and_then(|b| b.lookup(addr)) {
+            // One frame: BPF line records know no inlining.
+            return Ok(l
+                .file
+                .map(|file| SourceFrame {
+                    function: Some(l.function.to_string()),
+                    file: Some(file.to_string()),
+                    line: (l.line != 0).then_some(l.line),
+                    column: (l.column != 0).then_some(l.column),
+                    inlined: false,
+                    source: l.source.map(str::to_string),
+                })
+                .into_iter()
+                .collect());
+        }
         if let Some(module) = self.module_lines(addr) {
             let refused = module.refused.iter().find(|r| r.0 <= addr && addr < r.1);
             if let Some((_, _, why)) = refused {
