@@ -256,15 +256,15 @@ pub(crate) fn kptr_restrict(opts: &Options, notes: &mut Notes) -> Step<()> {
     result
 }
 
-/// Every text symbol kallsyms lists with `kptr_restrict=0` (modules
-/// included, BPF programs aside), at the same address, in what `ksym dump`
-/// gives under `kptr_restrict=2` through the iterator, as root and as
-/// `nobody` with `CAP_BPF` and `CAP_PERFMON`.
+/// Every symbol kallsyms lists with `kptr_restrict=0` (text, data and
+/// absolute ones, modules included, BPF programs aside), at the same
+/// address, in what `ksym dump` gives under `kptr_restrict=2` through the
+/// iterator, as root and as `nobody` with `CAP_BPF` and `CAP_PERFMON`.
 fn every_text_symbol_through_the_iterator(bin: &std::path::Path, notes: &mut Notes) -> Step<()> {
     kernel::write_proc(KPTR_RESTRICT, "0").map_err(fail)?;
     let want: Vec<(u64, String, Option<String>)> = kallsyms()?
         .into_iter()
-        .filter(|l| matches!(l.kind, 't' | 'T') && l.module.as_deref() != Some("bpf"))
+        .filter(|l| l.module.as_deref() != Some("bpf"))
         .map(|l| (l.addr, l.name, l.module))
         .collect();
     kernel::write_proc(KPTR_RESTRICT, "2").map_err(fail)?;
@@ -310,14 +310,14 @@ fn every_text_symbol_through_the_iterator(bin: &std::path::Path, notes: &mut Not
             .collect();
         if let Some(first) = missing.first() {
             return Err(fail(format!(
-                "{reader:?}: {} of {} text symbols missing under kptr_restrict=2, e.g. {first:x?}",
+                "{reader:?}: {} of {} symbols missing under kptr_restrict=2, e.g. {first:x?}",
                 missing.len(),
                 want.len()
             )));
         }
         let modules = want.iter().filter(|w| w.2.is_some()).count();
         notes.push(format!(
-            "kptr_restrict=2 as {reader:?}: all {} text symbols ({modules} of modules) at their addresses",
+            "kptr_restrict=2 as {reader:?}: all {} symbols ({modules} of modules) at their addresses",
             want.len()
         ));
     }

@@ -128,7 +128,7 @@ pub const SCENARIOS: &[(&str, &str, Scenario)] = &[
     ),
     (
         "kptr-restrict",
-        "kptr_restrict 0/1/2, perf_event_paranoid 1/2, root, nobody, nobody with CAP_BPF+CAP_PERFMON: works, through the BPF ksym iterator where redacted (6.0+), or says the fix; under kptr_restrict=2 every text symbol at its address",
+        "kptr_restrict 0/1/2, perf_event_paranoid 1/2, root, nobody, nobody with CAP_BPF+CAP_PERFMON: works, through the BPF ksym iterator where redacted (6.0+), or says the fix; under kptr_restrict=2 every symbol at its address",
         kptr_restrict,
     ),
     (

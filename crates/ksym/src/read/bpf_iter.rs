@@ -135,8 +135,8 @@ fn ld_imm64(dst: u8, v: u64) -> [Insn; 2] {
 }
 
 /// The formats, as `/proc/kallsyms` prints (`s_show`, kernel/kallsyms.c).
-const MODULE_FORMAT: &[u8] = b"%llx %c %s\t[%s]\n\0";
-const CORE_FORMAT: &[u8] = b"%llx %c %s\n\0";
+const MODULE_FORMAT: &[u8] = b"%016llx %c %s\t[%s]\n\0";
+const CORE_FORMAT: &[u8] = b"%016llx %c %s\n\0";
 
 /// The iterator program for `layout`. In C, with `it` the symbol:
 ///
@@ -215,6 +215,24 @@ pub fn program(l: &KsymIterLayout) -> Vec<Insn> {
 /// Reads every symbol through the iterator as `/proc/kallsyms` text with
 /// real addresses (the program's own line left out), at most `max_bytes`.
 pub fn read_ksym_iter(layout: &KsymIterLayout, max_bytes: u64) -> Result<Vec<u8>, IterError> {
+    let l = layout;
+    let fields = [
+        l.ctx_meta,
+        l.ctx_ksym,
+        l.meta_seq,
+        l.value,
+        l.kind,
+        l.name,
+        l.module_name,
+        l.exported,
+    ];
+    if fields.iter().any(|&f| f > i16::MAX as u32) {
+        // An instruction's offset is 16 bits: no kernel's struct is that big.
+        return Err(IterError {
+            errno: None,
+            reason: format!("the kernel's BTF puts a field past what a load can reach: {layout:?}"),
+        });
+    }
     let prog = load(&program(layout), layout.target_btf_id)?;
     let link = link_create(&prog)?;
     let mut iter = iter_create(&link)?;
