@@ -93,6 +93,9 @@ type SourceFrame struct {
 	Line     uint32 // 0 when unknown
 	Column   uint32 // 0 when unknown
 	Inlined  bool   // inlined into the next frame
+	// Source is the source line's text where the debug info keeps it (a
+	// BPF program's BTF does, DWARF does not); "" otherwise.
+	Source string
 }
 
 // result is a C result buffer and error record (in C memory, so no call
@@ -246,6 +249,7 @@ func (r *result) sources(c *C.ksym_frame, out []SourceFrame) []SourceFrame {
 			Line:     uint32(s.line),
 			Column:   uint32(s.column),
 			Inlined:  s.inlined != 0,
+			Source:   r.intern(s.source, s.source_len),
 		})
 	}
 	return out

@@ -294,8 +294,17 @@ typedef struct ksym_source_frame {
    1 when inlined into the next frame (every frame but the last).
    */
   uint8_t inlined;
-  uint8_t reserved0[7];
-  uint64_t reserved[2];
+  uint8_t reserved0[3];
+  /*
+   The length of `source` without its NUL.
+   */
+  uint32_t source_len;
+  /*
+   The source line's text where the debug info keeps it (a BPF
+   program's BTF does; DWARF does not): NULL otherwise.
+   */
+  const char *source;
+  uint64_t reserved;
 } ksym_source_frame;
 
 /*

@@ -109,8 +109,13 @@ pub struct ksym_source_frame {
     pub column: u32,
     /// 1 when inlined into the next frame (every frame but the last).
     pub inlined: u8,
-    pub reserved0: [u8; 7],
-    pub reserved: [u64; 2],
+    pub reserved0: [u8; 3],
+    /// The length of `source` without its NUL.
+    pub source_len: u32,
+    /// The source line's text where the debug info keeps it (a BPF
+    /// program's BTF does; DWARF does not): NULL otherwise.
+    pub source: *const c_char,
+    pub reserved: u64,
 }
 
 /// A reusable result buffer: frames and their strings. Use one per thread
@@ -129,7 +134,7 @@ pub struct ksym_result {
     /// Source frames of every frame, back to back, with their strings'
     /// offsets (function, file), and each frame's (first, count).
     sources: Vec<ksym_source_frame>,
-    source_offsets: Vec<(usize, usize)>,
+    source_offsets: Vec<(usize, usize, usize)>,
     frame_sources: Vec<(usize, usize)>,
     /// Where a function name or path is in `strings`, this batch.
     source_placed: FxHashMap<String, usize>,
@@ -369,7 +374,11 @@ impl ksym_result {
                         }
                     })
                 };
-                let offsets = (place(f.function.as_deref()), place(f.file.as_deref()));
+                let offsets = (
+                    place(f.function.as_deref()),
+                    place(f.file.as_deref()),
+                    place(f.source.as_deref()),
+                );
                 self.source_offsets.push(offsets);
                 let len = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() as u32);
                 self.sources.push(ksym_source_frame {
@@ -380,8 +389,10 @@ impl ksym_result {
                     line: f.line.unwrap_or(0),
                     column: f.column.unwrap_or(0),
                     inlined: u8::from(f.inlined),
-                    reserved0: [0; 7],
-                    reserved: [0; 2],
+                    reserved0: [0; 3],
+                    source_len: len(&f.source),
+                    source: std::ptr::null(),
+                    reserved: 0,
                 });
             }
         }
@@ -400,9 +411,10 @@ impl ksym_result {
             f.name = at(name);
             f.module = at(module);
         }
-        for (s, &(function, file)) in self.sources.iter_mut().zip(&self.source_offsets) {
+        for (s, &(function, file, source)) in self.sources.iter_mut().zip(&self.source_offsets) {
             s.function = at(function);
             s.file = at(file);
+            s.source = at(source);
         }
         for (f, &(first, count)) in self.frames.iter_mut().zip(&self.frame_sources) {
             if let Some(inner) = self.sources.get(first).filter(|_| count > 0) {
@@ -467,4 +479,62 @@ pub unsafe extern "C" fn ksym_symbolize(
         r.frames_buf = frames.recycle();
         Ok(())
     })
+}
+
+#[cfg(all(test, feature = "lines"))]
+mod source_tests {
+    use super::*;
+    use ksym_core::lines::SourceFrame;
+
+    fn c_frame_for_test() -> ksym_frame {
+        let raw = Frame::Raw {
+            addr: 0x1000,
+            why: RawReason::NoSymbol,
+        };
+        let null = std::ptr::null();
+        c_frame(&raw, 0, null, null, null)
+    }
+
+    fn text(p: *const c_char, n: u32) -> Option<String> {
+        (!p.is_null()).then(|| {
+            // SAFETY: `point` set `p` into the result's string arena, where
+            // `n` bytes and a NUL follow.
+            let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), n as usize + 1) };
+            assert_eq!(bytes[n as usize], 0);
+            String::from_utf8(bytes[..n as usize].to_vec()).unwrap()
+        })
+    }
+
+    /// A source line's text (a BPF frame's) reaches C with its length and
+    /// NUL; DWARF frames, which have none, give NULL.
+    #[test]
+    fn source_text_reaches_c() {
+        let mut r = ksym_result::default();
+        r.frames.push(c_frame_for_test());
+        r.frames.push(c_frame_for_test());
+        let bpf = SourceFrame {
+            function: Some("weigh".into()),
+            file: Some("/src/lines.bpf.c".into()),
+            line: Some(7),
+            column: Some(12),
+            inlined: false,
+            source: Some("int y = x * 3;".into()),
+        };
+        let dwarf = SourceFrame {
+            source: None,
+            ..bpf.clone()
+        };
+        r.fill_sources(|i| vec![if i == 0 { bpf.clone() } else { dwarf.clone() }]);
+        r.point();
+        let s = &r.sources[0];
+        assert_eq!(
+            text(s.source, s.source_len).as_deref(),
+            Some("int y = x * 3;")
+        );
+        assert_eq!(
+            text(s.file, s.file_len).as_deref(),
+            Some("/src/lines.bpf.c")
+        );
+        assert!(r.sources[1].source.is_null() && r.sources[1].source_len == 0);
+    }
 }

@@ -378,6 +378,8 @@ fn header_layout_matches_rust() {
         column,
         inlined,
         reserved0,
+        source_len,
+        source,
         reserved
     );
     c += &layout!(
