@@ -335,14 +335,18 @@ pub(crate) fn frames_json(frames: &[SourceFrame]) -> serde_json::Value {
     frames
         .iter()
         .map(|f| {
-            serde_json::json!({
+            let mut frame = serde_json::json!({
                 "function": f.function,
                 "file": f.file,
                 "line": f.line,
                 "column": f.column,
                 "inlined": f.inlined,
-                "source": f.source,
-            })
+            });
+            // The line's text, where the debug info keeps it (BPF's BTF).
+            if let Some(source) = &f.source {
+                frame["source"] = source.as_str().into();
+            }
+            frame
         })
         .collect()
 }

@@ -60,6 +60,12 @@ pub struct ModuleInfo {
     /// `/sys/module/<m>/notes/.note.gnu.build-id`: what matches the module
     /// to its debug info.
     pub build_id: Option<String>,
+    /// `text_area` and `section_areas` were laid out from the module's
+    /// `.ko` by the loader's rules (off-line), not read from the kernel:
+    /// they bound symbols and name sections, but source lines still place
+    /// the `.ko`'s sections by its symbols, which reports a symbol the
+    /// table has elsewhere instead of giving it lines.
+    pub laid_out_from_ko: bool,
 }
 
 impl ModuleInfo {
@@ -120,6 +126,7 @@ impl ModuleMap {
             text_area: None,
             section_areas: Vec::new(),
             build_id: None,
+            laid_out_from_ko: false,
         });
         self.modules.last_mut().expect("just pushed")
     }

@@ -220,6 +220,7 @@ pub(super) fn parse_meta(source: &str, text: &[u8]) -> Result<Meta> {
                 text_area: None,
                 section_areas: Vec::new(),
                 build_id: None,
+                laid_out_from_ko: false,
             }),
             [tag @ ("area" | "section-area"), name, kind, start, size] => {
                 let area = ModuleArea {

@@ -222,7 +222,12 @@ pub fn add_module_lines(
 ) -> crate::error::Result<Option<KoPlacement>> {
     use crate::lines::{check_build_id, DebugFile};
     let info = table.module_map().get(module);
-    if let Some(info) = info.filter(|i| !i.section_areas.is_empty() || !i.areas.is_empty()) {
+    // Sections the kernel gave (sysfs, a layout file); not those laid out
+    // from the `.ko` itself, which the votes below check symbol by symbol.
+    let from_kernel = |i: &&crate::parse::ModuleInfo| {
+        !i.laid_out_from_ko && (!i.section_areas.is_empty() || !i.areas.is_empty())
+    };
+    if let Some(info) = info.filter(from_kernel) {
         lines.add_module_info(info, path, build_id)?;
         return Ok(None);
     }

@@ -124,6 +124,7 @@ impl SymbolTable {
             let info = self.modules.entry(&p.module);
             info.text_area = Some(p.area);
             info.section_areas = p.sections;
+            info.laid_out_from_ko = true;
         }
         self.segments = flatten_bounds(&bounds).into();
         self.mark_bounded();

@@ -22,6 +22,7 @@ fn module(name: &str, areas: &[(&str, u64, u64)]) -> ModuleInfo {
         text_area: None,
         section_areas: Vec::new(),
         build_id: None,
+        laid_out_from_ko: false,
     }
 }
 
