@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// Where the program's fields are, in bytes, and what it attaches to
 /// (filled from the running kernel's BTF by [`crate::parse::btf`]).
@@ -269,29 +269,10 @@ fn drop_own_lines(text: &mut Vec<u8>) {
     *text = kept;
 }
 
-/// `bpf(cmd, attr, size)`, returning the new file descriptor.
+/// `bpf(cmd, attr)` with the attribute union as words, returning the new
+/// file descriptor.
 fn bpf_fd(cmd: libc::c_long, attr: &mut [u64]) -> io::Result<OwnedFd> {
-    // SAFETY: bpf(2) reads `size` bytes of the attribute union from the
-    // pointer, a live, exclusively borrowed buffer of exactly that many
-    // bytes laid out as the kernel's `union bpf_attr` for `cmd` (filled by
-    // the callers below; unused bytes zero, as the kernel requires). The
-    // pointers inside it (instructions, license, log) point at buffers
-    // that outlive the call. The kernel writes nothing back for these
-    // commands beyond the log buffer, whose size it is given.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd,
-            attr.as_mut_ptr(),
-            std::mem::size_of_val(attr) as libc::c_uint,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a non-negative return of these commands is a new file
-    // descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(rc as i32) })
+    super::bpf_prog::bpf_new_fd(cmd, bytemuck::cast_slice_mut(attr))
 }
 
 /// Loads the program, with the verifier's log kept for the error.

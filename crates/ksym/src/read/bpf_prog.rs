@@ -47,12 +47,15 @@ pub struct LineRecord {
     pub line_col: u32,
 }
 
-/// `bpf(cmd, attr)` returning its value (a file descriptor or 0).
-fn bpf(cmd: libc::c_long, attr: &mut [u8]) -> io::Result<i64> {
+/// `bpf(cmd, attr)` returning its value (a file descriptor or 0). The
+/// one wrapper of the syscall for this module and [`super::bpf_iter`].
+pub(crate) fn bpf(cmd: libc::c_long, attr: &mut [u8]) -> io::Result<i64> {
     // SAFETY: bpf(2) reads and, for BPF_OBJ_GET_INFO_BY_FD, writes back the
     // attribute bytes, a live exclusively borrowed buffer of the size
-    // given. Pointers inside it point at buffers of this module that
-    // outlive the call, each with the length the kernel is told.
+    // given, laid out as the kernel's `union bpf_attr` for `cmd` (unused
+    // bytes zero). Pointers inside it (instructions, license, log, info
+    // arrays) point at the callers' buffers, which outlive the call, each
+    // with the length the kernel is told.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_bpf,
@@ -78,14 +81,20 @@ fn get_u32(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
+/// [`bpf`] for a command that makes a new file descriptor.
+pub(crate) fn bpf_new_fd(cmd: libc::c_long, attr: &mut [u8]) -> io::Result<OwnedFd> {
+    let fd = bpf(cmd, attr)?;
+    // SAFETY: a non-negative return of such a command is a new descriptor
+    // that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
 /// A descriptor for the object `id` (`BPF_PROG_GET_FD_BY_ID` or
 /// `BPF_BTF_GET_FD_BY_ID`: `attr.prog_id`/`btf_id` at 0).
 fn fd_by_id(cmd: libc::c_long, id: u32) -> io::Result<OwnedFd> {
     let mut attr = [0u8; 16];
     put_u32(&mut attr, 0, id);
-    let fd = bpf(cmd, &mut attr)?;
-    // SAFETY: a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    bpf_new_fd(cmd, &mut attr)
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` into `info` (`attr`: bpf_fd, info_len, info).
