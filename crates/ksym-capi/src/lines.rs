@@ -54,11 +54,17 @@ pub(crate) fn source_lines(
         ksym_core::table::ko_placement::add_module_lines(&mut lines, table, &module, path, None)
             .map_err(|e| Failure::new(crate::error::KSYM_ERR_BAD_INPUT, e.to_string()))?;
     }
-    if live {
-        // BPF programs to their lines, where they can be read (CAP_SYS_ADMIN).
+    // BPF programs to their lines: those the table keeps (a snapshot's, the
+    // live loader's), else the live kernel's where they can be read
+    // (CAP_SYS_ADMIN).
+    if let Some(set) = table.bpf_lines() {
+        lines.set_bpf_lines(set.clone());
+    } else if live {
         if let Ok((set, _)) = ksym_core::load::bpf_lines::live_bpf_lines(true) {
             lines.set_bpf_lines(set);
         }
+    }
+    if live {
         for info in table.module_map().modules.iter() {
             if info.section_areas.is_empty() {
                 continue;

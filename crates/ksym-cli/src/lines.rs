@@ -46,8 +46,8 @@ pub(crate) struct Lines<'a> {
     /// Answers worked out ahead by [`Lines::prefetch`], by address.
     prefetched: HashMap<u64, Vec<SourceFrame>>,
     threads: usize,
-    /// Whether the live kernel's BPF programs were read (on the first
-    /// `[bpf]` address).
+    /// Whether the BPF programs' lines were set up (on the first `[bpf]`
+    /// address).
     bpf_read: bool,
     /// Addresses answered with at least one frame, and without.
     pub(crate) found: u64,
@@ -153,23 +153,24 @@ impl<'a> Lines<'a> {
     }
 
     /// A BPF program's frame for `addr`: its BPF function, file, line,
-    /// column and the line's text, from the live kernel (`[bpf]` symbols
-    /// of a saved table have no program to ask). The programs are read on
-    /// the first such address.
+    /// column and the line's text, from the programs the table keeps (a
+    /// snapshot's, the live loader's), else from the live kernel (a saved
+    /// kallsyms has no program to ask). Set up on the first such address.
     fn bpf_frames(&mut self, addr: u64) -> Vec<SourceFrame> {
-        if !self.live {
-            return Vec::new();
-        }
         if !self.bpf_read {
             self.bpf_read = true;
-            match ksym::load::bpf_lines::live_bpf_lines(true) {
-                Ok((set, problems)) => {
-                    for p in problems {
-                        eprintln!("ksym: {p}");
+            if let Some(set) = self.table.bpf_lines() {
+                self.lines.set_bpf_lines(set.clone());
+            } else if self.live {
+                match ksym::load::bpf_lines::live_bpf_lines(true) {
+                    Ok((set, problems)) => {
+                        for p in problems {
+                            eprintln!("ksym: {p}");
+                        }
+                        self.lines.set_bpf_lines(set);
                     }
-                    self.lines.set_bpf_lines(set);
+                    Err(why) => eprintln!("ksym: no source lines for BPF programs: {why}"),
                 }
-                Err(why) => eprintln!("ksym: no source lines for BPF programs: {why}"),
             }
         }
         self.lines.frames(addr).unwrap_or_default()

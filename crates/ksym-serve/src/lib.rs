@@ -7,7 +7,8 @@
 //! - `POST /v1/symbolize`: `{"boot": "<boot id>", "addrs": ["0xffffffff81000000", ...],
 //!   "mode": "exact" | "return" | "stack"}` answers `{"frames": [...]}`, one
 //!   frame per address in order, each as `ksym addr --json` prints it
-//!   ([`ksym::symbolize::json`]).
+//!   ([`ksym::symbolize::json`]); with `"lines": true`, BPF frames the
+//!   snapshot keeps lines for carry them as `ksym addr --lines --json` does.
 //! - `POST /v1/snapshots`: a snapshot file's bytes in, `{"boot": ..}` out.
 //! - `POST /v1/pprof?boot=...`: a pprof profile in, the same profile with
 //!   its kernel frames named out.

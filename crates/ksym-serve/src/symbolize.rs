@@ -13,8 +13,8 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use ksym::stack::{AddrKind, Frames, Symbolizer};
-use ksym::symbolize::json::{frame_json, parse_addr};
-use ksym::Frame;
+use ksym::symbolize::json::{bpf_frames_json, frame_json, parse_addr};
+use ksym::{Frame, SymbolTable};
 use serde::Deserialize;
 
 use crate::app::Server;
@@ -28,6 +28,10 @@ struct SymbolizeRequest<'a> {
     addrs: Vec<Cow<'a, str>>,
     #[serde(default)]
     mode: Mode,
+    /// Source lines where the snapshot keeps them: frames in BPF programs
+    /// get `"frames"` as `ksym addr --lines --json` prints them.
+    #[serde(default)]
+    lines: bool,
 }
 
 /// How the addresses are looked up.
@@ -66,7 +70,7 @@ impl Server {
         boot: &str,
         addrs: &[u64],
         kind: AddrKind,
-        mut each: impl FnMut(&Frame<'_>),
+        mut each: impl FnMut(&Frame<'_>, &SymbolTable),
     ) -> Result<(), ApiError> {
         if self.config.log_addresses {
             let list: Vec<String> = addrs.iter().map(|a| format!("{a:#x}")).collect();
@@ -84,7 +88,7 @@ impl Server {
                 Frame::Symbol(s) => Frame::Symbol(loaded.table.with_section(s)),
                 raw => raw,
             };
-            each(&frame);
+            each(&frame, &loaded.table);
         }
         let frames = frames.recycle();
         FRAMES.with(|f| *f.borrow_mut() = Some(frames));
@@ -126,8 +130,17 @@ pub(crate) async fn symbolize(
     let mut out = String::with_capacity(32 + addrs.len() * 160);
     out.push_str("{\"frames\":[");
     server
-        .frames_of(&req.boot, &addrs, req.mode.into(), |frame| {
+        .frames_of(&req.boot, &addrs, req.mode.into(), |frame, table| {
             frame_json(&mut out, frame);
+            let bpf = frame.symbol().filter(|s| s.module == Some("bpf"));
+            if let Some(line) = bpf
+                .filter(|_| req.lines)
+                .and_then(|s| table.bpf_line(s.addr()))
+            {
+                out.pop();
+                bpf_frames_json(&mut out, &line);
+                out.push('}');
+            }
             out.push(',');
         })
         .await?;
@@ -174,7 +187,7 @@ pub(crate) async fn symbolz(
     let boot = server.boot_or_default(query.boot.as_deref())?;
     let mut out = String::with_capacity(addrs.len() * 48);
     server
-        .frames_of(boot, &addrs, query.mode.into(), |frame| {
+        .frames_of(boot, &addrs, query.mode.into(), |frame, _| {
             if let Some(s) = frame.symbol() {
                 let _ = write!(out, "{:#x} {}", frame.addr(), s.name);
                 if let Some(m) = s.module {

@@ -123,8 +123,8 @@ impl ModuleLines {
 pub struct SourceLines {
     core: Option<Core>,
     modules: Vec<ModuleLines>,
-    /// The live kernel's BPF programs, when read ([`SourceLines::set_bpf_lines`]).
-    bpf: Option<crate::parse::bpf_lines::BpfLinesSet>,
+    /// BPF programs, when given ([`SourceLines::set_bpf_lines`]).
+    bpf: Option<std::sync::Arc<crate::parse::bpf_lines::BpfLinesSet>>,
 }
 
 /// Where the core kernel's lines come from.
@@ -153,10 +153,14 @@ impl SourceLines {
     }
 
     /// Answers addresses in BPF programs from `set` (the live kernel's,
-    /// [`crate::load::bpf_lines::live_bpf_lines`]): the BPF function, file,
-    /// line, column and the source line's text.
-    pub fn set_bpf_lines(&mut self, set: crate::parse::bpf_lines::BpfLinesSet) {
-        self.bpf = Some(set);
+    /// [`crate::load::bpf_lines::live_bpf_lines`], or those a table keeps,
+    /// [`crate::SymbolTable::bpf_lines`]): the BPF function, file, line,
+    /// column and the source line's text.
+    pub fn set_bpf_lines(
+        &mut self,
+        set: impl Into<std::sync::Arc<crate::parse::bpf_lines::BpfLinesSet>>,
+    ) {
+        self.bpf = Some(set.into());
     }
 
     /// Uses `file` (a vmlinux with DWARF) for the core kernel: refused when

@@ -250,9 +250,10 @@ pub fn load_proc(config: &LiveConfig) -> Result<SymbolTable> {
         return loaded;
     }
     let table = or_bpf_iter(loaded, &opts)?;
-    // BPF programs' real sizes where they can be read (CAP_SYS_ADMIN).
-    Ok(match live_bpf_lines(false) {
-        Ok((set, _)) => table.with_bpf_sizes(&set),
+    // BPF programs' real sizes and lines where they can be read
+    // (CAP_SYS_ADMIN), so that a snapshot of the table keeps them.
+    Ok(match live_bpf_lines(true) {
+        Ok((set, _)) => table.with_bpf_lines(set),
         Err(_) => table,
     })
 }

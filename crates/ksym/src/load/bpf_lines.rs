@@ -20,6 +20,8 @@ pub fn live_bpf_lines(lines: bool) -> Result<(BpfLinesSet, Vec<String>), String>
     })?;
     let mut progs = Vec::new();
     let mut problems = Vec::new();
+    // The programs of one object share one BTF: read each once.
+    let mut btfs: rustc_hash::FxHashMap<u32, Option<std::rc::Rc<Vec<u8>>>> = Default::default();
     for id in ids {
         let info = match prog_info(id) {
             Ok(i) => i,
@@ -38,15 +40,18 @@ pub fn live_bpf_lines(lines: bool) -> Result<(BpfLinesSet, Vec<String>), String>
         let btf = match info.btf_id {
             _ if !lines => None,
             0 => None,
-            b => match btf_bytes(b, MAX_PROG_BTF) {
-                Ok(bytes) => Some(bytes),
-                Err(e) => {
-                    problems.push(format!("BPF program {id}: its BTF {b}: {e}"));
-                    None
-                }
-            },
+            b => btfs
+                .entry(b)
+                .or_insert_with(|| match btf_bytes(b, MAX_PROG_BTF) {
+                    Ok(bytes) => Some(std::rc::Rc::new(bytes)),
+                    Err(e) => {
+                        problems.push(format!("BPF program {id}: its BTF {b}: {e}"));
+                        None
+                    }
+                })
+                .clone(),
         };
-        match BpfProgLines::new(&info, btf.as_deref()) {
+        match BpfProgLines::new(&info, btf.as_deref().map(Vec::as_slice)) {
             Ok(p) => progs.push(p),
             Err(e) => problems.push(e),
         }

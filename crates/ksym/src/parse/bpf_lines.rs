@@ -17,27 +17,29 @@ pub struct BpfProgLines {
     pub tag: [u8; 8],
     pub name: String,
     /// Sorted by start.
-    funcs: Vec<Func>,
+    pub(crate) funcs: Vec<Func>,
     /// Sorted by address.
-    rows: Vec<Row>,
+    pub(crate) rows: Vec<Row>,
     /// File names, function names and line texts, each once.
-    strings: Vec<String>,
+    pub(crate) strings: Vec<String>,
 }
 
+/// A JITed function: `name` indexes `strings`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Func {
-    start: u64,
-    len: u32,
-    name: u32,
+pub(crate) struct Func {
+    pub start: u64,
+    pub len: u32,
+    pub name: u32,
 }
 
+/// A line record at its JITed address: `file` and `text` index `strings`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Row {
-    addr: u64,
-    file: u32,
-    text: u32,
-    line: u32,
-    column: u32,
+pub(crate) struct Row {
+    pub addr: u64,
+    pub file: u32,
+    pub text: u32,
+    pub line: u32,
+    pub column: u32,
 }
 
 /// What an address of a BPF program is, down to the line.
@@ -134,6 +136,40 @@ impl BpfProgLines {
         Ok(out)
     }
 
+    /// A program from its parts as [`crate::snapshot`] keeps them, checked
+    /// for what lookups rely on: sorted functions and rows, every string
+    /// index in range. `Err` says what is wrong.
+    pub(crate) fn from_parts(
+        id: u32,
+        tag: [u8; 8],
+        name: String,
+        funcs: Vec<Func>,
+        rows: Vec<Row>,
+        strings: Vec<String>,
+    ) -> Result<BpfProgLines, String> {
+        let n = strings.len() as u64;
+        if let Some(f) = funcs.iter().find(|f| u64::from(f.name) >= n) {
+            return Err(format!("a function names string {} of {n}", f.name));
+        }
+        if let Some(r) = rows.iter().find(|r| u64::from(r.file.max(r.text)) >= n) {
+            return Err(format!("a row names string {} of {n}", r.file.max(r.text)));
+        }
+        if !funcs.windows(2).all(|w| w[0].start <= w[1].start) {
+            return Err("functions out of address order".into());
+        }
+        if !rows.windows(2).all(|w| w[0].addr <= w[1].addr) {
+            return Err("rows out of address order".into());
+        }
+        Ok(BpfProgLines {
+            id,
+            tag,
+            name,
+            funcs,
+            rows,
+            strings,
+        })
+    }
+
     /// Whether `addr` is in one of the program's functions.
     pub fn contains(&self, addr: u64) -> bool {
         self.func_at(addr).is_some()
@@ -216,6 +252,45 @@ impl BpfLinesSet {
         let (_, end, prog) = self.spans[i];
         (addr < end).then(|| self.progs[prog as usize].lookup(addr))?
     }
+}
+
+/// A program `prog` (id 7) at `start`: main function 0x40 bytes with a
+/// line at its start and one of line 0 at +0x10, a subprogram `sub` at
+/// +0x100 (0x20 bytes, line 9), for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn sample_set(start: u64) -> BpfLinesSet {
+    let strings = ["prog", "sub", "/src/p.c", "x = 1;", "return y;"].map(String::from);
+    let row = |addr, text, line| Row {
+        addr,
+        file: 2,
+        text,
+        line,
+        column: 5,
+    };
+    let prog = BpfProgLines::from_parts(
+        7,
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        "prog".into(),
+        vec![
+            Func {
+                start,
+                len: 0x40,
+                name: 0,
+            },
+            Func {
+                start: start + 0x100,
+                len: 0x20,
+                name: 1,
+            },
+        ],
+        vec![
+            row(start, 3, 4),
+            row(start + 0x10, 3, 0),
+            row(start + 0x100, 4, 9),
+        ],
+        strings.to_vec(),
+    );
+    BpfLinesSet::new(vec![prog.expect("a valid sample")])
 }
 
 #[cfg(test)]

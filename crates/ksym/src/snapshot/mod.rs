@@ -31,6 +31,7 @@
 //! an answer wrong, never a lookup crash: the lookups never index without a
 //! check. `verify` also checks the data checksum.
 
+mod bpf_lines;
 pub mod cache;
 mod meta;
 mod open;
@@ -48,8 +49,8 @@ const MAGIC: &[u8; 8] = b"KSYMSNAP";
 /// Bumped whenever the layout of any section changes, or what the sections
 /// mean (6: core symbols outside the addresses the kernel names moved to the
 /// name-only group; 7: module section areas in META, and the bounds they
-/// add).
-pub const FORMAT_VERSION: u32 = 7;
+/// add; 8: BPF programs' functions and lines).
+pub const FORMAT_VERSION: u32 = 8;
 const BYTE_ORDER_MARK: u32 = 0x0102_0304;
 const HEADER_LEN: usize = 64;
 const DIR_ENTRY_LEN: usize = 32;
@@ -99,9 +100,11 @@ enum SectionId {
     /// Since version 5: the direct address index.
     BucketSpans,
     BucketFirst,
+    /// Since version 8: BPF programs' functions and lines ([`bpf_lines`]).
+    BpfLines,
 }
 
-const ALL_SECTIONS: [SectionId; 18] = [
+const ALL_SECTIONS: [SectionId; 19] = [
     SectionId::Meta,
     SectionId::Blocks,
     SectionId::Fences,
@@ -120,13 +123,14 @@ const ALL_SECTIONS: [SectionId; 18] = [
     SectionId::RealSizes,
     SectionId::BucketSpans,
     SectionId::BucketFirst,
+    SectionId::BpfLines,
 ];
 
 impl SectionId {
     fn elem_size(self) -> usize {
         use std::mem::size_of;
         match self {
-            SectionId::Meta | SectionId::Kind | SectionId::Names => 1,
+            SectionId::Meta | SectionId::Kind | SectionId::Names | SectionId::BpfLines => 1,
             SectionId::Blocks => size_of::<crate::table::Block>(),
             SectionId::Fences | SectionId::SectionEnds => 8,
             SectionId::AddrLo

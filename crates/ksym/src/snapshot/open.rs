@@ -205,6 +205,8 @@ fn from_backing(
         };
     }
     let index_slots: Column<u32> = column!(SectionId::NameIndex);
+    let bpf_lines = super::bpf_lines::decode(&bytes[range(SectionId::BpfLines)?])
+        .map_err(|e| corrupt(source, format!("BPF lines: {e}")))?;
     let name_index = OnceLock::new();
     let table = SymbolTable {
         blocks: column!(SectionId::Blocks),
@@ -232,6 +234,7 @@ fn from_backing(
         serial: crate::table::next_serial(),
         c_strings: OnceLock::new(),
         section_spans: OnceLock::new(),
+        bpf_lines: bpf_lines.map(Arc::new),
     };
     check_structure(source, &table, &index_slots)?;
     if !index_slots.is_empty() {

@@ -155,3 +155,52 @@ fn damage_is_a_clear_error() {
     b[last] ^= 0xff;
     assert!(err(&b, true).contains("checksum"));
 }
+
+/// BPF programs' functions and lines come back from a snapshot: the
+/// symbols' real sizes and every address's line, without the program.
+#[test]
+fn bpf_lines_are_kept() {
+    let start = 0xffffffffa0001000;
+    let text = format!(
+        "ffffffff81000000 T _text\nffffffff81000040 T _etext\n\
+         {start:016x} t bpf_prog_0102030405060708_prog\t[bpf]\n\
+         {:016x} t bpf_prog_0102030405060708_sub\t[bpf]\n",
+        start + 0x100
+    );
+    let t = parse_bytes("bpf", text.as_bytes(), &LoadOptions::default())
+        .unwrap()
+        .with_bpf_lines(crate::parse::bpf_lines::sample_set(start));
+    assert_eq!(t.lookup(start + 0x10).unwrap().size, 0x40);
+    assert!(t.lookup(start + 0x40).is_none());
+    let bytes = to_bytes(&t, &Identity::default());
+    let (m, _) = from_bytes("mem", &bytes, OpenOptions { verify: true }).unwrap();
+    for addr in start - 8..start + 0x130 {
+        assert_eq!(m.lookup(addr), t.lookup(addr), "{addr:#x}");
+        assert_eq!(m.bpf_line(addr), t.bpf_line(addr), "{addr:#x}");
+    }
+    let l = m.bpf_line(start + 0x104).unwrap();
+    assert_eq!(
+        (l.function, l.line, l.source),
+        ("sub", 9, Some("return y;"))
+    );
+    // A table without programs writes an empty section and opens as one.
+    let (plain, _) = from_bytes(
+        "mem",
+        &to_bytes(&sample(), &Identity::default()),
+        OpenOptions::default(),
+    )
+    .unwrap();
+    assert!(plain.bpf_lines().is_none());
+    // Damage inside the section is named, even without `verify`.
+    let dir = sections_of(&bytes, HEADER_LEN + DIR_ENTRY_LEN * ALL_SECTIONS.len());
+    let &(_, _, off, _) = dir
+        .iter()
+        .find(|d| d.0 == SectionId::BpfLines as u32)
+        .unwrap();
+    let mut b = bytes.clone();
+    b[off as usize..off as usize + 4].copy_from_slice(&9u32.to_ne_bytes());
+    let err = from_bytes("mem", &b, OpenOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("BPF lines") && err.contains("byte"), "{err}");
+}

@@ -26,6 +26,7 @@ pub fn write(table: &SymbolTable, identity: &Identity, out: &mut impl Write) -> 
 pub fn to_bytes(table: &SymbolTable, identity: &Identity) -> Vec<u8> {
     let index = table.name_index_built();
     let meta = meta_text(table, identity, index.tagged);
+    let bpf_lines = super::bpf_lines::encode(table.bpf_lines.as_deref());
     let sections: Vec<(SectionId, &[u8])> = vec![
         (SectionId::Meta, meta.as_bytes()),
         (SectionId::Blocks, table.blocks.as_bytes()),
@@ -44,6 +45,8 @@ pub fn to_bytes(table: &SymbolTable, identity: &Identity) -> Vec<u8> {
         (SectionId::SlotNames, table.slot_names.as_bytes()),
         (SectionId::Extras, table.extras.as_bytes()),
         (SectionId::RealSizes, table.real_sizes.as_bytes()),
+        (SectionId::BpfLines, &bpf_lines),
+        // Last: the file ends where its data does (no padding after).
         (SectionId::NameIndex, index.slots.as_bytes()),
     ];
     let header_len = HEADER_LEN + DIR_ENTRY_LEN * sections.len();

@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 
 use super::stack::{FailureCause, Frame, RawReason};
+use crate::parse::bpf_lines::BpfLine;
 use crate::table::Symbol;
 
 /// Appends `v` as `{v:#x}` writes it, without the formatting machinery
@@ -129,6 +130,34 @@ pub fn addr_json(out: &mut String, addr: u64, symbol: Option<&Symbol<'_>>, why: 
         }
     }
     out.push('}');
+}
+
+/// `,"frames":[..]` for an address in a BPF program, as `ksym addr --lines
+/// --json` adds it inside the address's object: one frame (BPF line
+/// records know no inlining) with the BPF function, file, line, column and
+/// the line's text, or none where the program has no line there.
+pub fn bpf_frames_json(out: &mut String, l: &BpfLine<'_>) {
+    out.push_str(",\"frames\":[");
+    if let Some(file) = l.file {
+        out.push_str("{\"function\":");
+        json_str(out, l.function);
+        out.push_str(",\"file\":");
+        json_str(out, file);
+        for (key, v) in [("line", l.line), ("column", l.column)] {
+            let _ = write!(out, ",\"{key}\":");
+            match v {
+                0 => out.push_str("null"),
+                v => push_dec(out, v.into()),
+            }
+        }
+        out.push_str(",\"inlined\":false");
+        if let Some(source) = l.source {
+            out.push_str(",\"source\":");
+            json_str(out, source);
+        }
+        out.push('}');
+    }
+    out.push(']');
 }
 
 /// A frame of a batch ([`Frame`]) as [`addr_json`] writes it.

@@ -43,11 +43,12 @@ impl SymbolTable {
         self
     }
 
-    /// The table with its BPF programs' symbols (`bpf_prog_<tag>_<name>
-    /// [bpf]`, one per JITed function) given their real sizes, the JITed
-    /// lengths the kernel keeps (kallsyms has none: without them a
-    /// program's last function runs to its page's end).
-    pub fn with_bpf_sizes(self, set: &crate::parse::bpf_lines::BpfLinesSet) -> SymbolTable {
+    /// The table with its BPF programs (`bpf_prog_<tag>_<name> [bpf]`, one
+    /// symbol per JITed function) given their real sizes, the JITed lengths
+    /// the kernel keeps (kallsyms has none: without them a program's last
+    /// function runs to its page's end), and their lines kept for
+    /// [`SymbolTable::bpf_line`] (and by a snapshot of the table).
+    pub fn with_bpf_lines(self, set: crate::parse::bpf_lines::BpfLinesSet) -> SymbolTable {
         let sizes: Vec<(SymbolId, u64)> = set
             .programs()
             .iter()
@@ -57,10 +58,27 @@ impl SymbolTable {
                 (s.start == start && s.module == Some("bpf")).then_some((s.id, size))
             })
             .collect();
-        if sizes.is_empty() {
-            return self;
+        let table = if sizes.is_empty() {
+            self
+        } else {
+            self.with_real_sizes(&sizes)
+        };
+        SymbolTable {
+            bpf_lines: (!set.programs().is_empty()).then(|| std::sync::Arc::new(set)),
+            ..table
         }
-        self.with_real_sizes(&sizes)
+    }
+
+    /// The BPF programs this table keeps lines for, if any.
+    pub fn bpf_lines(&self) -> Option<&std::sync::Arc<crate::parse::bpf_lines::BpfLinesSet>> {
+        self.bpf_lines.as_ref()
+    }
+
+    /// What `addr` is in a BPF program this table keeps lines for: the
+    /// program, its BPF function and real size, file, line, column and the
+    /// line's text.
+    pub fn bpf_line(&self, addr: u64) -> Option<crate::parse::bpf_lines::BpfLine<'_>> {
+        self.bpf_lines.as_ref()?.lookup(addr)
     }
 
     /// Ids of every symbol that carries `module` (loadable or built-in), in

@@ -209,6 +209,7 @@ impl TableBuilder {
                 false => OnceLock::new(),
             },
             section_spans: OnceLock::new(),
+            bpf_lines: None,
         };
         table.mark_bounded();
         Ok(table)

@@ -376,6 +376,9 @@ pub struct SymbolTable {
     pub(crate) c_strings: OnceLock<bool>,
     /// Module sections by address, made on first use from `modules`.
     pub(crate) section_spans: OnceLock<sections::SectionIndex>,
+    /// The BPF programs' functions and lines, where the source read them
+    /// ([`SymbolTable::with_bpf_lines`]); kept by snapshots.
+    pub(crate) bpf_lines: Option<std::sync::Arc<crate::parse::bpf_lines::BpfLinesSet>>,
 }
 
 impl Clone for SymbolTable {
@@ -407,6 +410,7 @@ impl Clone for SymbolTable {
             serial: self.serial,
             c_strings: self.c_strings.clone(),
             section_spans: self.section_spans.clone(),
+            bpf_lines: self.bpf_lines.clone(),
         }
     }
 }

@@ -58,5 +58,8 @@ pub fn join(
     for symbol in boot.iter() {
         out.push(Moved::of(boot, symbol))?;
     }
-    out.finish(boot.info().clone(), boot.module_map().clone())
+    Ok(SymbolTable {
+        bpf_lines: boot.bpf_lines.clone(),
+        ..out.finish(boot.info().clone(), boot.module_map().clone())?
+    })
 }

@@ -63,7 +63,11 @@ pub fn split(table: &SymbolTable, slide: i64) -> Result<TableParts> {
     let parts = TableParts {
         core: core.finish(TableInfo::default(), ModuleMap::default())?,
         modules,
-        boot: boot.finish(table.info().clone(), table.module_map().clone())?,
+        boot: SymbolTable {
+            // BPF programs' lines belong to the boot, as their symbols do.
+            bpf_lines: table.bpf_lines.clone(),
+            ..boot.finish(table.info().clone(), table.module_map().clone())?
+        },
     };
     let joined = join(&parts.core, &parts.modules, &parts.boot, slide)?;
     if let Err(why) = same_answers(table, &joined) {
@@ -153,6 +157,10 @@ pub(super) fn same_answers(a: &SymbolTable, b: &SymbolTable) -> std::result::Res
     }
     if a.module_map() != b.module_map() {
         return Err("module maps differ".into());
+    }
+    let programs = |t: &SymbolTable| t.bpf_lines().map(|s| s.programs().to_vec());
+    if programs(a) != programs(b) {
+        return Err("BPF programs' lines differ".into());
     }
     let (ia, ib) = (a.info(), b.info());
     if (&ia.source, ia.format, &ia.skipped) != (&ib.source, ib.format, &ib.skipped) {

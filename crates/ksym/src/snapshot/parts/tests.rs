@@ -110,6 +110,26 @@ fn parts_join_into_the_same_answers() {
 }
 
 #[test]
+fn bpf_lines_stay_with_the_boot() {
+    let set = crate::parse::bpf_lines::sample_set(0xffffffffc0400000);
+    let table = kernel(0xffffffffc0200000).with_bpf_lines(set.clone());
+    let parts = split(&table, SLIDE).unwrap();
+    assert!(parts.core.bpf_lines().is_none());
+    assert_eq!(parts.boot.bpf_lines().unwrap().programs(), set.programs());
+    let joined = join(&parts.core, &parts.modules, &parts.boot, SLIDE).unwrap();
+    same_answers(&table, &joined).unwrap();
+    assert_eq!(
+        joined.bpf_line(0xffffffffc0400004),
+        set.lookup(0xffffffffc0400004)
+    );
+    // Parts that lost them do not join into the same answers.
+    let mut boot = parts.boot;
+    boot.bpf_lines = None;
+    let lost = join(&parts.core, &parts.modules, &boot, SLIDE).unwrap();
+    assert!(same_answers(&table, &lost).unwrap_err().contains("BPF"));
+}
+
+#[test]
 fn a_module_loaded_elsewhere_is_the_same_part() {
     let one = split(&kernel(0xffffffffc0200000), SLIDE).unwrap();
     let two = split(&kernel(0xffffffffc0a00000), SLIDE).unwrap();
