@@ -5,13 +5,16 @@
 //! - 0: the rest is symbol text; its table, saved and opened again (with
 //!   `verify`), must answer every query exactly as the table itself.
 //! - 1: the rest is patches `[offset u16 LE][len u8][len bytes]...` applied
-//!   to a fixed valid snapshot, which is then opened and queried: any panic
-//!   is a bug, whatever the answers.
+//!   to a fixed valid snapshot (with a BPF program's functions and lines),
+//!   which is then opened and queried: any panic is a bug, whatever the
+//!   answers.
 //! - 2: the rest is a whole snapshot file, opened and queried the same way.
 #![no_main]
 
 use std::sync::OnceLock;
 
+use ksym::parse::bpf_lines::{BpfLinesSet, BpfProgLines};
+use ksym::read::bpf_prog::{BpfProgInfo, LineRecord};
 use ksym::snapshot::{self, Identity, OpenOptions};
 use ksym::{LoadOptions, ModuleMap, SymbolTable};
 use libfuzzer_sys::fuzz_target;
@@ -54,9 +57,44 @@ fn base() -> &'static [u8] {
             let line = format!("{:016x} t run_{i}\n", 0xffff_ffff_8100_0400 + i * 0x30);
             text.extend_from_slice(line.as_bytes());
         }
+        text.extend_from_slice(b"ffffffffa0001000 t bpf_prog_0102030405060708_p\t[bpf]\n");
         let t = ksym::parse_bytes("fixed", &text, &opts).expect("fixed table");
+        let t = t.with_bpf_lines(BpfLinesSet::new(vec![bpf_program()]));
         snapshot::to_bytes(&t, &identity())
     })
+}
+
+/// A program at 0xffffffffa0001000 with a subprogram and three line
+/// records, its BTF made by hand (two FUNC types and their strings).
+fn bpf_program() -> BpfProgLines {
+    let strings = b"\0p\0sub\0/src/p.c\0x = 1;\0";
+    let types: [u32; 6] = [1, 12 << 24, 0, 3, 12 << 24, 0];
+    let t: Vec<u8> = types.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut btf = vec![0x9f, 0xeb, 1, 0];
+    for w in [24, 0, t.len(), t.len(), strings.len()] {
+        btf.extend((w as u32).to_le_bytes());
+    }
+    btf.extend(&t);
+    btf.extend(strings);
+    let line = |insn_off, line: u32| LineRecord {
+        insn_off,
+        file_name_off: 7,
+        line_off: 16,
+        line_col: line << 10 | 3,
+    };
+    let start = 0xffff_ffff_a000_1000;
+    let info = BpfProgInfo {
+        id: 9,
+        tag: [1, 2, 3, 4, 5, 6, 7, 8],
+        name: "p".into(),
+        jited_ksyms: vec![start, start + 0x100],
+        jited_func_lens: vec![0x40, 0x20],
+        btf_id: 1,
+        func_info: vec![(0, 1), (8, 2)],
+        line_info: vec![line(0, 4), line(2, 0), line(8, 9)],
+        jited_line_info: vec![start, start + 0x10, start + 0x100],
+    };
+    BpfProgLines::new(&info, Some(&btf)).expect("the fixed program")
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -192,6 +230,14 @@ fn query(t: &SymbolTable, data: &[u8]) {
         }
         let _ = t.lookup_absolute(a);
         let _ = t.aliases(a).count();
+        if let Some(l) = t.bpf_line(a) {
+            assert!(l.start <= a && a - l.start < l.size, "{a:#x} {l:?}");
+        }
+    }
+    for a in (0xffff_ffff_a000_0ff0..0xffff_ffff_a000_1130).step_by(3) {
+        if let Some(l) = t.bpf_line(a) {
+            assert!(l.start <= a && a - l.start < l.size, "{a:#x} {l:?}");
+        }
     }
     for name in [
         "foo",

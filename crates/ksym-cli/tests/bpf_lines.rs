@@ -5,7 +5,10 @@
 //! JITed function gives, in address order, exactly the line records
 //! `bpftool prog dump xlated linum` gives in instruction order (file,
 //! line, column, source text), each text being that line of the file, and
-//! the function's real size; past its end, no symbol. Skips, saying why,
+//! the function's real size; past its end, no symbol. A snapshot saved
+//! while it ran gives every one of those answers again after the program
+//! is gone, from `ksym --snapshot` and from `ksym serve` (`"lines": true`).
+//! Skips, saying why,
 //! without root, clang, bpftool or BPF. (`bpftool prog dump jited` would
 //! pair each JITed instruction with its line, but Debian's bpftool is built
 //! without a disassembler.)
@@ -14,6 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+
+mod common;
+use common::serving::{ksym, post, serve};
+use common::*;
 
 /// A bpffs mount with our program pinned in it, undone on drop.
 struct Pinned {
@@ -115,6 +122,26 @@ fn bpftool_lines(id: u64) -> Vec<(String, Vec<Place>)> {
     out
 }
 
+/// `ksym <source> addr --lines --json` for `addrs`, one object each.
+fn ask(source: &[&str], addrs: &[u64]) -> Vec<Value> {
+    let input: String = addrs.iter().map(|a| format!("{a:x}\n")).collect();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let out = output_with_stdin(
+        ksym(dir).args(source).args(["addr", "--lines", "--json"]),
+        input.as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
     let tmp =
@@ -127,7 +154,6 @@ fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
             return;
         }
     };
-    let ksym = env!("CARGO_BIN_EXE_ksym");
     let source = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bpf/lines.bpf.c"),
     )
@@ -138,6 +164,8 @@ fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
     let info = ksym::read::bpf_prog::prog_info(pinned.id as u32).unwrap();
     let functions = bpftool_lines(pinned.id);
     assert_eq!(info.jited_ksyms.len(), functions.len());
+    // Every address asked, and the live answer, for the snapshot's turn.
+    let mut asked: Vec<(u64, Value)> = Vec::new();
     for ((function, want), &start) in functions.into_iter().zip(&info.jited_ksyms) {
         // kallsyms lists it there, as root reads it.
         assert!(
@@ -147,28 +175,7 @@ fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
                     && l.ends_with(&format!("_{function}\t[bpf]"))),
             "{function} is not at {start:#x} in /proc/kallsyms"
         );
-        let ask = |addrs: &[u64]| -> Vec<Value> {
-            let input: String = addrs.iter().map(|a| format!("{a:x}\n")).collect();
-            let mut child = Command::new(ksym)
-                .args(["--no-cache", "addr", "--lines", "--json"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-            let out = child.wait_with_output().unwrap();
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect()
-        };
+        let ask = |addrs: &[u64]| ask(&["--no-cache"], addrs);
         let size = ask(&[start])[0]["symbol"]["size"].as_u64().unwrap();
         assert!(size > 0 && size < 4096, "{function}: size {size}");
         let answers = ask(&(start..start + size + 1).collect::<Vec<_>>());
@@ -178,6 +185,7 @@ fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
             answers[size as usize]
         );
         let mut got: Vec<Place> = Vec::new();
+        asked.extend((start..).zip(answers.iter().cloned()));
         for a in &answers[..size as usize] {
             let f = &a["frames"][0];
             assert_eq!(f["function"].as_str(), Some(function.as_str()), "{a}");
@@ -207,6 +215,73 @@ fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
             }
         }
     }
+    let snapshot = tmp.join("live.ksym");
+    let saved = ksym(&tmp)
+        .args(["--no-cache", "snapshot", "save", "-o"])
+        .arg(&snapshot)
+        .output()
+        .unwrap();
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    let id = pinned.id as u32;
     drop(pinned);
+    program_gone(id);
+    after_the_program_is_gone(&tmp, &snapshot, &asked);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Waits (a few seconds at most) for the kernel to free program `id`.
+fn program_gone(id: u32) {
+    for _ in 0..200 {
+        if ksym::read::bpf_prog::prog_info(id).is_err() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("BPF program {id} is still loaded");
+}
+
+/// The snapshot answers every address as the live kernel did, from the
+/// CLI and from `ksym serve` (which then adds nothing else).
+fn after_the_program_is_gone(tmp: &Path, snapshot: &Path, asked: &[(u64, Value)]) {
+    let addrs: Vec<u64> = asked.iter().map(|a| a.0).collect();
+    let snap = snapshot.to_str().unwrap();
+    let printed = ask(&["--snapshot", snap], &addrs);
+    for ((addr, live), p) in asked.iter().zip(&printed) {
+        assert_eq!(p, live, "{addr:#x} from the snapshot");
+    }
+    let store = format!("file://{}", tmp.join("store").display());
+    let server = serve(tmp, &["--store", &store]);
+    let (status, answer) = post(
+        &format!("{}/v1/snapshots", server.base),
+        &std::fs::read(snapshot).unwrap(),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let boot: Value = serde_json::from_str(&answer).unwrap();
+    let hex: Vec<String> = addrs.iter().map(|a| format!("{a:#x}")).collect();
+    let body = serde_json::json!({"boot": boot["boot"], "addrs": hex, "lines": true});
+    let (status, answer) = post(
+        &format!("{}/v1/symbolize", server.base),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let served: Value = serde_json::from_str(&answer).unwrap();
+    let served = served["frames"].as_array().unwrap();
+    assert_eq!(served.len(), asked.len());
+    for ((addr, live), s) in asked.iter().zip(served) {
+        // Past the program's end the CLI adds `"frames": []`; the server
+        // adds lines only where the snapshot keeps them.
+        let mut live = live.clone();
+        if live["symbol"].is_null() {
+            live.as_object_mut().unwrap().remove("frames");
+        }
+        assert_eq!(s, &live, "{addr:#x} from ksym serve");
+    }
+    eprintln!(
+        "{} addresses answered alike from the snapshot and ksym serve after the program was unloaded",
+        asked.len()
+    );
 }
