@@ -273,6 +273,17 @@ build_initramfs() {
     if [ -x "$bins/ksym-agent" ]; then
         copy_with_libs "$arch" "$stage" "$bins/ksym-agent" usr/bin/ksym-agent
     fi
+    # The bpf-lines scenario's program (BPF bytecode, the same for every
+    # architecture) and its reference, Debian's bpftool: the host's, so
+    # guests of the host's architecture only; the others skip it.
+    local bpftool
+    bpftool=$(command -v bpftool || echo /usr/sbin/bpftool)
+    if [ "$arch" = "$HOST_ARCH" ] && [ -x "$bpftool" ] && command -v clang >/dev/null; then
+        mkdir -p "$stage/usr/share/ksym"
+        clang -target bpf -O2 -g -c "$REPO/crates/ksym-cli/tests/data/bpf/lines.bpf.c" \
+            -o "$stage/usr/share/ksym/lines.bpf.o"
+        copy_with_libs "$arch" "$stage" "$bpftool" usr/sbin/bpftool
+    fi
     # debuginfo is most of the release binaries; the guest does not need it
     local strip=strip
     [ "$sysroot" = - ] || strip=$(basename "$sysroot")-strip

@@ -13,7 +13,7 @@
 //! pair each JITed instruction with its line, but Debian's bpftool is built
 //! without a disassembler.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -21,33 +21,10 @@ use serde_json::Value;
 mod common;
 use common::serving::{ksym, post, serve};
 use common::*;
+use ksym_testdata::bpftool::{line_records, load_pinned, run, runs, Pinned, Place};
 
-/// A bpffs mount with our program pinned in it, undone on drop.
-struct Pinned {
-    dir: PathBuf,
-    id: u64,
-}
-
-impl Drop for Pinned {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.dir.join("prog"));
-        let _ = Command::new("umount").arg(&self.dir).status();
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
-
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Builds and loads the program; why not, when it cannot be done here.
+/// Builds our program with clang and loads it; why not, when it cannot be
+/// done here.
 fn load(tmp: &Path) -> Result<Pinned, String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
@@ -60,66 +37,7 @@ fn load(tmp: &Path) -> Result<Pinned, String> {
         .arg(&src)
         .arg("-o")
         .arg(&obj))?;
-    let dir = tmp.join("bpffs");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    run(Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&dir))?;
-    let mut pinned = Pinned { dir, id: 0 };
-    run(Command::new("bpftool")
-        .args(["prog", "load"])
-        .arg(&obj)
-        .arg(pinned.dir.join("prog")))?;
-    let show: Value = serde_json::from_str(&run(Command::new("bpftool")
-        .args(["-j", "prog", "show", "pinned"])
-        .arg(pinned.dir.join("prog")))?)
-    .map_err(|e| e.to_string())?;
-    pinned.id = show["id"].as_u64().ok_or("no id")?;
-    Ok(pinned)
-}
-
-/// (file, line, column, source) of a line record; line 0 as none.
-type Place = (String, Option<u64>, Option<u64>, Option<String>);
-
-/// bpftool's line records per function, in instruction order.
-fn bpftool_lines(id: u64) -> Vec<(String, Vec<Place>)> {
-    let text = run(Command::new("bpftool").args([
-        "-j",
-        "prog",
-        "dump",
-        "xlated",
-        "id",
-        &id.to_string(),
-        "linum",
-    ]))
-    .unwrap();
-    let insns: Value = serde_json::from_str(&text).unwrap();
-    let mut out: Vec<(String, Vec<Place>)> = Vec::new();
-    for insn in insns.as_array().unwrap() {
-        if let Some(proto) = insn["proto"].as_str() {
-            // `int weigh(int x)`: the function's name before the `(`.
-            let name = proto
-                .split('(')
-                .next()
-                .unwrap()
-                .rsplit([' ', '*'])
-                .next()
-                .unwrap();
-            out.push((name.to_string(), Vec::new()));
-        }
-        if let Some(file) = insn["file"].as_str() {
-            let line = insn["line_num"].as_u64().filter(|&l| l != 0);
-            let col = insn["line_col"].as_u64().filter(|&c| c != 0);
-            let src = insn["src"]
-                .as_str()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
-            out.last_mut()
-                .unwrap()
-                .1
-                .push((file.to_string(), line, col, src));
-        }
-    }
-    out
+    load_pinned(&obj, &tmp.join("bpffs"), true, "prog")
 }
 
 /// `ksym <source> addr --lines --json` for `addrs`, one object each.
@@ -161,8 +79,8 @@ fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
     let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
     // Where each function was JITed (tags repeat between programs: the
     // same program loaded twice has one tag, so not by name).
-    let info = ksym::read::bpf_prog::prog_info(pinned.id as u32).unwrap();
-    let functions = bpftool_lines(pinned.id);
+    let info = ksym::read::bpf_prog::prog_info(pinned.id).unwrap();
+    let functions = line_records(pinned.id).unwrap();
     assert_eq!(info.jited_ksyms.len(), functions.len());
     // Every address asked, and the live answer, for the snapshot's turn.
     let mut asked: Vec<(u64, Value)> = Vec::new();
@@ -184,9 +102,8 @@ fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
             "{function}: past its end: {}",
             answers[size as usize]
         );
-        let mut got: Vec<Place> = Vec::new();
         asked.extend((start..).zip(answers.iter().cloned()));
-        for a in &answers[..size as usize] {
+        let got = runs(answers[..size as usize].iter().map(|a| {
             let f = &a["frames"][0];
             assert_eq!(f["function"].as_str(), Some(function.as_str()), "{a}");
             let place: Place = (
@@ -195,17 +112,9 @@ fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
                 f["column"].as_u64(),
                 f["source"].as_str().map(str::to_string),
             );
-            if got.last() != Some(&place) {
-                got.push(place);
-            }
-        }
-        let mut want_runs: Vec<Place> = Vec::new();
-        for p in want {
-            if want_runs.last() != Some(&p) {
-                want_runs.push(p);
-            }
-        }
-        assert_eq!(got, want_runs, "{function}");
+            place
+        }));
+        assert_eq!(got, runs(want), "{function}");
         for (_, line, _, text) in &got {
             if let (Some(line), Some(text)) = (line, text) {
                 assert_eq!(
@@ -226,7 +135,7 @@ fn every_byte_of_a_bpf_program_has_the_line_bpftool_gives() {
         "{}",
         String::from_utf8_lossy(&saved.stderr)
     );
-    let id = pinned.id as u32;
+    let id = pinned.id;
     drop(pinned);
     program_gone(id);
     after_the_program_is_gone(&tmp, &snapshot, &asked);

@@ -4,6 +4,8 @@
 //! the layout, and says plainly when the data is not there rather than
 //! letting each test fail on a missing file of its own.
 
+pub mod bpftool;
+
 use std::path::{Path, PathBuf};
 
 /// Where the shared data is expected, there or not (for the few callers

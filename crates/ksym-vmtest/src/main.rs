@@ -20,6 +20,7 @@
 mod agent;
 mod boots;
 mod bpf;
+mod bpf_lines;
 mod cli;
 mod guest_lines;
 mod kernel;

@@ -17,6 +17,7 @@ use ksym::{KernelSymbols, SymbolTable};
 use crate::agent::go_agent;
 use crate::boots::{cache_across_boots, snapshot_for_host};
 use crate::bpf::bpf_ksymbol;
+use crate::bpf_lines::bpf_lines;
 use crate::cli::{cli_addr_name, cli_cache, cli_image, cli_info_rmmod, cli_module_symbols};
 use crate::guest_lines::guest_lines;
 use crate::kernel::{self, KallsymsLine, Kmsg};
@@ -95,6 +96,11 @@ pub const SCENARIOS: &[(&str, &str, Scenario)] = &[
         "bpf-ksymbol",
         "a watching handle, woken by perf ksymbol events only, follows a BPF program's load and unload",
         bpf_ksymbol,
+    ),
+    (
+        "bpf-lines",
+        "every byte of a BPF program with line info has the line bpftool gives, its function its real size; a snapshot keeps them after the unload",
+        bpf_lines,
     ),
     (
         "cli-addr-name",
