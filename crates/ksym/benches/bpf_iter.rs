@@ -38,8 +38,9 @@ fn main() {
         Ok(l) => l,
         Err(e) => return println!("bpf_iter: {e}; nothing to measure"),
     };
-    if let Err(e) = read_ksym_iter(&layout, 1 << 30) {
-        return println!("bpf_iter: {e}; nothing to measure");
+    match read_ksym_iter(&layout, 1 << 30) {
+        Err(e) => return println!("bpf_iter: {e}; nothing to measure"),
+        Ok((_, program)) => println!("bpf_iter: the iterator runs the {program:?} program"),
     }
     let opts = LoadOptions::default();
     let source = "bench";
@@ -49,7 +50,7 @@ fn main() {
             time(|| std::fs::read("/proc/kallsyms").unwrap()),
         ),
         (
-            "read the iterator (program load, link, read)",
+            "read the iterator (load, link, read, records to text)",
             time(|| read_ksym_iter(&layout, 1 << 30).unwrap()),
         ),
         (

@@ -38,50 +38,24 @@ pub fn load_ksym_iter(
         e => e.to_string(),
     })?;
     let layout = ksym_iter_layout(&btf).map_err(|e| format!("{VMLINUX_BTF}: {e}"))?;
-    let text = read_ksym_iter(&layout, limit.max_bytes).map_err(|e| e.reason)?;
+    let (decoded, _) = read_ksym_iter(&layout, limit.max_bytes).map_err(|e| e.reason)?;
     let mut opts = opts.clone();
     if let Some(map) = &mut opts.modules {
-        place_modules_by_symbols(map, &text);
+        place_modules(map, &decoded.lowest_code);
     }
-    let (parser, fed, builder) = parse_in_parts(&text, &opts, opts.threads());
+    let (parser, fed, builder) = parse_in_parts(&decoded.text, &opts, opts.threads());
     super::text::finish(source, parser, fed, builder, &opts, Some(None))
         .map_err(|e| format!("the iterator's text: {e}"))
 }
 
 /// Gives each module of `map` without a base the page of its lowest code
-/// symbol in `text` (kallsyms lines), its text area's start.
-fn place_modules_by_symbols(map: &mut ModuleMap, text: &[u8]) {
-    let mut lowest: rustc_hash::FxHashMap<&[u8], u64> = Default::default();
-    for line in text.split(|&b| b == b'\n') {
-        let Some(tab) = memchr::memchr(b'\t', line) else {
-            continue;
-        };
-        let (head, module) = (&line[..tab], &line[tab + 1..]);
-        let module = module
-            .strip_prefix(b"[")
-            .and_then(|m| m.split(|&b| b == b']').next())
-            .unwrap_or(b"");
-        let mut fields = head.split(|&b| b == b' ');
-        let (Some(addr), Some(kind)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        if !matches!(kind, b"t" | b"T") {
-            continue;
-        }
-        let Some(addr) = std::str::from_utf8(addr)
-            .ok()
-            .and_then(|a| u64::from_str_radix(a, 16).ok())
-        else {
-            continue;
-        };
-        let e = lowest.entry(module).or_insert(u64::MAX);
-        *e = (*e).min(addr);
-    }
+/// symbol (`lowest_code`), its text area's start.
+fn place_modules(map: &mut ModuleMap, lowest_code: &[(String, u64)]) {
     for m in &mut map.modules {
         if m.base.unwrap_or(0) != 0 {
             continue;
         }
-        if let Some(&low) = lowest.get(m.name.as_bytes()) {
+        if let Some((_, low)) = lowest_code.iter().find(|(n, _)| *n == m.name) {
             m.base = Some(low & !(PAGE - 1));
         }
     }
@@ -104,7 +78,7 @@ mod tests {
                      ffffd5fb846a0008 t xfs_b\t[xfs]\n\
                      ffffd5fb84700000 d xfs_data\t[xfs]\n\
                      ffffd5fb84806000 T stp_x\t[stp]\n";
-        place_modules_by_symbols(&mut map, text);
+        place_modules(&mut map, &crate::read::bpf_iter::lowest_code_of(text));
         assert_eq!(map.get("xfs").unwrap().base, Some(0xffffd5fb846a0000));
         assert_eq!(map.get("stp").unwrap().base, Some(0xffffd5fb84806000));
     }

@@ -17,6 +17,12 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 
+mod asm;
+pub mod records;
+
+pub use asm::Insn;
+use asm::*;
+
 /// Where the program's fields are, in bytes, and what it attaches to
 /// (filled from the running kernel's BTF by [`crate::parse::btf`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,75 +70,6 @@ const BPF_ITER_CREATE: libc::c_long = 33;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_ITER: u32 = 28;
 const BPF_FUNC_SEQ_PRINTF: i32 = 126;
-
-/// One BPF instruction as the kernel reads it (little-endian hosts: the
-/// register nibbles are `dst | src << 4`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(C)]
-pub struct Insn {
-    pub code: u8,
-    pub regs: u8,
-    pub off: i16,
-    pub imm: i32,
-}
-
-const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: dst | src << 4,
-        off,
-        imm,
-    }
-}
-
-// The few instruction forms the program uses.
-const fn ldx_dw(dst: u8, src: u8, off: i16) -> Insn {
-    insn(0x79, dst, src, off, 0) // dst = *(u64 *)(src + off)
-}
-const fn ldx_w(dst: u8, src: u8, off: i16) -> Insn {
-    insn(0x61, dst, src, off, 0) // dst = *(u32 *)(src + off)
-}
-const fn ldx_b(dst: u8, src: u8, off: i16) -> Insn {
-    insn(0x71, dst, src, off, 0) // dst = *(u8 *)(src + off)
-}
-const fn stx_dw(dst: u8, off: i16, src: u8) -> Insn {
-    insn(0x7b, dst, src, off, 0) // *(u64 *)(dst + off) = src
-}
-const fn mov(dst: u8, src: u8) -> Insn {
-    insn(0xbf, dst, src, 0, 0)
-}
-const fn mov_imm(dst: u8, imm: i32) -> Insn {
-    insn(0xb7, dst, 0, 0, imm)
-}
-const fn add_imm(dst: u8, imm: i32) -> Insn {
-    insn(0x07, dst, 0, 0, imm)
-}
-const fn or_imm(dst: u8, imm: i32) -> Insn {
-    insn(0x47, dst, 0, 0, imm)
-}
-const fn and_imm(dst: u8, imm: i32) -> Insn {
-    insn(0x57, dst, 0, 0, imm)
-}
-/// `if dst <op> imm goto +off`: op 0x15 ==, 0xa5 < (unsigned), 0x25 >.
-const fn jmp_imm(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
-    insn(op, dst, 0, off, imm)
-}
-const fn ja(off: i16) -> Insn {
-    insn(0x05, 0, 0, off, 0)
-}
-const fn call(helper: i32) -> Insn {
-    insn(0x85, 0, 0, 0, helper)
-}
-const fn exit() -> Insn {
-    insn(0x95, 0, 0, 0, 0)
-}
-/// `dst = imm64`: two slots.
-fn ld_imm64(dst: u8, v: u64) -> [Insn; 2] {
-    [
-        insn(0x18, dst, 0, 0, v as u32 as i32),
-        insn(0, 0, 0, 0, (v >> 32) as u32 as i32),
-    ]
-}
 
 /// The formats, as `/proc/kallsyms` prints (`s_show`, kernel/kallsyms.c).
 const MODULE_FORMAT: &[u8] = b"%016llx %c %s\t[%s]\n\0";
@@ -212,9 +149,24 @@ pub fn program(l: &KsymIterLayout) -> Vec<Insn> {
     p
 }
 
+/// Which program read the symbols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IterProgram {
+    /// Binary records ([`records`]), the fast one.
+    Records,
+    /// Formatted lines (`bpf_seq_printf`), where the records program is
+    /// refused.
+    Lines,
+}
+
 /// Reads every symbol through the iterator as `/proc/kallsyms` text with
-/// real addresses (the program's own line left out), at most `max_bytes`.
-pub fn read_ksym_iter(layout: &KsymIterLayout, max_bytes: u64) -> Result<Vec<u8>, IterError> {
+/// real addresses (the program's own line left out), at most `max_bytes`
+/// of it; with each module's lowest code address. Runs the records
+/// program, else the lines one.
+pub fn read_ksym_iter(
+    layout: &KsymIterLayout,
+    max_bytes: u64,
+) -> Result<(records::Decoded, IterProgram), IterError> {
     let l = layout;
     let fields = [
         l.ctx_meta,
@@ -233,7 +185,37 @@ pub fn read_ksym_iter(layout: &KsymIterLayout, max_bytes: u64) -> Result<Vec<u8>
             reason: format!("the kernel's BTF puts a field past what a load can reach: {layout:?}"),
         });
     }
-    let prog = load(&program(layout), layout.target_btf_id)?;
+    // Records take about 1.2 bytes for each byte of text.
+    let records =
+        records::program(layout).and_then(|p| run(&p, l, max_bytes.saturating_mul(2)).ok());
+    if let Some(bytes) = records {
+        let decoded = records::decode(&bytes, PROGRAM_NAME).map_err(|e| IterError {
+            errno: None,
+            reason: format!("the BPF ksym iterator's records: {e}"),
+        })?;
+        if decoded.text.len() as u64 > max_bytes {
+            return Err(too_much(max_bytes));
+        }
+        return Ok((decoded, IterProgram::Records));
+    }
+    let mut text = run(&program(layout), l, max_bytes)?;
+    drop_stop_echo(&mut text);
+    drop_own_lines(&mut text);
+    let lowest_code = lowest_code_of(&text);
+    Ok((records::Decoded { text, lowest_code }, IterProgram::Lines))
+}
+
+fn too_much(max_bytes: u64) -> IterError {
+    IterError {
+        errno: None,
+        reason: format!("the BPF ksym iterator gave more than {max_bytes} bytes"),
+    }
+}
+
+/// Loads `insns`, runs the iterator and reads all it writes, at most
+/// `max_bytes`.
+fn run(insns: &[Insn], layout: &KsymIterLayout, max_bytes: u64) -> Result<Vec<u8>, IterError> {
+    let prog = load(insns, layout.target_btf_id)?;
     let link = link_create(&prog)?;
     let mut iter = iter_create(&link)?;
     let mut out = Vec::with_capacity(8 << 20);
@@ -245,13 +227,71 @@ pub fn read_ksym_iter(layout: &KsymIterLayout, max_bytes: u64) -> Result<Vec<u8>
             reason: format!("reading the BPF ksym iterator failed: {e}"),
         })?;
     if out.len() as u64 > max_bytes {
-        return Err(IterError {
-            errno: None,
-            reason: format!("the BPF ksym iterator gave more than {max_bytes} bytes"),
-        });
+        return Err(too_much(max_bytes));
     }
-    drop_own_lines(&mut out);
     Ok(out)
+}
+
+/// (module, lowest `t`/`T` address) of the modules in `text` (kallsyms
+/// lines), as [`records::decode`] gives them.
+pub(crate) fn lowest_code_of(text: &[u8]) -> Vec<(String, u64)> {
+    let mut lowest: Vec<(String, u64)> = Vec::new();
+    for line in text.split(|&b| b == b'\n') {
+        let Some(tab) = memchr::memchr(b'\t', line) else {
+            continue;
+        };
+        let (head, module) = (&line[..tab], &line[tab + 1..]);
+        let Some(module) = module
+            .strip_prefix(b"[")
+            .and_then(|m| m.split(|&b| b == b']').next())
+            .and_then(|m| std::str::from_utf8(m).ok())
+        else {
+            continue;
+        };
+        let mut fields = head.split(|&b| b == b' ');
+        let (Some(addr), Some(b"t" | b"T")) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some(addr) = std::str::from_utf8(addr)
+            .ok()
+            .and_then(|a| u64::from_str_radix(a, 16).ok())
+        else {
+            continue;
+        };
+        match lowest.iter_mut().find(|(n, _)| n == module) {
+            Some((_, low)) => *low = (*low).min(addr),
+            None => lowest.push((module.to_string(), addr)),
+        }
+    }
+    lowest
+}
+
+/// The module name the kernel leaves in the iterator at the end (its last
+/// try, for kprobe pages, failed): see [`drop_stop_echo`].
+pub(crate) const STOP_MODULE: &[u8] = b"__builtin__kprobes";
+
+/// Leaves out the last line when it echoes the one before it under
+/// `[__builtin__kprobes]`. The kernel runs the program once more when the
+/// walk ends (`bpf_iter_ksym_seq_stop`) with the iterator as the last,
+/// failed, step left it: the last symbol's address, type and name, and
+/// the module name of the kprobe pages.
+fn drop_stop_echo(text: &mut Vec<u8>) {
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    let mut lines = body.rsplitn(3, |&b| b == b'\n');
+    let (Some(last), Some(prev)) = (lines.next(), lines.next()) else {
+        return;
+    };
+    let Some(tab) = memchr::memchr(b'\t', last) else {
+        return;
+    };
+    let (head, module) = (&last[..tab], &last[tab + 1..]);
+    let prev_head = prev.split(|&b| b == b'\t').next().unwrap_or(prev);
+    if module.strip_prefix(b"[").and_then(|m| m.strip_suffix(b"]")) == Some(STOP_MODULE)
+        && head == prev_head
+    {
+        let keep = body.len() - last.len();
+        text.truncate(keep);
+    }
 }
 
 /// Leaves out the lines naming the iterator's own program.
@@ -361,6 +401,21 @@ mod tests {
             exported: 616,
         };
         let p = program(&layout);
+        jumps_land_on_instructions(&p);
+        assert_eq!(p.last().map(|i| i.code), Some(0x95));
+        let loads: Vec<(u8, i16)> = p
+            .iter()
+            .filter(|i| matches!(i.code, 0x79 | 0x71 | 0x61))
+            .map(|i| (i.regs >> 4, i.off))
+            .collect();
+        for want in [(6, 8), (6, 0), (1, 0), (7, 32), (7, 44), (7, 557), (7, 616)] {
+            assert!(loads.contains(&want), "no load of {want:?}: {loads:?}");
+        }
+    }
+
+    /// Every jump of `p` lands on an instruction of its own (never inside a
+    /// 16-byte load), and `p` ends in `exit`.
+    pub(super) fn jumps_land_on_instructions(p: &[Insn]) {
         let second_halves: Vec<usize> = (0..p.len())
             .filter(|&i| i > 0 && p[i - 1].code == 0x18)
             .collect();
@@ -373,13 +428,25 @@ mod tests {
             }
         }
         assert_eq!(p.last().map(|i| i.code), Some(0x95));
-        let loads: Vec<(u8, i16)> = p
-            .iter()
-            .filter(|i| matches!(i.code, 0x79 | 0x71 | 0x61))
-            .map(|i| (i.regs >> 4, i.off))
-            .collect();
-        for want in [(6, 8), (6, 0), (1, 0), (7, 32), (7, 44), (7, 557), (7, 616)] {
-            assert!(loads.contains(&want), "no load of {want:?}: {loads:?}");
+    }
+
+    #[test]
+    fn the_kernels_echo_at_the_end_is_left_out() {
+        let mut t =
+            b"a t x\tb t y\t[bpf]\nffff t y\t[bpf]\nffff t y\t[__builtin__kprobes]\n".to_vec();
+        drop_stop_echo(&mut t);
+        assert_eq!(t, b"a t x\tb t y\t[bpf]\nffff t y\t[bpf]\n");
+        // A kprobe page's own symbol, and a last line unlike the one
+        // before it, stay.
+        for kept in [
+            &b"ffff t y\t[bpf]\nffff t z\t[__builtin__kprobes]\n"[..],
+            b"ffff t y\nffff t y\t[m]\n",
+            b"one\n",
+            b"",
+        ] {
+            let mut t = kept.to_vec();
+            drop_stop_echo(&mut t);
+            assert_eq!(t, kept);
         }
     }
 
@@ -399,7 +466,7 @@ mod tests {
             }
         };
         let text = match read_ksym_iter(&layout, 1 << 30) {
-            Ok(t) => t,
+            Ok((d, _)) => d.text,
             Err(e) => {
                 eprintln!("skipped: the BPF ksym iterator cannot be used here: {e}");
                 return;
@@ -428,6 +495,22 @@ mod tests {
             assert!(ours == theirs, "the iterator and /proc/kallsyms differ");
         }
         eprintln!("{} lines as /proc/kallsyms has them", ours.len());
-        assert!(!String::from_utf8_lossy(&text).contains(PROGRAM_NAME));
+        let own: Vec<_> = String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|l| l.contains(PROGRAM_NAME))
+            .map(str::to_string)
+            .collect();
+        assert!(own.is_empty(), "{own:?}");
+        // Both programs give the same lines: the records one, decoded, and
+        // the lines one (each names itself, left out).
+        let records = run(&records::program(&layout).unwrap(), &layout, 1 << 30).unwrap();
+        let decoded = records::decode(&records, PROGRAM_NAME).unwrap();
+        let mut formatted = run(&program(&layout), &layout, 1 << 30).unwrap();
+        drop_own_lines(&mut formatted);
+        assert!(
+            lines(&decoded.text) == lines(&formatted),
+            "the two programs differ"
+        );
+        assert_eq!(decoded.lowest_code, lowest_code_of(&formatted));
     }
 }
