@@ -1,6 +1,7 @@
 //! The running kernel's symbols through the BPF ksym iterator
 //! ([`crate::read::bpf_iter`]) when `/proc/kallsyms` is redacted: the same
-//! text with real addresses, parsed as `/proc/kallsyms` is. `/proc/modules`
+//! text with real addresses, parsed as `/proc/kallsyms` is, while it is
+//! read. `/proc/modules`
 //! and `/sys/module` are redacted too, so each module's base comes from its
 //! lowest code symbol (its text area starts on that page); its size, which
 //! `/proc/modules` still shows, bounds it as before.
@@ -11,10 +12,10 @@ use super::text::parse_in_parts;
 use super::LoadOptions;
 use crate::error::Error;
 use crate::parse::btf::ksym_iter_layout;
-use crate::parse::ModuleMap;
-use crate::read::bpf_iter::read_ksym_iter;
+use crate::parse::{ModuleMap, Parser};
+use crate::read::bpf_iter::{read_ksym_iter, stream_ksym_iter, IterProgram};
 use crate::read::{read_small, Limit};
-use crate::table::SymbolTable;
+use crate::table::{SymbolTable, TableBuilder};
 
 /// Where the kernel's BTF is.
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
@@ -38,13 +39,35 @@ pub fn load_ksym_iter(
         e => e.to_string(),
     })?;
     let layout = ksym_iter_layout(&btf).map_err(|e| format!("{VMLINUX_BTF}: {e}"))?;
-    let (decoded, _) = read_ksym_iter(&layout, limit.max_bytes).map_err(|e| e.reason)?;
+    // With two threads, parsed as it is read (as /proc/kallsyms is).
+    let (parser, fed, builder, lowest_code, program) = if opts.threads() >= 2 {
+        let mut builder = TableBuilder::new();
+        // The live kernel here has ~120k-240k symbols.
+        builder.reserve(1 << 17, 6 << 20);
+        let mut parser = Parser::new(opts.strict);
+        let (taken, lowest_code, program) = stream_ksym_iter(&layout, limit.max_bytes, |text| {
+            parser.feed(text, &mut builder)
+        })
+        .map_err(|e| e.reason)?;
+        let fed = taken.and_then(|()| parser.finish(&mut builder));
+        (parser, fed, builder, lowest_code, program)
+    } else {
+        let (decoded, program) = read_ksym_iter(&layout, limit.max_bytes).map_err(|e| e.reason)?;
+        let (parser, fed, builder) = parse_in_parts(&decoded.text, opts, 1);
+        (parser, fed, builder, decoded.lowest_code, program)
+    };
+    // Said where the slower program had to stand in, and why.
+    let source = match program {
+        IterProgram::Records => source.to_string(),
+        IterProgram::Lines(why) => {
+            format!("{source}; formatted lines, the records program refused: {why}")
+        }
+    };
     let mut opts = opts.clone();
     if let Some(map) = &mut opts.modules {
-        place_modules(map, &decoded.lowest_code);
+        place_modules(map, &lowest_code);
     }
-    let (parser, fed, builder) = parse_in_parts(&decoded.text, &opts, opts.threads());
-    super::text::finish(source, parser, fed, builder, &opts, Some(None))
+    super::text::finish(&source, parser, fed, builder, &opts, Some(None))
         .map_err(|e| format!("the iterator's text: {e}"))
 }
 

@@ -50,9 +50,18 @@ pub fn perf_event_paranoid() -> Option<i32> {
 /// A failed read is the outer error.
 pub fn stream_chunks<E>(
     path: &Path,
-    mut take: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+    take: impl FnMut(&[u8]) -> std::result::Result<(), E>,
 ) -> Result<std::result::Result<(), E>> {
-    let mut file = File::open(path).map_err(io_err(path))?;
+    let file = File::open(path).map_err(io_err(path))?;
+    stream_from(file, take).map_err(io_err(path))
+}
+
+/// [`stream_chunks`] of any reader whose bytes are made as it is read (the
+/// BPF ksym iterator's file, too).
+pub fn stream_from<E>(
+    mut file: impl Read + Send,
+    mut take: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+) -> std::io::Result<std::result::Result<(), E>> {
     // Buffers travel full-size with the length read, and come back to be
     // reused: nothing is allocated or zeroed per chunk.
     let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(16);
@@ -99,6 +108,6 @@ pub fn stream_chunks<E>(
         let read_result = reader.join().expect("the reader thread does not panic");
         (read_result, taken)
     });
-    read_result.map_err(io_err(path))?;
+    read_result?;
     Ok(taken)
 }

@@ -150,13 +150,13 @@ pub fn program(l: &KsymIterLayout) -> Vec<Insn> {
 }
 
 /// Which program read the symbols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IterProgram {
     /// Binary records ([`records`]), the fast one.
     Records,
     /// Formatted lines (`bpf_seq_printf`), where the records program is
-    /// refused.
-    Lines,
+    /// refused (why).
+    Lines(String),
 }
 
 /// Reads every symbol through the iterator as `/proc/kallsyms` text with
@@ -167,6 +167,28 @@ pub fn read_ksym_iter(
     layout: &KsymIterLayout,
     max_bytes: u64,
 ) -> Result<(records::Decoded, IterProgram), IterError> {
+    let mut text = Vec::with_capacity(8 << 20);
+    let (taken, lowest_code, program) = stream_ksym_iter(layout, max_bytes, |t| {
+        text.extend_from_slice(t);
+        Ok::<(), ()>(())
+    })?;
+    let _ = taken;
+    Ok((records::Decoded { text, lowest_code }, program))
+}
+
+/// What [`stream_ksym_iter`] gives besides `take`'s answer: each module's
+/// lowest code address, and the program that ran.
+pub type Streamed<E> = (Result<(), E>, Vec<(String, u64)>, IterProgram);
+
+/// [`read_ksym_iter`] a piece at a time: the records read on another
+/// thread while `take` gets their lines on this one, so that a parse
+/// hides behind the kernel's work as it does for `/proc/kallsyms`. Stops
+/// at `take`'s first `Err`, which is returned.
+pub fn stream_ksym_iter<E>(
+    layout: &KsymIterLayout,
+    max_bytes: u64,
+    mut take: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<Streamed<E>, IterError> {
     let l = layout;
     let fields = [
         l.ctx_meta,
@@ -185,24 +207,59 @@ pub fn read_ksym_iter(
             reason: format!("the kernel's BTF puts a field past what a load can reach: {layout:?}"),
         });
     }
-    // Records take about 1.2 bytes for each byte of text.
-    let records =
-        records::program(layout).and_then(|p| run(&p, l, max_bytes.saturating_mul(2)).ok());
-    if let Some(bytes) = records {
-        let decoded = records::decode(&bytes, PROGRAM_NAME).map_err(|e| IterError {
-            errno: None,
-            reason: format!("the BPF ksym iterator's records: {e}"),
-        })?;
-        if decoded.text.len() as u64 > max_bytes {
-            return Err(too_much(max_bytes));
+    let opened = match records::program(layout) {
+        Some(p) => open(&p, l).map_err(|e| e.reason),
+        None => Err(format!(
+            "the kernel's kallsym_iter is laid out otherwise: {layout:?}"
+        )),
+    };
+    let (_prog, _link, iter) = match opened {
+        Ok(o) => o,
+        Err(refused) => {
+            let mut text = run(&program(layout), l, max_bytes)?;
+            drop_stop_echo(&mut text);
+            drop_own_lines(&mut text);
+            let lowest_code = lowest_code_of(&text);
+            return Ok((take(&text), lowest_code, IterProgram::Lines(refused)));
         }
-        return Ok((decoded, IterProgram::Records));
+    };
+    enum Stop<E> {
+        Take(E),
+        Bad(IterError),
     }
-    let mut text = run(&program(layout), l, max_bytes)?;
-    drop_stop_echo(&mut text);
-    drop_own_lines(&mut text);
-    let lowest_code = lowest_code_of(&text);
-    Ok((records::Decoded { text, lowest_code }, IterProgram::Lines))
+    let mut decoder = records::Decoder::new(PROGRAM_NAME);
+    let mut text_bytes = 0u64;
+    let mut step = |chunk: &[u8]| -> Result<(), Stop<E>> {
+        decoder.feed(chunk).map_err(|e| Stop::Bad(bad_records(e)))?;
+        text_bytes += decoder.ready().len() as u64;
+        if text_bytes > max_bytes {
+            return Err(Stop::Bad(too_much(max_bytes)));
+        }
+        take(decoder.ready()).map_err(Stop::Take)?;
+        decoder.consume_ready();
+        Ok(())
+    };
+    let streamed = super::procfs::stream_from(iter, &mut step).map_err(|e| IterError {
+        errno: e.raw_os_error(),
+        reason: format!("reading the BPF ksym iterator failed: {e}"),
+    })?;
+    match streamed {
+        Ok(()) => {}
+        Err(Stop::Take(e)) => return Ok((Err(e), Vec::new(), IterProgram::Records)),
+        Err(Stop::Bad(e)) => return Err(e),
+    }
+    let rest = decoder.finish().map_err(bad_records)?;
+    if text_bytes + rest.text.len() as u64 > max_bytes {
+        return Err(too_much(max_bytes));
+    }
+    Ok((take(&rest.text), rest.lowest_code, IterProgram::Records))
+}
+
+fn bad_records(e: String) -> IterError {
+    IterError {
+        errno: None,
+        reason: format!("the BPF ksym iterator's records: {e}"),
+    }
 }
 
 fn too_much(max_bytes: u64) -> IterError {
@@ -212,12 +269,19 @@ fn too_much(max_bytes: u64) -> IterError {
     }
 }
 
+/// Loads `insns` and attaches them: (program, link, the iterator's file);
+/// the program and link stay alive as long as they are held.
+fn open(insns: &[Insn], layout: &KsymIterLayout) -> Result<(OwnedFd, OwnedFd, File), IterError> {
+    let prog = load(insns, layout.target_btf_id)?;
+    let link = link_create(&prog)?;
+    let iter = iter_create(&link)?;
+    Ok((prog, link, iter))
+}
+
 /// Loads `insns`, runs the iterator and reads all it writes, at most
 /// `max_bytes`.
 fn run(insns: &[Insn], layout: &KsymIterLayout, max_bytes: u64) -> Result<Vec<u8>, IterError> {
-    let prog = load(insns, layout.target_btf_id)?;
-    let link = link_create(&prog)?;
-    let mut iter = iter_create(&link)?;
+    let (_prog, _link, mut iter) = open(insns, layout)?;
     let mut out = Vec::with_capacity(8 << 20);
     (&mut iter)
         .take(max_bytes.saturating_add(1))
