@@ -112,7 +112,7 @@ def test_bad_buffers_and_kinds_are_bad_input() -> None:
     with pytest.raises(ksym.BadInput, match="one dimension"):
         table.symbolize(np.zeros((2, 2), dtype=np.uint64))
     with pytest.raises(ksym.BadInput, match="kind"):
-        table.symbolize([1], kind="exactly")
+        table.symbolize([1], kind="exactly")  # type: ignore[arg-type]
     for bad_addr in ["zz", "0x", -5, 2**64, 1.5]:
         with pytest.raises(ksym.BadInput):
             table.lookup(bad_addr)  # type: ignore[arg-type]
