@@ -170,3 +170,14 @@ def test_a_closed_table_says_so() -> None:
         table.lookup(0xFFFFFFFF9B000000)
     # Frames made before keep their table.
     assert frames[0].name is not None
+
+
+def test_frames_are_a_sequence() -> None:
+    from collections.abc import Sequence
+
+    table = ksym.open_file(D612 / "kallsyms.xz")
+    frames = table.symbolize([0xFFFFFFFF9B000000, 1])
+    assert isinstance(frames, Sequence)
+    assert frames[-1].reason == "no_symbol" and frames[0].name is not None
+    with pytest.raises(IndexError):
+        frames[2]

@@ -14,7 +14,8 @@ address; errors are ``ksym.Error`` (``Redacted``, ``NotFound``,
 ``IoError``) with the ``ksym`` command's sentence.
 """
 
-from typing import Any, Dict, Iterator, Optional
+# Typed in __init__.pyi; typing is not imported here (a few ms at import).
+from collections.abc import Sequence
 
 from ksym._ksym import (
     Ambiguous,
@@ -55,8 +56,11 @@ __all__ = [
     "open_snapshot",
 ]
 
+# A batch's frames index, slice-free, like a tuple: a Sequence to isinstance().
+Sequence.register(Frames)
 
-def decode(text: str, table: Optional[Table] = None) -> Iterator[Dict[str, Any]]:
+
+def decode(text, table=None):  # type: ignore[no-untyped-def]
     """Yields the frames and warnings of kernel log text (an oops, a call
     trace), each the object ``ksym decode --json`` prints, as a dict:
     ``{"type": "frame", "line": N, "ref": ..., "addr": ..., "symbol": {...},
