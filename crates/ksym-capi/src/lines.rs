@@ -57,12 +57,8 @@ pub(crate) fn source_lines(
     // BPF programs to their lines: those the table keeps (a snapshot's, the
     // live loader's), else the live kernel's where they can be read
     // (CAP_SYS_ADMIN).
-    if let Some(set) = table.bpf_lines() {
-        lines.set_bpf_lines(set.clone());
-    } else if live {
-        if let Ok((set, _)) = ksym_core::load::bpf_lines::live_bpf_lines(true) {
-            lines.set_bpf_lines(set);
-        }
+    if let Ok((Some(set), _)) = ksym_core::load::bpf_lines::bpf_lines_for(table, live) {
+        lines.set_bpf_lines(set);
     }
     if live {
         for info in table.module_map().modules.iter() {

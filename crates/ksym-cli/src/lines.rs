@@ -159,18 +159,16 @@ impl<'a> Lines<'a> {
     fn bpf_frames(&mut self, addr: u64) -> Vec<SourceFrame> {
         if !self.bpf_read {
             self.bpf_read = true;
-            if let Some(set) = self.table.bpf_lines() {
-                self.lines.set_bpf_lines(set.clone());
-            } else if self.live {
-                match ksym::load::bpf_lines::live_bpf_lines(true) {
-                    Ok((set, problems)) => {
-                        for p in problems {
-                            eprintln!("ksym: {p}");
-                        }
+            match ksym::load::bpf_lines::bpf_lines_for(self.table, self.live) {
+                Ok((set, problems)) => {
+                    for p in problems {
+                        eprintln!("ksym: {p}");
+                    }
+                    if let Some(set) = set {
                         self.lines.set_bpf_lines(set);
                     }
-                    Err(why) => eprintln!("ksym: no source lines for BPF programs: {why}"),
                 }
+                Err(why) => eprintln!("ksym: no source lines for BPF programs: {why}"),
             }
         }
         self.lines.frames(addr).unwrap_or_default()

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ksym::cache::CacheOutcome;
 use ksym::live::{KernelSymbols, LiveConfig};
 use ksym::load::file_cache;
+use ksym::load::sizes::{with_real_sizes, SizeFiles};
 use ksym::read::Limit;
 use ksym::snapshot::{Identity, OpenOptions};
 use ksym::{HostKernel, LoadOptions, ModuleMap, SymbolTable};
@@ -200,21 +201,7 @@ fn load_source(cli: &SourceArgs) -> CliResult<Loaded> {
 /// A kernel image: at the running kernel's addresses when it is the running
 /// kernel (same build-id), else at link-time addresses.
 fn load_image(path: &Path, opts: &LoadOptions, limit: Limit) -> CliResult<Loaded> {
-    let image = ksym::image::read_image_within(path, limit)?;
-    let (slide, how) = match ksym::image::matches_running_kernel(&image) {
-        Some(true) => match ksym::image::slide_from_live(&image) {
-            Ok(slide) => (
-                slide,
-                format!("the running kernel's (KASLR slide {slide:#x})"),
-            ),
-            Err(e) => (
-                0,
-                format!("link-time (the running kernel's slide is unknown: {e})"),
-            ),
-        },
-        _ => (0, "link-time (not the running kernel)".to_string()),
-    };
-    let table = image.to_table(&ksym::read::source_name(path), opts, slide)?;
+    let (table, image, how) = ksym::load::image::load_image_placed(path, opts, limit)?;
     let note = format!(
         "{}; {} symbols, {}; build-id {}; {}; addresses {how}",
         image.container.describe(),
@@ -256,44 +243,18 @@ fn enrich(cli: &SourceArgs, table: Arc<SymbolTable>) -> CliResult<Arc<SymbolTabl
     {
         return Ok(table);
     }
-    let mut t = Arc::try_unwrap(table).unwrap_or_else(|shared| (*shared).clone());
-    if let Some(path) = &cli.vmlinux {
+    let t = Arc::try_unwrap(table).unwrap_or_else(|shared| (*shared).clone());
+    let files = SizeFiles {
+        vmlinux: cli.vmlinux.clone(),
+        ko: cli.ko.clone(),
         // Kept per build-id in the cache: a warm run maps a few MB of
         // sizes instead of parsing the vmlinux's 150k symbols.
-        let dir = cli.cache_dir();
-        let (sized, outcome) =
-            ksym::cache::vmlinux_sized_symbols(path, dir.as_deref(), cli.binary_limit())?;
-        if let CacheOutcome::Unusable(why) = outcome {
-            eprintln!("ksym: {}: its sizes are not cached: {why}", path.display());
-        }
-        let sizes = sized.sizes_for(&t);
-        if sizes.is_empty() {
-            eprintln!("ksym: {}: no core symbol matched", path.display());
-        }
-        t = t.with_real_sizes(&sizes);
-    }
-    if !cli.ko.is_empty() {
-        let kos = cli
-            .ko
-            .iter()
-            .map(|p| ksym::elf::read_elf_within(p, cli.binary_limit()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (sized, reports) = ksym::elf::apply_modules(t, &kos);
-        for r in &reports {
-            if r.matched == 0 {
-                eprintln!(
-                    "ksym: no loaded symbol of module {} matched its .ko",
-                    r.module
-                );
-            }
-            if let Some(why) = &r.text_area_problem {
-                eprintln!(
-                    "ksym: module {}: its text area is not known: {why}",
-                    r.module
-                );
-            }
-        }
-        t = sized;
+        cache_dir: cli.cache_dir(),
+        limit: cli.max_input_size,
+    };
+    let (mut t, notes) = with_real_sizes(t, &files)?;
+    for note in notes {
+        eprintln!("ksym: {note}");
     }
     if let Some(dir) = &cli.ko_from_modules_dep {
         let dir = match dir {

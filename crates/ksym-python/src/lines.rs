@@ -72,7 +72,7 @@ impl Lines {
             bpf_read: false,
         });
         let ready = match sym.module {
-            Some("bpf") => self.bpf_ready(state, notes),
+            Some("bpf") => self.bpf_ready(state, table, notes),
             Some(m) => self.module_ready(state, table, m, notes),
             None => self.core_ready(state, table, notes),
         };
@@ -173,16 +173,15 @@ impl Lines {
 
     /// BPF programs' lines: the live kernel's, read on the first `[bpf]`
     /// address (a saved table's `[bpf]` symbols have no program to ask).
-    fn bpf_ready(&self, s: &mut State, notes: &mut Vec<String>) -> bool {
-        if !self.setup.live {
-            return false;
-        }
+    fn bpf_ready(&self, s: &mut State, table: &SymbolTable, notes: &mut Vec<String>) -> bool {
         if !s.bpf_read {
             s.bpf_read = true;
-            match ksym::load::bpf_lines::live_bpf_lines(true) {
+            match ksym::load::bpf_lines::bpf_lines_for(table, self.setup.live) {
                 Ok((set, problems)) => {
                     notes.extend(problems);
-                    s.lines.set_bpf_lines(set);
+                    if let Some(set) = set {
+                        s.lines.set_bpf_lines(set);
+                    }
                 }
                 Err(why) => notes.push(format!("no source lines for BPF programs: {why}")),
             }

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ksym::cache::CacheOutcome;
 use ksym::live::{KernelSymbols, LiveConfig};
 use ksym::load::file_cache;
+use ksym::load::sizes::SizeFiles;
 use ksym::read::Limit;
 use ksym::snapshot::OpenOptions;
 use ksym::stack::{FailureCause, SymbolSource, TableRef};
@@ -122,7 +122,7 @@ pub(crate) fn file(args: &FileArgs) -> ksym::Result<Opened> {
         let elf = ksym::elf::read_elf_within(&args.path, Limit::binary(None))?;
         ksym::elf::vmlinux_table(&elf)?
     } else if is_boot_image(&head) {
-        image(&args.path, &opts)?
+        ksym::load::image::load_image_placed(&args.path, &opts, Limit::binary(None))?.0
     } else {
         // Kept in the cache by the file's bytes, as the command keeps it.
         let modules = args.modules.as_deref();
@@ -160,66 +160,24 @@ fn is_boot_image(head: &[u8]) -> bool {
     head.starts_with(b"MZ") || head.get(56..60) == Some(b"ARM\x64")
 }
 
-/// A kernel image's own kallsyms: at the running kernel's addresses when it
-/// is the running kernel (same build-id), else at link-time addresses (as
-/// the command's `--image`).
-fn image(path: &Path, opts: &LoadOptions) -> ksym::Result<SymbolTable> {
-    let image = ksym::image::read_image_within(path, Limit::binary(None))?;
-    let slide = match ksym::image::matches_running_kernel(&image) {
-        Some(true) => ksym::image::slide_from_live(&image).unwrap_or(0),
-        _ => 0,
-    };
-    image.to_table(&ksym::read::source_name(path), opts, slide)
-}
-
 /// The table with the real sizes of `--vmlinux` (kept per build-id in the
-/// cache) and of the `--ko` files.
+/// cache) and of the `--ko` files, as the command attaches them.
 fn with_real_sizes(
     args: &FileArgs,
     table: Arc<SymbolTable>,
     notes: &mut Vec<String>,
 ) -> ksym::Result<Arc<SymbolTable>> {
-    if args.ko.is_empty() && args.vmlinux.is_none() {
+    let files = SizeFiles {
+        vmlinux: args.vmlinux.clone(),
+        ko: args.ko.clone(),
+        cache_dir: args.cache.clone(),
+        limit: None,
+    };
+    if files.is_empty() {
         return Ok(table);
     }
-    let mut t = Arc::try_unwrap(table).unwrap_or_else(|shared| (*shared).clone());
-    if let Some(path) = &args.vmlinux {
-        let (sized, outcome) =
-            ksym::cache::vmlinux_sized_symbols(path, args.cache.as_deref(), Limit::binary(None))?;
-        if let CacheOutcome::Unusable(why) = outcome {
-            notes.push(format!(
-                "{}: its sizes are not cached: {why}",
-                path.display()
-            ));
-        }
-        let sizes = sized.sizes_for(&t);
-        if sizes.is_empty() {
-            notes.push(format!("{}: no core symbol matched", path.display()));
-        }
-        t = t.with_real_sizes(&sizes);
-    }
-    if !args.ko.is_empty() {
-        let kos = args
-            .ko
-            .iter()
-            .map(|p| ksym::elf::read_elf_within(p, Limit::binary(None)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (sized, reports) = ksym::elf::apply_modules(t, &kos);
-        for r in &reports {
-            if r.matched == 0 {
-                notes.push(format!(
-                    "no loaded symbol of module {} matched its .ko",
-                    r.module
-                ));
-            }
-            if let Some(why) = &r.text_area_problem {
-                notes.push(format!(
-                    "module {}: its text area is not known: {why}",
-                    r.module
-                ));
-            }
-        }
-        t = sized;
-    }
+    let t = Arc::try_unwrap(table).unwrap_or_else(|shared| (*shared).clone());
+    let (t, said) = ksym::load::sizes::with_real_sizes(t, &files)?;
+    notes.extend(said);
     Ok(Arc::new(t))
 }

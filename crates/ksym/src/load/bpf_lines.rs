@@ -58,3 +58,22 @@ pub fn live_bpf_lines(lines: bool) -> Result<(BpfLinesSet, Vec<String>), String>
     }
     Ok((BpfLinesSet::new(progs), problems))
 }
+
+/// The BPF programs' lines for the `[bpf]` symbols of `table`: those it
+/// keeps (a snapshot's, the live loader's), else, when it is the running
+/// kernel's (`live`), read now with a sentence for each program that could
+/// not be; `Ok(None)` for a saved table without them. `Err` when the
+/// programs cannot be listed.
+pub fn bpf_lines_for(
+    table: &crate::SymbolTable,
+    live: bool,
+) -> Result<(Option<std::sync::Arc<BpfLinesSet>>, Vec<String>), String> {
+    if let Some(set) = table.bpf_lines() {
+        return Ok((Some(set.clone()), Vec::new()));
+    }
+    if !live {
+        return Ok((None, Vec::new()));
+    }
+    let (set, problems) = live_bpf_lines(true)?;
+    Ok((Some(std::sync::Arc::new(set)), problems))
+}

@@ -54,3 +54,31 @@ pub fn load_image(path: &Path, opts: &LoadOptions) -> Result<SymbolTable> {
     let image = read_image(path)?;
     image.to_table(&path.display().to_string(), opts, 0)
 }
+
+/// An image's table where the running kernel has its symbols when the image
+/// is the running kernel's (same build-id: moved by the KASLR slide
+/// `/proc/kallsyms` gives), else at link-time addresses; with the image
+/// read and a phrase saying which addresses these are.
+pub fn load_image_placed(
+    path: &Path,
+    opts: &LoadOptions,
+    limit: crate::read::Limit,
+) -> Result<(SymbolTable, ImageKallsyms, String)> {
+    use crate::parse::image::{matches_running_kernel, read_image_within, slide_from_live};
+    let image = read_image_within(path, limit)?;
+    let (slide, how) = match matches_running_kernel(&image) {
+        Some(true) => match slide_from_live(&image) {
+            Ok(slide) => (
+                slide,
+                format!("the running kernel's (KASLR slide {slide:#x})"),
+            ),
+            Err(e) => (
+                0,
+                format!("link-time (the running kernel's slide is unknown: {e})"),
+            ),
+        },
+        _ => (0, "link-time (not the running kernel)".to_string()),
+    };
+    let table = image.to_table(&crate::read::source_name(path), opts, slide)?;
+    Ok((table, image, how))
+}

@@ -18,6 +18,7 @@ pub mod elf;
 pub mod file_cache;
 pub mod image;
 pub mod procfs;
+pub mod sizes;
 pub mod text;
 
 use std::path::Path;
