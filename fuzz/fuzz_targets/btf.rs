@@ -1,14 +1,17 @@
 //! BTF as ksym reads it: the kernel's, for the BPF ksym iterator's layout
 //! (`parse::btf::ksym_iter_layout`), and a BPF program's, for its lines
 //! (`parse::bpf_lines::BpfProgLines`, with line records and JITed
-//! addresses made from the same bytes). Any bytes give a layout or an
-//! error naming a byte or what is missing; a program's lines answer only
-//! inside its functions; never a panic, a hang or unbounded memory.
+//! addresses made from the same bytes), and the iterator's binary records
+//! (`read::bpf_iter::records`: whole, and streamed in two pieces, the same
+//! lines). Any bytes give a layout or an error naming a byte or what is
+//! missing; a program's lines answer only inside its functions; never a
+//! panic, a hang or unbounded memory.
 //!
 //!   cargo +nightly fuzz run btf corpus/btf seeds/btf -- -max_len=65536
 #![no_main]
 
 use ksym::parse::bpf_lines::BpfProgLines;
+use ksym::read::bpf_iter::records::{decode, Decoder};
 use ksym::read::bpf_prog::{BpfProgInfo, LineRecord};
 use libfuzzer_sys::fuzz_target;
 
@@ -50,5 +53,34 @@ fuzz_target!(|data: &[u8]| {
                 assert!(l.start <= addr && addr - l.start < l.size, "{addr:#x} {l:?}");
             }
         }
+    }
+    // The same bytes as the iterator's records: whole, or in two pieces
+    // split where the first word says, the same lines or the same failure.
+    let whole = decode(data, "own");
+    let cut = words.first().map_or(0, |&w| w as usize % (data.len() + 1));
+    let mut d = Decoder::new("own");
+    let mut text = Vec::new();
+    let streamed = d.feed(&data[..cut]).and_then(|()| {
+        text.extend_from_slice(d.ready());
+        d.consume_ready();
+        d.feed(&data[cut..])
+    });
+    let streamed = streamed.and_then(|()| {
+        text.extend_from_slice(d.ready());
+        d.consume_ready();
+        d.finish()
+    });
+    match (whole, streamed) {
+        (Ok(w), Ok(s)) => {
+            text.extend_from_slice(&s.text);
+            assert_eq!(w.text, text, "streamed records differ");
+            assert_eq!(w.lowest_code, s.lowest_code);
+            // Every line is a kallsyms line.
+            for line in w.text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                assert!(line.len() > 19 && line[16] == b' ' && line[18] == b' ', "{line:?}");
+            }
+        }
+        (Err(_), Err(_)) => {}
+        (w, s) => panic!("whole {:?} but streamed {:?}", w.map(|d| d.text.len()), s.map(|d| d.text.len())),
     }
 });

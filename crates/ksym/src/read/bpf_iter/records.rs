@@ -339,6 +339,15 @@ fn words_to_nul<'a>(
             if s.is_empty() {
                 return Err(format!("an empty name at byte {}", base + from));
             }
+            // Kernel names hold no blank or control byte: one would break
+            // the line the name goes into.
+            if let Some(i) = s.iter().position(|&b| b <= b' ' || b == 0x7f) {
+                return Err(format!(
+                    "a name with byte {:#x} at byte {}",
+                    s[i],
+                    base + from + i
+                ));
+            }
             return Ok(Some(s));
         }
     }
@@ -504,6 +513,8 @@ mod tests {
         ]
         .concat();
         assert!(decode(&unended, "x").unwrap_err().contains("no end"));
+        let newline = record(1, b't', false, "two\nlines", None);
+        assert!(decode(&newline, "x").unwrap_err().contains("byte 0xa at byte 19"));
     }
 
     /// The program's shape: every jump lands on an instruction of its own
