@@ -379,27 +379,16 @@ fn bpf_fd(cmd: libc::c_long, attr: &mut [u64]) -> io::Result<OwnedFd> {
     super::bpf_prog::bpf_new_fd(cmd, bytemuck::cast_slice_mut(attr))
 }
 
-/// Loads the program, with the verifier's log kept for the error.
+/// Loads the program; when the kernel refuses it, loads it again with the
+/// verifier's log on, for the error. (Asked for at once, a log longer than
+/// its buffer fails a load that would pass: 6.1 and 6.12 logged more than
+/// 64 KiB for the records program.)
 fn load(insns: &[Insn], target_btf_id: u32) -> Result<OwnedFd, IterError> {
-    let license = b"GPL\0";
-    let mut log = vec![0u8; 64 << 10];
-    let mut name = [0u8; 16];
-    name[..PROGRAM_NAME.len()].copy_from_slice(PROGRAM_NAME.as_bytes());
-    // union bpf_attr for BPF_PROG_LOAD, by byte offset: prog_type 0,
-    // insn_cnt 4, insns 8, license 16, log_level 24, log_size 28,
-    // log_buf 32, kern_version 40, prog_flags 44, prog_name 48..64,
-    // prog_ifindex 64, expected_attach_type 68, ..., attach_btf_id 108.
-    let mut attr = [0u64; 15];
-    attr[0] = u64::from(BPF_PROG_TYPE_TRACING) | (insns.len() as u64) << 32;
-    attr[1] = insns.as_ptr() as u64;
-    attr[2] = license.as_ptr() as u64;
-    attr[3] = 1 | (log.len() as u64) << 32; // log_level 1
-    attr[4] = log.as_mut_ptr() as u64;
-    attr[6] = u64::from_le_bytes(name[..8].try_into().expect("8 bytes"));
-    attr[7] = u64::from_le_bytes(name[8..].try_into().expect("8 bytes"));
-    attr[8] = u64::from(BPF_TRACE_ITER) << 32;
-    attr[13] = u64::from(target_btf_id) << 32;
-    bpf_fd(BPF_PROG_LOAD, &mut attr).map_err(|e| {
+    if let Ok(fd) = load_logged(insns, target_btf_id, &mut []) {
+        return Ok(fd);
+    }
+    let mut log = vec![0u8; 4 << 20];
+    load_logged(insns, target_btf_id, &mut log).map_err(|e| {
         let errno = e.raw_os_error();
         let verifier =
             String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
@@ -420,6 +409,31 @@ fn load(insns: &[Insn], target_btf_id: u32) -> Result<OwnedFd, IterError> {
             },
         }
     })
+}
+
+/// One `BPF_PROG_LOAD` of `insns`, the verifier's log into `log` when it
+/// is not empty.
+fn load_logged(insns: &[Insn], target_btf_id: u32, log: &mut [u8]) -> io::Result<OwnedFd> {
+    let license = b"GPL\0";
+    let mut name = [0u8; 16];
+    name[..PROGRAM_NAME.len()].copy_from_slice(PROGRAM_NAME.as_bytes());
+    // union bpf_attr for BPF_PROG_LOAD, by byte offset: prog_type 0,
+    // insn_cnt 4, insns 8, license 16, log_level 24, log_size 28,
+    // log_buf 32, kern_version 40, prog_flags 44, prog_name 48..64,
+    // prog_ifindex 64, expected_attach_type 68, ..., attach_btf_id 108.
+    let mut attr = [0u64; 15];
+    attr[0] = u64::from(BPF_PROG_TYPE_TRACING) | (insns.len() as u64) << 32;
+    attr[1] = insns.as_ptr() as u64;
+    attr[2] = license.as_ptr() as u64;
+    if !log.is_empty() {
+        attr[3] = 1 | (log.len() as u64) << 32; // log_level 1
+        attr[4] = log.as_mut_ptr() as u64;
+    }
+    attr[6] = u64::from_le_bytes(name[..8].try_into().expect("8 bytes"));
+    attr[7] = u64::from_le_bytes(name[8..].try_into().expect("8 bytes"));
+    attr[8] = u64::from(BPF_TRACE_ITER) << 32;
+    attr[13] = u64::from(target_btf_id) << 32;
+    bpf_fd(BPF_PROG_LOAD, &mut attr)
 }
 
 fn link_create(prog: &OwnedFd) -> Result<OwnedFd, IterError> {

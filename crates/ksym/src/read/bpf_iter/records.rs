@@ -514,7 +514,9 @@ mod tests {
         .concat();
         assert!(decode(&unended, "x").unwrap_err().contains("no end"));
         let newline = record(1, b't', false, "two\nlines", None);
-        assert!(decode(&newline, "x").unwrap_err().contains("byte 0xa at byte 19"));
+        assert!(decode(&newline, "x")
+            .unwrap_err()
+            .contains("byte 0xa at byte 19"));
     }
 
     /// The program's shape: every jump lands on an instruction of its own
