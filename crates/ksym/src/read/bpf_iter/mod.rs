@@ -78,7 +78,7 @@ const CORE_FORMAT: &[u8] = b"%016llx %c %s\n\0";
 /// The iterator program for `layout`. In C, with `it` the symbol:
 ///
 /// ```c
-/// if (!it) return 0;
+/// if (!it || !it->name[0]) return 0;
 /// char t = it->type;
 /// if (it->module_name[0] && isalpha(t))   // as s_show labels module symbols
 ///     t = it->exported ? toupper(t) : tolower(t);
@@ -95,6 +95,8 @@ pub fn program(l: &KsymIterLayout) -> Vec<Insn> {
         mov(6, 1),                        // r6 = ctx
         ldx_dw(7, 6, o(l.ctx_ksym)),      // r7 = ctx->ksym
         jmp_imm(0x15, 7, 0, 0),           // if !r7 goto out (patched below)
+        ldx_b(1, 7, o(l.name)),           // if !it->name[0] goto out (as
+        jmp_imm(0x15, 1, 0, 0),           // s_show; patched below)
         ldx_dw(1, 6, o(l.ctx_meta)),      // r1 = ctx->meta
         ldx_dw(8, 1, o(l.meta_seq)),      // r8 = meta->seq
         ldx_dw(1, 7, o(l.value)),         // args[0] = it->value
@@ -146,6 +148,7 @@ pub fn program(l: &KsymIterLayout) -> Vec<Insn> {
     let out = p.len();
     p.extend([mov_imm(0, 0), exit()]);
     p[2].off = (out - 3) as i16;
+    p[4].off = (out - 5) as i16;
     p
 }
 
