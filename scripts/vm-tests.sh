@@ -190,12 +190,12 @@ add_module() {
     echo "$line" | tr -s ' ' >>"$dest/modules.dep"
 }
 
-# copy_with_libs ARCH STAGE BINARY DEST: the binary and the shared
-# libraries it needs: for the host's architecture what ldd says; for
+# copy_with_libs ARCH STAGE BINARY DEST [LIBDIR]: the binary and the
+# shared libraries it needs: for the host's architecture what ldd says; for
 # another, its ELF interpreter and DT_NEEDED libraries (and theirs) from
-# that architecture's cross sysroot, where its ld.so looks for them.
+# LIBDIR, else that architecture's cross sysroot, where its ld.so looks.
 copy_with_libs() {
-    local arch=$1 stage=$2 bin=$3 dest=$4 lib
+    local arch=$1 stage=$2 bin=$3 dest=$4 libs=${5:-} lib
     install -D -m 0755 "$bin" "$stage/$dest"
     if [ "$arch" = "$HOST_ARCH" ]; then
         for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
@@ -216,9 +216,11 @@ copy_with_libs() {
         todo=("${todo[@]:1}")
         for name in $(readelf -dW "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
             [ -e "$stage/lib/$triple/$name" ] && continue
-            [ -f "$sysroot/lib/$name" ] || die "$bin needs $name, not in $sysroot/lib"
-            install -D -m 0755 "$(readlink -f "$sysroot/lib/$name")" "$stage/lib/$triple/$name"
-            todo+=("$sysroot/lib/$name")
+            lib=$sysroot/lib/$name
+            [ -n "$libs" ] && [ -f "$libs/$name" ] && lib=$libs/$name
+            [ -f "$lib" ] || die "$bin needs $name, not in ${libs:+$libs or }$sysroot/lib"
+            install -D -m 0755 "$(readlink -f "$lib")" "$stage/lib/$triple/$name"
+            todo+=("$lib")
         done
     done
 }
@@ -241,6 +243,31 @@ busybox_for() {
         touch "$dir/.ok"
     fi
     echo "$dir/bin/busybox"
+}
+
+# bpftool_for ARCH: prints "BINARY LIBDIR" of Debian's bpftool for ARCH
+# (the host's own and no LIBDIR; for another, bpftool and the libraries it
+# needs of that architecture from Debian, unpacked), or nothing when it
+# cannot be had: the bpf-lines scenario then skips.
+bpftool_for() {
+    local arch=$1 dir triple
+    if [ "$arch" = "$HOST_ARCH" ]; then
+        command -v bpftool || { [ -x /usr/sbin/bpftool ] && echo /usr/sbin/bpftool; } || true
+        return
+    fi
+    dir=$CACHE/x/bpftool_$arch
+    triple=$(basename "$(arch_fact "$arch" 6)")
+    if [ ! -f "$dir/.ok" ]; then
+        rm -rf "$dir"
+        mkdir -p "$dir/deb"
+        (cd "$dir/deb" && apt_get "$arch" bookworm download "bpftool:$arch" "libelf1:$arch" \
+            "zlib1g:$arch" "libcap2:$arch" >&2) || { say "no bpftool for $arch"; return; }
+        for deb in "$dir"/deb/*.deb; do dpkg-deb -x "$deb" "$dir"; done
+        mkdir -p "$dir/libs"
+        cp -a "$dir"/lib/"$triple"/* "$dir"/usr/lib/"$triple"/* "$dir/libs/" 2>/dev/null || true
+        touch "$dir/.ok"
+    fi
+    echo "$dir/usr/sbin/bpftool $dir/libs"
 }
 
 # bin_dir ARCH: where cargo puts the release binaries built for ARCH.
@@ -273,16 +300,16 @@ build_initramfs() {
     if [ -x "$bins/ksym-agent" ]; then
         copy_with_libs "$arch" "$stage" "$bins/ksym-agent" usr/bin/ksym-agent
     fi
-    # The bpf-lines scenario's program (BPF bytecode, the same for every
-    # architecture) and its reference, Debian's bpftool: the host's, so
-    # guests of the host's architecture only; the others skip it.
+    # The bpf-lines scenario's program (BPF bytecode, little-endian as
+    # both architectures are, built by the host's clang) and its
+    # reference, Debian's bpftool of the guest's architecture.
     local bpftool
-    bpftool=$(command -v bpftool || echo /usr/sbin/bpftool)
-    if [ "$arch" = "$HOST_ARCH" ] && [ -x "$bpftool" ] && command -v clang >/dev/null; then
+    read -r -a bpftool <<<"$(bpftool_for "$arch")"
+    if [ ${#bpftool[@]} -gt 0 ] && [ -x "${bpftool[0]}" ] && command -v clang >/dev/null; then
         mkdir -p "$stage/usr/share/ksym"
-        clang -target bpf -O2 -g -c "$REPO/crates/ksym-cli/tests/data/bpf/lines.bpf.c" \
+        clang -target bpfel -O2 -g -c "$REPO/crates/ksym-cli/tests/data/bpf/lines.bpf.c" \
             -o "$stage/usr/share/ksym/lines.bpf.o"
-        copy_with_libs "$arch" "$stage" "$bpftool" usr/sbin/bpftool
+        copy_with_libs "$arch" "$stage" "${bpftool[0]}" usr/sbin/bpftool "${bpftool[1]:-}"
     fi
     # debuginfo is most of the release binaries; the guest does not need it
     local strip=strip
