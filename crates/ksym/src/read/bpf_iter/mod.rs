@@ -5,10 +5,12 @@
 //! reader may see. Loading the program needs `CAP_BPF` and `CAP_PERFMON`
 //! (or root).
 //!
-//! The program is ours, assembled here (see [`program`]): for each symbol
-//! it prints the line `/proc/kallsyms` would, with the real address. The
-//! fields it reads move between kernels, so their offsets come from the
-//! running kernel's BTF ([`crate::parse::btf`]) and are written into the
+//! The programs are ours, assembled here (`asm.rs`): [`records`] writes a
+//! binary record per symbol, decoded into the lines `/proc/kallsyms` would
+//! print, with the real addresses, as they stream in; [`lines`] prints the
+//! lines itself, slower, where a kernel refuses the first. The fields they
+//! read move between kernels, so their offsets come from the running
+//! kernel's BTF ([`crate::parse::btf`]) and are written into the
 //! instructions: what a CO-RE loader does, for the eight fields this needs,
 //! with no object file, no clang and no loader library. Loading is one
 //! `bpf(BPF_PROG_LOAD)`; then a link, an iterator file, and reads.
@@ -18,10 +20,10 @@ use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 
 mod asm;
+pub mod lines;
 pub mod records;
 
 pub use asm::Insn;
-use asm::*;
 
 /// Where the program's fields are, in bytes, and what it attaches to
 /// (filled from the running kernel's BTF by [`crate::parse::btf`]).
@@ -69,88 +71,7 @@ const BPF_LINK_CREATE: libc::c_long = 28;
 const BPF_ITER_CREATE: libc::c_long = 33;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_ITER: u32 = 28;
-const BPF_FUNC_SEQ_PRINTF: i32 = 126;
-
-/// The formats, as `/proc/kallsyms` prints (`s_show`, kernel/kallsyms.c).
-const MODULE_FORMAT: &[u8] = b"%016llx %c %s\t[%s]\n\0";
-const CORE_FORMAT: &[u8] = b"%016llx %c %s\n\0";
-
-/// The iterator program for `layout`. In C, with `it` the symbol:
-///
-/// ```c
-/// if (!it || !it->name[0]) return 0;
-/// char t = it->type;
-/// if (it->module_name[0] && isalpha(t))   // as s_show labels module symbols
-///     t = it->exported ? toupper(t) : tolower(t);
-/// u64 args[4] = { it->value, t, (u64)it->name, (u64)it->module_name };
-/// if (it->module_name[0]) bpf_seq_printf(seq, "%llx %c %s\t[%s]\n", .., args, 32);
-/// else                    bpf_seq_printf(seq, "%llx %c %s\n", .., args, 24);
-/// return 0;
-/// ```
-///
-/// The formats live on the stack below the arguments (r10-32..-1).
-pub fn program(l: &KsymIterLayout) -> Vec<Insn> {
-    let o = |x: u32| x as i16; // offsets a kernel struct can have
-    let mut p = vec![
-        mov(6, 1),                        // r6 = ctx
-        ldx_dw(7, 6, o(l.ctx_ksym)),      // r7 = ctx->ksym
-        jmp_imm(0x15, 7, 0, 0),           // if !r7 goto out (patched below)
-        ldx_b(1, 7, o(l.name)),           // if !it->name[0] goto out (as
-        jmp_imm(0x15, 1, 0, 0),           // s_show; patched below)
-        ldx_dw(1, 6, o(l.ctx_meta)),      // r1 = ctx->meta
-        ldx_dw(8, 1, o(l.meta_seq)),      // r8 = meta->seq
-        ldx_dw(1, 7, o(l.value)),         // args[0] = it->value
-        stx_dw(10, -32, 1),               //
-        ldx_b(1, 7, o(l.kind)),           // r1 = it->type
-        ldx_b(9, 7, o(l.module_name)),    // r9 = it->module_name[0]
-        jmp_imm(0x15, 9, 0, 8),           // core symbol: the type as it is
-        mov(2, 1),                        // r2 = type | 0x20 (lower case)
-        or_imm(2, 0x20),                  //
-        jmp_imm(0xa5, 2, b'a' as i32, 5), // not a letter: as it is
-        jmp_imm(0x25, 2, b'z' as i32, 4), //
-        ldx_w(3, 7, o(l.exported)),       //
-        mov(1, 2),                        // r1 = lower
-        jmp_imm(0x15, 3, 0, 1),           // not exported: lower
-        and_imm(1, 0xdf),                 // exported: upper
-        stx_dw(10, -24, 1),               // args[1] = type
-        mov(1, 7),                        // args[2] = it->name
-        add_imm(1, l.name as i32),        //
-        stx_dw(10, -16, 1),               //
-        mov(1, 7),                        // args[3] = it->module_name
-        add_imm(1, l.module_name as i32),
-        stx_dw(10, -8, 1),
-    ];
-    // The formats: the module one at r10-56, the core one at r10-72.
-    for (format, at) in [(MODULE_FORMAT, -56i16), (CORE_FORMAT, -72)] {
-        for (i, chunk) in format.chunks(8).enumerate() {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            p.extend(ld_imm64(1, u64::from_le_bytes(word)));
-            p.push(stx_dw(10, at + 8 * i as i16, 1));
-        }
-    }
-    let print = |format_at: i32, len: usize, args: i32| {
-        [
-            mov(1, 8),
-            mov(2, 10),
-            add_imm(2, format_at),
-            mov_imm(3, len as i32),
-            mov(4, 10),
-            add_imm(4, -32),
-            mov_imm(5, args),
-            call(BPF_FUNC_SEQ_PRINTF),
-        ]
-    };
-    p.push(jmp_imm(0x15, 9, 0, 9)); // core symbol: skip the module print
-    p.extend(print(-56, MODULE_FORMAT.len(), 32));
-    p.push(ja(8));
-    p.extend(print(-72, CORE_FORMAT.len(), 24));
-    let out = p.len();
-    p.extend([mov_imm(0, 0), exit()]);
-    p[2].off = (out - 3) as i16;
-    p[4].off = (out - 5) as i16;
-    p
-}
+pub(crate) const BPF_FUNC_SEQ_PRINTF: i32 = 126;
 
 /// Which program read the symbols.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,7 +140,7 @@ pub fn stream_ksym_iter<E>(
     let (_prog, _link, iter) = match opened {
         Ok(o) => o,
         Err(refused) => {
-            let mut text = run(&program(layout), l, max_bytes)?;
+            let mut text = run(&lines::program(layout), l, max_bytes)?;
             drop_stop_echo(&mut text);
             drop_own_lines(&mut text);
             let lowest_code = lowest_code_of(&text);
@@ -462,136 +383,4 @@ fn iter_create(link: &OwnedFd) -> Result<File, IterError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The program's shape, whatever the kernel: every jump lands on an
-    /// instruction of its own (never inside a 16-byte load), it ends in
-    /// `exit`, and the offsets the layout gives are where the loads read.
-    #[test]
-    fn the_program_jumps_where_it_should() {
-        let layout = KsymIterLayout {
-            target_btf_id: 1,
-            ctx_meta: 0,
-            ctx_ksym: 8,
-            meta_seq: 0,
-            value: 32,
-            kind: 44,
-            name: 45,
-            module_name: 557,
-            exported: 616,
-        };
-        let p = program(&layout);
-        jumps_land_on_instructions(&p);
-        assert_eq!(p.last().map(|i| i.code), Some(0x95));
-        let loads: Vec<(u8, i16)> = p
-            .iter()
-            .filter(|i| matches!(i.code, 0x79 | 0x71 | 0x61))
-            .map(|i| (i.regs >> 4, i.off))
-            .collect();
-        for want in [(6, 8), (6, 0), (1, 0), (7, 32), (7, 44), (7, 557), (7, 616)] {
-            assert!(loads.contains(&want), "no load of {want:?}: {loads:?}");
-        }
-    }
-
-    /// Every jump of `p` lands on an instruction of its own (never inside a
-    /// 16-byte load), and `p` ends in `exit`.
-    pub(super) fn jumps_land_on_instructions(p: &[Insn]) {
-        let second_halves: Vec<usize> = (0..p.len())
-            .filter(|&i| i > 0 && p[i - 1].code == 0x18)
-            .collect();
-        for (i, insn) in p.iter().enumerate() {
-            let is_jump = insn.code & 0x07 == 0x05 && !matches!(insn.code, 0x85 | 0x95);
-            if is_jump {
-                let to = i as i64 + 1 + i64::from(insn.off);
-                assert!((0..p.len() as i64).contains(&to), "{i}: jumps out");
-                assert!(!second_halves.contains(&(to as usize)), "{i}: into a load");
-            }
-        }
-        assert_eq!(p.last().map(|i| i.code), Some(0x95));
-    }
-
-    #[test]
-    fn the_kernels_echo_at_the_end_is_left_out() {
-        let mut t =
-            b"a t x\tb t y\t[bpf]\nffff t y\t[bpf]\nffff t y\t[__builtin__kprobes]\n".to_vec();
-        drop_stop_echo(&mut t);
-        assert_eq!(t, b"a t x\tb t y\t[bpf]\nffff t y\t[bpf]\n");
-        // A kprobe page's own symbol, and a last line unlike the one
-        // before it, stay.
-        for kept in [
-            &b"ffff t y\t[bpf]\nffff t z\t[__builtin__kprobes]\n"[..],
-            b"ffff t y\nffff t y\t[m]\n",
-            b"one\n",
-            b"",
-        ] {
-            let mut t = kept.to_vec();
-            drop_stop_echo(&mut t);
-            assert_eq!(t, kept);
-        }
-    }
-
-    /// On this machine, when it lets us: every line the iterator gives is
-    /// a line of `/proc/kallsyms` (read with addresses shown), and the
-    /// other way round but for BPF programs coming and going.
-    #[test]
-    fn the_iterator_prints_what_kallsyms_does() {
-        let layout = match std::fs::read("/sys/kernel/btf/vmlinux")
-            .map_err(|e| e.to_string())
-            .and_then(|b| crate::parse::btf::ksym_iter_layout(&b))
-        {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("skipped: no BPF ksym iterator here: {e}");
-                return;
-            }
-        };
-        let text = match read_ksym_iter(&layout, 1 << 30) {
-            Ok((d, _)) => d.text,
-            Err(e) => {
-                eprintln!("skipped: the BPF ksym iterator cannot be used here: {e}");
-                return;
-            }
-        };
-        let kallsyms = std::fs::read("/proc/kallsyms").unwrap();
-        let lines = |b: &[u8]| -> std::collections::BTreeSet<String> {
-            String::from_utf8_lossy(b)
-                .lines()
-                .filter(|l| !l.contains("[bpf]") && !l.contains("[__builtin__kprobes]"))
-                .map(str::to_string)
-                .collect()
-        };
-        let (ours, theirs) = (lines(&text), lines(&kallsyms));
-        if theirs.iter().all(|l| l.starts_with("0000000000000000 ")) {
-            eprintln!("/proc/kallsyms is redacted here: comparing names only");
-            let names =
-                |s: &std::collections::BTreeSet<String>| -> std::collections::BTreeSet<String> {
-                    s.iter().map(|l| l[17..].to_string()).collect()
-                };
-            assert!(
-                names(&ours) == names(&theirs),
-                "the iterator and /proc/kallsyms differ"
-            );
-        } else {
-            assert!(ours == theirs, "the iterator and /proc/kallsyms differ");
-        }
-        eprintln!("{} lines as /proc/kallsyms has them", ours.len());
-        let own: Vec<_> = String::from_utf8_lossy(&text)
-            .lines()
-            .filter(|l| l.contains(PROGRAM_NAME))
-            .map(str::to_string)
-            .collect();
-        assert!(own.is_empty(), "{own:?}");
-        // Both programs give the same lines: the records one, decoded, and
-        // the lines one (each names itself, left out).
-        let records = run(&records::program(&layout).unwrap(), &layout, 1 << 30).unwrap();
-        let decoded = records::decode(&records, PROGRAM_NAME).unwrap();
-        let mut formatted = run(&program(&layout), &layout, 1 << 30).unwrap();
-        drop_own_lines(&mut formatted);
-        assert!(
-            lines(&decoded.text) == lines(&formatted),
-            "the two programs differ"
-        );
-        assert_eq!(decoded.lowest_code, lowest_code_of(&formatted));
-    }
-}
+mod tests;
