@@ -28,6 +28,8 @@ mod lifecycle;
 mod report;
 mod restrict;
 mod scenarios;
+mod symbols;
+mod traces;
 
 use std::process::ExitCode;
 
