@@ -113,17 +113,7 @@ impl Table {
     #[pyo3(signature = (name, module = None))]
     fn find(&self, name: &str, module: Option<&str>) -> PyResult<Vec<Symbol>> {
         let table = self.current()?;
-        let module = module.map(|m| (m != "vmlinux" && m != "core").then_some(m));
-        let mut found: Vec<ksym::Symbol<'_>> = match module {
-            Some(m) => table.find_in(m, name).collect(),
-            None => table.find(name).collect(),
-        };
-        if found.is_empty() {
-            found = table.find_spelling(name).unwrap_or_default();
-            if let Some(m) = module {
-                found.retain(|s| s.module == m);
-            }
-        }
+        let found = table.find_named(name, module);
         Ok(found.iter().map(Symbol::of).collect())
     }
 

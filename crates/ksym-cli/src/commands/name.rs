@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use ksym::{Symbol, SymbolTable};
+use ksym::SymbolTable;
 use serde_json::json;
 
 use super::common::symbol_json;
@@ -17,25 +17,7 @@ pub(crate) fn run(
     json: bool,
     out: &mut dyn Write,
 ) -> CliResult<ExitCode> {
-    let module = module.map(|m| {
-        if m == "vmlinux" || m == "core" {
-            None
-        } else {
-            Some(m)
-        }
-    });
-    let mut found: Vec<Symbol<'_>> = match module {
-        Some(m) => table.find_in(m, name).collect(),
-        None => table.find(name).collect(),
-    };
-    if found.is_empty() {
-        // A unique spelling: `name [ext4]`, `name#2 [vmlinux]`, ...
-        // still held to --module when one was given.
-        found = table.find_spelling(name).unwrap_or_default();
-        if let Some(m) = module {
-            found.retain(|s| s.module == m);
-        }
-    }
+    let found = table.find_named(name, module);
     if found.is_empty() {
         return Err(format!("no symbol named {name:?}").into());
     }

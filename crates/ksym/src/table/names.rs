@@ -198,6 +198,25 @@ impl SymbolTable {
         Ok(self.candidates(&r))
     }
 
+    /// What `ksym name` answers: every symbol named `name`, held to
+    /// `module` when given (`vmlinux` or `core`: the core kernel); when
+    /// none, the symbols a unique spelling such as `name [ext4]` or
+    /// `name#2 [vmlinux]` names, held to `module` too. Empty when none.
+    pub fn find_named(&self, name: &str, module: Option<&str>) -> Vec<Symbol<'_>> {
+        let module = module.map(|m| (m != CORE_MODULE && m != "core").then_some(m));
+        let mut found: Vec<Symbol<'_>> = match module {
+            Some(m) => self.find_in(m, name).collect(),
+            None => self.find(name).collect(),
+        };
+        if found.is_empty() {
+            found = self.find_spelling(name).unwrap_or_default();
+            if let Some(m) = module {
+                found.retain(|s| s.module == m);
+            }
+        }
+        found
+    }
+
     /// The names more than one symbol carries, sorted by name: how many
     /// symbols each, in how many modules, and what their unique names need
     /// to tell them apart.

@@ -2,22 +2,26 @@
 
 use super::*;
 
+/// `struct kallsym_iter` and the iterator context as 6.1 and later lay them
+/// out (x86_64 and arm64 alike), for the programs' shape.
+pub(super) const LAYOUT_6_1: KsymIterLayout = KsymIterLayout {
+    target_btf_id: 1,
+    ctx_meta: 0,
+    ctx_ksym: 8,
+    meta_seq: 0,
+    value: 32,
+    kind: 44,
+    name: 45,
+    module_name: 557,
+    exported: 616,
+};
+
 /// The program's shape, whatever the kernel: every jump lands on an
 /// instruction of its own (never inside a 16-byte load), it ends in
 /// `exit`, and the offsets the layout gives are where the loads read.
 #[test]
 fn the_program_jumps_where_it_should() {
-    let layout = KsymIterLayout {
-        target_btf_id: 1,
-        ctx_meta: 0,
-        ctx_ksym: 8,
-        meta_seq: 0,
-        value: 32,
-        kind: 44,
-        name: 45,
-        module_name: 557,
-        exported: 616,
-    };
+    let layout = LAYOUT_6_1;
     let p = lines::program(&layout);
     jumps_land_on_instructions(&p);
     assert_eq!(p.last().map(|i| i.code), Some(0x95));

@@ -172,17 +172,7 @@ fn records_read_as_kallsyms_lines() {
 /// (never inside a 16-byte load) and it ends in `exit`.
 #[test]
 fn the_program_jumps_where_it_should() {
-    let layout = KsymIterLayout {
-        target_btf_id: 1,
-        ctx_meta: 0,
-        ctx_ksym: 8,
-        meta_seq: 0,
-        value: 32,
-        kind: 44,
-        name: 45,
-        module_name: 557,
-        exported: 616,
-    };
+    let layout = super::super::tests::LAYOUT_6_1;
     let p = program(&layout).unwrap();
     super::super::tests::jumps_land_on_instructions(&p);
     // The names' words end where the arrays do.
@@ -293,17 +283,7 @@ fn interpret(p: &[Insn], it: &[u8]) -> Vec<u8> {
 /// bytes), with and without a module: its records decode to the line.
 #[test]
 fn the_program_writes_each_name_whole() {
-    let l = KsymIterLayout {
-        target_btf_id: 1,
-        ctx_meta: 0,
-        ctx_ksym: 8,
-        meta_seq: 0,
-        value: 32,
-        kind: 44,
-        name: 45,
-        module_name: 557,
-        exported: 616,
-    };
+    let l = super::super::tests::LAYOUT_6_1;
     let p = program(&l).unwrap();
     for len in 0..=511 {
         for module in [
