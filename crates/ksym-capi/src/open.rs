@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ksym_core::live::LiveConfig;
-use ksym_core::stack::{FailureCause, SymbolSource, TableRef};
 use ksym_core::{KernelSymbols, LoadOptions, SymbolTable, Symbolizer};
 
 use crate::error::*;
@@ -66,32 +65,7 @@ pub struct ksym_open_options {
 const MAX_KO_FILES: usize = 4096;
 
 /// Where a handle's tables come from.
-pub(crate) enum Source {
-    Live(KernelSymbols),
-    Table(Arc<SymbolTable>),
-}
-
-impl SymbolSource for Source {
-    #[inline]
-    fn table(&self) -> Result<TableRef<'_>, FailureCause> {
-        match self {
-            Source::Live(k) => k.table(),
-            // Shared, not borrowed: a result buffer keeps the table alive
-            // while its frames point at the table's names.
-            Source::Table(t) => Ok(TableRef::Shared(t.clone())),
-        }
-    }
-}
-
-impl Source {
-    /// The table of the moment.
-    pub(crate) fn current(&self) -> Arc<SymbolTable> {
-        match self {
-            Source::Live(k) => k.snapshot(),
-            Source::Table(t) => t.clone(),
-        }
-    }
-}
+pub(crate) use ksym_core::stack::TableSource as Source;
 
 /// An open symbol source and its counters. Every function taking a
 /// `const ksym_symbolizer *` may be called from many threads at once on one
@@ -300,7 +274,7 @@ pub unsafe extern "C" fn ksym_open_file(
         let (path, o) = unsafe { (str_arg(path, "path")?, options(opts)?) };
         let table = open_path(Path::new(path), &o)?;
         let table = with_ko_sizes(table, &o)?;
-        into_handle(Source::Table(Arc::new(table)), &o, out)
+        into_handle(Source::Fixed(Arc::new(table)), &o, out)
     })
 }
 

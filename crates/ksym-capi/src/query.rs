@@ -129,7 +129,7 @@ pub unsafe extern "C" fn ksym_stats_get(
         let table = h.symbolizer.source().current();
         let refreshes = match h.symbolizer.source() {
             crate::open::Source::Live(k) => k.refresh_count(),
-            crate::open::Source::Table(_) => 0,
+            crate::open::Source::Fixed(_) => 0,
         };
         let full = ksym_stats {
             size,

@@ -488,7 +488,7 @@ fn copied_names_match_names_in_place() {
     copied.fill(&frames);
     copied.point();
     assert!(copied.table.is_none() && !copied.strings.is_empty());
-    let shared = Symbolizer::new(crate::open::Source::Table(Arc::new(table.clone())));
+    let shared = Symbolizer::new(crate::open::Source::Fixed(Arc::new(table.clone())));
     let mut frames = Frames::new();
     shared.symbolize(&ips, &mut frames);
     let mut in_place = ksym_result::default();
@@ -562,7 +562,7 @@ fn module_frames_say_their_section() {
         ..Default::default()
     };
     let table = ksym_core::parse_bytes("sample", KALLSYMS.as_bytes(), &opts).unwrap();
-    let shared = Symbolizer::new(crate::open::Source::Table(Arc::new(table)));
+    let shared = Symbolizer::new(crate::open::Source::Fixed(Arc::new(table)));
     let mut frames = Frames::new();
     let ips = [
         0xffffffffc0000104u64,

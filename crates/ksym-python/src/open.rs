@@ -10,37 +10,10 @@ use ksym::load::file_cache;
 use ksym::load::sizes::SizeFiles;
 use ksym::read::Limit;
 use ksym::snapshot::OpenOptions;
-use ksym::stack::{FailureCause, SymbolSource, TableRef};
 use ksym::{HostKernel, LoadOptions, ModuleMap, SymbolTable};
 
 /// Where a table's symbols come from.
-pub(crate) enum Source {
-    /// The running kernel, followed when watching.
-    Live(KernelSymbols),
-    /// A table that never changes (a file, an image, a snapshot).
-    Fixed(Arc<SymbolTable>),
-}
-
-impl SymbolSource for Source {
-    #[inline]
-    fn table(&self) -> Result<TableRef<'_>, FailureCause> {
-        match self {
-            Source::Live(k) => k.table(),
-            // Shared: a batch's frames keep the table after the call.
-            Source::Fixed(t) => Ok(TableRef::Shared(t.clone())),
-        }
-    }
-}
-
-impl Source {
-    /// The table of the moment.
-    pub(crate) fn current(&self) -> Arc<SymbolTable> {
-        match self {
-            Source::Live(k) => k.snapshot(),
-            Source::Fixed(t) => t.clone(),
-        }
-    }
-}
+pub(crate) use ksym::stack::TableSource as Source;
 
 /// A source opened, with what else it knows, and what was said on the way
 /// (the command's warnings on standard error: given to Python as warnings).

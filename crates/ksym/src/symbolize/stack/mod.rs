@@ -160,6 +160,35 @@ impl SymbolSource for KernelSymbols {
     }
 }
 
+/// What a long-lived handle answers from (the C ABI's, Python's): the live
+/// kernel, followed, or one table that never changes. Batches get the
+/// table shared, not borrowed, so their frames keep it after the live
+/// table has moved on.
+pub enum TableSource {
+    Live(KernelSymbols),
+    Fixed(Arc<SymbolTable>),
+}
+
+impl SymbolSource for TableSource {
+    #[inline]
+    fn table(&self) -> Result<TableRef<'_>, FailureCause> {
+        match self {
+            TableSource::Live(k) => k.table(),
+            TableSource::Fixed(t) => Ok(TableRef::Shared(t.clone())),
+        }
+    }
+}
+
+impl TableSource {
+    /// The table of the moment.
+    pub fn current(&self) -> Arc<SymbolTable> {
+        match self {
+            TableSource::Live(k) => k.snapshot(),
+            TableSource::Fixed(t) => t.clone(),
+        }
+    }
+}
+
 /// The outcome of loading a source: when it failed, every frame stays a raw
 /// address and the failure is counted by its cause.
 impl<S: SymbolSource> SymbolSource for Result<S, Error> {
